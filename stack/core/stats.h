@@ -1,0 +1,89 @@
+// Per-layer statistics, in the spirit of `netstat -s`: every packet that is dropped is counted
+// under the reason it was dropped, so a learner (or a test) can see exactly why a frame went
+// nowhere. Counters are plain integers: the stack is single-threaded under its lock.
+//
+// Each struct lists its counters once, in for_each(), which printing and tests use.
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+#include <string_view>
+
+namespace tcpip {
+
+using Counter = std::uint64_t;
+
+struct EthernetStats {
+    Counter rx_frames = 0, tx_frames = 0;
+    Counter rx_runt = 0;            // shorter than an Ethernet header
+    Counter rx_not_for_us = 0;      // unicast to another MAC
+    Counter rx_unknown_type = 0;    // EtherType we do not speak
+
+    template <class F>
+    void for_each(F&& f) const {
+        f("rx_frames", rx_frames); f("tx_frames", tx_frames); f("rx_runt", rx_runt);
+        f("rx_not_for_us", rx_not_for_us); f("rx_unknown_type", rx_unknown_type);
+    }
+};
+
+struct ArpStats {
+    Counter rx_requests = 0, rx_replies = 0, tx_requests = 0, tx_replies = 0;
+    Counter rx_malformed = 0;       // truncated, or not Ethernet/IPv4
+    Counter rx_not_for_us = 0;      // a request for another address
+    Counter resolve_failed = 0;     // gave up after the last retry
+    Counter pending_dropped = 0;    // a packet waiting for resolution was dropped (queue full or failure)
+
+    template <class F>
+    void for_each(F&& f) const {
+        f("rx_requests", rx_requests); f("rx_replies", rx_replies); f("tx_requests", tx_requests);
+        f("tx_replies", tx_replies); f("rx_malformed", rx_malformed); f("rx_not_for_us", rx_not_for_us);
+        f("resolve_failed", resolve_failed); f("pending_dropped", pending_dropped);
+    }
+};
+
+struct Ipv4Stats {
+    Counter rx_packets = 0, rx_delivered = 0, tx_packets = 0;
+    Counter rx_truncated = 0, rx_bad_version = 0, rx_bad_header_length = 0, rx_bad_total_length = 0;
+    Counter rx_bad_checksum = 0;
+    Counter rx_not_for_us = 0;       // no forwarding: a datagram for another address is dropped
+    Counter rx_unknown_protocol = 0;
+    Counter reasm_ok = 0, reasm_fails = 0, reasm_timeout = 0, reasm_overlap = 0;
+    Counter frag_created = 0, frag_fails = 0;
+    Counter tx_no_route = 0;
+
+    template <class F>
+    void for_each(F&& f) const {
+        f("rx_packets", rx_packets); f("rx_delivered", rx_delivered); f("tx_packets", tx_packets);
+        f("rx_truncated", rx_truncated); f("rx_bad_version", rx_bad_version);
+        f("rx_bad_header_length", rx_bad_header_length); f("rx_bad_total_length", rx_bad_total_length);
+        f("rx_bad_checksum", rx_bad_checksum); f("rx_not_for_us", rx_not_for_us);
+        f("rx_unknown_protocol", rx_unknown_protocol); f("reasm_ok", reasm_ok); f("reasm_fails", reasm_fails);
+        f("reasm_timeout", reasm_timeout); f("reasm_overlap", reasm_overlap); f("frag_created", frag_created);
+        f("frag_fails", frag_fails); f("tx_no_route", tx_no_route);
+    }
+};
+
+struct IcmpStats {
+    Counter rx_messages = 0, rx_echo_requests = 0, rx_echo_replies = 0, rx_errors = 0;
+    Counter rx_malformed = 0, rx_bad_checksum = 0;
+    Counter tx_messages = 0, tx_echo_replies = 0, tx_dest_unreachable = 0;
+    Counter tx_rate_limited = 0;    // an error we would have sent, held back by the rate limit
+
+    template <class F>
+    void for_each(F&& f) const {
+        f("rx_messages", rx_messages); f("rx_echo_requests", rx_echo_requests);
+        f("rx_echo_replies", rx_echo_replies); f("rx_errors", rx_errors); f("rx_malformed", rx_malformed);
+        f("rx_bad_checksum", rx_bad_checksum); f("tx_messages", tx_messages);
+        f("tx_echo_replies", tx_echo_replies); f("tx_dest_unreachable", tx_dest_unreachable);
+        f("tx_rate_limited", tx_rate_limited);
+    }
+};
+
+// Prints "  name: value" for every counter of a stats struct, under a heading.
+template <class Stats>
+void print_stats(std::ostream& os, std::string_view heading, const Stats& stats) {
+    os << heading << ":\n";
+    stats.for_each([&](std::string_view name, Counter value) { os << "    " << name << ": " << value << "\n"; });
+}
+
+}  // namespace tcpip
