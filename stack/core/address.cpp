@@ -1,5 +1,6 @@
 #include "stack/core/address.h"
 
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <ostream>
@@ -59,7 +60,11 @@ Result<MacAddress, AddressParseError> MacAddress::parse(std::string_view text) {
         }
         octets[group] = static_cast<std::uint8_t>(value);
     }
-    if (pos != text.size()) return Unexpected(AddressParseError::TrailingGarbage);
+    if (pos != text.size()) {
+        // "...:0g" is a bad digit in the last group; "...:01:03" is a seventh group.
+        bool in_group = std::isalnum(static_cast<unsigned char>(text[pos])) != 0;
+        return Unexpected(in_group ? AddressParseError::BadDigit : AddressParseError::TrailingGarbage);
+    }
     return MacAddress(octets);
 }
 
