@@ -30,19 +30,23 @@ inline std::uint16_t swap16(std::uint16_t v) { return static_cast<std::uint16_t>
 // The one's complement sum of `len` bytes as host-order words, the last odd byte padded with zero
 // on its right (RFC 1071: "the last byte is padded on the right with zeros").
 std::uint64_t sum_words(const std::uint8_t* p, std::size_t len) {
-    std::uint64_t acc = 0;
-    // Four independent 64-bit loads per iteration keep the adder busy.
-    while (len >= 32) {
-        std::uint64_t w[4];
-        std::memcpy(w, p, 32);
-        acc = add_with_carry(acc, w[0]);
-        acc = add_with_carry(acc, w[1]);
-        acc = add_with_carry(acc, w[2]);
-        acc = add_with_carry(acc, w[3]);
-        p += 32;
-        len -= 32;
+    // Main loop: 32-bit words added into four independent 64-bit accumulators. A 64-bit sum of
+    // 32-bit words cannot overflow for any buffer shorter than 16 GiB, so there is no carry to
+    // chase, and the four chains run in parallel (about twice the speed of a 64-bit add-with-carry
+    // chain on this machine; see bench/checksum_bench.cpp).
+    std::uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    while (len >= 16) {
+        std::uint32_t w[4];
+        std::memcpy(w, p, 16);
+        a0 += w[0];
+        a1 += w[1];
+        a2 += w[2];
+        a3 += w[3];
+        p += 16;
+        len -= 16;
     }
-    while (len >= 8) {
+    std::uint64_t acc = add_with_carry(add_with_carry(a0, a1), add_with_carry(a2, a3));
+    if (len >= 8) {
         std::uint64_t w;
         std::memcpy(&w, p, 8);
         acc = add_with_carry(acc, w);

@@ -5,9 +5,9 @@
 //
 // How it is fast (RFC 1071 section 2): the one's complement sum does not care about byte order
 // (swapping the bytes of every word swaps the bytes of the sum), nor about word width (a sum of
-// 64-bit words folded down to 16 bits equals the sum of 16-bit words). So add() sums the bytes as
-// 64-bit words in the host's own order, with end-around carry, and the result is brought to
-// network order once, in finish().
+// 32- or 64-bit words folded down to 16 bits equals the sum of 16-bit words). So add() sums the
+// bytes as wide words in the host's own order, and the result is brought to network order once,
+// in sum() / finish().
 #pragma once
 
 #include <cstddef>
