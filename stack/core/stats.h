@@ -18,11 +18,13 @@ struct EthernetStats {
     Counter rx_runt = 0;            // shorter than an Ethernet header
     Counter rx_not_for_us = 0;      // unicast to another MAC
     Counter rx_unknown_type = 0;    // EtherType we do not speak
+    Counter tx_device_errors = 0;   // frames the device refused (queue full, too big, down)
 
     template <class F>
     void for_each(F&& f) const {
         f("rx_frames", rx_frames); f("tx_frames", tx_frames); f("rx_runt", rx_runt);
         f("rx_not_for_us", rx_not_for_us); f("rx_unknown_type", rx_unknown_type);
+        f("tx_device_errors", tx_device_errors);
     }
 };
 
@@ -46,6 +48,8 @@ struct Ipv4Stats {
     Counter rx_truncated = 0, rx_bad_version = 0, rx_bad_header_length = 0, rx_bad_total_length = 0;
     Counter rx_bad_checksum = 0;
     Counter rx_not_for_us = 0;       // no forwarding: a datagram for another address is dropped
+    Counter rx_bad_source = 0;       // source is broadcast or multicast (RFC 1122 3.2.1.3)
+    Counter rx_fragments = 0;        // fragments received (each counted once, before reassembly)
     Counter rx_unknown_protocol = 0;
     Counter reasm_ok = 0, reasm_fails = 0, reasm_timeout = 0, reasm_overlap = 0;
     Counter frag_created = 0, frag_fails = 0;
@@ -57,6 +61,7 @@ struct Ipv4Stats {
         f("rx_truncated", rx_truncated); f("rx_bad_version", rx_bad_version);
         f("rx_bad_header_length", rx_bad_header_length); f("rx_bad_total_length", rx_bad_total_length);
         f("rx_bad_checksum", rx_bad_checksum); f("rx_not_for_us", rx_not_for_us);
+        f("rx_bad_source", rx_bad_source); f("rx_fragments", rx_fragments);
         f("rx_unknown_protocol", rx_unknown_protocol); f("reasm_ok", reasm_ok); f("reasm_fails", reasm_fails);
         f("reasm_timeout", reasm_timeout); f("reasm_overlap", reasm_overlap); f("frag_created", frag_created);
         f("frag_fails", frag_fails); f("tx_no_route", tx_no_route);

@@ -1,0 +1,48 @@
+// The Ethernet layer: the bottom of the stack. It takes frames from the device, keeps the ones
+// addressed to us (our MAC, or broadcast), and hands each to the layer registered for its
+// EtherType (ARP, IPv4); everything else is dropped and counted. Going down, it prepends the
+// 14-byte header and gives the frame to the device.
+//
+// Upper layers register themselves here (register_handler), so this file knows nothing of them:
+// the dependency arrows point down.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <utility>
+#include <vector>
+
+#include "drivers/net_device.h"
+#include "stack/core/packet.h"
+#include "stack/core/stats.h"
+#include "stack/ethernet/header.h"
+
+namespace tcpip {
+
+class EthernetLayer {
+public:
+    // Called with the frame's payload (the Ethernet header already pulled) and the parsed header.
+    using Handler = std::function<void(Instant now, Packet payload, const EthernetRepr& header)>;
+
+    EthernetLayer(NetDevice& device, EthernetStats& stats);
+
+    void register_handler(std::uint16_t ethertype, Handler handler);
+
+    // One received frame, straight from the device.
+    void receive(Instant now, Packet frame);
+
+    // Prepends an Ethernet header (our MAC as source) to `payload` and transmits it.
+    Result<void, DeviceError> send(Instant now, MacAddress dst, std::uint16_t ethertype, Packet payload);
+
+    MacAddress mac() const { return mac_; }
+    std::size_t mtu() const { return device_.mtu(); }
+    NetDevice& device() { return device_; }
+
+private:
+    NetDevice& device_;
+    MacAddress mac_;
+    EthernetStats& stats_;
+    std::vector<std::pair<std::uint16_t, Handler>> handlers_;  // a handful: a vector beats a map
+};
+
+}  // namespace tcpip

@@ -1,0 +1,74 @@
+#include "stack/event_loop.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <cstring>
+
+namespace tcpip {
+
+EventLoop::EventLoop(Stack& stack, const Clock& clock) : stack_(stack), clock_(clock) {
+    epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+    wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (epoll_fd_ < 0 || wake_fd_ < 0) {
+        throw std::runtime_error(std::string("event loop: cannot create epoll/eventfd: ") + std::strerror(errno));
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = wake_fd_;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+    if (int fd = stack_.device().wait_fd(); fd >= 0) {
+        ev.data.fd = fd;
+        epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+    }
+}
+
+EventLoop::~EventLoop() {
+    if (epoll_fd_ >= 0) close(epoll_fd_);
+    if (wake_fd_ >= 0) close(wake_fd_);
+}
+
+void EventLoop::run(const std::function<void(Instant now)>& after_poll) {
+    const bool has_fd = stack_.device().wait_fd() >= 0;
+    while (!stop_.load(std::memory_order_relaxed)) {
+        Instant now = clock_.now();
+        stack_.poll(now);
+        if (after_poll) after_poll(now);
+
+        // Sleep until the next deadline (rounded up to a whole millisecond, epoll's unit), or
+        // indefinitely when nothing is scheduled. A device without an fd is polled every 1 ms.
+        int timeout_ms = -1;
+        if (auto deadline = stack_.poll_at()) {
+            std::int64_t us = (*deadline - clock_.now()).total_micros();
+            timeout_ms = us <= 0 ? 0 : static_cast<int>(std::min<std::int64_t>((us + 999) / 1000, 60000));
+        }
+        if (!has_fd && (timeout_ms < 0 || timeout_ms > 1)) timeout_ms = 1;
+        if (stop_.load(std::memory_order_relaxed)) break;
+
+        epoll_event events[4];
+        int n = epoll_wait(epoll_fd_, events, 4, timeout_ms);
+        for (int i = 0; i < n; ++i) {
+            if (events[i].data.fd == wake_fd_) {
+                std::uint64_t count;
+                [[maybe_unused]] auto r = read(wake_fd_, &count, sizeof count);
+            }
+        }
+    }
+}
+
+void EventLoop::stop() {
+    stop_.store(true, std::memory_order_relaxed);
+    wake();
+}
+
+void EventLoop::wake() {
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto r = write(wake_fd_, &one, sizeof one);
+}
+
+}  // namespace tcpip

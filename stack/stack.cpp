@@ -1,0 +1,60 @@
+#include "stack/stack.h"
+
+#include <ostream>
+
+namespace tcpip {
+
+Stack::Stack(NetDevice& device, InterfaceConfig iface, StackConfig config, std::uint64_t seed)
+    : device_(device),
+      iface_(iface),
+      config_(config),
+      ethernet_(device_, stats_.ethernet),
+      arp_(ethernet_, timers_, pool_, config_, stats_.arp),
+      ipv4_(ethernet_, arp_, timers_, pool_, config_, stats_.ipv4, stats_.icmp, seed) {
+    // Wire the layers bottom-up: each upper layer registers with the one below.
+    ethernet_.register_handler(EtherType::Arp, [this](Instant now, Packet p, const EthernetRepr& eth) {
+        arp_.receive(now, std::move(p), eth);
+    });
+    ethernet_.register_handler(EtherType::Ipv4, [this](Instant now, Packet p, const EthernetRepr& eth) {
+        ipv4_.receive(now, std::move(p), eth);
+    });
+    arp_.set_address(iface_.address.address);
+    arp_.set_unreachable_handler([this](Instant now, Ipv4Address next_hop, Packet dropped) {
+        ipv4_.next_hop_unreachable(now, next_hop, std::move(dropped));
+    });
+    ipv4_.configure(iface_.address, iface_.gateway);
+    rx_batch_.reserve(config_.rx_batch);
+}
+
+void Stack::start(Instant now) { arp_.announce(now); }
+
+std::size_t Stack::poll(Instant now) {
+    std::size_t total = 0;
+    // Drain the device in batches: one wake-up may bring many frames.
+    for (;;) {
+        rx_batch_.clear();
+        std::size_t n = device_.receive(now, pool_, rx_batch_, config_.rx_batch);
+        for (auto& frame : rx_batch_) ethernet_.receive(now, std::move(frame));
+        total += n;
+        if (n < config_.rx_batch) break;
+    }
+    rx_batch_.clear();
+    timers_.run_due(now);
+    return total;
+}
+
+std::optional<Instant> Stack::poll_at() {
+    auto timer = timers_.next_deadline();
+    auto dev = device_.poll_at();
+    if (timer && dev) return std::min(*timer, *dev);
+    return timer ? timer : dev;
+}
+
+void Stack::print_stats(std::ostream& os) const {
+    tcpip::print_stats(os, "ethernet", stats_.ethernet);
+    tcpip::print_stats(os, "arp", stats_.arp);
+    tcpip::print_stats(os, "ipv4", stats_.ipv4);
+    tcpip::print_stats(os, "icmp", stats_.icmp);
+}
+
+}  // namespace tcpip
