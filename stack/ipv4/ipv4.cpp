@@ -71,8 +71,11 @@ void Ipv4Layer::receive(Instant now, Packet packet, const EthernetRepr& eth) {
     }
     Ipv4RxInfo info{Ipv4Repr::from(header), header.header_len(), eth.dst.is_broadcast()};
 
-    // A datagram from a broadcast or multicast source is never legitimate (RFC 1122 3.2.1.3).
-    if (info.header.src.is_broadcast() || info.header.src.is_multicast()) {
+    // A datagram from a broadcast or multicast source is never legitimate (RFC 1122 3.2.1.3),
+    // and that includes our subnet's broadcast address, {<Network-number>, -1}: an echo request
+    // "from" it would make us answer the whole subnet (Linux drops it as a martian source).
+    if (info.header.src.is_broadcast() || info.header.src.is_multicast() ||
+        (address_.prefix_len < 31 && info.header.src == address_.broadcast())) {
         ++stats_.rx_bad_source;
         return;
     }

@@ -70,7 +70,13 @@ std::optional<Reassembler::Datagram> Reassembler::add(Instant now, const Ipv4Rep
 
     // The last fragment fixes the total length; a second, different "last" is a contradiction.
     if (!header.more_fragments) {
-        if ((d.total_length && *d.total_length != end) || end < d.received) {
+        // A fragment already held that ends past this "last" one contradicts it too. Checking only
+        // the byte count is not enough: [0,8) [24,32) and a last [16,24) add up to its 24 bytes,
+        // and the datagram would be "complete" with a hole at [8,16). The list is ordered by
+        // offset without overlaps, so its back ends furthest.
+        const bool held_past_end = !d.fragments.empty() &&
+                                   std::uint32_t{d.fragments.back().offset} + d.fragments.back().length > end;
+        if ((d.total_length && *d.total_length != end) || end < d.received || held_past_end) {
             ++stats_.reasm_overlap;
             ++stats_.reasm_fails;
             drop(it);
