@@ -1,0 +1,109 @@
+// PcapWriter: a NetDevice decorator that records every frame, both directions, to a pcap file
+// that Wireshark, tshark and tcpdump read (`tshark -r capture.pcap`).
+//
+//     auto tap = TapDevice::open("tap0", mac);
+//     auto pcap = PcapWriter::open(*tap, "capture.pcap", {.timestamps = PcapTimestamps::WallClock});
+//     Stack stack(*pcap, ...);
+//
+// Format: the classic libpcap file (https://wiki.wireshark.org/Development/LibpcapFileFormat,
+// draft-ietf-opsawg-pcap): a 24-byte global header (magic 0xa1b2c3d4 = microsecond timestamps,
+// version 2.4, snaplen 262144, link type 1 = LINKTYPE_ETHERNET), then per frame a 16-byte record
+// header (ts_sec, ts_usec, incl_len, orig_len) and the frame's bytes. All fields are written
+// little-endian; readers recognise the byte order from the magic.
+//
+// Timestamps (a decision): the default, PcapTimestamps::FromNow, stamps each frame with the `now`
+// the stack passed in. In a simulation that is virtual time, so the capture is byte-for-byte the
+// same on every run and its times match the test's. With a real TAP the stack's `now` is
+// CLOCK_MONOTONIC (seconds since boot), which Wireshark would show as January 1970: apps over a
+// TAP should ask for PcapTimestamps::WallClock, which stamps frames with CLOCK_REALTIME as tcpdump
+// does (the only place in the drivers that reads a clock, and only when asked to).
+//
+// Transmitted frames are recorded before they are handed to the inner device (what the stack sent,
+// even if the device then refuses it); received frames as the inner device delivers them. The
+// records of one receive() batch, or of one transmit(), go out in a single write(2) with no user
+// space buffering, so the file is complete and readable (`tshark -r` while the app runs) after
+// every call. If writing fails (disk full), frames still flow and the failures are counted.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "drivers/net_device.h"
+#include "drivers/unique_fd.h"
+#include "stack/core/stats.h"
+
+namespace tcpip {
+
+enum class PcapTimestamps {
+    FromNow,    // the `now` argument: deterministic, virtual time in simulations
+    WallClock,  // CLOCK_REALTIME at the moment of the call: for real captures over a TAP
+};
+
+struct PcapOptions {
+    PcapTimestamps timestamps = PcapTimestamps::FromNow;
+    std::uint32_t snaplen = 262144;  // frames longer than this are cut in the file (orig_len keeps the size)
+};
+
+struct PcapError {
+    int error_number = 0;
+    std::string path;
+    std::string message() const;  // e.g. "cannot create pcap file 'x.pcap': Permission denied; ..."
+};
+
+struct PcapStats {
+    Counter frames_written = 0;  // rx and tx
+    Counter rx_frames = 0, tx_frames = 0;
+    Counter write_errors = 0;    // write(2) calls that failed or wrote short
+
+    template <class F>
+    void for_each(F&& f) const {
+        f("frames_written", frames_written); f("rx_frames", rx_frames); f("tx_frames", tx_frames);
+        f("write_errors", write_errors);
+    }
+};
+
+class PcapWriter final : public NetDevice {
+public:
+    static constexpr std::uint32_t kMagicMicroseconds = 0xa1b2c3d4;
+    static constexpr std::uint32_t kLinkTypeEthernet = 1;
+    static constexpr std::size_t kGlobalHeaderSize = 24;
+    static constexpr std::size_t kRecordHeaderSize = 16;
+
+    // Creates (or truncates) `path` and writes the global header. The inner device must outlive
+    // the writer.
+    static Result<PcapWriter, PcapError> open(NetDevice& inner, const std::string& path, PcapOptions options = {});
+
+    PcapWriter(PcapWriter&&) noexcept = default;
+    PcapWriter& operator=(PcapWriter&&) noexcept = default;
+
+    const PcapStats& stats() const { return stats_; }
+    const std::string& path() const { return path_; }
+
+    std::size_t mtu() const override { return inner_->mtu(); }
+    MacAddress mac() const override { return inner_->mac(); }
+    DeviceCapabilities capabilities() const override { return inner_->capabilities(); }
+    int wait_fd() const override { return inner_->wait_fd(); }
+    std::optional<Instant> poll_at() const override { return inner_->poll_at(); }
+    std::size_t receive(Instant now, PacketPool& pool, std::vector<Packet>& batch, std::size_t max) override;
+    Result<void, DeviceError> transmit(Instant now, Packet frame) override;
+
+private:
+    PcapWriter(NetDevice& inner, UniqueFd fd, std::string path, PcapOptions options)
+        : inner_(&inner), fd_(std::move(fd)), path_(std::move(path)), options_(options) {}
+
+    // The timestamp for frames of this call, in microseconds since the epoch (or since zero).
+    std::int64_t timestamp_micros(Instant now) const;
+    void append_record(std::int64_t micros, Bytes frame);
+    void flush();
+
+    NetDevice* inner_;
+    UniqueFd fd_;
+    std::string path_;
+    PcapOptions options_;
+    std::vector<std::uint8_t> buffer_;  // records waiting for the next flush(); capacity reused
+    PcapStats stats_;
+};
+
+}  // namespace tcpip

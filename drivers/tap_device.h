@@ -1,0 +1,113 @@
+// TapDevice: a NetDevice over a Linux TAP interface (/dev/net/tun), so the stack exchanges real
+// Ethernet frames with the Linux kernel on the other side of a virtual cable.
+//
+// How TAP works (Linux Documentation/networking/tuntap.rst): opening /dev/net/tun gives a file
+// descriptor that is attached to an interface with ioctl(TUNSETIFF). With IFF_TAP the interface is
+// an Ethernet device; with IFF_NO_PI each read() returns exactly one Ethernet frame (destination
+// MAC first, no preamble, no FCS) and each write() injects exactly one frame, with no 4-byte
+// packet-information prefix. Frames the kernel sends out of the interface (ARP requests, IP
+// packets routed to it) are what we read; frames we write are what the kernel receives.
+//
+//     our stack  --write()-->  fd  ==TAP==  tapX (kernel: 10.0.0.1/24)  --> kernel IP stack
+//     our stack  <--read()---  fd  ==TAP==  tapX
+//
+// TUNSETIFF with a name that does not exist creates a new TAP in the network namespace of the
+// calling *thread*; it lives until the last fd closes (we never set TUNSETPERSIST). With the name
+// of an existing persistent TAP (`ip tuntap add dev tap0 mode tap`) it attaches to it instead.
+// The fd stays bound to that interface whatever namespace the thread enters afterwards, which is
+// how tests/interop/netns.h opens a TAP inside a fresh namespace and uses it from outside.
+//
+// The MAC passed to open() is the address OUR stack puts in the source of its frames; the kernel
+// interface has its own, different MAC (the two ends of the cable).
+//
+// The fd is non-blocking (O_NONBLOCK) and close-on-exec: receive() drains it in a batch until
+// read() says EAGAIN, and the event loop waits on wait_fd() with epoll/poll.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "drivers/net_device.h"
+#include "drivers/unique_fd.h"
+#include "stack/core/stats.h"
+
+namespace tcpip {
+
+enum class TapErrorKind {
+    NoTunDevice,       // /dev/net/tun is missing: the tun module is not loaded (or no /dev in a container)
+    PermissionDenied,  // EPERM/EACCES: creating or attaching a TAP needs CAP_NET_ADMIN
+    NameTooLong,       // longer than IFNAMSIZ - 1 (15) characters
+    InvalidName,       // empty, or contains '/', ':' or whitespace
+    NotATap,           // EINVAL: an interface of that name exists and is not a TAP (a TUN, lo, a veth...)
+    Busy,              // EBUSY: the TAP is already attached to another fd (and is not multiqueue)
+    Other,             // any other errno, reported as is
+};
+
+// Why open() failed, as one line that names the cause and says what to do about it.
+struct TapError {
+    TapErrorKind kind = TapErrorKind::Other;
+    int error_number = 0;   // errno from the failing call, 0 if the check was ours
+    std::string name;       // the interface name asked for
+    std::string operation;  // the failing step: "open /dev/net/tun", "ioctl(TUNSETIFF)", ...
+
+    std::string message() const;
+};
+
+// Builds the TapError for an errno from the given step. Public so the messages are unit-tested
+// without needing root.
+TapError classify_tap_error(int error_number, const std::string& name, const std::string& operation);
+
+struct TapStats {
+    Counter rx_frames = 0, rx_bytes = 0, rx_errors = 0;      // rx_errors: read() failed (not EAGAIN)
+    Counter rx_truncated = 0;                                // a frame filled the whole buffer: maybe cut
+    Counter tx_frames = 0, tx_bytes = 0, tx_errors = 0;
+    Counter tx_would_block = 0;                              // write() said EAGAIN: the kernel's queue is full
+
+    template <class F>
+    void for_each(F&& f) const {
+        f("rx_frames", rx_frames); f("rx_bytes", rx_bytes); f("rx_errors", rx_errors);
+        f("rx_truncated", rx_truncated); f("tx_frames", tx_frames); f("tx_bytes", tx_bytes);
+        f("tx_errors", tx_errors); f("tx_would_block", tx_would_block);
+    }
+};
+
+class TapDevice final : public NetDevice {
+public:
+    static constexpr const char* kCloneDevice = "/dev/net/tun";
+    static constexpr std::size_t kEthernetHeader = 14;
+
+    // Opens (or creates, in the calling thread's network namespace) the TAP interface `name`.
+    // `mac` is our stack's address; `mtu` sizes the receive buffers (mtu + 14) and bounds
+    // transmit(). It does not change the kernel interface's MTU: configure that with `ip link`.
+    // `clone_device` exists for tests of the error path; leave it alone.
+    static Result<TapDevice, TapError> open(const std::string& name, MacAddress mac, std::size_t mtu = 1500,
+                                            const char* clone_device = kCloneDevice);
+
+    TapDevice(TapDevice&&) noexcept = default;
+    TapDevice& operator=(TapDevice&&) noexcept = default;
+
+    // The interface name the kernel chose (the same as asked, unless it was a pattern like "tap%d").
+    const std::string& name() const { return name_; }
+    const TapStats& stats() const { return stats_; }
+
+    std::size_t mtu() const override { return mtu_; }
+    MacAddress mac() const override { return mac_; }
+    DeviceCapabilities capabilities() const override;
+    std::size_t receive(Instant now, PacketPool& pool, std::vector<Packet>& batch, std::size_t max) override;
+    Result<void, DeviceError> transmit(Instant now, Packet frame) override;
+    int wait_fd() const override { return fd_.get(); }
+
+private:
+    TapDevice(UniqueFd fd, std::string name, MacAddress mac, std::size_t mtu)
+        : fd_(std::move(fd)), name_(std::move(name)), mac_(mac), mtu_(mtu) {}
+
+    UniqueFd fd_;
+    std::string name_;
+    MacAddress mac_;
+    std::size_t mtu_;
+    TapStats stats_;
+};
+
+}  // namespace tcpip
