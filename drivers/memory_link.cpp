@@ -37,6 +37,7 @@ Result<void, DeviceError> MemoryLink::Endpoint::transmit(Instant now, Packet fra
         stats_.tx_too_big++;
         return Unexpected(DeviceError::FrameTooBig);
     }
+    std::lock_guard<std::mutex> lock(link_.mutex_);
     Endpoint& to = *peer_;
     if (to.inbox_.size() >= link_.queue_limit_) {
         stats_.tx_queue_full++;
@@ -57,6 +58,7 @@ Result<void, DeviceError> MemoryLink::Endpoint::transmit(Instant now, Packet fra
 }
 
 std::size_t MemoryLink::Endpoint::receive(Instant now, PacketPool& pool, std::vector<Packet>& batch, std::size_t max) {
+    std::lock_guard<std::mutex> lock(link_.mutex_);
     std::size_t count = 0;
     while (count < max && !inbox_.empty() && inbox_.front().due <= now) {
         batch.push_back(copy_into(pool, inbox_.front().bytes));
@@ -70,6 +72,7 @@ std::size_t MemoryLink::Endpoint::receive(Instant now, PacketPool& pool, std::ve
 }
 
 std::optional<Instant> MemoryLink::Endpoint::poll_at() const {
+    std::lock_guard<std::mutex> lock(link_.mutex_);
     if (inbox_.empty()) return std::nullopt;
     return inbox_.front().due;
 }
@@ -81,6 +84,7 @@ DeviceCapabilities QueueDevice::capabilities() const {
 }
 
 std::size_t QueueDevice::receive(Instant /*now*/, PacketPool& pool, std::vector<Packet>& batch, std::size_t max) {
+    std::lock_guard<std::mutex> lock(link_.mutex_);
     std::size_t count = 0;
     while (count < max && !inbox_.empty()) {
         batch.push_back(copy_into(pool, inbox_.front()));

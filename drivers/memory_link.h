@@ -26,6 +26,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <mutex>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -62,8 +63,8 @@ public:
 
     Duration latency() const { return latency_; }
     // Frames in flight towards each endpoint (transmitted by the other one, not yet received).
-    std::size_t pending_to_a() const { return a_.inbox_.size(); }
-    std::size_t pending_to_b() const { return b_.inbox_.size(); }
+    std::size_t pending_to_a() const { std::lock_guard<std::mutex> lock(mutex_); return a_.inbox_.size(); }
+    std::size_t pending_to_b() const { std::lock_guard<std::mutex> lock(mutex_); return b_.inbox_.size(); }
     const MemoryLinkStats& stats_a() const { return a_.stats_; }
     const MemoryLinkStats& stats_b() const { return b_.stats_; }
 
@@ -93,6 +94,9 @@ private:
         MemoryLinkStats stats_;
     };
 
+    // The two endpoints may be driven by two threads (two Runtimes, one per endpoint): every
+    // access to the queues and spare buffers holds this lock. Uncontended in simulations.
+    mutable std::mutex mutex_;
     std::size_t mtu_;
     Duration latency_;
     std::size_t queue_limit_;
