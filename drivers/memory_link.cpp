@@ -84,7 +84,6 @@ DeviceCapabilities QueueDevice::capabilities() const {
 }
 
 std::size_t QueueDevice::receive(Instant /*now*/, PacketPool& pool, std::vector<Packet>& batch, std::size_t max) {
-    std::lock_guard<std::mutex> lock(link_.mutex_);
     std::size_t count = 0;
     while (count < max && !inbox_.empty()) {
         batch.push_back(copy_into(pool, inbox_.front()));
