@@ -224,6 +224,12 @@ CommandResult BackgroundCommand::wait(Duration timeout) {
     return r;
 }
 
+CommandResult BackgroundCommand::stop(Duration grace) {
+    if (pid_ <= 0) return {};
+    ::kill(pid_, SIGTERM);
+    return wait(grace);
+}
+
 BackgroundCommand::~BackgroundCommand() {
     if (pid_ <= 0) return;
     ::kill(pid_, SIGTERM);
@@ -309,10 +315,14 @@ Result<std::unique_ptr<NetnsTap>, std::string> NetnsTap::create(NetnsTapOptions 
                          "echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6"});
     }
 
-    auto opened = env->inside([&] { return TapDevice::open(options.tap_name, options.mac, options.mtu); });
-    if (!opened) return Unexpected("entering namespace " + name + ": " + opened.error());
-    if (!*opened) return Unexpected("creating TAP inside " + name + ": " + opened->error().message());
-    env->tap_.emplace(std::move(**opened));
+    if (options.attach) {
+        auto opened = env->inside([&] { return TapDevice::open(options.tap_name, options.mac, options.mtu); });
+        if (!opened) return Unexpected("entering namespace " + name + ": " + opened.error());
+        if (!*opened) return Unexpected("creating TAP inside " + name + ": " + opened->error().message());
+        env->tap_.emplace(std::move(**opened));
+    } else if (auto err = step({"ip", "-n", name, "tuntap", "add", "dev", options.tap_name, "mode", "tap"})) {
+        return Unexpected(*err);
+    }
 
     const std::string cidr = env->kernel_address().to_string();
     for (const auto& argv : std::vector<std::vector<std::string>>{

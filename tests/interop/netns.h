@@ -76,6 +76,9 @@ public:
     ~BackgroundCommand();
     // Waits up to `timeout` for it to exit on its own; then kills it. Returns its output.
     CommandResult wait(Duration timeout);
+    // Asks it to stop (SIGTERM), waits up to `grace` for it to exit (then kills it), and returns
+    // its output: the demo apps print their statistics on SIGTERM.
+    CommandResult stop(Duration grace = Duration::seconds(5));
     int pid() const { return pid_; }
 
 private:
@@ -107,6 +110,9 @@ struct NetnsTapOptions {
     MacAddress mac = MacAddress({0x02, 0x00, 0x00, 0x00, 0x00, 0x02});  // our stack's MAC
     std::size_t mtu = 1500;
     bool disable_ipv6 = true;
+    // false: make a persistent TAP (`ip tuntap add`) and leave it unopened, for a demo app started
+    // inside the namespace to attach to; tap() must not be used then.
+    bool attach = true;
 };
 
 class NetnsTap {
@@ -120,7 +126,7 @@ public:
 
     const std::string& netns() const { return netns_; }
     const std::string& tap_name() const { return options_.tap_name; }
-    TapDevice& tap() { return *tap_; }
+    TapDevice& tap() { return *tap_; }  // only with options.attach
     int netns_fd() const { return ns_fd_.get(); }
 
     Ipv4Cidr kernel_address() const { return {Ipv4Address(subnet_base_.to_u32() + 1), 24}; }  // 10.x.y.1/24 on the TAP

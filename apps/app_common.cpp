@@ -1,0 +1,183 @@
+#include "apps/app_common.h"
+
+#include <sys/random.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+namespace tcpip::app {
+
+namespace {
+
+const char* kSharedUsage =
+    "shared options:\n"
+    "  --tap NAME          TAP interface to attach to (default tap0)\n"
+    "  --ip ADDR/PREFIX    our address and subnet (default 10.0.0.2/24)\n"
+    "  --gateway ADDR      default gateway\n"
+    "  --mac MAC           our MAC address (default 02:74:63:70:00:02)\n"
+    "  --pcap FILE         capture every frame, both ways, to FILE (Wireshark reads it)\n"
+    "  --help              this text\n";
+
+EventLoop* g_loop_to_stop = nullptr;  // the one thing a signal handler may touch
+
+extern "C" void on_stop_signal(int) {
+    if (g_loop_to_stop != nullptr) g_loop_to_stop->stop();
+}
+
+}  // namespace
+
+Args::Args(std::string program, std::string usage) : program_(std::move(program)), usage_(std::move(usage)) {}
+
+void Args::add_option(std::vector<std::string> names, std::function<std::string(std::string_view)> handler) {
+    options_.push_back(Option{std::move(names), std::move(handler)});
+}
+
+void Args::add_positional(std::string name, bool required, std::function<std::string(std::string_view)> handler) {
+    positionals_.push_back(Positional{std::move(name), required, std::move(handler)});
+}
+
+void Args::fail(const std::string& message) const {
+    std::cerr << program_ << ": " << message << " (try --help)\n";
+    std::exit(2);
+}
+
+CommonOptions Args::parse(int argc, char** argv) {
+    CommonOptions options;
+    std::size_t next_positional = 0;
+    for (int i = 1; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        auto value = [&]() -> std::string_view {
+            if (i + 1 >= argc) fail("option " + std::string(arg) + " needs a value");
+            return argv[++i];
+        };
+        if (arg == "--help" || arg == "-h") {
+            std::cout << "usage: " << program_ << " " << usage_ << "\n" << kSharedUsage;
+            std::exit(0);
+        } else if (arg == "--tap") {
+            auto v = value();
+            if (v.empty() || v.size() > 15) fail("--tap: interface name must be 1 to 15 characters");
+            options.tap = std::string(v);
+        } else if (arg == "--ip") {
+            auto v = value();
+            auto cidr = Ipv4Cidr::parse(v);
+            if (!cidr) fail("--ip: '" + std::string(v) + "': " + to_string(cidr.error()) + " (expected ADDR/PREFIX)");
+            if (cidr->prefix_len == 0 || cidr->prefix_len > 30) fail("--ip: prefix length must be 1 to 30");
+            options.ip = *cidr;
+        } else if (arg == "--gateway") {
+            auto v = value();
+            auto gw = Ipv4Address::parse(v);
+            if (!gw) fail("--gateway: '" + std::string(v) + "': " + to_string(gw.error()));
+            options.gateway = *gw;
+        } else if (arg == "--mac") {
+            auto v = value();
+            auto mac = MacAddress::parse(v);
+            if (!mac) fail("--mac: '" + std::string(v) + "': " + to_string(mac.error()));
+            if (!mac->is_unicast() || mac->is_zero()) fail("--mac: must be a unicast, non-zero address");
+            options.mac = *mac;
+        } else if (arg == "--pcap") {
+            options.pcap = std::string(value());
+        } else if (arg.size() > 1 && arg[0] == '-') {
+            bool known = false;
+            for (auto& option : options_) {
+                for (auto& name : option.names) {
+                    if (arg == name) {
+                        known = true;
+                        auto v = value();
+                        if (auto error = option.handler(v); !error.empty()) fail(std::string(arg) + ": " + error);
+                    }
+                }
+            }
+            if (!known) fail("unknown option '" + std::string(arg) + "'");
+        } else {
+            if (next_positional >= positionals_.size()) fail("unexpected argument '" + std::string(arg) + "'");
+            auto& positional = positionals_[next_positional++];
+            if (auto error = positional.handler(arg); !error.empty()) fail(positional.name + ": " + error);
+        }
+    }
+    for (std::size_t i = next_positional; i < positionals_.size(); ++i) {
+        if (positionals_[i].required) fail("missing " + positionals_[i].name);
+    }
+    if (options.gateway && !options.ip.contains(*options.gateway)) {
+        fail("--gateway " + options.gateway->to_string() + " is not on the subnet " + options.ip.to_string());
+    }
+    return options;
+}
+
+std::string parse_int(std::string_view text, long long min, long long max, long long& out) {
+    if (text.empty()) return "empty number";
+    long long value = 0;
+    for (char c : text) {
+        if (c < '0' || c > '9') return "'" + std::string(text) + "' is not a number";
+        value = value * 10 + (c - '0');
+        if (value > max) break;
+    }
+    if (value < min || value > max) {
+        return "'" + std::string(text) + "' is out of range (" + std::to_string(min) + " to " + std::to_string(max) + ")";
+    }
+    out = value;
+    return "";
+}
+
+std::string parse_seconds(std::string_view text, double min, double& out) {
+    std::string s(text);
+    char* end = nullptr;
+    errno = 0;
+    double value = std::strtod(s.c_str(), &end);
+    if (s.empty() || end != s.c_str() + s.size() || errno != 0) return "'" + s + "' is not a number of seconds";
+    if (value < min) return "'" + s + "' is below the minimum of " + std::to_string(min);
+    out = value;
+    return "";
+}
+
+Host::Host(const std::string& program, const CommonOptions& options) {
+    auto tap = TapDevice::open(options.tap, options.mac);
+    if (!tap) {
+        std::cerr << program << ": " << tap.error().message() << "\n";
+        std::exit(1);
+    }
+    tap_ = std::make_unique<TapDevice>(std::move(*tap));
+    NetDevice* device = tap_.get();
+    if (options.pcap) {
+        PcapOptions pcap_options;
+        pcap_options.timestamps = PcapTimestamps::WallClock;
+        auto pcap = PcapWriter::open(*tap_, *options.pcap, pcap_options);
+        if (!pcap) {
+            std::cerr << program << ": " << pcap.error().message() << "\n";
+            std::exit(1);
+        }
+        pcap_ = std::make_unique<PcapWriter>(std::move(*pcap));
+        device = pcap_.get();
+    }
+    stack_ = std::make_unique<Stack>(*device, InterfaceConfig{options.ip, options.gateway}, StackConfig{}, random_seed());
+    loop_ = std::make_unique<EventLoop>(*stack_, clock_);
+    stack_->start(clock_.now());
+}
+
+Host::~Host() {
+    if (g_loop_to_stop == loop_.get()) g_loop_to_stop = nullptr;
+}
+
+void Host::stop_on_signals() {
+    g_loop_to_stop = loop_.get();
+    struct sigaction action {};
+    action.sa_handler = on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+}
+
+std::uint64_t random_seed() {
+    std::uint64_t seed = 0;
+    if (getrandom(&seed, sizeof seed, 0) != static_cast<ssize_t>(sizeof seed)) {
+        // Without getrandom the stack still works, with a weaker seed: say so.
+        std::cerr << "warning: getrandom failed; IP IDs and other secrets are predictable\n";
+        seed = static_cast<std::uint64_t>(SystemClock().now().total_micros());
+    }
+    return seed;
+}
+
+}  // namespace tcpip::app
