@@ -3,8 +3,8 @@
 #pragma once
 
 #include <cstdlib>
+#include <cstring>
 #include <optional>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -19,25 +19,30 @@ inline std::string app_path(const std::string& name) {
 }
 
 // A counter from the statistics an app prints when it stops, e.g. ("ethernet", "rx_not_for_us").
+// (Plain string searching: std::regex trips a false -Wmaybe-uninitialized in g++ 12 with the
+// sanitizers, and warnings are errors in CI.)
 inline std::optional<std::uint64_t> stat_from_output(const std::string& output, const std::string& section,
                                                      const std::string& name) {
     auto at = output.find("\n" + section + ":\n");
     if (at == std::string::npos) return std::nullopt;
-    auto end = output.find("\n", at + 1);
-    // The section lasts until the next line that does not start with spaces.
-    std::size_t pos = end + 1;
+    std::size_t pos = output.find('\n', at + 1) + 1;
+    // The section lasts while lines start with spaces.
     while (pos < output.size() && output[pos] == ' ') {
-        auto line_end = output.find('\n', pos);
-        std::string line = output.substr(pos, line_end - pos);
-        std::smatch m;
-        if (std::regex_match(line, m, std::regex(" +" + name + ": ([0-9]+)"))) return std::stoull(m[1]);
+        std::size_t line_end = output.find('\n', pos);
+        std::string line = output.substr(pos, line_end == std::string::npos ? std::string::npos : line_end - pos);
+        std::size_t first = line.find_first_not_of(' ');
+        if (line.compare(first, name.size() + 2, name + ": ") == 0) {
+            return std::stoull(line.substr(first + name.size() + 2));
+        }
         if (line_end == std::string::npos) break;
         pos = line_end + 1;
     }
     return std::nullopt;
 }
 
-// The "N received" and the rtt average from iputils ping's (or tcpip-ping's) summary.
+// The counts and the rtt average from iputils ping's (or tcpip-ping's) summary:
+//   "5 packets transmitted, 5 received, 0% packet loss, time 804ms"
+//   "rtt min/avg/max/mdev = 0.041/0.052/0.071/0.010 ms"
 struct PingSummary {
     int transmitted = -1;
     int received = -1;
@@ -45,12 +50,18 @@ struct PingSummary {
 };
 inline PingSummary parse_ping(const std::string& output) {
     PingSummary s;
-    std::smatch m;
-    if (std::regex_search(output, m, std::regex("([0-9]+) packets transmitted, ([0-9]+) (packets )?received"))) {
-        s.transmitted = std::stoi(m[1]);
-        s.received = std::stoi(m[2]);
+    auto tx = output.find(" packets transmitted, ");
+    if (tx != std::string::npos) {
+        auto line_start = output.rfind('\n', tx);
+        line_start = line_start == std::string::npos ? 0 : line_start + 1;
+        s.transmitted = std::atoi(output.c_str() + line_start);
+        s.received = std::atoi(output.c_str() + tx + std::strlen(" packets transmitted, "));
     }
-    if (std::regex_search(output, m, std::regex("= [0-9.]+/([0-9.]+)/"))) s.avg_ms = std::stod(m[1]);
+    auto rtt = output.find("min/avg/max/mdev = ");
+    if (rtt != std::string::npos) {
+        auto slash = output.find('/', rtt + std::strlen("min/avg/max/mdev = "));
+        if (slash != std::string::npos) s.avg_ms = std::atof(output.c_str() + slash + 1);
+    }
     return s;
 }
 
