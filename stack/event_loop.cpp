@@ -12,7 +12,7 @@
 
 namespace tcpip {
 
-EventLoop::EventLoop(Stack& stack, const Clock& clock) : stack_(stack), clock_(clock) {
+EventLoop::EventLoop(Stack& stack, const Clock& clock, std::mutex* lock) : stack_(stack), clock_(clock), lock_(lock) {
     epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
     wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (epoll_fd_ < 0 || wake_fd_ < 0) {
@@ -36,14 +36,20 @@ EventLoop::~EventLoop() {
 void EventLoop::run(const std::function<void(Instant now)>& after_poll) {
     const bool has_fd = stack_.device().wait_fd() >= 0;
     while (!stop_.load(std::memory_order_relaxed)) {
-        Instant now = clock_.now();
-        stack_.poll(now);
-        if (after_poll) after_poll(now);
+        std::optional<Instant> deadline;
+        {
+            // Held for the poll and the deadline, released before sleeping.
+            std::unique_lock<std::mutex> guard = lock_ ? std::unique_lock<std::mutex>(*lock_) : std::unique_lock<std::mutex>();
+            Instant now = clock_.now();
+            stack_.poll(now);
+            if (after_poll) after_poll(now);
+            deadline = stack_.poll_at();
+        }
 
         // Sleep until the next deadline (rounded up to a whole millisecond, epoll's unit), or
         // indefinitely when nothing is scheduled. A device without an fd is polled every 1 ms.
         int timeout_ms = -1;
-        if (auto deadline = stack_.poll_at()) {
+        if (deadline) {
             std::int64_t us = (*deadline - clock_.now()).total_micros();
             timeout_ms = us <= 0 ? 0 : static_cast<int>(std::min<std::int64_t>((us + 999) / 1000, 60000));
         }

@@ -10,7 +10,9 @@ Stack::Stack(NetDevice& device, InterfaceConfig iface, StackConfig config, std::
       config_(config),
       ethernet_(device_, stats_.ethernet),
       arp_(ethernet_, timers_, pool_, config_, stats_.arp),
-      ipv4_(ethernet_, arp_, timers_, pool_, config_, stats_.ipv4, stats_.icmp, seed) {
+      ipv4_(ethernet_, arp_, timers_, pool_, config_, stats_.ipv4, stats_.icmp, seed),
+      udp_(ipv4_, pool_, config_, stats_.udp, seed),
+      tcp_(ipv4_, timers_, pool_, config_, stats_.tcp, seed) {
     // Wire the layers bottom-up: each upper layer registers with the one below.
     ethernet_.register_handler(EtherType::Arp, [this](Instant now, Packet p, const EthernetRepr& eth) {
         arp_.receive(now, std::move(p), eth);
@@ -55,6 +57,8 @@ void Stack::print_stats(std::ostream& os) const {
     tcpip::print_stats(os, "arp", stats_.arp);
     tcpip::print_stats(os, "ipv4", stats_.ipv4);
     tcpip::print_stats(os, "icmp", stats_.icmp);
+    tcpip::print_stats(os, "udp", stats_.udp);
+    tcpip::print_stats(os, "tcp", stats_.tcp);
 }
 
 }  // namespace tcpip

@@ -26,6 +26,8 @@
 #include "stack/ethernet/ethernet.h"
 #include "stack/ipv4/icmp.h"
 #include "stack/ipv4/ipv4.h"
+#include "stack/tcp/tcp.h"
+#include "stack/udp/udp.h"
 
 namespace tcpip {
 
@@ -39,6 +41,8 @@ struct StackStats {
     ArpStats arp;
     Ipv4Stats ipv4;
     IcmpStats icmp;
+    UdpStats udp;
+    TcpStats tcp;
 };
 
 class Stack {
@@ -68,6 +72,8 @@ public:
     ArpLayer& arp() { return arp_; }
     Ipv4Layer& ipv4() { return ipv4_; }
     Icmp& icmp() { return ipv4_.icmp(); }
+    UdpLayer& udp() { return udp_; }
+    TcpLayer& tcp() { return tcp_; }
     MacAddress mac() const { return device_.mac(); }
     Ipv4Address address() const { return iface_.address.address; }
 
@@ -84,6 +90,8 @@ private:
     EthernetLayer ethernet_;
     ArpLayer arp_;
     Ipv4Layer ipv4_;
+    UdpLayer udp_;
+    TcpLayer tcp_;
     std::vector<Packet> rx_batch_;
 };
 

@@ -31,6 +31,22 @@ struct StackConfig {
     Duration icmp_error_interval = Duration::millis(1);     // token bucket: one error per interval...
     std::uint32_t icmp_error_burst = 50;                    // ...with bursts up to this many (net.ipv4.icmp_msgs_burst)
 
+    // ---- TCP (RFC 9293, RFC 6298, RFC 5681, RFC 1122 4.2) ----
+    Duration tcp_min_rto = Duration::millis(200);           // as Linux (TCP_RTO_MIN)
+    Duration tcp_max_rto = Duration::seconds(120);          // as Linux (TCP_RTO_MAX)
+    std::uint32_t tcp_retries = 15;                         // data retransmissions before ETIMEDOUT (tcp_retries2)
+    std::uint32_t tcp_syn_retries = 6;                      // SYN retransmissions before ETIMEDOUT (tcp_syn_retries)
+    Duration tcp_time_wait = Duration::seconds(60);         // 2*MSL, as Linux (TCP_TIMEWAIT_LEN)
+    std::size_t tcp_max_time_wait = 4096;                   // TIME-WAIT entries kept (tcp_max_tw_buckets, scaled down)
+    Duration tcp_delayed_ack = Duration::millis(40);        // as Linux's minimum delayed-ACK timeout
+    std::size_t tcp_rcvbuf = 256 * 1024;                    // default SO_RCVBUF for TCP sockets
+    std::size_t tcp_sndbuf = 256 * 1024;                    // default SO_SNDBUF for TCP sockets
+    std::size_t tcp_max_syn_backlog = 256;                  // half-open connections per listener, at most
+    Duration tcp_keepalive_idle = Duration::seconds(7200);  // as Linux (tcp_keepalive_time)
+    Duration tcp_keepalive_interval = Duration::seconds(75);
+    std::uint32_t tcp_keepalive_probes = 9;
+    Duration tcp_fin_timeout = Duration::seconds(60);       // an orphaned FIN-WAIT-2 waits this long (tcp_fin_timeout)
+
     // ---- Packet buffers ----
     std::size_t rx_batch = 32;                              // frames read from the device per wake-up
 };

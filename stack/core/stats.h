@@ -84,6 +84,49 @@ struct IcmpStats {
     }
 };
 
+struct UdpStats {
+    Counter rx_datagrams = 0;       // delivered to a socket
+    Counter tx_datagrams = 0;
+    Counter rx_no_port = 0;         // no socket for it: ICMP port unreachable (netstat's NoPorts)
+    Counter rx_malformed = 0;       // truncated or a bad length field
+    Counter rx_bad_checksum = 0;    // InCsumErrors
+    Counter rx_queue_full = 0;      // the socket's receive buffer (SO_RCVBUF) was full: RcvbufErrors
+
+    template <class F>
+    void for_each(F&& f) const {
+        f("rx_datagrams", rx_datagrams); f("tx_datagrams", tx_datagrams); f("rx_no_port", rx_no_port);
+        f("rx_malformed", rx_malformed); f("rx_bad_checksum", rx_bad_checksum); f("rx_queue_full", rx_queue_full);
+    }
+};
+
+struct TcpStats {
+    Counter active_opens = 0, passive_opens = 0;   // connect()s, and connections accepted from SYNs
+    Counter attempt_fails = 0;       // connections that failed before ESTABLISHED
+    Counter established_resets = 0;  // resets in ESTABLISHED or CLOSE-WAIT
+    Counter rx_segments = 0, tx_segments = 0, retransmitted_segments = 0;
+    Counter rx_malformed = 0, rx_bad_checksum = 0;
+    Counter rx_no_socket = 0;        // answered with RST
+    Counter rx_out_of_window = 0;    // unacceptable segments (answered with an ACK)
+    Counter rx_out_of_order = 0;     // segments kept for later
+    Counter rx_duplicate = 0;        // data we already had
+    Counter tx_resets = 0, rx_resets = 0, challenge_acks = 0;
+    Counter syn_dropped = 0;         // SYNs dropped: listen queue full
+    Counter fast_retransmits = 0, timeouts = 0, window_probes = 0;
+    Counter time_wait_dropped = 0;   // TIME-WAIT entries cut short by the bound
+
+    template <class F>
+    void for_each(F&& f) const {
+        f("active_opens", active_opens); f("passive_opens", passive_opens); f("attempt_fails", attempt_fails);
+        f("established_resets", established_resets); f("rx_segments", rx_segments); f("tx_segments", tx_segments);
+        f("retransmitted_segments", retransmitted_segments); f("rx_malformed", rx_malformed);
+        f("rx_bad_checksum", rx_bad_checksum); f("rx_no_socket", rx_no_socket); f("rx_out_of_window", rx_out_of_window);
+        f("rx_out_of_order", rx_out_of_order); f("rx_duplicate", rx_duplicate); f("tx_resets", tx_resets);
+        f("rx_resets", rx_resets); f("challenge_acks", challenge_acks); f("syn_dropped", syn_dropped);
+        f("fast_retransmits", fast_retransmits); f("timeouts", timeouts); f("window_probes", window_probes);
+        f("time_wait_dropped", time_wait_dropped);
+    }
+};
+
 // Prints "  name: value" for every counter of a stats struct, under a heading.
 template <class Stats>
 void print_stats(std::ostream& os, std::string_view heading, const Stats& stats) {

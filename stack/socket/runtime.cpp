@@ -1,0 +1,680 @@
+// Runtime: see runtime.h. Each call below names the Linux function whose behaviour it mirrors
+// (net/socket.c, net/ipv4/af_inet.c, net/ipv4/udp.c, net/core/sock.c), including the order in
+// which Linux checks its arguments, since that decides which errno a bad call gets.
+#include "stack/socket/runtime.h"
+
+#include <fcntl.h>
+#include <sys/eventfd.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <vector>
+
+#include "stack/socket/error_map.h"
+
+namespace tcpip {
+
+namespace {
+
+// A blocking call in threadless mode polls the stack at least this often (see runtime.h).
+constexpr Duration kThreadlessTick = Duration::millis(1);
+
+// Linux's defaults and bounds for SO_RCVBUF / SO_SNDBUF (net.core.rmem_max, wmem_max, and
+// SOCK_MIN_RCVBUF / SOCK_MIN_SNDBUF, which are 2048 + sizeof(struct sk_buff) rounded: 2304).
+constexpr int kRmemMax = 212992;
+constexpr int kWmemMax = 212992;
+constexpr int kMinRcvbuf = 2304;
+constexpr int kMinSndbuf = 2 * 2304;
+
+// The facade's process-wide state (runtime.h): descriptor -> runtime, and the default runtime.
+struct Registry {
+    std::mutex mutex;
+    std::unordered_map<int, Runtime*> owners;
+};
+Registry& registry() {
+    static Registry instance;
+    return instance;
+}
+std::atomic<Runtime*> default_runtime{nullptr};
+
+int fail(int error) {
+    errno = error;
+    return -1;
+}
+
+// API timeouts are real time, whatever clock the stack runs on (runtime.h).
+Instant wall_now() { return Runtime::system_clock().now(); }
+
+std::chrono::microseconds to_chrono(Duration d) { return std::chrono::microseconds(std::max<std::int64_t>(d.total_micros(), 0)); }
+
+// Writes `src` into a caller's (addr, *len) as Linux's move_addr_to_user does: truncated to the
+// caller's length, and *len set to the full length.
+int copy_address_out(const sockaddr_in& src, sockaddr* addr, socklen_t* len) {
+    if (addr == nullptr || len == nullptr) return fail(EFAULT);
+    if (static_cast<int>(*len) < 0) return fail(EINVAL);
+    std::memcpy(addr, &src, std::min<std::size_t>(*len, sizeof src));
+    *len = sizeof src;
+    return 0;
+}
+
+sockaddr_in make_sockaddr(Ipv4Address address, std::uint16_t port) {
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(port);
+    sin.sin_addr.s_addr = htonl(address.to_u32());
+    return sin;
+}
+
+struct Endpoint {
+    Ipv4Address address;
+    std::uint16_t port = 0;
+    sa_family_t family = AF_INET;
+};
+
+// Reads a sockaddr_in the way inet_bind / ip4_datagram_connect / udp_sendmsg do: too short ->
+// EINVAL, then a family other than AF_INET -> EAFNOSUPPORT (AF_UNSPEC is let through: Linux
+// accepts it as AF_INET in bind with INADDR_ANY, and in sendto).
+Result<Endpoint, int> read_address(const sockaddr* addr, socklen_t len) {
+    if (static_cast<int>(len) < 0 || len > sizeof(sockaddr_storage)) return Unexpected(EINVAL);
+    if (len < sizeof(sockaddr_in)) return Unexpected(EINVAL);
+    if (addr == nullptr) return Unexpected(EFAULT);
+    sockaddr_in sin;
+    std::memcpy(&sin, addr, sizeof sin);
+    if (sin.sin_family != AF_INET && sin.sin_family != AF_UNSPEC) return Unexpected(EAFNOSUPPORT);
+    return Endpoint{Ipv4Address(ntohl(sin.sin_addr.s_addr)), ntohs(sin.sin_port), sin.sin_family};
+}
+
+// The eventfd each poll() call waits on, one per thread, reused across calls.
+struct PollWaiter {
+    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    ~PollWaiter() {
+        if (fd >= 0) ::close(fd);
+    }
+    void drain() const {
+        std::uint64_t count;
+        [[maybe_unused]] auto r = ::read(fd, &count, sizeof count);
+    }
+};
+
+}  // namespace
+
+void SocketEntry::notify() {
+    cv.notify_all();
+    const std::uint64_t one = 1;
+    for (int waiter : poll_waiters) {
+        [[maybe_unused]] auto r = ::write(waiter, &one, sizeof one);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The runtime itself
+
+const Clock& Runtime::system_clock() {
+    static const SystemClock clock;  // stateless: reads CLOCK_MONOTONIC
+    return clock;
+}
+
+Runtime::Runtime(NetDevice& device, InterfaceConfig iface, StackConfig config, std::uint64_t seed, const Clock& clock)
+    : clock_(clock), stack_(device, iface, config, seed) {
+    stack_.start(clock_.now());
+}
+
+Runtime::~Runtime() {
+    stop_thread();
+    std::vector<int> fds;
+    {
+        Lock lock(mutex_);
+        for (auto& [fd, entry] : sockets_) {
+            fds.push_back(fd);
+            close_locked(*entry);
+        }
+        sockets_.clear();
+    }
+    for (int fd : fds) ::close(fd);
+    Runtime* self = this;
+    default_runtime.compare_exchange_strong(self, nullptr);
+}
+
+void Runtime::start_thread() {
+    Lock lock(mutex_);
+    if (loop_) return;
+    loop_ = std::make_unique<EventLoop>(stack_, clock_, &mutex_);
+    thread_ = std::thread([loop = loop_.get()] { loop->run(); });
+}
+
+void Runtime::stop_thread() {
+    std::unique_ptr<EventLoop> loop;
+    {
+        Lock lock(mutex_);
+        loop = std::move(loop_);  // from now on blocking calls drive the stack themselves
+        for (auto& [fd, entry] : sockets_) entry->notify();
+    }
+    if (!loop) return;
+    loop->stop();
+    thread_.join();
+}
+
+bool Runtime::thread_running() {
+    Lock lock(mutex_);
+    return loop_ != nullptr;
+}
+
+std::size_t Runtime::poll() {
+    Lock lock(mutex_);
+    return stack_.poll(clock_.now());
+}
+
+void Runtime::set_default(Runtime* runtime) { default_runtime.store(runtime); }
+Runtime* Runtime::get_default() { return default_runtime.load(); }
+
+Runtime* Runtime::owner(int fd) {
+    Registry& r = registry();
+    std::lock_guard<std::mutex> guard(r.mutex);
+    auto it = r.owners.find(fd);
+    return it == r.owners.end() ? nullptr : it->second;
+}
+
+StackStats Runtime::stats() {
+    Lock lock(mutex_);
+    return stack_.stats();
+}
+
+std::size_t Runtime::socket_count() {
+    Lock lock(mutex_);
+    return sockets_.size();
+}
+
+std::shared_ptr<SocketEntry> Runtime::find(int fd) {
+    auto it = sockets_.find(fd);
+    return it == sockets_.end() ? nullptr : it->second;
+}
+
+// Not a descriptor of this runtime. Linux: a number that is no open descriptor -> EBADF; an open
+// descriptor that is no socket -> ENOTSOCK. A kernel socket is "no socket" to us, and a socket
+// of another Runtime is no descriptor of this one (EBADF).
+int Runtime::fail_unknown(int fd) {
+    if (fd < 0 || owner(fd) != nullptr) return fail(EBADF);
+    return fail(::fcntl(fd, F_GETFD) >= 0 ? ENOTSOCK : EBADF);
+}
+
+template <class Ready>
+bool Runtime::wait(Lock& lock, SocketEntry& entry, std::optional<Instant> deadline, Ready ready) {
+    for (;;) {
+        if (ready()) return true;
+        std::optional<Duration> left;
+        if (deadline) {
+            left = *deadline - wall_now();
+            if (*left <= Duration::zero()) return false;
+        }
+        if (loop_) {
+            // The stack's thread will signal entry.cv (on_event, shutdown, close).
+            if (left) entry.cv.wait_for(lock, to_chrono(*left));
+            else entry.cv.wait(lock);
+        } else {
+            // Threadless: run the stack ourselves, then sleep a tick (or less).
+            stack_.poll(clock_.now());
+            if (ready()) return true;
+            Duration nap = kThreadlessTick;
+            if (left) nap = std::min(nap, *left);
+            if (auto due = stack_.poll_at()) nap = std::min(nap, std::max(*due - clock_.now(), Duration::zero()));
+            entry.cv.wait_for(lock, to_chrono(nap));
+        }
+    }
+}
+
+void Runtime::close_locked(SocketEntry& entry) {
+    {
+        Registry& r = registry();
+        std::lock_guard<std::mutex> guard(r.mutex);
+        r.owners.erase(entry.fd);
+    }
+    if (UdpSocket* udp = entry.udp()) stack_.udp().close(udp);  // queued packets go back to the pool
+    entry.transport = static_cast<UdpSocket*>(nullptr);
+    entry.closed = true;
+    entry.notify();
+}
+
+// A call that may have armed an earlier timer (ARP resolution, later TCP retransmission) wakes
+// the loop so that it recomputes how long it may sleep. Under the lock, so the loop cannot be
+// torn down meanwhile.
+void Runtime::wake_if_earlier(std::optional<Instant> before) {
+    if (!loop_) return;
+    auto after = stack_.poll_at();
+    if (after && (!before || *after < *before)) loop_->wake();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Creating and closing
+
+// __sys_socket + __sock_create + inet_create.
+int Runtime::socket(int domain, int type, int protocol) {
+    constexpr int kTypeMask = 0xf;  // the kernel's SOCK_TYPE_MASK: the rest are SOCK_* flags
+    const int flags = type & ~kTypeMask;
+    type &= kTypeMask;
+    if (flags & ~(SOCK_CLOEXEC | SOCK_NONBLOCK)) return fail(EINVAL);
+    if (domain < 0 || domain >= AF_MAX) return fail(EAFNOSUPPORT);
+    if (type < 0 || type >= SOCK_PACKET + 1) return fail(EINVAL);  // SOCK_MAX
+    if (domain != AF_INET) return fail(EAFNOSUPPORT);
+    // inet_create: no protocol registered for the type -> ESOCKTNOSUPPORT; a type we have, with
+    // a protocol it is not -> EPROTONOSUPPORT. TCP is not here yet: SOCK_STREAM is such a type.
+    if (type != SOCK_DGRAM) return fail(ESOCKTNOSUPPORT);
+    if (protocol != 0 && protocol != IPPROTO_UDP) return fail(EPROTONOSUPPORT);
+
+    const int fd = eventfd(0, EFD_NONBLOCK | ((flags & SOCK_CLOEXEC) ? EFD_CLOEXEC : 0));
+    if (fd < 0) return -1;  // EMFILE / ENFILE, as the kernel said
+
+    auto entry = std::make_shared<SocketEntry>();
+    entry->fd = fd;
+    entry->type = type;
+    entry->nonblocking = (flags & SOCK_NONBLOCK) != 0;
+    {
+        Lock lock(mutex_);
+        UdpSocket* udp = stack_.udp().open();
+        // Called by the stack (under the lock) when a datagram or an error arrives.
+        udp->on_event = [raw = entry.get()] { raw->notify(); };
+        entry->transport = udp;
+        sockets_.emplace(fd, entry);
+        Registry& r = registry();
+        std::lock_guard<std::mutex> guard(r.mutex);
+        r.owners[fd] = this;
+    }
+    return fd;
+}
+
+int Runtime::close(int fd) {
+    {
+        Lock lock(mutex_);
+        auto entry = find(fd);
+        if (!entry) return fail_unknown(fd);
+        sockets_.erase(fd);
+        close_locked(*entry);
+    }
+    // Only now may the kernel hand this number out again.
+    ::close(fd);
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Addresses
+
+// inet_bind: length, family, then the address must be ours, then "already bound".
+int Runtime::bind(int fd, const sockaddr* addr, socklen_t len) {
+    Lock lock(mutex_);
+    auto entry = find(fd);
+    if (!entry) return fail_unknown(fd);
+    auto endpoint = read_address(addr, len);
+    if (!endpoint) return fail(endpoint.error());
+    // AF_UNSPEC passes only with INADDR_ANY (a compatibility hack Linux keeps).
+    if (endpoint->family == AF_UNSPEC && !endpoint->address.is_unspecified()) return fail(EAFNOSUPPORT);
+    auto bound = stack_.udp().bind(entry->udp(), endpoint->address, endpoint->port);
+    if (!bound) return fail(to_errno(bound.error()));
+    return 0;
+}
+
+// inet_dgram_connect + ip4_datagram_connect. AF_UNSPEC dissolves the association.
+int Runtime::connect(int fd, const sockaddr* addr, socklen_t len) {
+    Lock lock(mutex_);
+    auto entry = find(fd);
+    if (!entry) return fail_unknown(fd);
+    if (static_cast<int>(len) < 0 || len > sizeof(sockaddr_storage) || len < sizeof(sa_family_t)) return fail(EINVAL);
+    if (addr == nullptr) return fail(EFAULT);
+    if (addr->sa_family == AF_UNSPEC) {
+        stack_.udp().disconnect(entry->udp());
+        return 0;
+    }
+    auto endpoint = read_address(addr, len);
+    if (!endpoint) return fail(endpoint.error());
+    if (endpoint->family != AF_INET) return fail(EAFNOSUPPORT);
+    auto connected = stack_.udp().connect(entry->udp(), endpoint->address, endpoint->port);
+    if (!connected) return fail(to_errno(connected.error()));
+    return 0;
+}
+
+int Runtime::getsockname(int fd, sockaddr* addr, socklen_t* len) {
+    Lock lock(mutex_);
+    auto entry = find(fd);
+    if (!entry) return fail_unknown(fd);
+    const UdpSocket& udp = *entry->udp();
+    Ipv4Address local = udp.local_address;
+    // Linux fills in the source address when a wildcard-bound socket connects.
+    if (local.is_unspecified() && udp.connected()) local = stack_.address();
+    return copy_address_out(make_sockaddr(local, udp.local_port), addr, len);
+}
+
+int Runtime::getpeername(int fd, sockaddr* addr, socklen_t* len) {
+    Lock lock(mutex_);
+    auto entry = find(fd);
+    if (!entry) return fail_unknown(fd);
+    const UdpSocket& udp = *entry->udp();
+    if (!udp.connected()) return fail(ENOTCONN);
+    return copy_address_out(make_sockaddr(udp.remote_address, udp.remote_port), addr, len);
+}
+
+// Datagram sockets do not listen or accept (sock_no_listen, sock_no_accept).
+int Runtime::listen(int fd, int /*backlog*/) {
+    Lock lock(mutex_);
+    if (!find(fd)) return fail_unknown(fd);
+    return fail(EOPNOTSUPP);
+}
+
+int Runtime::accept(int fd, sockaddr* /*addr*/, socklen_t* /*len*/) {
+    Lock lock(mutex_);
+    if (!find(fd)) return fail_unknown(fd);
+    return fail(EOPNOTSUPP);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data
+
+ssize_t Runtime::send(int fd, const void* buf, std::size_t len, int flags) {
+    return sendto(fd, buf, len, flags, nullptr, 0);
+}
+
+// udp_sendmsg. UDP has no send buffer to wait for: a datagram is built and handed to IPv4 at once
+// (or queued by ARP), so send never blocks and SO_SNDTIMEO has nothing to bound yet.
+ssize_t Runtime::sendto(int fd, const void* buf, std::size_t len, int flags, const sockaddr* addr, socklen_t addrlen) {
+    Lock lock(mutex_);
+    auto entry = find(fd);
+    if (!entry) return fail_unknown(fd);
+    if (flags & MSG_OOB) return fail(EOPNOTSUPP);
+    if (buf == nullptr && len > 0) return fail(EFAULT);
+    std::optional<std::pair<Ipv4Address, std::uint16_t>> to;
+    if (addr != nullptr) {
+        auto endpoint = read_address(addr, addrlen);
+        if (!endpoint) return fail(endpoint.error());
+        to = std::pair{endpoint->address, endpoint->port};
+    }
+    UdpSocket* udp = entry->udp();
+    // sock_alloc_send_pskb: a pending error first, then SEND_SHUTDOWN -> EPIPE. (Linux also
+    // raises SIGPIPE unless MSG_NOSIGNAL; we never raise signals.)
+    if (entry->shut_wr && !udp->pending_error) return fail(EPIPE);
+    const auto before = stack_.poll_at();
+    auto sent = stack_.udp().send(clock_.now(), udp, Bytes{static_cast<const std::uint8_t*>(buf), len}, to);
+    wake_if_earlier(before);
+    if (!sent) return fail(to_errno(sent.error()));
+    return static_cast<ssize_t>(*sent);
+}
+
+ssize_t Runtime::recv(int fd, void* buf, std::size_t len, int flags) {
+    return recvfrom(fd, buf, len, flags, nullptr, nullptr);
+}
+
+// udp_recvmsg + __skb_recv_udp: a pending error is reported before any queued datagram; an
+// empty queue after SHUT_RD reads as end of file (0).
+ssize_t Runtime::recvfrom(int fd, void* buf, std::size_t len, int flags, sockaddr* addr, socklen_t* addrlen) {
+    Lock lock(mutex_);
+    auto entry = find(fd);  // held: a close() meanwhile cannot free it under us
+    if (!entry) return fail_unknown(fd);
+    if (buf == nullptr && len > 0) return fail(EFAULT);
+    if (addr != nullptr && addrlen != nullptr && static_cast<int>(*addrlen) < 0) return fail(EINVAL);
+
+    std::optional<Instant> deadline;
+    if (entry->nonblocking || (flags & MSG_DONTWAIT) || entry->rcvtimeo == Duration::zero()) {
+        deadline = wall_now();
+    } else if (entry->rcvtimeo != Duration::max()) {
+        deadline = wall_now() + entry->rcvtimeo;
+    }
+    SocketEntry& s = *entry;
+    // Whether it returns on readiness or at the deadline, the state below decides the answer.
+    wait(lock, s, deadline, [&s] {
+        UdpSocket* udp = s.udp();
+        return s.closed || udp->pending_error || !udp->rx_queue.empty() || s.shut_rd;
+    });
+    if (s.closed) return fail(EBADF);
+    UdpSocket* udp = s.udp();
+    if (udp->pending_error) {
+        const SocketError error = *std::exchange(udp->pending_error, std::nullopt);
+        return fail(to_errno(error));
+    }
+    if (udp->rx_queue.empty()) return s.shut_rd ? 0 : fail(EAGAIN);  // EAGAIN: SO_RCVTIMEO expired too
+
+    // The one copy on the way up: out of the pooled packet into the caller's buffer. A datagram
+    // longer than the buffer is cut, and the rest of it discarded (unless MSG_PEEK).
+    const UdpSocket::Datagram& front = udp->rx_queue.front();
+    const std::size_t full = front.data.size();
+    const std::size_t copied = std::min(len, full);
+    if (copied > 0) std::memcpy(buf, front.data.data(), copied);
+    if (addr != nullptr && addrlen != nullptr) {
+        copy_address_out(make_sockaddr(front.src, front.src_port), addr, addrlen);
+    }
+    if (!(flags & MSG_PEEK)) {
+        UdpSocket::Datagram done = udp->pop();  // its buffer returns to the pool here, under the lock
+    }
+    return static_cast<ssize_t>((flags & MSG_TRUNC) ? full : copied);
+}
+
+// inet_shutdown: `how` must be SHUT_RD, SHUT_WR or SHUT_RDWR. On a socket that is not connected
+// Linux sets the flags all the same (so blocked readers wake) and returns ENOTCONN.
+int Runtime::shutdown(int fd, int how) {
+    Lock lock(mutex_);
+    auto entry = find(fd);
+    if (!entry) return fail_unknown(fd);
+    if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR) return fail(EINVAL);
+    if (how == SHUT_RD || how == SHUT_RDWR) entry->shut_rd = true;
+    if (how == SHUT_WR || how == SHUT_RDWR) entry->shut_wr = true;
+    entry->notify();
+    return entry->udp()->connected() ? 0 : fail(ENOTCONN);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Options (sk_setsockopt / sk_getsockopt, SOL_SOCKET only)
+
+namespace {
+
+// sock_set_timeout: a timeval; tv_usec out of [0, 1e6) -> EDOM; a negative tv_sec sets a zero
+// timeout (calls fail with EAGAIN at once); {0, 0} waits forever.
+int read_timeout(const void* value, socklen_t len, Duration& out) {
+    if (len < sizeof(timeval)) return fail(EINVAL);
+    timeval tv;
+    std::memcpy(&tv, value, sizeof tv);
+    if (tv.tv_usec < 0 || tv.tv_usec >= 1000000) return fail(EDOM);
+    if (tv.tv_sec < 0) {
+        out = Duration::zero();
+    } else if (tv.tv_sec == 0 && tv.tv_usec == 0) {
+        out = Duration::max();
+    } else {
+        const std::int64_t max_sec = Duration::max().total_micros() / 1000000 - 1;
+        out = tv.tv_sec >= max_sec ? Duration::max() : Duration::seconds(tv.tv_sec) + Duration::micros(tv.tv_usec);
+    }
+    return 0;
+}
+
+timeval timeout_value(Duration d) {
+    timeval tv{};
+    if (d == Duration::max() || d == Duration::zero()) return tv;
+    tv.tv_sec = d.total_micros() / 1000000;
+    tv.tv_usec = d.total_micros() % 1000000;
+    return tv;
+}
+
+// SO_RCVBUF / SO_SNDBUF: capped at the sysctl maximum, doubled (the kernel counts its own
+// overhead), and no less than the minimum.
+int buffer_size(int requested, int max, int min) {
+    const unsigned capped = std::min(static_cast<unsigned>(requested), static_cast<unsigned>(max));
+    const int value = static_cast<int>(std::min<unsigned>(capped, INT_MAX / 2));
+    return std::max(value * 2, min);
+}
+
+}  // namespace
+
+int Runtime::setsockopt(int fd, int level, int name, const void* value, socklen_t len) {
+    Lock lock(mutex_);
+    auto entry = find(fd);
+    if (!entry) return fail_unknown(fd);
+    // udp_setsockopt -> ip_setsockopt: any level but SOL_SOCKET is unknown to us.
+    if (level != SOL_SOCKET) return fail(ENOPROTOOPT);
+    if (len < sizeof(int)) return fail(EINVAL);
+    if (value == nullptr) return fail(EFAULT);
+    int v = 0;
+    std::memcpy(&v, value, sizeof v);
+    UdpSocket& udp = *entry->udp();
+    switch (name) {
+        case SO_REUSEADDR: udp.reuse_address = v != 0; return 0;
+        case SO_BROADCAST: udp.broadcast = v != 0; return 0;
+        case SO_RCVBUF: udp.rcvbuf = static_cast<std::size_t>(buffer_size(v, kRmemMax, kMinRcvbuf)); return 0;
+        case SO_SNDBUF: entry->sndbuf = buffer_size(v, kWmemMax, kMinSndbuf); return 0;
+        case SO_RCVTIMEO: return read_timeout(value, len, entry->rcvtimeo);
+        case SO_SNDTIMEO: return read_timeout(value, len, entry->sndtimeo);
+        default: return fail(ENOPROTOOPT);  // including the read-only SO_TYPE and SO_ERROR
+    }
+}
+
+int Runtime::getsockopt(int fd, int level, int name, void* value, socklen_t* len) {
+    Lock lock(mutex_);
+    auto entry = find(fd);
+    if (!entry) return fail_unknown(fd);
+    if (level != SOL_SOCKET) return fail(ENOPROTOOPT);
+    if (len == nullptr) return fail(EFAULT);
+    if (static_cast<int>(*len) < 0) return fail(EINVAL);
+    UdpSocket& udp = *entry->udp();
+    int v = 0;
+    timeval tv{};
+    const void* src = &v;
+    socklen_t size = sizeof v;
+    switch (name) {
+        case SO_REUSEADDR: v = udp.reuse_address; break;
+        case SO_BROADCAST: v = udp.broadcast; break;
+        case SO_RCVBUF: v = static_cast<int>(udp.rcvbuf); break;
+        case SO_SNDBUF: v = entry->sndbuf; break;
+        case SO_TYPE: v = entry->type; break;
+        case SO_ERROR:  // returns and clears the pending error (sock_error)
+            v = udp.pending_error ? to_errno(*std::exchange(udp.pending_error, std::nullopt)) : 0;
+            break;
+        case SO_RCVTIMEO: tv = timeout_value(entry->rcvtimeo); src = &tv; size = sizeof tv; break;
+        case SO_SNDTIMEO: tv = timeout_value(entry->sndtimeo); src = &tv; size = sizeof tv; break;
+        default: return fail(ENOPROTOOPT);
+    }
+    // As sk_getsockopt: a shorter buffer gets the first bytes, *len says how many.
+    const socklen_t n = std::min(*len, size);
+    if (n > 0 && value == nullptr) return fail(EFAULT);
+    if (n > 0) std::memcpy(value, src, n);
+    *len = n;
+    return 0;
+}
+
+int Runtime::fcntl(int fd, int cmd, long arg) {
+    Lock lock(mutex_);
+    auto entry = find(fd);
+    if (!entry) return fail_unknown(fd);
+    switch (cmd) {
+        case F_GETFL: return O_RDWR | (entry->nonblocking ? O_NONBLOCK : 0);
+        case F_SETFL: entry->nonblocking = (arg & O_NONBLOCK) != 0; return 0;  // other flags ignored, as Linux
+        case F_GETFD: return ::fcntl(fd, F_GETFD);
+        case F_SETFD: return ::fcntl(fd, F_SETFD, static_cast<int>(arg));
+        default: return fail(EINVAL);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// poll
+
+// datagram_poll / udp_poll. POLLERR and POLLHUP are reported whether asked for or not.
+short Runtime::events_locked(SocketEntry& entry, short requested) {
+    if (entry.closed) return POLLNVAL;
+    const UdpSocket& udp = *entry.udp();
+    int mask = 0;
+    if (udp.pending_error) mask |= POLLERR;
+    if (entry.shut_rd) mask |= POLLRDHUP | POLLIN | POLLRDNORM;
+    if (entry.shut_rd && entry.shut_wr) mask |= POLLHUP;
+    if (!udp.rx_queue.empty()) mask |= POLLIN | POLLRDNORM;
+    mask |= POLLOUT | POLLWRNORM | POLLWRBAND;  // no send buffer: always writable
+    return static_cast<short>(mask & (requested | POLLERR | POLLHUP));
+}
+
+// Without spinning: this thread's waiter eventfd is registered with every socket of ours in the
+// set (under each socket's runtime lock, while checking it, so no event is missed), and the call
+// sleeps in the kernel's poll on the kernel descriptors plus the waiter. A socket event writes
+// the waiter; the call wakes and checks our sockets again. Threadless runtimes in the set are
+// polled by the call itself, every millisecond at most (runtime.h).
+int Runtime::poll(pollfd* fds, nfds_t nfds, int timeout_ms) {
+    if (nfds > 0 && fds == nullptr) return fail(EFAULT);
+    thread_local PollWaiter waiter;
+    if (waiter.fd < 0) return fail(ENOMEM);
+    waiter.drain();
+
+    struct Ours {
+        std::size_t index;
+        Runtime* runtime;
+        std::shared_ptr<SocketEntry> entry;
+    };
+    std::vector<Ours> ours;
+    std::vector<pollfd> kernel;             // the kernel's descriptors, then the waiter
+    std::vector<std::size_t> kernel_index;  // where each came from in `fds`
+    for (nfds_t i = 0; i < nfds; ++i) {
+        fds[i].revents = 0;
+        Runtime* runtime = fds[i].fd >= 0 ? owner(fds[i].fd) : nullptr;
+        std::shared_ptr<SocketEntry> entry;
+        if (runtime) {
+            Lock lock(runtime->mutex_);
+            entry = runtime->find(fds[i].fd);
+        }
+        if (entry) {
+            ours.push_back({i, runtime, std::move(entry)});
+        } else {
+            kernel.push_back(fds[i]);   // includes numbers that are no descriptor: POLLNVAL
+            kernel_index.push_back(i);
+        }
+    }
+    kernel.push_back(pollfd{waiter.fd, POLLIN, 0});
+
+    // (A plain Instant and a flag: g++ 12 warns falsely about an optional<Instant> here.)
+    const bool forever = timeout_ms < 0;
+    const Instant deadline = forever ? Instant::zero() : wall_now() + Duration::millis(timeout_ms);
+    int ready = 0;
+    bool last_pass = false;  // the timeout has passed: check once more without waiting, then return
+    for (;;) {
+        bool threadless = false;
+        int ours_ready = 0;
+        for (auto& o : ours) {
+            Lock lock(o.runtime->mutex_);
+            if (!o.runtime->loop_) {
+                threadless = true;
+                o.runtime->stack_.poll(o.runtime->clock_.now());
+            }
+            fds[o.index].revents = o.runtime->events_locked(*o.entry, fds[o.index].events);
+            if (fds[o.index].revents != 0) ++ours_ready;
+            auto& waiters = o.entry->poll_waiters;
+            if (std::find(waiters.begin(), waiters.end(), waiter.fd) == waiters.end()) waiters.push_back(waiter.fd);
+        }
+
+        int wait_ms = -1;
+        if (ours_ready > 0 || last_pass) {
+            wait_ms = 0;
+        } else if (!forever) {
+            const Duration left = deadline - wall_now();
+            last_pass = left <= Duration::zero();
+            wait_ms = last_pass ? 0 : static_cast<int>(std::min<std::int64_t>((left.total_micros() + 999) / 1000, INT_MAX));
+        }
+        if (threadless && (wait_ms < 0 || wait_ms > 1)) wait_ms = 1;
+
+        const int n = ::poll(kernel.data(), kernel.size(), wait_ms);
+        if (n < 0) {
+            ready = -1;  // EINTR and friends, as the kernel said
+            break;
+        }
+        int kernel_ready = 0;
+        for (std::size_t k = 0; k + 1 < kernel.size(); ++k) {
+            fds[kernel_index[k]].revents = kernel[k].revents;
+            if (kernel[k].revents != 0) ++kernel_ready;
+        }
+        if (kernel.back().revents != 0) waiter.drain();
+        ready = ours_ready + kernel_ready;
+        if (ready > 0 || last_pass) break;
+        if (!forever && wall_now() >= deadline) last_pass = true;
+    }
+    const int saved = errno;
+    for (auto& o : ours) {
+        Lock lock(o.runtime->mutex_);
+        std::erase(o.entry->poll_waiters, waiter.fd);
+    }
+    errno = saved;
+    return ready;
+}
+
+}  // namespace tcpip

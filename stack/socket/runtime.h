@@ -1,0 +1,139 @@
+// Runtime: a Stack made usable from application threads through the BSD-like socket API.
+//
+// A Runtime owns a Stack, the mutex that guards it, the Clock the stack reads, and optionally the
+// thread that runs its EventLoop:
+//
+//     SystemClock clock;
+//     TapDevice tap("tap0");
+//     Runtime runtime(tap, {Ipv4Cidr::parse("10.0.0.2/24").value(), std::nullopt});
+//     runtime.start_thread();                 // the stack now runs on its own
+//     Runtime::set_default(&runtime);         // tcpip::socket() creates sockets here
+//     int fd = tcpip::socket(AF_INET, SOCK_DGRAM, 0);
+//
+// Threads. Every API call takes the mutex, works on the stack in place and releases it; a call
+// that must wait (recv on an empty queue) sleeps on the socket's condition variable, which the
+// stack's thread signals from the UDP socket's on_event hook. The EventLoop takes the same mutex
+// around each poll, and a call that makes the stack's next deadline earlier (a send that starts
+// an ARP resolution) wakes it.
+//
+// Threadless mode (tests, single-threaded programs): without start_thread() nothing runs the
+// stack but runtime.poll(). A call that must wait then drives the stack itself: it polls the
+// stack, waits at most 1 ms (or less, until the stack's next deadline or the call's timeout), and
+// polls again - what the EventLoop does for a device without a file descriptor. So a blocking
+// call never hangs for want of someone to run the stack; it blocks exactly as long as a blocking
+// call on Linux would (forever without a timeout if nothing ever arrives).
+//
+// Descriptors. Each socket's descriptor is the number of an eventfd the runtime holds open, so
+// it never collides with a kernel descriptor of the process (stdin, a pipe, a TAP) nor with a
+// live socket of another Runtime. A process-wide registry (descriptor -> Runtime) lets the free
+// functions of socket.h find a descriptor's runtime: it is the facade's one piece of
+// process-wide state, the counterpart of the kernel's descriptor table, and the default runtime
+// (for tcpip::socket) is the other.
+//
+// Timeouts (SO_RCVTIMEO, poll's timeout) are measured in real time (SystemClock) whatever clock
+// drives the stack: they bound how long the application waits.
+//
+// Lifetime: the destructor stops the thread and closes every socket. Threads blocked in a call
+// on a socket that is closed return EBADF; the Runtime itself must outlive every call into it.
+#pragma once
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+
+#include "drivers/net_device.h"
+#include "stack/core/clock.h"
+#include "stack/core/config.h"
+#include "stack/event_loop.h"
+#include "stack/socket/socket_entry.h"
+#include "stack/stack.h"
+
+namespace tcpip {
+
+class Runtime {
+public:
+    // The clock the stack reads; SystemClock unless a test passes its own.
+    static const Clock& system_clock();
+
+    Runtime(NetDevice& device, InterfaceConfig iface, StackConfig config = {}, std::uint64_t seed = 0,
+            const Clock& clock = system_clock());
+    ~Runtime();
+    Runtime(const Runtime&) = delete;
+    Runtime& operator=(const Runtime&) = delete;
+
+    // Runs the stack's EventLoop on a thread of its own / stops and joins it.
+    void start_thread();
+    void stop_thread();
+    bool thread_running();
+
+    // Threadless mode: receives what the device has and runs due timers, under the lock, at
+    // clock.now(). Returns the number of frames processed.
+    std::size_t poll();
+
+    // The runtime tcpip::socket() creates sockets in (null: socket() fails with EAFNOSUPPORT, as
+    // Linux does for a family it has no support for).
+    static void set_default(Runtime* runtime);
+    static Runtime* get_default();
+    // The runtime that owns descriptor `fd`, or null if it is not one of ours.
+    static Runtime* owner(int fd);
+
+    // Runs f(stack) under the lock: for tests and tools that look inside (stats, pool).
+    template <class F>
+    auto with_stack(F&& f) {
+        std::lock_guard<std::mutex> guard(mutex_);
+        return f(stack_);
+    }
+    StackStats stats();
+    std::size_t socket_count();
+
+    // ---- The socket API, with the contracts of socket.h (which forwards here) ----
+    int socket(int domain, int type, int protocol);
+    int bind(int fd, const sockaddr* addr, socklen_t len);
+    int connect(int fd, const sockaddr* addr, socklen_t len);
+    int listen(int fd, int backlog);
+    int accept(int fd, sockaddr* addr, socklen_t* len);
+    ssize_t send(int fd, const void* buf, std::size_t len, int flags);
+    ssize_t sendto(int fd, const void* buf, std::size_t len, int flags, const sockaddr* addr, socklen_t addrlen);
+    ssize_t recv(int fd, void* buf, std::size_t len, int flags);
+    ssize_t recvfrom(int fd, void* buf, std::size_t len, int flags, sockaddr* addr, socklen_t* addrlen);
+    int shutdown(int fd, int how);
+    int close(int fd);
+    int getsockname(int fd, sockaddr* addr, socklen_t* len);
+    int getpeername(int fd, sockaddr* addr, socklen_t* len);
+    int setsockopt(int fd, int level, int name, const void* value, socklen_t len);
+    int getsockopt(int fd, int level, int name, void* value, socklen_t* len);
+    // F_GETFL / F_SETFL (O_NONBLOCK), F_GETFD / F_SETFD (FD_CLOEXEC, on the eventfd); others EINVAL.
+    int fcntl(int fd, int cmd, long arg);
+
+    // tcpip::poll: any mix of our descriptors (of any runtimes) and kernel descriptors.
+    static int poll(pollfd* fds, nfds_t nfds, int timeout_ms);
+
+private:
+    using Lock = std::unique_lock<std::mutex>;
+
+    std::shared_ptr<SocketEntry> find(int fd);   // under the lock
+    int fail_unknown(int fd);                    // errno for a descriptor that is not ours
+    // Waits on `entry` until ready() or the deadline passes (false). Under the lock.
+    template <class Ready>
+    bool wait(Lock& lock, SocketEntry& entry, std::optional<Instant> deadline, Ready ready);
+    void close_locked(SocketEntry& entry);
+    void wake_if_earlier(std::optional<Instant> before);
+    short events_locked(SocketEntry& entry, short requested);
+
+    const Clock& clock_;
+    std::mutex mutex_;
+    Stack stack_;
+    std::unordered_map<int, std::shared_ptr<SocketEntry>> sockets_;
+    std::unique_ptr<EventLoop> loop_;  // while the thread runs
+    std::thread thread_;
+};
+
+}  // namespace tcpip

@@ -1,0 +1,50 @@
+// The BSD-like socket API: the POSIX names in namespace tcpip, with the system's types
+// (struct sockaddr_in, socklen_t, struct pollfd), flags (MSG_DONTWAIT, MSG_PEEK, MSG_TRUNC,
+// O_NONBLOCK) and return conventions (-1 and errno, set as Linux sets it). An application written
+// against these names builds against the kernel's sockets by changing the namespace: see
+// tests/unit/socket/portable_udp.h.
+//
+//     tcpip::Runtime::set_default(&runtime);               // runtime.h
+//     int fd = tcpip::socket(AF_INET, SOCK_DGRAM, 0);
+//     sockaddr_in to{.sin_family = AF_INET, .sin_port = htons(7), .sin_addr = {htonl(0x0a000001)}};
+//     tcpip::sendto(fd, "hi", 2, 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+//
+// socket() creates in the default Runtime; every other call finds the descriptor's Runtime in the
+// registry (runtime.h). A descriptor that is not ours gets ENOTSOCK if the kernel knows the number
+// and EBADF if not, as Linux answers a socket call on a file or a closed number - except close,
+// fcntl and poll, which work on any descriptor, so they pass kernel descriptors to the kernel.
+//
+// Supported now: AF_INET, SOCK_DGRAM (UDP). SOCK_STREAM fails with ESOCKTNOSUPPORT until TCP
+// arrives; listen and accept on a datagram socket fail with EOPNOTSUPP, as on Linux.
+#pragma once
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <cstddef>
+
+#include "stack/socket/runtime.h"
+
+namespace tcpip {
+
+int socket(int domain, int type, int protocol);
+int bind(int fd, const struct sockaddr* addr, socklen_t len);
+int connect(int fd, const struct sockaddr* addr, socklen_t len);
+int listen(int fd, int backlog);
+int accept(int fd, struct sockaddr* addr, socklen_t* len);
+ssize_t send(int fd, const void* buf, std::size_t len, int flags);
+ssize_t sendto(int fd, const void* buf, std::size_t len, int flags, const struct sockaddr* addr, socklen_t addrlen);
+ssize_t recv(int fd, void* buf, std::size_t len, int flags);
+ssize_t recvfrom(int fd, void* buf, std::size_t len, int flags, struct sockaddr* addr, socklen_t* addrlen);
+int shutdown(int fd, int how);
+int close(int fd);
+int getsockname(int fd, struct sockaddr* addr, socklen_t* len);
+int getpeername(int fd, struct sockaddr* addr, socklen_t* len);
+int setsockopt(int fd, int level, int name, const void* value, socklen_t len);
+int getsockopt(int fd, int level, int name, void* value, socklen_t* len);
+int fcntl(int fd, int cmd, ...);
+int poll(struct pollfd* fds, nfds_t nfds, int timeout_ms);
+
+}  // namespace tcpip

@@ -1,0 +1,102 @@
+// NewReno: slow start, congestion avoidance, fast retransmit and fast recovery as RFC 5681
+// describes them, with RFC 6582's handling of partial ACKs during recovery.
+//
+// Sequence numbers are passed as raw 32-bit values and compared modulo 2^32 here.
+#include <algorithm>
+
+#include "stack/tcp/congestion/congestion.h"
+
+namespace tcpip {
+
+namespace {
+
+bool seq_after(std::uint32_t a, std::uint32_t b) { return static_cast<std::int32_t>(a - b) > 0; }
+
+class NewReno final : public CongestionControl {
+public:
+    explicit NewReno(std::uint32_t mss)
+        : mss_(mss),
+          // RFC 5681 section 3.1 (as updated by RFC 6928 and Linux's default of 10 segments).
+          cwnd_(10 * mss),
+          ssthresh_(0x7fffffff) {}
+
+    const char* name() const override { return "newreno"; }
+    std::uint32_t cwnd() const override { return cwnd_; }
+    std::uint32_t ssthresh() const override { return ssthresh_; }
+    bool in_recovery() const override { return in_recovery_; }
+
+    bool on_ack(std::uint32_t acked, std::uint32_t snd_una_after, std::uint32_t in_flight) override {
+        dup_acks_ = 0;
+        if (in_recovery_) {
+            if (!seq_after(snd_una_after, recover_) && snd_una_after != recover_) {
+                // RFC 6582 section 3.2 step 3, partial ACK: deflate by the amount acknowledged,
+                // add back one MSS, and retransmit the next hole at once.
+                cwnd_ = cwnd_ > acked ? cwnd_ - acked : 0;
+                if (acked >= mss_) cwnd_ += mss_;
+                cwnd_ = std::max(cwnd_, mss_);
+                return true;
+            }
+            // Full ACK: leave recovery with cwnd = min(ssthresh, flight + MSS) (RFC 6582 step 3).
+            cwnd_ = std::min(ssthresh_, std::max(in_flight > acked ? in_flight - acked : 0u, mss_) + mss_);
+            in_recovery_ = false;
+            return false;
+        }
+        if (cwnd_ < ssthresh_) {
+            // Slow start: grow by what was acknowledged, at most one MSS per ACK (RFC 5681 3.1,
+            // with RFC 3465's limit L = 1 SMSS).
+            cwnd_ += std::min(acked, mss_);
+        } else {
+            // Congestion avoidance: about one MSS per round trip.
+            bytes_acked_ += acked;
+            if (bytes_acked_ >= cwnd_) {
+                bytes_acked_ -= cwnd_;
+                cwnd_ += mss_;
+            }
+        }
+        return false;
+    }
+
+    bool on_dup_ack(std::uint32_t snd_una, std::uint32_t snd_nxt, std::uint32_t in_flight) override {
+        if (in_recovery_) {
+            cwnd_ += mss_;  // RFC 5681 3.2 step 4: each further duplicate means a segment left the network
+            return false;
+        }
+        if (++dup_acks_ != 3) return false;
+        // RFC 6582 section 3.2 step 2: only start a recovery for loss after the last one ended.
+        if (!seq_after(snd_una, recover_) && had_recovery_) {
+            return false;
+        }
+        ssthresh_ = std::max(in_flight / 2, 2 * mss_);
+        cwnd_ = ssthresh_ + 3 * mss_;
+        recover_ = snd_nxt;
+        in_recovery_ = true;
+        had_recovery_ = true;
+        return true;
+    }
+
+    void on_rto(std::uint32_t in_flight) override {
+        ssthresh_ = std::max(in_flight / 2, 2 * mss_);  // RFC 5681 equation 4
+        cwnd_ = mss_;                                   // loss window: one segment
+        in_recovery_ = false;
+        dup_acks_ = 0;
+        bytes_acked_ = 0;
+    }
+
+    void on_idle_restart() override { cwnd_ = std::min(cwnd_, 10 * mss_); }
+
+private:
+    std::uint32_t mss_;
+    std::uint32_t cwnd_;
+    std::uint32_t ssthresh_;
+    std::uint32_t bytes_acked_ = 0;
+    std::uint32_t dup_acks_ = 0;
+    std::uint32_t recover_ = 0;
+    bool in_recovery_ = false;
+    bool had_recovery_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<CongestionControl> make_new_reno(std::uint32_t mss) { return std::make_unique<NewReno>(mss); }
+
+}  // namespace tcpip

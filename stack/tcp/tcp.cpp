@@ -1,0 +1,615 @@
+// The TCP layer: sockets, the connection table, opening and closing, timers. Segment arrival is
+// in input.cpp, sending in output.cpp.
+#include "stack/tcp/tcp.h"
+
+#include <algorithm>
+
+namespace tcpip {
+
+std::size_t TcpLayer::TupleHash::operator()(const Tuple& t) const {
+    std::uint64_t a = (std::uint64_t{std::get<0>(t)} << 16) | std::get<1>(t);
+    std::uint64_t b = (std::uint64_t{std::get<2>(t)} << 16) | std::get<3>(t);
+    return static_cast<std::size_t>(mix64(a ^ mix64(b)));
+}
+
+TcpLayer::TcpLayer(Ipv4Layer& ip, TimerQueue& timers, PacketPool& pool, const StackConfig& config, TcpStats& stats,
+                   std::uint64_t seed)
+    : ip_(ip), timers_(timers), pool_(pool), config_(config), stats_(stats), random_(seed ^ 0x7c9) {
+    isn_key_ = SipKey{random_.next(), random_.next()};
+    ip_.register_protocol(IpProtocol::Tcp, this);
+}
+
+TcpLayer::~TcpLayer() {
+    ip_.register_protocol(IpProtocol::Tcp, nullptr);
+    for (auto& [s, timer] : timer_of_) timers_.cancel(timer.first);
+}
+
+// ---- Sockets ---------------------------------------------------------------------------------
+
+TcpSocket* TcpLayer::open() {
+    auto s = std::make_unique<TcpSocket>();
+    s->rcvbuf = config_.tcp_rcvbuf;
+    s->sndbuf = config_.tcp_sndbuf;
+    s->keepalive_idle = config_.tcp_keepalive_idle;
+    s->keepalive_interval = config_.tcp_keepalive_interval;
+    s->keepalive_count = config_.tcp_keepalive_probes;
+    TcpSocket* raw = s.get();
+    sockets_.emplace(raw, std::move(s));
+    return raw;
+}
+
+void TcpLayer::set_buffer_sizes(TcpSocket* s, std::size_t rcvbuf, std::size_t sndbuf) {
+    // Buffers are allocated when the connection is set up; before that only the sizes change.
+    s->rcvbuf = rcvbuf;
+    s->sndbuf = sndbuf;
+}
+
+bool TcpLayer::port_in_use(const TcpSocket* s, Ipv4Address address, std::uint16_t port) const {
+    auto it = bound_.find(port);
+    if (it == bound_.end()) return false;
+    for (const TcpSocket* other : it->second) {
+        if (other == s) continue;
+        bool overlap = address.is_unspecified() || other->local_address.is_unspecified() ||
+                       address == other->local_address;
+        if (!overlap) continue;
+        // SO_REUSEADDR on both lets a socket bind next to connections still on the port (for a
+        // server restarting while old connections sit in TIME-WAIT), but never next to a listener.
+        if (s && s->reuse_address && other->reuse_address && other->state != TcpState::Listen) continue;
+        return true;
+    }
+    return false;
+}
+
+Result<void, SocketError> TcpLayer::bind(TcpSocket* s, Ipv4Address address, std::uint16_t port) {
+    if (s->local_port != 0) return Unexpected(SocketError::InvalidArgument);
+    if (!address.is_unspecified() && address != ip_.address()) return Unexpected(SocketError::AddressNotAvailable);
+    if (port == 0) {
+        auto picked = pick_ephemeral_port(Ipv4Address::any(), 0);
+        if (!picked) return Unexpected(picked.error());
+        port = *picked;
+    } else if (port_in_use(s, address, port)) {
+        return Unexpected(SocketError::AddressInUse);
+    }
+    s->local_address = address;
+    s->local_port = port;
+    bound_[port].push_back(s);
+    return {};
+}
+
+Result<std::uint16_t, SocketError> TcpLayer::pick_ephemeral_port(Ipv4Address, std::uint16_t) {
+    // RFC 6056 algorithm 1: a random starting point, then the first free port.
+    constexpr std::uint32_t range = kEphemeralLast - kEphemeralFirst + 1;
+    const std::uint32_t start = random_.below(range);
+    for (std::uint32_t i = 0; i < range; ++i) {
+        auto port = static_cast<std::uint16_t>(kEphemeralFirst + (start + i) % range);
+        if (!bound_.contains(port)) return port;
+    }
+    return Unexpected(SocketError::AddressNotAvailable);
+}
+
+Result<void, SocketError> TcpLayer::listen(TcpSocket* s, int backlog) {
+    if (s->state != TcpState::Closed && s->state != TcpState::Listen) return Unexpected(SocketError::InvalidArgument);
+    if (s->local_port == 0) {
+        if (auto bound = bind(s, Ipv4Address::any(), 0); !bound) return bound;
+    } else if (s->state != TcpState::Listen) {
+        // Another socket may have bound next to us with SO_REUSEADDR; a listener must be alone.
+        for (TcpSocket* other : bound_[s->local_port]) {
+            if (other != s && other->state == TcpState::Listen) return Unexpected(SocketError::AddressInUse);
+        }
+    }
+    // As Linux: the backlog is clamped to [1, somaxconn]; 0 still allows one connection.
+    s->backlog = static_cast<std::size_t>(std::clamp(backlog, 1, 4096));
+    s->state = TcpState::Listen;
+    return {};
+}
+
+Result<TcpSocket*, SocketError> TcpLayer::accept(TcpSocket* listener) {
+    if (listener->state != TcpState::Listen) return Unexpected(SocketError::InvalidArgument);
+    if (listener->accept_queue.empty()) return Unexpected(SocketError::WouldBlock);
+    TcpSocket* child = listener->accept_queue.front();
+    listener->accept_queue.pop_front();
+    child->listener = nullptr;
+    return child;
+}
+
+Result<void, SocketError> TcpLayer::connect(Instant now, TcpSocket* s, Ipv4Address address, std::uint16_t port) {
+    switch (s->state) {
+        case TcpState::Closed: break;
+        case TcpState::SynSent:
+        case TcpState::SynReceived: return Unexpected(SocketError::AlreadyInProgress);
+        case TcpState::Listen: return Unexpected(SocketError::InvalidArgument);
+        default: return Unexpected(SocketError::AlreadyConnected);
+    }
+    if (s->error) {
+        SocketError e = *s->error;
+        s->error.reset();
+        return Unexpected(e);
+    }
+    if (port == 0 || address.is_unspecified()) return Unexpected(SocketError::ConnectionRefused);
+    if (address.is_broadcast() || address.is_multicast() || address == ip_.cidr().broadcast()) {
+        return Unexpected(SocketError::NetworkUnreachable);  // Linux: ENETUNREACH for broadcast TCP
+    }
+    if (s->local_port == 0) {
+        auto picked = pick_ephemeral_port(address, port);
+        if (!picked) return Unexpected(picked.error());
+        s->local_port = *picked;
+        bound_[s->local_port].push_back(s);
+    }
+    if (find_connection(ip_.address(), s->local_port, address, port)) return Unexpected(SocketError::AddressNotAvailable);
+    s->local_address = ip_.address();
+    s->remote_address = address;
+    s->remote_port = port;
+
+    s->iss = initial_sequence_number(now, s->local_address, s->local_port, address, port);
+    s->snd_una = s->iss;
+    s->snd_nxt = s->iss;
+    s->snd_max = s->iss;
+    set_up_connection(s, 0, false);
+    register_connection(s);
+    ++stats_.active_opens;
+    enter_state(now, s, TcpState::SynSent);
+    transmit(now, s, s->iss, 0, TcpFlags::kSyn);
+    s->snd_nxt = s->iss + 1;
+    s->snd_max = s->snd_nxt;
+    s->rto_deadline = now + s->rtt->rto();
+    arm_timer(s);
+    return Unexpected(SocketError::InProgress);
+}
+
+std::uint16_t TcpLayer::our_mss() const {
+    return static_cast<std::uint16_t>(ip_.max_unfragmented_payload() - TcpHeader::kMinHeaderLen);
+}
+
+// Buffers, RTT estimator and congestion control for a connection about to start, and the
+// window scale we will offer: the smallest shift that lets the whole receive buffer be advertised.
+void TcpLayer::set_up_connection(TcpSocket* s, std::uint16_t, bool) {
+    s->receive_buffer.reset(s->rcvbuf);
+    s->send_buffer.reset(s->sndbuf);
+    s->assembler.clear();
+    s->rcv_wscale = 0;
+    while (s->rcv_wscale < 14 && (s->rcvbuf >> s->rcv_wscale) > 65535) ++s->rcv_wscale;
+    s->mss = std::min<std::uint16_t>(our_mss(), 536);
+    s->rtt = std::make_unique<RttEstimator>(config_.tcp_min_rto, config_.tcp_max_rto);
+    s->congestion = make_new_reno(s->mss);
+}
+
+SeqNum TcpLayer::initial_sequence_number(Instant now, Ipv4Address local, std::uint16_t lport, Ipv4Address remote,
+                                         std::uint16_t rport) {
+    // RFC 6528: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), where M is a
+    // timer ticking every 4 microseconds and F a keyed pseudorandom function (SipHash here).
+    std::uint8_t tuple[12];
+    local.copy_to(tuple);
+    store_be16(tuple + 4, lport);
+    remote.copy_to(tuple + 6);
+    store_be16(tuple + 10, rport);
+    const auto f = static_cast<std::uint32_t>(siphash24(isn_key_, tuple, sizeof tuple));
+    const auto m = static_cast<std::uint32_t>(now.total_micros() / 4);
+    return SeqNum(m + f);
+}
+
+void TcpLayer::register_connection(TcpSocket* s) {
+    connections_[Tuple{s->local_address.to_u32(), s->local_port, s->remote_address.to_u32(), s->remote_port}] = s;
+}
+
+void TcpLayer::unregister_connection(TcpSocket* s) {
+    auto it = connections_.find(Tuple{s->local_address.to_u32(), s->local_port, s->remote_address.to_u32(), s->remote_port});
+    if (it != connections_.end() && it->second == s) connections_.erase(it);
+}
+
+TcpSocket* TcpLayer::find_connection(Ipv4Address local, std::uint16_t lport, Ipv4Address remote,
+                                     std::uint16_t rport) const {
+    auto it = connections_.find(Tuple{local.to_u32(), lport, remote.to_u32(), rport});
+    return it == connections_.end() ? nullptr : it->second;
+}
+
+TcpSocket* TcpLayer::find_listener(Ipv4Address local, std::uint16_t lport) const {
+    auto it = bound_.find(lport);
+    if (it == bound_.end()) return nullptr;
+    TcpSocket* wildcard = nullptr;
+    for (TcpSocket* s : it->second) {
+        if (s->state != TcpState::Listen) continue;
+        if (s->local_address == local) return s;  // the specific address wins
+        if (s->local_address.is_unspecified()) wildcard = s;
+    }
+    return wildcard;
+}
+
+// ---- Data ------------------------------------------------------------------------------------
+
+Result<std::size_t, SocketError> TcpLayer::send(Instant now, TcpSocket* s, Bytes data) {
+    if (s->error) {
+        SocketError e = *s->error;
+        s->error.reset();
+        return Unexpected(e);
+    }
+    switch (s->state) {
+        case TcpState::Established:
+        case TcpState::CloseWait: break;
+        case TcpState::SynSent:
+        case TcpState::SynReceived: return Unexpected(SocketError::WouldBlock);  // wait for the handshake
+        case TcpState::Closed:
+        case TcpState::Listen: return Unexpected(s->connect_reported ? SocketError::BrokenPipe : SocketError::NotConnected);
+        default: return Unexpected(SocketError::BrokenPipe);  // after shutdown(SHUT_WR) or close
+    }
+    if (s->fin_queued) return Unexpected(SocketError::BrokenPipe);
+    if (data.empty()) return std::size_t{0};
+    const std::size_t n = s->send_buffer.write(data);
+    if (n == 0) return Unexpected(SocketError::WouldBlock);
+    output(now, s);
+    return n;
+}
+
+Result<std::size_t, SocketError> TcpLayer::recv(Instant now, TcpSocket* s, MutableBytes out, bool peek) {
+    if (!s->receive_buffer.empty() && !out.empty()) {
+        const std::size_t before_space = receive_space(s);
+        const std::size_t n = peek ? s->receive_buffer.peek(0, out) : s->receive_buffer.read(out);
+        // RFC 9293 3.8.6.2.2 (receiver SWS avoidance): announce the opened window once it has grown
+        // by at least min(half the buffer, one MSS) beyond what we last advertised.
+        if (!peek) {
+            const std::size_t space = receive_space(s);
+            const std::size_t threshold = std::min<std::size_t>(s->receive_buffer.capacity() / 2, s->mss);
+            if (space >= s->rcv_wnd + threshold && before_space < s->rcv_wnd + threshold) {
+                s->ack_now = true;
+                output(now, s);
+            }
+        }
+        return n;
+    }
+    if (s->error) {
+        SocketError e = *s->error;
+        s->error.reset();
+        return Unexpected(e);
+    }
+    if (s->fin_received || s->shut_rd) return std::size_t{0};  // end of stream
+    switch (s->state) {
+        case TcpState::Closed:
+        case TcpState::Listen:
+            return s->connect_reported ? Result<std::size_t, SocketError>(std::size_t{0})
+                                       : Result<std::size_t, SocketError>(Unexpected(SocketError::NotConnected));
+        default: break;
+    }
+    if (out.empty()) return std::size_t{0};
+    return Unexpected(SocketError::WouldBlock);
+}
+
+Result<void, SocketError> TcpLayer::shutdown(Instant now, TcpSocket* s, bool read, bool write) {
+    if (!is_synchronized(s->state) && s->state != TcpState::SynSent && s->state != TcpState::SynReceived) {
+        return Unexpected(SocketError::NotConnected);
+    }
+    if (read) {
+        s->shut_rd = true;
+        s->notify();
+    }
+    if (write && !s->fin_queued) {
+        if (s->state == TcpState::SynSent) {
+            fail(now, s, SocketError::NotConnected);  // nothing was ever said: just stop
+            return {};
+        }
+        s->fin_queued = true;
+        output(now, s);
+    }
+    return {};
+}
+
+void TcpLayer::close(Instant now, TcpSocket* s) {
+    s->user_closed = true;
+    s->on_event = nullptr;
+    if (s->state == TcpState::Listen) {
+        // Connections nobody accepted are reset, as Linux does.
+        for (TcpSocket* child : s->accept_queue) {
+            child->listener = nullptr;
+            close(now, child);
+        }
+        s->accept_queue.clear();
+        for (auto& [raw, owned] : sockets_) {
+            if (raw->listener == s) raw->listener = nullptr;  // half-open children finish alone
+        }
+        destroy(s);
+        return;
+    }
+    const bool unread = !s->receive_buffer.empty();
+    const bool zero_linger = s->linger && *s->linger == Duration::zero();
+    switch (s->state) {
+        case TcpState::Closed:
+        case TcpState::SynSent:
+            destroy(s);
+            return;
+        case TcpState::TimeWait:
+            return;  // it finishes by itself
+        default: break;
+    }
+    if (unread || zero_linger) {
+        // RFC 9293 3.10.4 allows an abort; Linux sends RST when data would be lost (RFC 2525 2.17).
+        send_reset(now, s);
+        if (s->state == TcpState::Established || s->state == TcpState::CloseWait) ++stats_.established_resets;
+        destroy(s);
+        return;
+    }
+    if (!s->fin_queued) {
+        s->fin_queued = true;
+        output(now, s);
+    }
+    if (s->state == TcpState::FinWait2) {
+        s->time_wait_deadline = now + config_.tcp_fin_timeout;
+        arm_timer(s);
+    }
+}
+
+// ---- Readiness ---------------------------------------------------------------------------------
+
+bool TcpLayer::readable(const TcpSocket* s) const {
+    if (s->state == TcpState::Listen) return !s->accept_queue.empty();
+    return !s->receive_buffer.empty() || s->fin_received || s->shut_rd || s->error.has_value() ||
+           (s->state == TcpState::Closed && s->connect_reported);
+}
+
+bool TcpLayer::writable(const TcpSocket* s) const {
+    if (s->error) return true;  // the call will report it
+    if (s->state != TcpState::Established && s->state != TcpState::CloseWait) {
+        return s->state == TcpState::Closed && s->connect_reported;  // a failed connect: POLLOUT|POLLERR
+    }
+    return !s->fin_queued && s->send_buffer.free() > 0;
+}
+
+bool TcpLayer::hung_up(const TcpSocket* s) const {
+    // Linux: POLLHUP when both directions are shut, or the connection is gone.
+    if (s->state == TcpState::Closed) return s->connect_reported;
+    return s->fin_received && s->fin_queued;
+}
+
+bool TcpLayer::peer_closed(const TcpSocket* s) const { return s->fin_received; }
+
+TcpInfo TcpLayer::info(const TcpSocket* s) const {
+    TcpInfo i;
+    i.state = s->state;
+    if (s->rtt) {
+        i.srtt = s->rtt->srtt();
+        i.rttvar = s->rtt->rttvar();
+        i.rto = s->rtt->rto();
+    }
+    i.mss = s->mss;
+    if (s->congestion) {
+        i.cwnd = s->congestion->cwnd();
+        i.ssthresh = s->congestion->ssthresh();
+    }
+    i.bytes_in_flight = s->in_flight();
+    i.retransmits = s->total_retransmits;
+    i.snd_wnd = s->snd_wnd;
+    i.rcv_wnd = s->rcv_wnd;
+    i.snd_wscale = s->snd_wscale;
+    i.rcv_wscale = s->rcv_wscale;
+    return i;
+}
+
+// ---- States and endings ----------------------------------------------------------------------
+
+void TcpLayer::enter_state(Instant now, TcpSocket* s, TcpState state) {
+    const TcpState old = s->state;
+    s->state = state;
+    if (state == TcpState::TimeWait) {
+        // Everything but the 2*MSL timer stops (RFC 9293 3.10.7.4 "TIME-WAIT STATE").
+        s->rto_deadline.reset();
+        s->persist_deadline.reset();
+        s->keepalive_deadline.reset();
+        s->delayed_ack_deadline.reset();
+        s->time_wait_deadline = now + config_.tcp_time_wait;
+        if (old != TcpState::TimeWait) ++time_wait_count_;
+        if (time_wait_count_ > config_.tcp_max_time_wait) {
+            // Bounded TIME-WAIT (as Linux's tcp_max_tw_buckets): the new entry is dropped at once.
+            ++stats_.time_wait_dropped;
+            destroy(s);
+            return;
+        }
+        arm_timer(s);
+    }
+    if (state == TcpState::Established && s->keepalive) {
+        s->keepalive_deadline = now + s->keepalive_idle;
+        arm_timer(s);
+    }
+    s->notify();
+}
+
+// The connection is over with an error the application must see (ECONNRESET, ETIMEDOUT, ...).
+void TcpLayer::fail(Instant now, TcpSocket* s, SocketError error) {
+    (void)now;
+    if (s->state == TcpState::SynSent || s->state == TcpState::SynReceived) ++stats_.attempt_fails;
+    if (s->user_closed || (s->listener != nullptr && s->state == TcpState::SynReceived)) {
+        destroy(s);  // nobody will read the error
+        return;
+    }
+    if (s->listener != nullptr) {
+        // Queued for accept but reset before the application took it: Linux hands it out anyway and
+        // the application sees the reset; we do the same.
+    }
+    s->error = error;
+    s->connect_reported = true;
+    unregister_connection(s);
+    if (s->state == TcpState::TimeWait && time_wait_count_ > 0) --time_wait_count_;
+    s->state = TcpState::Closed;
+    s->rto_deadline.reset();
+    s->persist_deadline.reset();
+    s->keepalive_deadline.reset();
+    s->delayed_ack_deadline.reset();
+    s->time_wait_deadline.reset();
+    s->send_buffer.reset(0);
+    s->notify();
+}
+
+void TcpLayer::destroy(TcpSocket* s) {
+    if (s->state == TcpState::TimeWait && time_wait_count_ > 0) --time_wait_count_;
+    unregister_connection(s);
+    if (s->local_port != 0) {
+        auto it = bound_.find(s->local_port);
+        if (it != bound_.end()) {
+            std::erase(it->second, s);
+            if (it->second.empty()) bound_.erase(it);
+        }
+    }
+    if (auto it = timer_of_.find(s); it != timer_of_.end()) {
+        timers_.cancel(it->second.first);
+        timer_of_.erase(it);
+    }
+    if (s->listener != nullptr) {
+        TcpSocket* l = s->listener;
+        std::erase(l->accept_queue, s);
+        if (s->state == TcpState::SynReceived && l->syn_queue > 0) --l->syn_queue;
+    }
+    if (!s->user_closed && s->on_event) {
+        // The application still holds it (an accepted socket that was reset): keep the object,
+        // closed, until it calls close().
+        s->state = TcpState::Closed;
+        s->connect_reported = true;
+        s->notify();
+        return;
+    }
+    sockets_.erase(s);
+}
+
+// ---- Timers ------------------------------------------------------------------------------------
+
+void TcpLayer::arm_timer(TcpSocket* s) {
+    std::optional<Instant> earliest;
+    for (const auto& d : {s->rto_deadline, s->persist_deadline, s->delayed_ack_deadline, s->time_wait_deadline,
+                          s->keepalive_deadline}) {
+        if (d && (!earliest || *d < *earliest)) earliest = d;
+    }
+    if (!earliest) return;  // a stale wake-up, if any, finds nothing due and does no harm
+    auto it = timer_of_.find(s);
+    if (it != timer_of_.end()) {
+        if (it->second.second <= *earliest) return;  // the scheduled wake-up comes first: it re-arms
+        timers_.cancel(it->second.first);
+    }
+    TimerId id = timers_.schedule(*earliest, [this, s](Instant now) { on_timer(now, s); });
+    timer_of_[s] = {id, *earliest};
+}
+
+void TcpLayer::on_timer(Instant now, TcpSocket* s) {
+    timer_of_.erase(s);
+    if (s->time_wait_deadline && now >= *s->time_wait_deadline) {
+        s->time_wait_deadline.reset();
+        // TIME-WAIT over (or an orphaned FIN-WAIT-2 gave up): the connection is gone.
+        if (s->state == TcpState::TimeWait || s->user_closed) {
+            destroy(s);
+            return;
+        }
+    }
+    if (s->delayed_ack_deadline && now >= *s->delayed_ack_deadline) {
+        s->delayed_ack_deadline.reset();
+        send_ack(now, s);
+    }
+    if (s->rto_deadline && now >= *s->rto_deadline) {
+        s->rto_deadline.reset();
+        on_rto(now, s);
+        if (!sockets_.contains(s) || s->state == TcpState::Closed) return;
+    }
+    if (s->persist_deadline && now >= *s->persist_deadline) {
+        s->persist_deadline.reset();
+        on_persist(now, s);
+    }
+    if (s->keepalive_deadline && now >= *s->keepalive_deadline) {
+        s->keepalive_deadline.reset();
+        on_keepalive(now, s);
+        if (!sockets_.contains(s) || s->state == TcpState::Closed) return;
+    }
+    arm_timer(s);
+}
+
+// RFC 6298 section 5: on expiry, retransmit the earliest unacknowledged segment, back off the
+// timer, and (RFC 5681) collapse the congestion window. After too many tries, give up.
+void TcpLayer::on_rto(Instant now, TcpSocket* s) {
+    if (s->snd_una == s->snd_max) return;  // nothing outstanding any more
+    ++stats_.timeouts;
+    const bool handshake = s->state == TcpState::SynSent || s->state == TcpState::SynReceived;
+    const std::uint32_t limit = handshake ? config_.tcp_syn_retries : config_.tcp_retries;
+    if (s->retransmits >= limit) {
+        fail(now, s, s->soft_error.value_or(SocketError::TimedOut));
+        return;
+    }
+    ++s->retransmits;
+    s->rtt->back_off();
+    s->timed_seq.reset();  // Karn: nothing retransmitted is timed
+    s->dup_acks = 0;
+    if (handshake) {
+        retransmit_first(now, s);
+    } else {
+        // Go back to the first unacknowledged byte and send again as the (now one-segment)
+        // congestion window allows; everything after it is presumed lost.
+        s->congestion->on_rto(s->in_flight());
+        s->snd_nxt = s->snd_una;
+        s->rto_deadline.reset();
+        output(now, s);
+    }
+    s->rto_deadline = now + s->rtt->rto();
+}
+
+void TcpLayer::on_persist(Instant now, TcpSocket* s) {
+    // RFC 9293 3.8.6.1: the window is zero and we have data: probe with one byte beyond the window
+    // (as Linux does: it sends an old or new byte to make the receiver answer with its window).
+    if (s->snd_wnd != 0 || s->send_buffer.size() <= s->in_flight()) return;
+    ++stats_.window_probes;
+    const std::size_t offset = static_cast<std::size_t>(s->snd_nxt - s->snd_una);
+    if (offset < s->send_buffer.size()) {
+        transmit(now, s, s->snd_nxt, 1, TcpFlags::kAck);
+        // The probe byte is not counted as sent: the window was zero, so it will be sent again.
+    }
+    ++s->persist_backoff;
+    Duration next = s->rtt->rto();
+    for (std::uint32_t i = 0; i < s->persist_backoff && next < config_.tcp_max_rto; ++i) next = next * 2;
+    s->persist_deadline = now + std::min(next, config_.tcp_max_rto);
+}
+
+void TcpLayer::on_keepalive(Instant now, TcpSocket* s) {
+    if (!s->keepalive || (s->state != TcpState::Established && s->state != TcpState::CloseWait)) return;
+    const Duration idle = now - s->last_activity;
+    if (idle < s->keepalive_idle) {
+        s->keepalive_deadline = s->last_activity + s->keepalive_idle;
+        return;
+    }
+    if (s->keepalive_probes_sent >= s->keepalive_count) {
+        fail(now, s, SocketError::TimedOut);
+        return;
+    }
+    // RFC 1122 4.2.3.6: a segment with SEG.SEQ = SND.NXT-1 and no data, which makes the peer answer
+    // with an ACK.
+    ++s->keepalive_probes_sent;
+    transmit(now, s, s->snd_nxt - 1, 0, TcpFlags::kAck);
+    s->keepalive_deadline = now + s->keepalive_interval;
+}
+
+// ---- ICMP and ARP failures -----------------------------------------------------------------------
+
+void TcpLayer::icmp_error(Instant now, const IcmpErrorInfo& error) {
+    if (error.quoted_payload.size() < 8) return;
+    const std::uint16_t lport = load_be16(error.quoted_payload, 0);
+    const std::uint16_t rport = load_be16(error.quoted_payload, 2);
+    const SeqNum seq(load_be32(error.quoted_payload, 4));
+    TcpSocket* s = find_connection(error.quoted.src, lport, error.quoted.dst, rport);
+    if (s == nullptr) return;
+    // RFC 5927: only believe errors about data in flight.
+    if (seq < s->snd_una || seq > s->snd_max) return;
+    if (error.type == IcmpType::DestinationUnreachable &&
+        (error.code == IcmpUnreachableCode::Port || error.code == IcmpUnreachableCode::Protocol) &&
+        s->state == TcpState::SynSent) {
+        // A hard error while connecting: ECONNREFUSED (RFC 1122 4.2.3.9 lets a host abort).
+        fail(now, s, SocketError::ConnectionRefused);
+        return;
+    }
+    // Everything else is soft: kept, and reported only if the connection times out.
+    s->soft_error = error.type == IcmpType::DestinationUnreachable && error.code == IcmpUnreachableCode::Net
+                        ? SocketError::NetworkUnreachable
+                        : SocketError::HostUnreachable;
+}
+
+void TcpLayer::unreachable(Instant now, const UnreachableInfo& info) {
+    auto header = TcpHeader::parse(info.payload);
+    if (!header) return;
+    TcpSocket* s = find_connection(ip_.address(), header->src_port(), info.destination, header->dst_port());
+    if (s == nullptr) return;
+    if (s->state == TcpState::SynSent) {
+        fail(now, s, SocketError::HostUnreachable);  // as Linux: connect() to a silent neighbour
+        return;
+    }
+    s->soft_error = SocketError::HostUnreachable;
+}
+
+}  // namespace tcpip
