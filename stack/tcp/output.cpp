@@ -75,8 +75,12 @@ void TcpLayer::transmit(Instant now, TcpSocket* s, SeqNum seq, std::size_t lengt
     if (length > 0) s->last_send = now;
 }
 
+// A segment without data carries SND.MAX, the highest sequence number sent, not SND.NXT: after a
+// timeout SND.NXT goes back to resend (go-back-N), and an ACK stamped with that older number
+// would fall left of the peer's window, be judged unacceptable and dropped; two sides both
+// retransmitting would then never hear each other's ACKs (seen in simulation).
 void TcpLayer::send_ack(Instant now, TcpSocket* s) {
-    transmit(now, s, s->snd_nxt, 0, TcpFlags::kAck);
+    transmit(now, s, s->snd_max, 0, TcpFlags::kAck);
 }
 
 // RFC 5961 section 7: challenge ACKs, rate-limited in Linux; we send one per offending segment,
@@ -116,7 +120,7 @@ void TcpLayer::send_reset(Instant now, TcpSocket* s) {
     TcpRepr repr;
     repr.src_port = s->local_port;
     repr.dst_port = s->remote_port;
-    repr.seq = s->snd_nxt;
+    repr.seq = s->snd_max;  // SND.MAX: in the window even after a go-back (see send_ack)
     repr.ack = s->rcv_nxt;
     repr.flags = TcpFlags::kRst | TcpFlags::kAck;
     Packet packet = pool_.allocate(TcpHeader::kMinHeaderLen);

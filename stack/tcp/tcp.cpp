@@ -572,7 +572,7 @@ void TcpLayer::on_keepalive(Instant now, TcpSocket* s) {
     // RFC 1122 4.2.3.6: a segment with SEG.SEQ = SND.NXT-1 and no data, which makes the peer answer
     // with an ACK.
     ++s->keepalive_probes_sent;
-    transmit(now, s, s->snd_nxt - 1, 0, TcpFlags::kAck);
+    transmit(now, s, s->snd_max - 1, 0, TcpFlags::kAck);
     s->keepalive_deadline = now + s->keepalive_interval;
 }
 
