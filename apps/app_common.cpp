@@ -1,11 +1,15 @@
 #include "apps/app_common.h"
 
+#include <fcntl.h>
+#include <pthread.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 
 namespace tcpip::app {
@@ -27,16 +31,44 @@ extern "C" void on_stop_signal(int) {
     if (g_loop_to_stop != nullptr) g_loop_to_stop->stop();
 }
 
+// RuntimeHost's self-pipe: the handler writes one byte (write is async-signal-safe); the app's
+// tcpip::poll sees the read end readable.
+int g_stop_pipe[2] = {-1, -1};
+volatile std::sig_atomic_t g_stop_requested = 0;
+
+extern "C" void on_stop_signal_pipe(int) {
+    const int saved = errno;
+    g_stop_requested = 1;
+    if (g_stop_pipe[1] >= 0) {
+        char byte = 1;
+        [[maybe_unused]] ssize_t n = ::write(g_stop_pipe[1], &byte, 1);  // full pipe: already readable
+    }
+    errno = saved;
+}
+
+void install_stop_handler(void (*handler)(int)) {
+    struct sigaction action {};
+    action.sa_handler = handler;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+}
+
 }  // namespace
 
 Args::Args(std::string program, std::string usage) : program_(std::move(program)), usage_(std::move(usage)) {}
 
 void Args::add_option(std::vector<std::string> names, std::function<std::string(std::string_view)> handler) {
-    options_.push_back(Option{std::move(names), std::move(handler)});
+    options_.push_back(Option{std::move(names), std::move(handler), nullptr});
 }
 
 void Args::add_positional(std::string name, bool required, std::function<std::string(std::string_view)> handler) {
     positionals_.push_back(Positional{std::move(name), required, std::move(handler)});
+}
+
+void Args::add_flag(std::vector<std::string> names, std::function<void()> handler) {
+    options_.push_back(Option{std::move(names), nullptr, std::move(handler)});
 }
 
 void Args::fail(const std::string& message) const {
@@ -83,7 +115,10 @@ CommonOptions Args::parse(int argc, char** argv) {
             bool known = false;
             for (auto& option : options_) {
                 for (auto& name : option.names) {
-                    if (arg == name) {
+                    if (arg == name && option.flag) {
+                        known = true;
+                        option.flag();
+                    } else if (arg == name) {
                         known = true;
                         auto v = value();
                         if (auto error = option.handler(v); !error.empty()) fail(std::string(arg) + ": " + error);
@@ -132,14 +167,13 @@ std::string parse_seconds(std::string_view text, double min, double& out) {
     return "";
 }
 
-Host::Host(const std::string& program, const CommonOptions& options) {
+DeviceChain::DeviceChain(const std::string& program, const CommonOptions& options) {
     auto tap = TapDevice::open(options.tap, options.mac);
     if (!tap) {
         std::cerr << program << ": " << tap.error().message() << "\n";
         std::exit(1);
     }
     tap_ = std::make_unique<TapDevice>(std::move(*tap));
-    NetDevice* device = tap_.get();
     if (options.pcap) {
         PcapOptions pcap_options;
         pcap_options.timestamps = PcapTimestamps::WallClock;
@@ -149,9 +183,12 @@ Host::Host(const std::string& program, const CommonOptions& options) {
             std::exit(1);
         }
         pcap_ = std::make_unique<PcapWriter>(std::move(*pcap));
-        device = pcap_.get();
     }
-    stack_ = std::make_unique<Stack>(*device, InterfaceConfig{options.ip, options.gateway}, StackConfig{}, random_seed());
+}
+
+Host::Host(const std::string& program, const CommonOptions& options) : devices_(program, options) {
+    stack_ = std::make_unique<Stack>(devices_.device(), InterfaceConfig{options.ip, options.gateway}, StackConfig{},
+                                     random_seed());
     loop_ = std::make_unique<EventLoop>(*stack_, clock_);
     stack_->start(clock_.now());
 }
@@ -162,12 +199,49 @@ Host::~Host() {
 
 void Host::stop_on_signals() {
     g_loop_to_stop = loop_.get();
-    struct sigaction action {};
-    action.sa_handler = on_stop_signal;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, nullptr);
-    sigaction(SIGTERM, &action, nullptr);
-    std::signal(SIGPIPE, SIG_IGN);
+    install_stop_handler(on_stop_signal);
+}
+
+RuntimeHost::RuntimeHost(const std::string& program, const CommonOptions& options) : devices_(program, options) {
+    runtime_ = std::make_unique<Runtime>(devices_.device(), InterfaceConfig{options.ip, options.gateway}, StackConfig{},
+                                         random_seed());
+    // The stack's thread inherits this mask: with SIGINT and SIGTERM blocked there, the kernel
+    // delivers them to the main thread, whose tcpip::poll the self-pipe wakes.
+    sigset_t stop_signals, previous;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, &previous);
+    runtime_->start_thread();
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    Runtime::set_default(runtime_.get());
+}
+
+RuntimeHost::~RuntimeHost() {
+    if (Runtime::get_default() == runtime_.get()) Runtime::set_default(nullptr);
+    runtime_.reset();  // stops the stack's thread and closes every socket, before the device goes
+}
+
+void RuntimeHost::stop_on_signals() {
+    if (g_stop_pipe[0] < 0) {
+        if (::pipe2(g_stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+            std::cerr << "cannot create the signal pipe: " << std::strerror(errno) << "\n";
+            std::exit(1);
+        }
+    }
+    install_stop_handler(on_stop_signal_pipe);
+}
+
+int RuntimeHost::stop_fd() const { return g_stop_pipe[0]; }
+
+bool RuntimeHost::stop_requested() const { return g_stop_requested != 0; }
+
+void RuntimeHost::print_stats(std::ostream& os) {
+    runtime_->with_stack([&](Stack& stack) {
+        stack.print_stats(os);
+        tcpip::print_stats(os, "tap", devices_.tap().stats());
+        return 0;
+    });
 }
 
 std::uint64_t random_seed() {

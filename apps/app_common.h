@@ -10,6 +10,13 @@
 //   --pcap FILE         capture every frame, both ways, to FILE
 //   --help              usage
 // A bad flag or value prints one line to stderr and exits with status 2.
+//
+// Two ways to run the stack:
+//   Host          the stack and its EventLoop on the app's own thread: for apps that use the
+//                 layers directly (tcpip-ping drives ICMP from the loop's after-poll hook).
+//   RuntimeHost   the stack in a tcpip::Runtime with its own thread, made the default runtime, so
+//                 the app uses only the BSD-like socket API (tcpip::socket, tcpip::poll, ...) from
+//                 its main thread (tcpip-echo, tcpip-nc).
 #pragma once
 
 #include <functional>
@@ -19,10 +26,13 @@
 #include <string_view>
 #include <vector>
 
+#include <iosfwd>
+
 #include "drivers/pcap_writer.h"
 #include "drivers/tap_device.h"
 #include "stack/core/clock.h"
 #include "stack/event_loop.h"
+#include "stack/socket/runtime.h"
 #include "stack/stack.h"
 
 namespace tcpip::app {
@@ -44,6 +54,8 @@ public:
     // An app flag that takes a value (e.g. "-c", "--port"): the handler returns an error message,
     // or an empty string when the value is good.
     void add_option(std::vector<std::string> names, std::function<std::string(std::string_view)> handler);
+    // An app flag that takes no value (e.g. "-u").
+    void add_flag(std::vector<std::string> names, std::function<void()> handler);
     // Positional arguments, in order; `required` of them must be present.
     void add_positional(std::string name, bool required, std::function<std::string(std::string_view)> handler);
 
@@ -55,7 +67,8 @@ public:
 private:
     struct Option {
         std::vector<std::string> names;
-        std::function<std::string(std::string_view)> handler;
+        std::function<std::string(std::string_view)> handler;  // takes a value
+        std::function<void()> flag;                             // or, for a flag, this
     };
     struct Positional {
         std::string name;
@@ -73,6 +86,19 @@ std::string parse_int(std::string_view text, long long min, long long max, long 
 // Parses a positive decimal number of seconds (e.g. "0.2"); returns an error message or "".
 std::string parse_seconds(std::string_view text, double min, double& out);
 
+// The TAP (opened in the calling thread's network namespace) and, with --pcap, the pcap writer
+// around it. On failure prints the one-line reason and exits with 1.
+class DeviceChain {
+public:
+    DeviceChain(const std::string& program, const CommonOptions& options);
+    NetDevice& device() { return pcap_ ? static_cast<NetDevice&>(*pcap_) : *tap_; }
+    const TapDevice& tap() const { return *tap_; }
+
+private:
+    std::unique_ptr<TapDevice> tap_;
+    std::unique_ptr<PcapWriter> pcap_;
+};
+
 // The device chain and the Stack on top of it, ready to run.
 class Host {
 public:
@@ -89,10 +115,37 @@ public:
 
 private:
     SystemClock clock_;
-    std::unique_ptr<TapDevice> tap_;
-    std::unique_ptr<PcapWriter> pcap_;
+    DeviceChain devices_;
     std::unique_ptr<Stack> stack_;
     std::unique_ptr<EventLoop> loop_;
+};
+
+// The device chain and a tcpip::Runtime over it, its stack running on its own thread, set as the
+// default runtime for tcpip::socket(). SIGINT and SIGTERM are blocked in that thread, so they
+// reach the app's main thread.
+class RuntimeHost {
+public:
+    // Opens the TAP (and the pcap file); on failure prints the one-line reason and exits with 1.
+    RuntimeHost(const std::string& program, const CommonOptions& options);
+    ~RuntimeHost();
+    RuntimeHost(const RuntimeHost&) = delete;
+    RuntimeHost& operator=(const RuntimeHost&) = delete;
+
+    Runtime& runtime() { return *runtime_; }
+
+    // Makes SIGINT and SIGTERM write to a pipe instead of killing the process (the self-pipe
+    // trick): stop_fd() is that pipe's read end, a kernel descriptor to put in tcpip::poll's set
+    // beside the sockets, so a signal that arrives at any moment ends the wait without a race.
+    void stop_on_signals();
+    int stop_fd() const;
+    bool stop_requested() const;
+
+    // The stack's counters (as Stack::print_stats) and the TAP driver's, under "tap:".
+    void print_stats(std::ostream& os);
+
+private:
+    DeviceChain devices_;
+    std::unique_ptr<Runtime> runtime_;
 };
 
 // 64 random bits from the kernel (getrandom), to seed the stack's secrets.
