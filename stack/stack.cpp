@@ -59,6 +59,13 @@ void Stack::print_stats(std::ostream& os) const {
     tcpip::print_stats(os, "icmp", stats_.icmp);
     tcpip::print_stats(os, "udp", stats_.udp);
     tcpip::print_stats(os, "tcp", stats_.tcp);
+    // Gauges, not counters: what the stack holds right now (a leak shows up here).
+    os << "state:\n"
+       << "    tcp_sockets: " << tcp_.socket_count() << "\n"
+       << "    tcp_time_wait: " << tcp_.time_wait_count() << "\n"
+       << "    udp_sockets: " << udp_.socket_count() << "\n"
+       << "    arp_pending: " << arp_.pending_packets() << "\n"
+       << "    packet_buffers_in_use: " << pool_.buffers_in_use() << "\n";
 }
 
 }  // namespace tcpip

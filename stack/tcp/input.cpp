@@ -88,6 +88,7 @@ void TcpLayer::listen_input(Instant now, TcpSocket* listener, const Segment& seg
     child->snd_una = child->iss;
     child->snd_nxt = child->iss;
     child->snd_max = child->iss;
+    child->snd_sml = child->iss;
     child->snd_wnd = seg.header.window;  // never scaled in a SYN (RFC 7323 2.2)
     child->max_snd_wnd = child->snd_wnd;
     child->snd_wl1 = seg.header.seq;
@@ -148,9 +149,11 @@ void TcpLayer::syn_sent_input(Instant now, TcpSocket* s, const Segment& seg) {
     s->last_activity = now;
     if (flags.ack()) {
         // Our SYN is acknowledged: ESTABLISHED. The RTT sample is good unless the SYN was resent.
-        if (s->retransmits == 0) s->rtt->sample(now - s->timed_sent_at);
+        if (s->retransmits == 0 && s->timed_seq) s->rtt->sample(now - s->timed_sent_at);
         s->snd_una = seg.header.ack;
-        s->snd_wnd = static_cast<std::uint32_t>(seg.header.window) << s->snd_wscale;
+        // "The window field in a SYN (i.e., a <SYN> or <SYN,ACK>) segment itself is never scaled"
+        // (RFC 7323 2.2), even when it carries the option that scales the later ones.
+        s->snd_wnd = seg.header.window;
         s->max_snd_wnd = s->snd_wnd;
         s->snd_wl1 = seg.header.seq;
         s->snd_wl2 = seg.header.ack;
@@ -192,12 +195,43 @@ void TcpLayer::segment_arrives(Instant now, TcpSocket* s, const Segment& seg) {
     }
     const TcpFlags flags = seg.header.flags;
 
+    // SYN-RECEIVED: the peer's SYN again, or (simultaneous open) its SYN-ACK. Both start at IRS,
+    // left of RCV.NXT, so the acceptability test below would reject them and answer a bare ACK.
+    if (s->state == TcpState::SynReceived && flags.syn() && !flags.rst() && seg.header.seq == s->irs) {
+        if (!flags.ack()) {
+            // Our SYN-ACK was lost: send it again, as Linux does. (A bare ACK carries no SYN and
+            // the peer in SYN-SENT would drop it.)
+            retransmit_first(now, s);
+            return;
+        }
+        // RFC 9293 figure 8, line 6 (and Linux): the SYN-ACK completes a simultaneous open. Its
+        // SYN was received already: trim it ("only the new parts are processed") and take the
+        // rest, its ACK, as usual. Then acknowledge it, for a peer that reads 3.10.7.4 strictly and
+        // found our own SYN-ACK unacceptable: it still waits for an ACK of its SYN.
+        Segment rest = seg;
+        rest.header.flags.set(TcpFlags::kSyn, false);
+        rest.header.seq = seg.header.seq + 1;
+        segment_arrives(now, s, rest);
+        if (sockets_.contains(s) && is_synchronized(s->state)) {
+            s->ack_now = true;
+            output(now, s);
+        }
+        return;
+    }
+
     // ---- first, check sequence number ----
     if (!segment_acceptable(s, seg)) {
         // "If an incoming segment is not acceptable, an acknowledgment should be sent in reply
         // (unless the RST bit is set)".
         ++stats_.rx_out_of_window;
         if (!flags.rst()) {
+            if (s->state == TcpState::TimeWait && flags.fin()) {
+                // "The only thing that can arrive in this state is a retransmission of the remote
+                // FIN. Acknowledge it, and restart the 2 MSL timeout." (RFC 9293 3.10.7.4, eighth)
+                // A retransmitted FIN lies left of RCV.NXT, so it arrives here.
+                s->time_wait_deadline = now + config_.tcp_time_wait;
+                arm_timer(s);
+            }
             s->ack_now = true;
             output(now, s);
         }
@@ -248,12 +282,8 @@ void TcpLayer::segment_arrives(Instant now, TcpSocket* s, const Segment& seg) {
 
     // ---- fourth, check the SYN bit (RFC 5961 section 4.2) ----
     if (flags.syn()) {
-        if (s->state == TcpState::SynReceived && s->listener != nullptr && seg.header.seq == s->irs) {
-            // The peer's SYN again: our SYN-ACK was lost. Send it again.
-            retransmit_first(now, s);
-            return;
-        }
-        // A SYN in a synchronized state gets a challenge ACK, whatever its sequence number.
+        // A SYN in a synchronized state gets a challenge ACK, whatever its sequence number. (The
+        // peer's own SYN again in SYN-RECEIVED was handled above.)
         send_challenge_ack(now, s);
         return;
     }
@@ -279,22 +309,26 @@ void TcpLayer::segment_arrives(Instant now, TcpSocket* s, const Segment& seg) {
 void TcpLayer::process_ack(Instant now, TcpSocket* s, const Segment& seg, bool& drop) {
     const SeqNum ack = seg.header.ack;
 
-    // RFC 5961 section 5.2: an ACK of data never sent, or too old, is answered and dropped.
-    if (ack > s->snd_max) {
-        s->ack_now = true;
-        output(now, s);
-        drop = true;
-        return;
+    // A zero-window probe (on_persist) carries one byte at SND.NXT that is not counted as sent. A
+    // receiver whose window had opened (its update lost) keeps the byte and acknowledges it: that
+    // ACK is for data we did send. Count the byte as sent now; otherwise the ACK would look like
+    // one for unsent data and be dropped, every later probe would be a duplicate, and the
+    // connection would stall for good.
+    if (s->persist_backoff > 0 && ack == s->snd_max + 1 && s->snd_nxt == s->snd_max &&
+        s->send_buffer.size() > s->in_flight()) {
+        s->snd_nxt = ack;
+        s->snd_max = ack;
     }
 
     if (s->state == TcpState::SynReceived) {
-        // "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED state".
-        if (!(s->snd_una < ack)) {
+        // "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED state ... If the segment
+        // acknowledgment is not acceptable, form a reset segment <SEQ=SEG.ACK><CTL=RST> and send it."
+        if (!(s->snd_una < ack && ack <= s->snd_max)) {
             send_reset_for(now, seg);
             drop = true;
             return;
         }
-        if (s->retransmits == 0) s->rtt->sample(now - s->timed_sent_at);
+        if (s->retransmits == 0 && s->timed_seq) s->rtt->sample(now - s->timed_sent_at);
         s->snd_una = s->iss + 1;
         s->snd_wnd = static_cast<std::uint32_t>(seg.header.window) << s->snd_wscale;
         s->max_snd_wnd = s->snd_wnd;
@@ -309,6 +343,14 @@ void TcpLayer::process_ack(Instant now, TcpSocket* s, const Segment& seg, bool& 
             l->notify();
         }
         enter_state(now, s, TcpState::Established);
+    }
+
+    // RFC 5961 section 5.2: an ACK of data never sent is answered and dropped.
+    if (ack > s->snd_max) {
+        s->ack_now = true;
+        output(now, s);
+        drop = true;
+        return;
     }
 
     if (ack < s->snd_una) return;  // an old duplicate: ignore it (RFC 9293: "it can be ignored")

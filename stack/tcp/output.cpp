@@ -134,6 +134,8 @@ void TcpLayer::send_reset(Instant now, TcpSocket* s) {
 void TcpLayer::retransmit_first(Instant now, TcpSocket* s) {
     ++stats_.retransmitted_segments;
     ++s->total_retransmits;
+    // Karn (RFC 6298 3): if the segment being timed is the one sent again, its ACK gives no sample.
+    if (s->timed_seq && *s->timed_seq <= s->snd_una + static_cast<std::uint32_t>(s->mss) + 1) s->timed_seq.reset();
     if (s->state == TcpState::SynSent) {
         transmit(now, s, s->iss, 0, TcpFlags::kSyn);
         return;
@@ -156,10 +158,13 @@ void TcpLayer::retransmit_first(Instant now, TcpSocket* s) {
 
 // Nagle's algorithm (RFC 1122 4.2.3.4): while data is unacknowledged, hold a small segment back
 // until a full one can go (or everything is acknowledged). TCP_NODELAY turns it off.
+// As Linux, Minshall's variant: only an unacknowledged *small* segment holds the next small one, so
+// the tail of a large write is not kept waiting for the ACK of the full segments before it (which a
+// receiver delaying its ACKs would hold back for 40 ms).
 bool TcpLayer::nagle_allows(const TcpSocket* s, std::size_t length, std::size_t unsent) const {
     if (length >= s->mss) return true;
     if (s->nodelay) return true;
-    if (s->snd_nxt == s->snd_una) return true;  // nothing in flight
+    if (s->snd_sml <= s->snd_una) return true;  // no small segment in flight
     // A FIN will follow this data: no point in waiting (Linux sends it at once too).
     return s->fin_queued && length == unsent;
 }
@@ -189,7 +194,10 @@ void TcpLayer::output(Instant now, TcpSocket* s) {
                 const bool full = length == s->mss;
                 const bool all = length == unsent && nagle_allows(s, length, unsent);
                 const bool half_window = s->max_snd_wnd > 0 && length >= s->max_snd_wnd / 2 && nagle_allows(s, length, unsent);
-                if (!full && !all && !half_window) break;
+                // Going back after a timeout: data already sent once is not held back (else a
+                // segment sent into a small window and lost would never be sent again).
+                const bool resend = s->snd_nxt < s->snd_max;
+                if (!full && !all && !half_window && !resend) break;
                 TcpFlags flags = TcpFlags::kAck;
                 if (length == unsent) flags = flags | TcpFlags::kPsh;
                 if (s->snd_nxt < s->snd_max) {
@@ -202,6 +210,7 @@ void TcpLayer::output(Instant now, TcpSocket* s) {
                 transmit(now, s, s->snd_nxt, length, flags);
                 s->snd_nxt += static_cast<std::uint32_t>(length);
                 s->snd_max = seq_max(s->snd_max, s->snd_nxt);
+                if (length < s->mss) s->snd_sml = s->snd_nxt;
                 if (!s->rto_deadline) {
                     s->rto_deadline = now + s->rtt->rto();
                     arm_timer(s);
@@ -226,10 +235,12 @@ void TcpLayer::output(Instant now, TcpSocket* s) {
             }
             break;
         }
-        // Zero window with data waiting and nothing in flight: only the persist timer can find
-        // out when the window opens (RFC 9293 3.8.6.1).
+        // Data waiting and nothing in flight: the window (zero, or too small for the SWS rule
+        // above) holds it, and no ACK will come to say it opened unless the persist timer asks
+        // (RFC 9293 3.8.6.1 zero-window probes; 3.8.6.2.1 (iv), the override timeout for a small
+        // window; Linux arms its probe timer in both cases).
         const std::size_t sent = static_cast<std::size_t>(seq_min(s->snd_nxt, s->fin_sent ? s->fin_seq : s->snd_nxt) - s->snd_una);
-        if (s->snd_wnd == 0 && s->send_buffer.size() > sent && s->snd_nxt == s->snd_una && !s->persist_deadline) {
+        if (s->send_buffer.size() > sent && s->snd_nxt == s->snd_una && !s->persist_deadline) {
             s->persist_deadline = now + s->rtt->rto();
             arm_timer(s);
         }

@@ -144,6 +144,7 @@ Result<void, SocketError> TcpLayer::connect(Instant now, TcpSocket* s, Ipv4Addre
     s->snd_una = s->iss;
     s->snd_nxt = s->iss;
     s->snd_max = s->iss;
+    s->snd_sml = s->iss;
     set_up_connection(s, 0, false);
     register_connection(s);
     ++stats_.active_opens;
@@ -295,14 +296,27 @@ void TcpLayer::close(Instant now, TcpSocket* s) {
     s->user_closed = true;
     s->on_event = nullptr;
     if (s->state == TcpState::Listen) {
-        // Connections nobody accepted are reset, as Linux does.
+        // Connections nobody accepted are reset, as Linux does (inet_csk_listen_stop(): RST, not
+        // the FIN a close() of each would send, since nobody will ever read them).
         for (TcpSocket* child : s->accept_queue) {
             child->listener = nullptr;
-            close(now, child);
+            child->user_closed = true;
+            send_reset(now, child);
+            if (child->state == TcpState::Established || child->state == TcpState::CloseWait) ++stats_.established_resets;
+            destroy(child);
         }
         s->accept_queue.clear();
+        // Half-open children go quietly, as Linux drops its request sockets: their final ACK will
+        // find the port closed and get a RST. (Left alone, they would become connections nobody
+        // owns or closes.)
+        std::vector<TcpSocket*> half_open;
         for (auto& [raw, owned] : sockets_) {
-            if (raw->listener == s) raw->listener = nullptr;  // half-open children finish alone
+            if (raw->listener == s) half_open.push_back(raw);
+        }
+        for (TcpSocket* child : half_open) {
+            child->listener = nullptr;
+            child->user_closed = true;
+            destroy(child);
         }
         destroy(s);
         return;
@@ -545,12 +559,31 @@ void TcpLayer::on_rto(Instant now, TcpSocket* s) {
 void TcpLayer::on_persist(Instant now, TcpSocket* s) {
     // RFC 9293 3.8.6.1: the window is zero and we have data: probe with one byte beyond the window
     // (as Linux does: it sends an old or new byte to make the receiver answer with its window).
-    if (s->snd_wnd != 0 || s->send_buffer.size() <= s->in_flight()) return;
+    if (s->send_buffer.size() <= s->in_flight()) return;
+    if (s->snd_wnd != 0) {
+        // RFC 9293 3.8.6.2.1 (iv), the override timeout: the window is open but smaller than the
+        // sender SWS rule wants, and with nothing in flight no ACK will come to widen it (its update
+        // may have been lost). Send what fits, as Linux's tcp_write_wakeup() does.
+        if (s->snd_una != s->snd_max) return;  // data in flight: its ACK or the RTO comes first
+        const std::size_t length = std::min<std::size_t>({s->send_buffer.size(), s->snd_wnd, s->mss});
+        TcpFlags flags = TcpFlags::kAck;
+        if (length == s->send_buffer.size()) flags = flags | TcpFlags::kPsh;
+        transmit(now, s, s->snd_nxt, length, flags);
+        s->snd_nxt += static_cast<std::uint32_t>(length);
+        s->snd_max = s->snd_nxt;
+        if (length < s->mss) s->snd_sml = s->snd_nxt;
+        s->rto_deadline = now + s->rtt->rto();
+        return;
+    }
     ++stats_.window_probes;
     const std::size_t offset = static_cast<std::size_t>(s->snd_nxt - s->snd_una);
     if (offset < s->send_buffer.size()) {
+        // The probe byte is not counted as sent: the window was zero, so it will be sent again
+        // (process_ack believes an ACK for it, should the peer keep it). Nor is it timed: its ACK
+        // comes when the window opens, which says nothing about the round-trip time.
+        const bool timing = s->timed_seq.has_value();
         transmit(now, s, s->snd_nxt, 1, TcpFlags::kAck);
-        // The probe byte is not counted as sent: the window was zero, so it will be sent again.
+        if (!timing) s->timed_seq.reset();
     }
     ++s->persist_backoff;
     Duration next = s->rtt->rto();

@@ -69,6 +69,7 @@ public:
     bool fin_queued = false;         // the application closed its side: a FIN follows the data
     bool fin_sent = false;           // the FIN has been sent (at sequence number fin_seq)
     SeqNum fin_seq;
+    SeqNum snd_sml;                  // end of the last segment shorter than the MSS sent (Nagle, Minshall's variant); starts at iss
 
     // ---- Receive sequence variables ----
     SeqNum irs;                      // initial receive sequence number
