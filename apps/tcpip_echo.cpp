@@ -3,22 +3,27 @@
 //   ARP         answers who-has for our address
 //   ICMP        echo reply to every echo request (ping), at any size, fragmented or not
 //   UDP         echo on --port (RFC 862): each datagram goes back to its sender, up to 65,507 bytes
-//   TCP         echo on --port arrives with the TCP layer
+//   TCP         echo on --port, many clients at once: each byte goes back on its connection, and
+//               when the client half-closes, so do we once everything is echoed
 //
 // The stack runs in a tcpip::Runtime on its own thread (ARP and ICMP are answered there); the UDP
-// service is an ordinary socket program on the main thread, written only against the BSD-like
-// API: socket, bind, then a loop of tcpip::poll over the socket and the signal pipe, recvfrom and
-// sendto.
+// and TCP services are an ordinary socket program on the main thread, written only against the
+// BSD-like API in the event-driven style: non-blocking sockets and one tcpip::poll over the UDP
+// socket, the TCP listener, every TCP connection and the signal pipe. A connection whose peer
+// does not read its echo is not read from either (back-pressure), so memory stays bounded.
 //
 // Prints one line when ready, runs until SIGINT or SIGTERM, then prints the stack's statistics
-// and this app's own (section "udp_echo": datagrams echoed, and sends that failed).
+// and this app's own (sections "udp_echo" and "tcp_echo").
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <fcntl.h>
+
 #include <cerrno>
 #include <cstring>
 #include <iostream>
+#include <memory>
 #include <vector>
 
 #include "apps/app_common.h"
@@ -39,12 +44,76 @@ struct EchoStats {
     }
 };
 
+struct TcpEchoStats {
+    tcpip::Counter accepted = 0;      // connections
+    tcpip::Counter closed = 0;        // connections finished (both sides done) or failed
+    tcpip::Counter bytes_echoed = 0;
+    tcpip::Counter errors = 0;        // a connection that ended with an error (reset, timeout)
+
+    template <class F>
+    void for_each(F&& f) const {
+        f("accepted", accepted); f("closed", closed); f("bytes_echoed", bytes_echoed); f("errors", errors);
+    }
+};
+
+// One TCP client: what it sent us that we could not yet send back.
+struct TcpClient {
+    int fd = -1;
+    std::vector<char> pending;
+    std::size_t pending_from = 0;
+    bool peer_done = false;  // the client half-closed: echo what is left, then close
+};
+
+void set_nonblocking(int fd) { tcpip::fcntl(fd, F_SETFL, tcpip::fcntl(fd, F_GETFL, 0) | O_NONBLOCK); }
+
+// Sends what is pending; false if the connection failed.
+bool flush(TcpClient& c, TcpEchoStats& stats) {
+    while (c.pending_from < c.pending.size()) {
+        const ssize_t n = tcpip::send(c.fd, c.pending.data() + c.pending_from, c.pending.size() - c.pending_from,
+                                      MSG_NOSIGNAL);
+        if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
+        c.pending_from += static_cast<std::size_t>(n);
+        stats.bytes_echoed += static_cast<tcpip::Counter>(n);
+    }
+    c.pending.clear();
+    c.pending_from = 0;
+    return true;
+}
+
+// Reads what the client sent (only while nothing is pending) and echoes it; false when the
+// connection is over, successfully or not.
+bool serve(TcpClient& c, TcpEchoStats& stats, std::vector<char>& buffer) {
+    if (!flush(c, stats)) {
+        ++stats.errors;
+        return false;
+    }
+    while (c.pending.empty() && !c.peer_done) {
+        const ssize_t n = tcpip::recv(c.fd, buffer.data(), buffer.size(), MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+            ++stats.errors;
+            return false;
+        }
+        if (n == 0) {
+            c.peer_done = true;
+            break;
+        }
+        c.pending.assign(buffer.data(), buffer.data() + n);
+        if (!flush(c, stats)) {
+            ++stats.errors;
+            return false;
+        }
+    }
+    // Everything echoed and the client has finished: close (a FIN after the last byte).
+    return !(c.peer_done && c.pending.empty());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     using namespace tcpip;
     long long port = 7;
-    app::Args args("tcpip-echo", "[--port N] [shared options]\n\nServes ARP, ICMP echo (ping) and UDP echo on the TAP.\n"
+    app::Args args("tcpip-echo", "[--port N] [shared options]\n\nServes ARP, ICMP echo (ping), and UDP and TCP echo on the TAP.\n"
                                  "  --port N            echo port for UDP and TCP (default 7)\n");
     args.add_option({"--port", "-p"}, [&](std::string_view v) { return app::parse_int(v, 1, 65535, port); });
     app::CommonOptions options = args.parse(argc, argv);
@@ -62,20 +131,61 @@ int main(int argc, char** argv) {
         return 1;
     }
 
+    const int listener = tcpip::socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    if (listener < 0 || tcpip::setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        tcpip::bind(listener, reinterpret_cast<const sockaddr*>(&at), sizeof at) != 0 || tcpip::listen(listener, 256) != 0) {
+        std::cerr << "tcpip-echo: TCP port " << port << ": " << std::strerror(errno) << "\n";
+        return 1;
+    }
+    set_nonblocking(listener);
+
     std::cout << "tcpip-echo: ready on " << options.tap << ", " << options.ip << " (" << options.mac
-              << "), answering ARP, ICMP echo and UDP echo on port " << port << std::endl;
+              << "), answering ARP, ICMP echo, and UDP and TCP echo on port " << port << std::endl;
 
     EchoStats stats;
+    TcpEchoStats tcp_stats;
+    std::vector<TcpClient> clients;
     std::vector<char> buffer(65536);  // the largest UDP payload is 65,507 bytes
+    std::vector<pollfd> fds;
     while (!host.stop_requested()) {
-        pollfd fds[2] = {{fd, POLLIN, 0}, {host.stop_fd(), POLLIN, 0}};
-        const int n = tcpip::poll(fds, 2, -1);
+        fds.clear();
+        fds.push_back({fd, POLLIN, 0});
+        fds.push_back({host.stop_fd(), POLLIN, 0});
+        fds.push_back({listener, POLLIN, 0});
+        for (const TcpClient& c : clients) {
+            fds.push_back({c.fd, static_cast<short>(c.pending.empty() ? POLLIN : POLLOUT), 0});
+        }
+        const int n = tcpip::poll(fds.data(), fds.size(), -1);
         if (n < 0) {
             if (errno == EINTR) continue;  // a signal: the loop condition decides
             std::cerr << "tcpip-echo: poll: " << std::strerror(errno) << "\n";
             break;
         }
         if (fds[1].revents != 0) break;
+
+        // TCP connections first (their indices in fds follow the three fixed entries).
+        std::vector<TcpClient> still_open;
+        for (std::size_t i = 0; i < clients.size(); ++i) {
+            TcpClient& c = clients[i];
+            if (fds[3 + i].revents != 0 && !serve(c, tcp_stats, buffer)) {
+                tcpip::close(c.fd);
+                ++tcp_stats.closed;
+                continue;
+            }
+            still_open.push_back(std::move(c));
+        }
+        clients = std::move(still_open);
+        if (fds[2].revents != 0) {
+            for (;;) {
+                const int c = tcpip::accept(listener, nullptr, nullptr);
+                if (c < 0) break;
+                set_nonblocking(c);
+                clients.push_back(TcpClient{c, {}, 0, false});
+                ++tcp_stats.accepted;
+            }
+        }
+
         if ((fds[0].revents & (POLLIN | POLLERR)) == 0) continue;
         // Drain what is queued (a bounded batch, so a flood cannot keep a signal waiting), then
         // wait again.
@@ -98,10 +208,13 @@ int main(int argc, char** argv) {
             }
         }
     }
+    for (const TcpClient& c : clients) tcpip::close(c.fd);
+    tcpip::close(listener);
     tcpip::close(fd);
 
     std::cout << "tcpip-echo: stopping; statistics:\n";
     host.print_stats(std::cout);
     print_stats(std::cout, "udp_echo", stats);
+    print_stats(std::cout, "tcp_echo", tcp_stats);
     return 0;
 }

@@ -1,6 +1,8 @@
 // tcpip-nc: netcat over our stack. Standard input goes to the socket, what the socket receives
 // goes to standard output.
 //
+//   tcpip-nc [shared options] HOST PORT                 TCP client
+//   tcpip-nc -l [shared options] [HOST] PORT            TCP server: accepts one connection
 //   tcpip-nc -u [-q SECS] [shared options] HOST PORT     UDP client: datagrams to HOST:PORT
 //   tcpip-nc -u -l [-q SECS] [shared options] [HOST] PORT
 //                                                      UDP server: bound to PORT (on HOST, if
@@ -17,9 +19,9 @@
 // from the socket (e.g. ECONNREFUSED after an ICMP port unreachable) is printed and exits with 1;
 // a bad flag exits with 2.
 //
-// TCP (no -u) arrives with the TCP layer: it will be one more Transport below (connect or
-// listen + accept, send/recv on a stream, shutdown(SHUT_WR) at the end of input), under the same
-// pump.
+// TCP: at the end of standard input the sending side is shut down (a FIN: half-close) and
+// tcpip-nc keeps receiving until the peer closes its side too; then it exits with 0. A refused
+// connection or a reset prints the error and exits with 1.
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -73,6 +75,10 @@ public:
     virtual bool receive_all() = 0;
     // Standard input ended (a stream will shut down its sending side here).
     virtual void input_ended() {}
+    // A stream is over when the peer has closed its side: nothing more will come.
+    virtual bool finished() const { return false; }
+    // Datagrams have no end: after standard input ends, wait -q seconds for replies.
+    virtual bool waits_after_input() const { return true; }
 };
 
 bool write_all(int fd, const char* data, std::size_t len) {
@@ -167,6 +173,109 @@ private:
     std::vector<char> buffer_ = std::vector<char>(kMaxDatagram + 1);
 };
 
+class TcpTransport final : public Transport {
+public:
+    ~TcpTransport() override {
+        if (conn_ >= 0) tcpip::close(conn_);
+        if (listener_ >= 0) tcpip::close(listener_);
+    }
+
+    bool open_client(Ipv4Address host, std::uint16_t port) {
+        conn_ = tcpip::socket(AF_INET, SOCK_STREAM, 0);
+        if (conn_ < 0) {
+            print_error("socket");
+            return false;
+        }
+        sockaddr_in to = make_address(host, port);
+        if (tcpip::connect(conn_, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0) {
+            print_error("connect " + host.to_string() + ":" + std::to_string(port));
+            return false;
+        }
+        return true;
+    }
+
+    bool open_server(std::optional<Ipv4Address> host, std::uint16_t port) {
+        listener_ = tcpip::socket(AF_INET, SOCK_STREAM, 0);
+        if (listener_ < 0) {
+            print_error("socket");
+            return false;
+        }
+        int one = 1;
+        tcpip::setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        sockaddr_in at = make_address(host.value_or(Ipv4Address::any()), port);
+        if (tcpip::bind(listener_, reinterpret_cast<const sockaddr*>(&at), sizeof at) != 0 ||
+            tcpip::listen(listener_, 1) != 0) {
+            print_error("listen on port " + std::to_string(port));
+            return false;
+        }
+        return true;
+    }
+
+    // Until a connection is accepted, the descriptor to wait on is the listener.
+    int fd() const override { return conn_ >= 0 ? conn_ : listener_; }
+    bool ready_to_send() const override { return conn_ >= 0 && !peer_closed_; }
+    bool waits_after_input() const override { return false; }
+    bool finished() const override { return peer_closed_; }
+
+    bool send(const char* data, std::size_t len) override {
+        // A blocking send: it returns once everything is in the send buffer (or on an error), so
+        // standard input is read only as fast as the connection drains.
+        while (len > 0) {
+            const ssize_t n = tcpip::send(conn_, data, len, MSG_NOSIGNAL);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                print_error("send");
+                return false;
+            }
+            data += n;
+            len -= static_cast<std::size_t>(n);
+        }
+        return true;
+    }
+
+    bool receive_all() override {
+        if (conn_ < 0) {
+            // The listener is readable: one connection to take; the listener is closed then, as nc does.
+            sockaddr_in from{};
+            socklen_t from_len = sizeof from;
+            conn_ = tcpip::accept(listener_, reinterpret_cast<sockaddr*>(&from), &from_len);
+            if (conn_ < 0) {
+                print_error("accept");
+                return false;
+            }
+            tcpip::close(listener_);
+            listener_ = -1;
+            return true;
+        }
+        for (;;) {
+            const ssize_t n = tcpip::recv(conn_, buffer_.data(), buffer_.size(), MSG_DONTWAIT);
+            if (n < 0) {
+                if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+                print_error("receive");
+                return false;
+            }
+            if (n == 0) {
+                peer_closed_ = true;
+                return true;
+            }
+            if (!write_all(STDOUT_FILENO, buffer_.data(), static_cast<std::size_t>(n))) {
+                print_error("standard output");
+                return false;
+            }
+        }
+    }
+
+    void input_ended() override {
+        if (conn_ >= 0) tcpip::shutdown(conn_, SHUT_WR);  // half-close: our FIN
+    }
+
+private:
+    int listener_ = -1;
+    int conn_ = -1;
+    bool peer_closed_ = false;
+    std::vector<char> buffer_ = std::vector<char>(1 << 16);
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -179,8 +288,9 @@ int main(int argc, char** argv) {
     app::Args args("tcpip-nc",
                    "[-u] [-l] [-q SECS] [shared options] [HOST] PORT\n\n"
                    "Netcat over the tcpip stack: standard input to the socket, the socket to standard output.\n"
-                   "  -u                  UDP (required for now: TCP arrives with the TCP layer)\n"
-                   "  -l                  listen on PORT (on HOST if given); UDP replies go to the last sender\n"
+                   "  -u                  UDP instead of TCP\n"
+                   "  -l                  listen on PORT (on HOST if given); TCP takes one connection, UDP\n"
+                   "                      replies go to the last sender\n"
                    "  -q SECS             after the end of standard input, wait SECS for replies (default 1)\n");
     args.add_flag({"-u"}, [&] { nc.udp = true; });
     args.add_flag({"-l"}, [&] { nc.listen = true; });
@@ -202,20 +312,20 @@ int main(int argc, char** argv) {
         nc.host = *host;
     }
     if (!nc.listen && !nc.host) args.fail("missing HOST (or -l to listen)");
-    if (!nc.udp) {
-        std::cerr << "tcpip-nc: TCP arrives with the TCP layer; use -u for UDP\n";
-        return 2;
-    }
-
     app::RuntimeHost host("tcpip-nc", options);
     host.stop_on_signals();
 
     std::unique_ptr<Transport> transport;
-    {
+    if (nc.udp) {
         auto udp = std::make_unique<UdpTransport>();
         const bool opened = nc.listen ? udp->open_server(nc.host, nc.port) : udp->open_client(*nc.host, nc.port);
         if (!opened) return 1;
         transport = std::move(udp);
+    } else {
+        auto tcp = std::make_unique<TcpTransport>();
+        const bool opened = nc.listen ? tcp->open_server(nc.host, nc.port) : tcp->open_client(*nc.host, nc.port);
+        if (!opened) return 1;
+        transport = std::move(tcp);
     }
 
     // The pump.
@@ -256,13 +366,16 @@ int main(int argc, char** argv) {
             if (got == 0) {
                 input_open = false;
                 transport->input_ended();
-                quit_at = SteadyClock::now() + std::chrono::microseconds(static_cast<long long>(nc.quit_after * 1e6));
+                if (transport->waits_after_input()) {
+                    quit_at = SteadyClock::now() + std::chrono::microseconds(static_cast<long long>(nc.quit_after * 1e6));
+                }
             } else if (got > 0 && !transport->send(input.data(), static_cast<std::size_t>(got))) {
                 status = 1;
                 break;
             }
         }
         if (quit_at && SteadyClock::now() >= *quit_at) break;
+        if (transport->finished()) break;
     }
     transport.reset();  // closes the socket before the runtime goes
     return status;

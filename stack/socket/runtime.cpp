@@ -1,6 +1,8 @@
 // Runtime: see runtime.h. Each call below names the Linux function whose behaviour it mirrors
 // (net/socket.c, net/ipv4/af_inet.c, net/ipv4/udp.c, net/core/sock.c), including the order in
-// which Linux checks its arguments, since that decides which errno a bad call gets.
+// which Linux checks its arguments, since that decides which errno a bad call gets. This file has
+// creation, descriptors, the datagram (UDP) calls, SOL_SOCKET options and poll; each call hands a
+// stream socket to its TCP half in runtime_tcp.cpp.
 #include "stack/socket/runtime.h"
 
 #include <fcntl.h>
@@ -17,20 +19,16 @@
 #include <vector>
 
 #include "stack/socket/error_map.h"
+#include "stack/socket/posix.h"
 
 namespace tcpip {
+
+using namespace posix;
 
 namespace {
 
 // A blocking call in threadless mode polls the stack at least this often (see runtime.h).
 constexpr Duration kThreadlessTick = Duration::millis(1);
-
-// Linux's defaults and bounds for SO_RCVBUF / SO_SNDBUF (net.core.rmem_max, wmem_max, and
-// SOCK_MIN_RCVBUF / SOCK_MIN_SNDBUF, which are 2048 + sizeof(struct sk_buff) rounded: 2304).
-constexpr int kRmemMax = 212992;
-constexpr int kWmemMax = 212992;
-constexpr int kMinRcvbuf = 2304;
-constexpr int kMinSndbuf = 2 * 2304;
 
 // The facade's process-wide state (runtime.h): descriptor -> runtime, and the default runtime.
 struct Registry {
@@ -42,53 +40,6 @@ Registry& registry() {
     return instance;
 }
 std::atomic<Runtime*> default_runtime{nullptr};
-
-int fail(int error) {
-    errno = error;
-    return -1;
-}
-
-// API timeouts are real time, whatever clock the stack runs on (runtime.h).
-Instant wall_now() { return Runtime::system_clock().now(); }
-
-std::chrono::microseconds to_chrono(Duration d) { return std::chrono::microseconds(std::max<std::int64_t>(d.total_micros(), 0)); }
-
-// Writes `src` into a caller's (addr, *len) as Linux's move_addr_to_user does: truncated to the
-// caller's length, and *len set to the full length.
-int copy_address_out(const sockaddr_in& src, sockaddr* addr, socklen_t* len) {
-    if (addr == nullptr || len == nullptr) return fail(EFAULT);
-    if (static_cast<int>(*len) < 0) return fail(EINVAL);
-    std::memcpy(addr, &src, std::min<std::size_t>(*len, sizeof src));
-    *len = sizeof src;
-    return 0;
-}
-
-sockaddr_in make_sockaddr(Ipv4Address address, std::uint16_t port) {
-    sockaddr_in sin{};
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons(port);
-    sin.sin_addr.s_addr = htonl(address.to_u32());
-    return sin;
-}
-
-struct Endpoint {
-    Ipv4Address address;
-    std::uint16_t port = 0;
-    sa_family_t family = AF_INET;
-};
-
-// Reads a sockaddr_in the way inet_bind / ip4_datagram_connect / udp_sendmsg do: too short ->
-// EINVAL, then a family other than AF_INET -> EAFNOSUPPORT (AF_UNSPEC is let through: Linux
-// accepts it as AF_INET in bind with INADDR_ANY, and in sendto).
-Result<Endpoint, int> read_address(const sockaddr* addr, socklen_t len) {
-    if (static_cast<int>(len) < 0 || len > sizeof(sockaddr_storage)) return Unexpected(EINVAL);
-    if (len < sizeof(sockaddr_in)) return Unexpected(EINVAL);
-    if (addr == nullptr) return Unexpected(EFAULT);
-    sockaddr_in sin;
-    std::memcpy(&sin, addr, sizeof sin);
-    if (sin.sin_family != AF_INET && sin.sin_family != AF_UNSPEC) return Unexpected(EAFNOSUPPORT);
-    return Endpoint{Ipv4Address(ntohl(sin.sin_addr.s_addr)), ntohs(sin.sin_port), sin.sin_family};
-}
 
 // The eventfd each poll() call waits on, one per thread, reused across calls.
 struct PollWaiter {
@@ -203,8 +154,7 @@ int Runtime::fail_unknown(int fd) {
     return fail(::fcntl(fd, F_GETFD) >= 0 ? ENOTSOCK : EBADF);
 }
 
-template <class Ready>
-bool Runtime::wait(Lock& lock, SocketEntry& entry, std::optional<Instant> deadline, Ready ready) {
+bool Runtime::wait(Lock& lock, SocketEntry& entry, std::optional<Instant> deadline, const std::function<bool()>& ready) {
     for (;;) {
         if (ready()) return true;
         std::optional<Duration> left;
@@ -235,7 +185,17 @@ void Runtime::close_locked(SocketEntry& entry) {
         r.owners.erase(entry.fd);
     }
     if (UdpSocket* udp = entry.udp()) stack_.udp().close(udp);  // queued packets go back to the pool
-    entry.transport = static_cast<UdpSocket*>(nullptr);
+    if (TcpSocket* tcp = entry.tcp()) {
+        // Graceful (FIN), or RST with unread data or a zero linger: the layer's decision. The
+        // layer owns the socket from here on and frees it when the connection is over.
+        call_layer([&](Instant now) {
+            stack_.tcp().close(now, tcp);
+            return 0;
+        });
+        entry.transport = static_cast<TcpSocket*>(nullptr);
+    } else {
+        entry.transport = static_cast<UdpSocket*>(nullptr);
+    }
     entry.closed = true;
     entry.notify();
 }
@@ -262,9 +222,9 @@ int Runtime::socket(int domain, int type, int protocol) {
     if (type < 0 || type >= SOCK_PACKET + 1) return fail(EINVAL);  // SOCK_MAX
     if (domain != AF_INET) return fail(EAFNOSUPPORT);
     // inet_create: no protocol registered for the type -> ESOCKTNOSUPPORT; a type we have, with
-    // a protocol it is not -> EPROTONOSUPPORT. TCP is not here yet: SOCK_STREAM is such a type.
-    if (type != SOCK_DGRAM) return fail(ESOCKTNOSUPPORT);
-    if (protocol != 0 && protocol != IPPROTO_UDP) return fail(EPROTONOSUPPORT);
+    // a protocol it is not -> EPROTONOSUPPORT.
+    if (type != SOCK_DGRAM && type != SOCK_STREAM) return fail(ESOCKTNOSUPPORT);
+    if (protocol != 0 && protocol != (type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP)) return fail(EPROTONOSUPPORT);
 
     const int fd = eventfd(0, EFD_NONBLOCK | ((flags & SOCK_CLOEXEC) ? EFD_CLOEXEC : 0));
     if (fd < 0) return -1;  // EMFILE / ENFILE, as the kernel said
@@ -275,16 +235,24 @@ int Runtime::socket(int domain, int type, int protocol) {
     entry->nonblocking = (flags & SOCK_NONBLOCK) != 0;
     {
         Lock lock(mutex_);
-        UdpSocket* udp = stack_.udp().open();
-        // Called by the stack (under the lock) when a datagram or an error arrives.
-        udp->on_event = [raw = entry.get()] { raw->notify(); };
-        entry->transport = udp;
-        sockets_.emplace(fd, entry);
-        Registry& r = registry();
-        std::lock_guard<std::mutex> guard(r.mutex);
-        r.owners[fd] = this;
+        if (type == SOCK_STREAM) {
+            tcp_open(*entry);
+        } else {
+            UdpSocket* udp = stack_.udp().open();
+            // Called by the stack (under the lock) when a datagram or an error arrives.
+            udp->on_event = [raw = entry.get()] { raw->notify(); };
+            entry->transport = udp;
+        }
+        add_entry_locked(entry);
     }
     return fd;
+}
+
+void Runtime::add_entry_locked(const std::shared_ptr<SocketEntry>& entry) {
+    sockets_.emplace(entry->fd, entry);
+    Registry& r = registry();
+    std::lock_guard<std::mutex> guard(r.mutex);
+    r.owners[entry->fd] = this;
 }
 
 int Runtime::close(int fd) {
@@ -293,6 +261,7 @@ int Runtime::close(int fd) {
         auto entry = find(fd);
         if (!entry) return fail_unknown(fd);
         sockets_.erase(fd);
+        if (entry->tcp()) tcp_linger(lock, *entry);  // SO_LINGER: wait for the data to be delivered
         close_locked(*entry);
     }
     // Only now may the kernel hand this number out again.
@@ -312,6 +281,7 @@ int Runtime::bind(int fd, const sockaddr* addr, socklen_t len) {
     if (!endpoint) return fail(endpoint.error());
     // AF_UNSPEC passes only with INADDR_ANY (a compatibility hack Linux keeps).
     if (endpoint->family == AF_UNSPEC && !endpoint->address.is_unspecified()) return fail(EAFNOSUPPORT);
+    if (entry->tcp()) return tcp_bind(*entry, addr, len);
     auto bound = stack_.udp().bind(entry->udp(), endpoint->address, endpoint->port);
     if (!bound) return fail(to_errno(bound.error()));
     return 0;
@@ -324,6 +294,7 @@ int Runtime::connect(int fd, const sockaddr* addr, socklen_t len) {
     if (!entry) return fail_unknown(fd);
     if (static_cast<int>(len) < 0 || len > sizeof(sockaddr_storage) || len < sizeof(sa_family_t)) return fail(EINVAL);
     if (addr == nullptr) return fail(EFAULT);
+    if (entry->tcp()) return tcp_connect(lock, *entry, addr, len);
     if (addr->sa_family == AF_UNSPEC) {
         stack_.udp().disconnect(entry->udp());
         return 0;
@@ -340,6 +311,7 @@ int Runtime::getsockname(int fd, sockaddr* addr, socklen_t* len) {
     Lock lock(mutex_);
     auto entry = find(fd);
     if (!entry) return fail_unknown(fd);
+    if (entry->tcp()) return tcp_getsockname(*entry, addr, len);
     const UdpSocket& udp = *entry->udp();
     Ipv4Address local = udp.local_address;
     // Linux fills in the source address when a wildcard-bound socket connects.
@@ -351,21 +323,26 @@ int Runtime::getpeername(int fd, sockaddr* addr, socklen_t* len) {
     Lock lock(mutex_);
     auto entry = find(fd);
     if (!entry) return fail_unknown(fd);
+    if (entry->tcp()) return tcp_getpeername(*entry, addr, len);
     const UdpSocket& udp = *entry->udp();
     if (!udp.connected()) return fail(ENOTCONN);
     return copy_address_out(make_sockaddr(udp.remote_address, udp.remote_port), addr, len);
 }
 
 // Datagram sockets do not listen or accept (sock_no_listen, sock_no_accept).
-int Runtime::listen(int fd, int /*backlog*/) {
+int Runtime::listen(int fd, int backlog) {
     Lock lock(mutex_);
-    if (!find(fd)) return fail_unknown(fd);
+    auto entry = find(fd);
+    if (!entry) return fail_unknown(fd);
+    if (entry->tcp()) return tcp_listen(*entry, backlog);
     return fail(EOPNOTSUPP);
 }
 
-int Runtime::accept(int fd, sockaddr* /*addr*/, socklen_t* /*len*/) {
+int Runtime::accept(int fd, sockaddr* addr, socklen_t* len) {
     Lock lock(mutex_);
-    if (!find(fd)) return fail_unknown(fd);
+    auto entry = find(fd);  // held: a close() meanwhile cannot free it under us
+    if (!entry) return fail_unknown(fd);
+    if (entry->tcp()) return tcp_accept(lock, *entry, addr, len);
     return fail(EOPNOTSUPP);
 }
 
@@ -380,8 +357,10 @@ ssize_t Runtime::send(int fd, const void* buf, std::size_t len, int flags) {
 // (or queued by ARP), so send never blocks and SO_SNDTIMEO has nothing to bound yet.
 ssize_t Runtime::sendto(int fd, const void* buf, std::size_t len, int flags, const sockaddr* addr, socklen_t addrlen) {
     Lock lock(mutex_);
-    auto entry = find(fd);
+    auto entry = find(fd);  // held: a close() meanwhile cannot free it under us
     if (!entry) return fail_unknown(fd);
+    // tcp_sendmsg ignores a destination address on a connection-mode socket, as POSIX allows.
+    if (entry->tcp()) return tcp_send(lock, *entry, buf, len, flags);
     if (flags & MSG_OOB) return fail(EOPNOTSUPP);
     if (buf == nullptr && len > 0) return fail(EFAULT);
     std::optional<std::pair<Ipv4Address, std::uint16_t>> to;
@@ -411,6 +390,12 @@ ssize_t Runtime::recvfrom(int fd, void* buf, std::size_t len, int flags, sockadd
     Lock lock(mutex_);
     auto entry = find(fd);  // held: a close() meanwhile cannot free it under us
     if (!entry) return fail_unknown(fd);
+    if (entry->tcp()) {
+        // tcp_recvmsg names no source: Linux sets *addrlen to 0.
+        const ssize_t n = tcp_recv(lock, *entry, buf, len, flags);
+        if (n >= 0 && addr != nullptr && addrlen != nullptr) *addrlen = 0;
+        return n;
+    }
     if (buf == nullptr && len > 0) return fail(EFAULT);
     if (addr != nullptr && addrlen != nullptr && static_cast<int>(*addrlen) < 0) return fail(EINVAL);
 
@@ -456,6 +441,7 @@ int Runtime::shutdown(int fd, int how) {
     auto entry = find(fd);
     if (!entry) return fail_unknown(fd);
     if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR) return fail(EINVAL);
+    if (entry->tcp()) return tcp_shutdown(*entry, how);
     if (how == SHUT_RD || how == SHUT_RDWR) entry->shut_rd = true;
     if (how == SHUT_WR || how == SHUT_RDWR) entry->shut_wr = true;
     entry->notify();
@@ -465,48 +451,11 @@ int Runtime::shutdown(int fd, int how) {
 // ---------------------------------------------------------------------------------------------
 // Options (sk_setsockopt / sk_getsockopt, SOL_SOCKET only)
 
-namespace {
-
-// sock_set_timeout: a timeval; tv_usec out of [0, 1e6) -> EDOM; a negative tv_sec sets a zero
-// timeout (calls fail with EAGAIN at once); {0, 0} waits forever.
-int read_timeout(const void* value, socklen_t len, Duration& out) {
-    if (len < sizeof(timeval)) return fail(EINVAL);
-    timeval tv;
-    std::memcpy(&tv, value, sizeof tv);
-    if (tv.tv_usec < 0 || tv.tv_usec >= 1000000) return fail(EDOM);
-    if (tv.tv_sec < 0) {
-        out = Duration::zero();
-    } else if (tv.tv_sec == 0 && tv.tv_usec == 0) {
-        out = Duration::max();
-    } else {
-        const std::int64_t max_sec = Duration::max().total_micros() / 1000000 - 1;
-        out = tv.tv_sec >= max_sec ? Duration::max() : Duration::seconds(tv.tv_sec) + Duration::micros(tv.tv_usec);
-    }
-    return 0;
-}
-
-timeval timeout_value(Duration d) {
-    timeval tv{};
-    if (d == Duration::max() || d == Duration::zero()) return tv;
-    tv.tv_sec = d.total_micros() / 1000000;
-    tv.tv_usec = d.total_micros() % 1000000;
-    return tv;
-}
-
-// SO_RCVBUF / SO_SNDBUF: capped at the sysctl maximum, doubled (the kernel counts its own
-// overhead), and no less than the minimum.
-int buffer_size(int requested, int max, int min) {
-    const unsigned capped = std::min(static_cast<unsigned>(requested), static_cast<unsigned>(max));
-    const int value = static_cast<int>(std::min<unsigned>(capped, INT_MAX / 2));
-    return std::max(value * 2, min);
-}
-
-}  // namespace
-
 int Runtime::setsockopt(int fd, int level, int name, const void* value, socklen_t len) {
     Lock lock(mutex_);
     auto entry = find(fd);
     if (!entry) return fail_unknown(fd);
+    if (entry->tcp()) return tcp_setsockopt(*entry, level, name, value, len);
     // udp_setsockopt -> ip_setsockopt: any level but SOL_SOCKET is unknown to us.
     if (level != SOL_SOCKET) return fail(ENOPROTOOPT);
     if (len < sizeof(int)) return fail(EINVAL);
@@ -521,6 +470,7 @@ int Runtime::setsockopt(int fd, int level, int name, const void* value, socklen_
         case SO_SNDBUF: entry->sndbuf = buffer_size(v, kWmemMax, kMinSndbuf); return 0;
         case SO_RCVTIMEO: return read_timeout(value, len, entry->rcvtimeo);
         case SO_SNDTIMEO: return read_timeout(value, len, entry->sndtimeo);
+        case SO_LINGER: return read_linger(value, len, entry->linger);  // kept; a datagram has nothing to wait for
         default: return fail(ENOPROTOOPT);  // including the read-only SO_TYPE and SO_ERROR
     }
 }
@@ -529,12 +479,14 @@ int Runtime::getsockopt(int fd, int level, int name, void* value, socklen_t* len
     Lock lock(mutex_);
     auto entry = find(fd);
     if (!entry) return fail_unknown(fd);
+    if (entry->tcp()) return tcp_getsockopt(*entry, level, name, value, len);
     if (level != SOL_SOCKET) return fail(ENOPROTOOPT);
     if (len == nullptr) return fail(EFAULT);
     if (static_cast<int>(*len) < 0) return fail(EINVAL);
     UdpSocket& udp = *entry->udp();
     int v = 0;
     timeval tv{};
+    linger lg{};
     const void* src = &v;
     socklen_t size = sizeof v;
     switch (name) {
@@ -548,14 +500,11 @@ int Runtime::getsockopt(int fd, int level, int name, void* value, socklen_t* len
             break;
         case SO_RCVTIMEO: tv = timeout_value(entry->rcvtimeo); src = &tv; size = sizeof tv; break;
         case SO_SNDTIMEO: tv = timeout_value(entry->sndtimeo); src = &tv; size = sizeof tv; break;
+        case SO_LINGER: lg = linger_value(entry->linger); src = &lg; size = sizeof lg; break;
+        case SO_ACCEPTCONN: v = 0; break;
         default: return fail(ENOPROTOOPT);
     }
-    // As sk_getsockopt: a shorter buffer gets the first bytes, *len says how many.
-    const socklen_t n = std::min(*len, size);
-    if (n > 0 && value == nullptr) return fail(EFAULT);
-    if (n > 0) std::memcpy(value, src, n);
-    *len = n;
-    return 0;
+    return copy_option_out(src, size, value, len);
 }
 
 int Runtime::fcntl(int fd, int cmd, long arg) {
@@ -577,6 +526,7 @@ int Runtime::fcntl(int fd, int cmd, long arg) {
 // datagram_poll / udp_poll. POLLERR and POLLHUP are reported whether asked for or not.
 short Runtime::events_locked(SocketEntry& entry, short requested) {
     if (entry.closed) return POLLNVAL;
+    if (entry.tcp()) return tcp_events(entry, requested);
     const UdpSocket& udp = *entry.udp();
     int mask = 0;
     if (udp.pending_error) mask |= POLLERR;

@@ -11,10 +11,11 @@
 //     int fd = tcpip::socket(AF_INET, SOCK_DGRAM, 0);
 //
 // Threads. Every API call takes the mutex, works on the stack in place and releases it; a call
-// that must wait (recv on an empty queue) sleeps on the socket's condition variable, which the
-// stack's thread signals from the UDP socket's on_event hook. The EventLoop takes the same mutex
-// around each poll, and a call that makes the stack's next deadline earlier (a send that starts
-// an ARP resolution) wakes it.
+// that must wait (recv on an empty queue, accept, a blocking connect, send on a full buffer)
+// sleeps on the socket's condition variable, which the stack's thread signals from the UDP or
+// TCP socket's on_event hook. The EventLoop takes the same mutex around each poll, and a call
+// that makes the stack's next deadline earlier (a send that starts an ARP resolution or arms a
+// retransmission timer, a connect, a close) wakes it.
 //
 // Threadless mode (tests, single-threaded programs): without start_thread() nothing runs the
 // stack but runtime.poll(). A call that must wait then drives the stack itself: it polls the
@@ -33,6 +34,9 @@
 // Timeouts (SO_RCVTIMEO, poll's timeout) are measured in real time (SystemClock) whatever clock
 // drives the stack: they bound how long the application waits.
 //
+// The stream (TCP) halves of the calls live in runtime_tcp.cpp; the helpers both files share
+// (errno, addresses, option values) in posix.h.
+//
 // Lifetime: the destructor stops the thread and closes every socket. Threads blocked in a call
 // on a socket that is closed return EBADF; the Runtime itself must outlive every call into it.
 #pragma once
@@ -43,6 +47,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -122,11 +127,38 @@ private:
     std::shared_ptr<SocketEntry> find(int fd);   // under the lock
     int fail_unknown(int fd);                    // errno for a descriptor that is not ours
     // Waits on `entry` until ready() or the deadline passes (false). Under the lock.
-    template <class Ready>
-    bool wait(Lock& lock, SocketEntry& entry, std::optional<Instant> deadline, Ready ready);
+    bool wait(Lock& lock, SocketEntry& entry, std::optional<Instant> deadline, const std::function<bool()>& ready);
     void close_locked(SocketEntry& entry);
     void wake_if_earlier(std::optional<Instant> before);
     short events_locked(SocketEntry& entry, short requested);
+    // Registers a new descriptor for `transport` (socket(), accept()). Under the lock.
+    void add_entry_locked(const std::shared_ptr<SocketEntry>& entry);
+    // Runs a call into a layer that may transmit or arm timers, then wakes the loop if its next
+    // deadline moved earlier. Under the lock.
+    template <class F>
+    auto call_layer(F&& f) {
+        const auto before = stack_.poll_at();
+        auto result = f(clock_.now());
+        wake_if_earlier(before);
+        return result;
+    }
+
+    // ---- The stream (TCP) halves of the calls above: runtime_tcp.cpp, under the lock ----
+    TcpSocket* tcp_open(SocketEntry& entry);
+    void tcp_disconnect(SocketEntry& entry);
+    int tcp_bind(SocketEntry& entry, const sockaddr* addr, socklen_t len);
+    int tcp_connect(Lock& lock, SocketEntry& entry, const sockaddr* addr, socklen_t len);
+    int tcp_listen(SocketEntry& entry, int backlog);
+    int tcp_accept(Lock& lock, SocketEntry& entry, sockaddr* addr, socklen_t* len);
+    ssize_t tcp_send(Lock& lock, SocketEntry& entry, const void* buf, std::size_t len, int flags);
+    ssize_t tcp_recv(Lock& lock, SocketEntry& entry, void* buf, std::size_t len, int flags);
+    int tcp_shutdown(SocketEntry& entry, int how);
+    void tcp_linger(Lock& lock, SocketEntry& entry);
+    int tcp_getsockname(SocketEntry& entry, sockaddr* addr, socklen_t* len);
+    int tcp_getpeername(SocketEntry& entry, sockaddr* addr, socklen_t* len);
+    int tcp_setsockopt(SocketEntry& entry, int level, int name, const void* value, socklen_t len);
+    int tcp_getsockopt(SocketEntry& entry, int level, int name, void* value, socklen_t* len);
+    short tcp_events(SocketEntry& entry, short requested);
 
     const Clock& clock_;
     std::mutex mutex_;

@@ -14,8 +14,25 @@
 // and EBADF if not, as Linux answers a socket call on a file or a closed number - except close,
 // fcntl and poll, which work on any descriptor, so they pass kernel descriptors to the kernel.
 //
-// Supported now: AF_INET, SOCK_DGRAM (UDP). SOCK_STREAM fails with ESOCKTNOSUPPORT until TCP
-// arrives; listen and accept on a datagram socket fail with EOPNOTSUPP, as on Linux.
+// Supported: AF_INET with SOCK_DGRAM (UDP) and SOCK_STREAM (TCP); listen and accept on a
+// datagram socket fail with EOPNOTSUPP, as on Linux. For TCP (runtime_tcp.cpp has the details):
+//   connect    blocking (until established or failed: ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH; with
+//              SO_SNDTIMEO, EINPROGRESS when it passes) or non-blocking (EINPROGRESS, then POLLOUT
+//              and SO_ERROR; a second call says EALREADY while in progress, 0 once when done,
+//              then EISCONN); AF_UNSPEC aborts the connection
+//   accept     blocking (SO_RCVTIMEO bounds it) or EAGAIN; the new descriptor inherits the
+//              listener's timeouts, SO_LINGER and TCP options, not O_NONBLOCK
+//   send       until everything is queued; non-blocking/MSG_DONTWAIT/SO_SNDTIMEO: partial or EAGAIN;
+//              EPIPE when not connected or after SHUT_WR. No SIGPIPE is ever raised (MSG_NOSIGNAL
+//              is accepted and changes nothing)
+//   recv       MSG_PEEK, MSG_DONTWAIT, MSG_WAITALL; 0 at end of stream; ECONNRESET after a RST
+//   shutdown   SHUT_RD / SHUT_WR / SHUT_RDWR; on a listener SHUT_RD stops it (blocked accept: EINVAL)
+//   close      graceful (FIN); RST with unread data or SO_LINGER {1, 0}; SO_LINGER {1, t} waits
+//              up to t for the data and FIN to be acknowledged
+//   poll       POLLIN, POLLOUT, POLLHUP, POLLRDHUP, POLLERR as Linux's tcp_poll sets them
+//   options    SO_REUSEADDR, SO_KEEPALIVE, SO_RCVBUF/SO_SNDBUF (Linux's doubling), SO_LINGER,
+//              SO_RCVTIMEO/SO_SNDTIMEO, SO_ERROR, SO_TYPE, SO_ACCEPTCONN; TCP_NODELAY, TCP_MAXSEG,
+//              TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_INFO (struct tcp_info, Linux units)
 #pragma once
 
 #include <netinet/in.h>

@@ -21,18 +21,17 @@ TEST_F(TwoRuntimes, SocketRejectsWhatLinuxRejectsWithTheSameErrno) {
     struct Case {
         int domain, type, protocol;
     };
-    // An unknown family; a type AF_INET has no protocol for; UDP asked to be TCP; a type out of
-    // range; an unknown SOCK_* flag.
+    // An unknown family; a type AF_INET has no protocol for; UDP asked to be TCP and TCP to be
+    // UDP; a type out of range; an unknown SOCK_* flag.
     for (Case c : {Case{12345, SOCK_DGRAM, 0}, Case{AF_INET, SOCK_SEQPACKET, 0}, Case{AF_INET, SOCK_DGRAM, IPPROTO_TCP},
-                   Case{AF_INET, 99, 0}, Case{AF_INET, SOCK_DGRAM | 0x40000000, 0}}) {
+                   Case{AF_INET, SOCK_STREAM, IPPROTO_UDP}, Case{AF_INET, 99, 0},
+                   Case{AF_INET, SOCK_DGRAM | 0x40000000, 0}}) {
         const int kernel = errno_of([&] { return ::socket(c.domain, c.type, c.protocol); });
         EXPECT_NE(kernel, 0);
         EXPECT_EQ(errno_of([&] { return tcpip::socket(c.domain, c.type, c.protocol); }), kernel)
             << c.domain << " " << c.type << " " << c.protocol;
     }
     EXPECT_EQ(errno_of([] { return tcpip::socket(AF_INET6, SOCK_DGRAM, 0); }), EAFNOSUPPORT);
-    // No TCP yet: a stream socket is a type we have no protocol for (what Linux says then).
-    EXPECT_EQ(errno_of([] { return tcpip::socket(AF_INET, SOCK_STREAM, 0); }), ESOCKTNOSUPPORT);
     EXPECT_EQ(a.socket_count(), 0u);
 }
 

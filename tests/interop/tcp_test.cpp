@@ -1,0 +1,195 @@
+// TCP against the Linux kernel: tcpip-echo and tcpip-nc on our stack in a fresh namespace, the
+// kernel's own TCP (python3, socat) on the other side of the TAP.
+#include <gtest/gtest.h>
+
+#include "tests/interop/apps.h"
+#include "tests/interop/netns.h"
+
+namespace tcpip::interop {
+namespace {
+
+constexpr int kPort = 7;
+
+class TcpInterop : public ::testing::Test {
+protected:
+    void SetUp() override {
+        TCPIP_REQUIRE_INTEROP();
+        NetnsTapOptions options;
+        options.attach = false;
+        auto env = NetnsTap::create(options);
+        ASSERT_TRUE(env) << env.error();
+        env_ = std::move(*env);
+        our_ip_ = env_->our_address().to_string();
+        kernel_ip_ = env_->kernel_address().address.to_string();
+    }
+
+    void start_echo() {
+        auto app = env_->exec_background({app_path("tcpip-echo"), "--tap", env_->tap_name(), "--ip", our_ip_ + "/24",
+                                          "--port", std::to_string(kPort)});
+        ASSERT_TRUE(app) << app.error();
+        echo_.emplace(std::move(*app));
+        bool up = false;
+        for (int i = 0; i < 20 && !up; ++i) up = env_->exec({"ping", "-c", "1", "-W", "1", our_ip_}).ok();
+        ASSERT_TRUE(up) << "tcpip-echo never answered a ping";
+    }
+
+    std::string stop_echo() {
+        CommandResult r = echo_->stop();
+        echo_.reset();
+        return r.output;
+    }
+
+    CommandResult python(const std::string& code, Duration timeout = Duration::seconds(60)) {
+        return env_->exec({"python3", "-c", code}, timeout);
+    }
+
+    std::unique_ptr<NetnsTap> env_;
+    std::optional<BackgroundCommand> echo_;
+    std::string our_ip_, kernel_ip_;
+};
+
+TEST_F(TcpInterop, EchoServesBulkDataByteExact) {
+    start_echo();
+    // 20 MB through the echo service, written and read concurrently, compared by hash.
+    CommandResult r = python(
+        "import socket, hashlib, threading, os\n"
+        "data = os.urandom(20 * 1000 * 1000)\n"
+        "s = socket.create_connection(('" + our_ip_ + "', " + std::to_string(kPort) + "), timeout=30)\n"
+        "def writer():\n"
+        "    s.sendall(data); s.shutdown(socket.SHUT_WR)\n"
+        "t = threading.Thread(target=writer); t.start()\n"
+        "h = hashlib.sha256(); n = 0\n"
+        "while True:\n"
+        "    b = s.recv(1 << 16)\n"
+        "    if not b: break\n"
+        "    h.update(b); n += len(b)\n"
+        "t.join()\n"
+        "print('bytes', n, 'match', h.digest() == hashlib.sha256(data).digest())\n",
+        Duration::seconds(90));
+    EXPECT_NE(r.output.find("bytes 20000000 match True"), std::string::npos) << r.output;
+}
+
+TEST_F(TcpInterop, KernelToClosedPortIsRefused) {
+    start_echo();
+    CommandResult r = python(
+        "import socket\n"
+        "try:\n"
+        "    socket.create_connection(('" + our_ip_ + "', 9999), timeout=5)\n"
+        "    print('connected')\n"
+        "except ConnectionRefusedError:\n"
+        "    print('refused')\n");
+    EXPECT_NE(r.output.find("refused"), std::string::npos) << r.output;
+    std::string out = stop_echo();
+    EXPECT_GE(stat_from_output(out, "tcp", "rx_no_socket").value_or(0), 1u) << out;
+    EXPECT_GE(stat_from_output(out, "tcp", "tx_resets").value_or(0), 1u) << out;
+}
+
+TEST_F(TcpInterop, TcpipNcToClosedKernelPortIsRefused) {
+    CommandResult r = env_->exec({app_path("tcpip-nc"), "--tap", env_->tap_name(), "--ip", our_ip_ + "/24", kernel_ip_, "9"},
+                                 Duration::seconds(20));
+    EXPECT_NE(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("refused"), std::string::npos) << r.output;
+}
+
+TEST_F(TcpInterop, KernelAbortIsReportedAsReset) {
+    // A kernel server that accepts and aborts (SO_LINGER 0 makes close() send RST).
+    auto server = env_->exec_background(
+        {"python3", "-c",
+         "import socket, struct, time\n"
+         "l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+         "l.bind(('" + kernel_ip_ + "', 7001)); l.listen(1)\n"
+         "c, _ = l.accept(); time.sleep(0.5)\n"
+         "c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0)); c.close()\n"
+         "time.sleep(1)\n"});
+    ASSERT_TRUE(server) << server.error();
+    env_->exec({"sleep", "0.3"});
+    // tcpip-nc keeps reading (stdin is /dev/null: it half-closes, and waits for the server).
+    CommandResult r = env_->exec({app_path("tcpip-nc"), "--tap", env_->tap_name(), "--ip", our_ip_ + "/24", kernel_ip_, "7001"},
+                                 Duration::seconds(20));
+    EXPECT_NE(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("reset"), std::string::npos) << r.output;
+    server->wait(Duration::seconds(5));
+}
+
+TEST_F(TcpInterop, ThousandSequentialConnectionsLeaveNothingBehind) {
+    start_echo();
+    CommandResult r = python(
+        "import socket\n"
+        "ok = 0\n"
+        "for i in range(1000):\n"
+        "    s = socket.create_connection(('" + our_ip_ + "', " + std::to_string(kPort) + "), timeout=5)\n"
+        "    msg = b'hello %d' % i\n"
+        "    s.sendall(msg); s.shutdown(socket.SHUT_WR)\n"
+        "    got = b''\n"
+        "    while True:\n"
+        "        b = s.recv(100)\n"
+        "        if not b: break\n"
+        "        got += b\n"
+        "    s.close()\n"
+        "    ok += got == msg\n"
+        "print('ok', ok)\n",
+        Duration::seconds(120));
+    EXPECT_NE(r.output.find("ok 1000"), std::string::npos) << r.output;
+    env_->exec({"sleep", "0.5"});
+    std::string out = stop_echo();
+    // The kernel closed first each time, so TIME-WAIT is on its side; ours holds only the
+    // listeners (TCP echo) when it stops.
+    EXPECT_LE(stat_from_output(out, "state", "tcp_sockets").value_or(999), 1u) << out;
+    EXPECT_EQ(stat_from_output(out, "tcp", "passive_opens").value_or(0), 1000u) << out;
+}
+
+TEST_F(TcpInterop, TwoHundredConcurrentConnectionsAllEcho) {
+    start_echo();
+    CommandResult r = python(
+        "import socket, selectors\n"
+        "sel = selectors.DefaultSelector(); conns = []\n"
+        "for i in range(200):\n"
+        "    s = socket.create_connection(('" + our_ip_ + "', " + std::to_string(kPort) + "), timeout=10)\n"
+        "    conns.append(s)\n"
+        "for i, s in enumerate(conns):\n"
+        "    s.sendall(b'connection %03d ' % i * 50)\n"
+        "good = 0\n"
+        "for i, s in enumerate(conns):\n"
+        "    want = b'connection %03d ' % i * 50\n"
+        "    got = b''\n"
+        "    while len(got) < len(want):\n"
+        "        b = s.recv(4096)\n"
+        "        if not b: break\n"
+        "        got += b\n"
+        "    good += got == want\n"
+        "for s in conns: s.close()\n"
+        "print('good', good)\n",
+        Duration::seconds(120));
+    EXPECT_NE(r.output.find("good 200"), std::string::npos) << r.output;
+}
+
+TEST_F(TcpInterop, HundredMegabytesEachWayWithTcpipNc) {
+    // kernel -> stack: socat sends, tcpip-nc -l receives; compared by hash.
+    const std::string mb = "100";
+    auto listener = env_->exec_background(
+        {"sh", "-c", app_path("tcpip-nc") + " --tap " + env_->tap_name() + " --ip " + our_ip_ + "/24 -l 5001 | sha256sum"});
+    ASSERT_TRUE(listener) << listener.error();
+    CommandResult send = env_->exec(
+        {"sh", "-c", "head -c " + mb + "000000 /dev/zero | tr '\\0' 'x' | socat -u - TCP:" + our_ip_ +
+                         ":5001,retry=50,interval=0.1"},
+        Duration::seconds(120));
+    EXPECT_TRUE(send.ok()) << send.output;
+    CommandResult got = listener->wait(Duration::seconds(60));
+    CommandResult want = run_command({"sh", "-c", "head -c " + mb + "000000 /dev/zero | tr '\\0' 'x' | sha256sum"});
+    EXPECT_EQ(got.output.substr(0, 64), want.output.substr(0, 64)) << got.output;
+
+    // stack -> kernel: tcpip-nc sends its stdin, socat receives.
+    auto sink = env_->exec_background({"sh", "-c", "socat -u TCP-LISTEN:5002,reuseaddr - | sha256sum"});
+    ASSERT_TRUE(sink) << sink.error();
+    env_->exec({"sleep", "0.3"});
+    CommandResult out = env_->exec(
+        {"sh", "-c", "head -c " + mb + "000000 /dev/zero | tr '\\0' 'x' | " + app_path("tcpip-nc") + " --tap " +
+                         env_->tap_name() + " --ip " + our_ip_ + "/24 " + kernel_ip_ + " 5002"},
+        Duration::seconds(120));
+    EXPECT_EQ(out.exit_code, 0) << out.output;
+    CommandResult received = sink->wait(Duration::seconds(60));
+    EXPECT_EQ(received.output.substr(0, 64), want.output.substr(0, 64)) << received.output;
+}
+
+}  // namespace
+}  // namespace tcpip::interop
