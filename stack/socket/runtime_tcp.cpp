@@ -405,7 +405,12 @@ int Runtime::tcp_setsockopt(SocketEntry& entry, int level, int name, const void*
         switch (name) {
             case SO_REUSEADDR: s->reuse_address = *v != 0; return 0;
             case SO_BROADCAST: entry.broadcast = *v != 0; return 0;
-            case SO_KEEPALIVE: s->keepalive = *v != 0; return 0;
+            case SO_KEEPALIVE:
+                s->keepalive = *v != 0;
+                return call_layer([&](Instant now) {
+                    stack_.tcp().keepalive_changed(now, s);
+                    return 0;
+                });
             case SO_RCVBUF:
                 stack_.tcp().set_buffer_sizes(s, static_cast<std::size_t>(buffer_size(*v, kRmemMax, kMinRcvbuf) / 2), s->sndbuf);
                 return 0;
@@ -434,7 +439,10 @@ int Runtime::tcp_setsockopt(SocketEntry& entry, int level, int name, const void*
         case TCP_KEEPIDLE:
             if (*v < 1 || *v > kMaxTcpKeepIdle) return fail(EINVAL);
             s->keepalive_idle = Duration::seconds(*v);
-            return 0;
+            return call_layer([&](Instant now) {
+                stack_.tcp().keepalive_changed(now, s);
+                return 0;
+            });
         case TCP_KEEPINTVL:
             if (*v < 1 || *v > kMaxTcpKeepIntvl) return fail(EINVAL);
             s->keepalive_interval = Duration::seconds(*v);

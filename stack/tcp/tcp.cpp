@@ -591,6 +591,16 @@ void TcpLayer::on_persist(Instant now, TcpSocket* s) {
     s->persist_deadline = now + std::min(next, config_.tcp_max_rto);
 }
 
+void TcpLayer::keepalive_changed(Instant now, TcpSocket* s) {
+    if (!s->keepalive || (s->state != TcpState::Established && s->state != TcpState::CloseWait)) {
+        s->keepalive_deadline.reset();
+        return;
+    }
+    // Idle time already spent counts: the first probe goes `idle` after the last segment received.
+    s->keepalive_deadline = std::max(now, s->last_activity + s->keepalive_idle);
+    arm_timer(s);
+}
+
 void TcpLayer::on_keepalive(Instant now, TcpSocket* s) {
     if (!s->keepalive || (s->state != TcpState::Established && s->state != TcpState::CloseWait)) return;
     const Duration idle = now - s->last_activity;

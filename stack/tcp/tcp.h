@@ -84,6 +84,9 @@ public:
     void set_buffer_sizes(TcpSocket* s, std::size_t rcvbuf, std::size_t sndbuf);
     // After the application changes a window-affecting value (e.g. read data): send what is due.
     void output(Instant now, TcpSocket* s);
+    // After SO_KEEPALIVE or TCP_KEEPIDLE changed on a connection: (re)arm or stop its keepalive
+    // timer, as Linux's tcp_set_keepalive does.
+    void keepalive_changed(Instant now, TcpSocket* s);
 
     // ---- From IPv4 ----
     void receive(Instant now, const Ipv4RxInfo& info, Packet payload) override;

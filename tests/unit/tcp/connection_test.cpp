@@ -678,3 +678,29 @@ TEST_F(TcpTest, KeepaliveProbesAndFailure) {
 
 }  // namespace
 }  // namespace tcpip::tcp_test
+
+namespace tcpip::tcp_test {
+namespace {
+
+// SO_KEEPALIVE turned on after the connection is up (as the socket API does it) arms the timer at
+// once, counting the idle time already spent, as Linux's tcp_set_keepalive.
+TEST_F(TcpTest, KeepaliveEnabledOnAnEstablishedConnection) {
+    config.tcp_keepalive_idle = Duration::seconds(10);
+    config.tcp_keepalive_interval = Duration::seconds(2);
+    config.tcp_keepalive_probes = 3;
+    listening();
+    established();  // at 10 ms, keepalive off
+    expect_nothing(at(5000));
+    sock->keepalive = true;
+    tcp().keepalive_changed(at(5000), sock);
+    expect_nothing(at(10009));
+    expect_sent(at(10010), seg().seq(us(-1)).ack(peer()).window(65535));
+    // Turned off again: no more probes.
+    sock->keepalive = false;
+    tcp().keepalive_changed(at(10500), sock);
+    expect_nothing(at(30000));
+    EXPECT_EQ(state(), TcpState::Established);
+}
+
+}  // namespace
+}  // namespace tcpip::tcp_test
