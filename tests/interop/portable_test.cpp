@@ -1,0 +1,51 @@
+// One application source on two socket implementations: udp-rtt built on the kernel's sockets
+// talks to tcpip-echo on our stack, and the same source built on ours (tcpip-udp-rtt) talks to a
+// kernel echo (socat). Each prints its round-trip times; the figures are recorded, not asserted.
+#include <gtest/gtest.h>
+
+#include "tests/interop/apps.h"
+#include "tests/interop/netns.h"
+
+namespace tcpip::interop {
+namespace {
+
+TEST(PortableApp, SameSourceOnKernelSocketsAndOnOurs) {
+    TCPIP_REQUIRE_INTEROP();
+    NetnsTapOptions options;
+    options.attach = false;
+    auto env = NetnsTap::create(options);
+    ASSERT_TRUE(env) << env.error();
+    const std::string ours = (*env)->our_address().to_string();
+    const std::string kernel = (*env)->kernel_address().address.to_string();
+
+    // Kernel sockets -> our stack's UDP echo.
+    {
+        auto echo = (*env)->exec_background({app_path("tcpip-echo"), "--tap", (*env)->tap_name(), "--ip", ours + "/24"});
+        ASSERT_TRUE(echo) << echo.error();
+        bool up = false;
+        for (int i = 0; i < 20 && !up; ++i) up = (*env)->exec({"ping", "-c", "1", "-W", "1", ours}).ok();
+        ASSERT_TRUE(up);
+        CommandResult r = (*env)->exec({app_path("udp-rtt"), "-c", "500", ours, "7"}, Duration::seconds(30));
+        EXPECT_TRUE(r.ok()) << r.output;
+        EXPECT_NE(r.output.find("500 answered, 0 lost"), std::string::npos) << r.output;
+        std::printf("udp-rtt (kernel sockets) -> tcpip-echo: %s", r.output.c_str());
+        RecordProperty("kernel_client_to_tcpip_echo", r.output);
+        echo->stop();
+    }
+    // Our sockets -> the kernel's UDP echo (socat PIPE echoes each datagram back).
+    {
+        auto echo = (*env)->exec_background({"timeout", "30", "socat", "UDP-LISTEN:7007,bind=" + kernel, "PIPE"});
+        ASSERT_TRUE(echo) << echo.error();
+        (*env)->exec({"sleep", "0.3"});
+        CommandResult r = (*env)->exec({app_path("tcpip-udp-rtt"), "--tap", (*env)->tap_name(), "--ip", ours + "/24", "-c",
+                                        "500", kernel, "7007"},
+                                       Duration::seconds(30));
+        EXPECT_TRUE(r.ok()) << r.output;
+        EXPECT_NE(r.output.find("500 answered, 0 lost"), std::string::npos) << r.output;
+        std::printf("tcpip-udp-rtt (our sockets) -> kernel socat: %s", r.output.c_str());
+        RecordProperty("tcpip_client_to_kernel_echo", r.output);
+    }
+}
+
+}  // namespace
+}  // namespace tcpip::interop
