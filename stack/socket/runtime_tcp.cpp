@@ -86,15 +86,8 @@ TcpSocket* Runtime::tcp_open(SocketEntry& entry) {
 void Runtime::tcp_disconnect(SocketEntry& entry) {
     TcpSocket* old = entry.tcp();
     TcpSocket* fresh = stack_.tcp().open();
-    fresh->nodelay = old->nodelay;
-    fresh->keepalive = old->keepalive;
-    fresh->keepalive_idle = old->keepalive_idle;
-    fresh->keepalive_interval = old->keepalive_interval;
-    fresh->keepalive_count = old->keepalive_count;
-    fresh->user_mss = old->user_mss;
-    fresh->reuse_address = old->reuse_address;
+    fresh->copy_options_from(*old);
     fresh->linger = entry.linger;
-    stack_.tcp().set_buffer_sizes(fresh, old->rcvbuf, old->sndbuf);
     old->linger = Duration::zero();  // abort, do not close gracefully
     call_layer([&](Instant now) {
         stack_.tcp().close(now, old);
@@ -254,8 +247,7 @@ int Runtime::tcp_accept(Lock& lock, SocketEntry& entry, sockaddr* addr, socklen_
     accepted->sndtimeo = entry.sndtimeo;
     accepted->linger = entry.linger;
     accepted->broadcast = entry.broadcast;
-    TcpSocket* s = *child;
-    s->linger = entry.linger;
+    TcpSocket* s = *child;  // it inherited the listener's options, SO_LINGER included
     s->on_event = [raw = accepted.get()] { raw->notify(); };
     accepted->transport = s;
     add_entry_locked(accepted);

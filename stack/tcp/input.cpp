@@ -62,15 +62,7 @@ void TcpLayer::listen_input(Instant now, TcpSocket* listener, const Segment& seg
     }
     TcpSocket* child = open();
     child->listener = listener;
-    child->reuse_address = listener->reuse_address;
-    child->nodelay = listener->nodelay;
-    child->keepalive = listener->keepalive;
-    child->keepalive_idle = listener->keepalive_idle;
-    child->keepalive_interval = listener->keepalive_interval;
-    child->keepalive_count = listener->keepalive_count;
-    child->user_mss = listener->user_mss;
-    child->rcvbuf = listener->rcvbuf;
-    child->sndbuf = listener->sndbuf;
+    child->copy_options_from(*listener);
     child->local_address = seg.dst;
     child->local_port = seg.header.dst_port;
     child->remote_address = seg.src;

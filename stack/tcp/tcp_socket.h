@@ -130,6 +130,21 @@ public:
     bool connect_reported = false;      // a non-blocking connect's result has been collected
     std::function<void()> on_event;     // wakes blocked callers and poll (set by the socket facade)
 
+    // The options the application set, taken from another socket: a connection made by a listener
+    // inherits its listener's, as on Linux.
+    void copy_options_from(const TcpSocket& other) {
+        nodelay = other.nodelay;
+        keepalive = other.keepalive;
+        keepalive_idle = other.keepalive_idle;
+        keepalive_interval = other.keepalive_interval;
+        keepalive_count = other.keepalive_count;
+        user_mss = other.user_mss;
+        rcvbuf = other.rcvbuf;
+        sndbuf = other.sndbuf;
+        reuse_address = other.reuse_address;
+        linger = other.linger;
+    }
+
     // Bytes in flight: sent but not acknowledged (SYN and FIN count one each).
     std::uint32_t in_flight() const { return static_cast<std::uint32_t>(snd_max - snd_una); }
     bool is_listener() const { return state == TcpState::Listen; }
