@@ -402,9 +402,12 @@ TEST_F(NcInterop, ClosedPortEndsTheClientWithConnectionRefused) {
     EXPECT_NE(nc.output.find("Connection refused"), std::string::npos) << nc.output;
 }
 
+// Every case fails in argument parsing, before any device is opened: these run outside the test
+// namespaces, so none of them may get as far as opening a TAP.
 TEST(NcArguments, BadUsageGetsOneLineAndStatusTwo) {
     for (const auto& argv : std::vector<std::vector<std::string>>{
-             {app_path("tcpip-nc"), "10.0.0.1", "7"},  // TCP: not yet
+             {app_path("tcpip-nc"), "10.0.0", "7"},  // TCP, bad host
+             {app_path("tcpip-nc"), "-l"},             // no port
              {app_path("tcpip-nc"), "-u", "--bogus", "10.0.0.1", "7"},
              {app_path("tcpip-nc"), "-u", "10.0.0.1", "70000"},
              {app_path("tcpip-nc"), "-u", "10.0.0", "7"},
@@ -416,8 +419,6 @@ TEST(NcArguments, BadUsageGetsOneLineAndStatusTwo) {
         EXPECT_EQ(r.exit_code, 2) << argv.back() << ": " << r.output;
         EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
     }
-    CommandResult r = run_command({app_path("tcpip-nc"), "10.0.0.1", "7"});
-    EXPECT_NE(r.output.find("TCP arrives with the TCP layer"), std::string::npos) << r.output;
 }
 
 }  // namespace
