@@ -2,8 +2,9 @@
 //
 //     device ──frames──▶ EthernetLayer ──0x0806──▶ ArpLayer
 //                                      └─0x0800──▶ Ipv4Layer ──1──▶ Icmp
-//                                                            ├─17─▶ (UDP)
-//                                                            └─6──▶ (TCP)
+//                                                            ├─17─▶ UdpLayer ─┐
+//                                                            └─6──▶ TcpLayer ─┴─▶ socket API
+//                                                                                 (stack/socket/)
 //
 // The Stack is single-threaded and holds no global state: two Stacks live in one process (the
 // simulation tests put two on a memory link). It never reads a clock: poll(now) receives what the
