@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 mbytes=${1:-200}
 reps=${2:-3}
 bytes=$((mbytes * 1000 * 1000))
-scripts/setup.sh build-release --buildtype=release -Dtests=disabled -Dbench=disabled >/dev/null
+scripts/setup.sh build-release --buildtype=release -Dtests=disabled -Dbench=enabled >/dev/null
 
 id=$$
 ns_a="tcpip-bench-a-$id"; ns_b="tcpip-bench-b-$id"; ns_t="tcpip-bench-t-$id"

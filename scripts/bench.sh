@@ -5,7 +5,7 @@
 #   scripts/bench.sh [benchmark options, e.g. --benchmark_filter=Checksum]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh build-release --buildtype=release -Dtests=disabled >/dev/null
+scripts/setup.sh build-release --buildtype=release -Dtests=disabled -Dbench=enabled >/dev/null
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 build-release/bench/bench_micro --benchmark_out="$out" --benchmark_out_format=json \
