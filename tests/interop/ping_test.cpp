@@ -19,14 +19,9 @@ protected:
         ASSERT_TRUE(env) << env.error();
         env_ = std::move(*env);
         our_ip_ = env_->our_address().to_string();
-        auto app = env_->exec_background(
-            {app_path("tcpip-echo"), "--tap", env_->tap_name(), "--ip", our_ip_ + "/24"});
+        auto app = start_echo(*env_, our_ip_);
         ASSERT_TRUE(app) << app.error();
         echo_.emplace(std::move(*app));
-        // Ready when it answers: the first ping may race the app's start, so try a few times.
-        bool up = false;
-        for (int i = 0; i < 20 && !up; ++i) up = env_->exec({"ping", "-c", "1", "-W", "1", our_ip_}).ok();
-        ASSERT_TRUE(up) << "tcpip-echo never answered a ping";
     }
 
     // Stops tcpip-echo (SIGTERM) and returns what it printed, statistics included.

@@ -20,11 +20,8 @@ TEST(PortableApp, SameSourceOnKernelSocketsAndOnOurs) {
 
     // Kernel sockets -> our stack's UDP echo.
     {
-        auto echo = (*env)->exec_background({app_path("tcpip-echo"), "--tap", (*env)->tap_name(), "--ip", ours + "/24"});
+        auto echo = start_echo(**env, ours);
         ASSERT_TRUE(echo) << echo.error();
-        bool up = false;
-        for (int i = 0; i < 20 && !up; ++i) up = (*env)->exec({"ping", "-c", "1", "-W", "1", ours}).ok();
-        ASSERT_TRUE(up);
         CommandResult r = (*env)->exec({app_path("udp-rtt"), "-c", "500", ours, "7"}, Duration::seconds(30));
         EXPECT_TRUE(r.ok()) << r.output;
         EXPECT_NE(r.output.find("500 answered, 0 lost"), std::string::npos) << r.output;

@@ -24,13 +24,9 @@ protected:
     }
 
     void start_echo() {
-        auto app = env_->exec_background({app_path("tcpip-echo"), "--tap", env_->tap_name(), "--ip", our_ip_ + "/24",
-                                          "--port", std::to_string(kPort)});
+        auto app = interop::start_echo(*env_, our_ip_, {"--port", std::to_string(kPort)});
         ASSERT_TRUE(app) << app.error();
         echo_.emplace(std::move(*app));
-        bool up = false;
-        for (int i = 0; i < 20 && !up; ++i) up = env_->exec({"ping", "-c", "1", "-W", "1", our_ip_}).ok();
-        ASSERT_TRUE(up) << "tcpip-echo never answered a ping";
     }
 
     std::string stop_echo() {

@@ -51,15 +51,10 @@ protected:
         env_ = std::move(*env);
         our_ip_ = env_->our_address().to_string();
         kernel_ip_ = env_->kernel_address().address.to_string();
-        auto app = env_->exec_background(
-            {app_path("tcpip-echo"), "--tap", env_->tap_name(), "--ip", our_ip_ + "/24"});
+        auto app = start_echo(*env_, our_ip_);
         ASSERT_TRUE(app) << app.error();
         echo_.emplace(std::move(*app));
-        // Ready when it answers a ping (the UDP socket is bound before the ready line; a ping
-        // answered shows the stack runs, and then one UDP echo shows the socket is there).
-        bool up = false;
-        for (int i = 0; i < 20 && !up; ++i) up = env_->exec({"ping", "-c", "1", "-W", "1", our_ip_}).ok();
-        ASSERT_TRUE(up) << "tcpip-echo never answered a ping";
+        // It answers pings; one UDP echo then shows the UDP socket is there too.
         CommandResult r = python(R"(
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
