@@ -373,6 +373,10 @@ bool TcpLayer::hung_up(const TcpSocket* s) const {
 
 bool TcpLayer::peer_closed(const TcpSocket* s) const { return s->fin_received; }
 
+void TcpLayer::for_each_socket(const std::function<void(const TcpSocket&)>& f) const {
+    for (const auto& [key, socket] : sockets_) f(*socket);
+}
+
 TcpInfo TcpLayer::info(const TcpSocket* s) const {
     TcpInfo i;
     i.state = s->state;

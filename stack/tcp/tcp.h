@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <unordered_map>
 #include <unordered_set>
@@ -94,6 +95,9 @@ public:
     void unreachable(Instant now, const UnreachableInfo& info) override;
 
     std::size_t socket_count() const { return sockets_.size(); }
+    // Read-only walk over every socket the layer owns (listeners, connections, TIME-WAIT), in no
+    // particular order: for tools that list connections like `ss -tan`. Under the stack's lock.
+    void for_each_socket(const std::function<void(const TcpSocket&)>& f) const;
     std::size_t time_wait_count() const { return time_wait_count_; }
 
 private:
