@@ -23,6 +23,8 @@ const char* kSharedUsage =
     "  --gateway ADDR      default gateway\n"
     "  --mac MAC           our MAC address (default 02:74:63:70:00:02)\n"
     "  --pcap FILE         capture every frame, both ways, to FILE (Wireshark reads it)\n"
+    "  --no-offload        plain 1514-byte frames with full checksums on the TAP (default:\n"
+    "                      checksum and TCP segmentation offload through IFF_VNET_HDR)\n"
     "  --help              this text\n";
 
 EventLoop* g_loop_to_stop = nullptr;  // the one thing a signal handler may touch
@@ -111,6 +113,8 @@ CommonOptions Args::parse(int argc, char** argv) {
             options.mac = *mac;
         } else if (arg == "--pcap") {
             options.pcap = std::string(value());
+        } else if (arg == "--no-offload") {
+            options.offload = false;
         } else if (arg.size() > 1 && arg[0] == '-') {
             bool known = false;
             for (auto& option : options_) {
@@ -168,7 +172,7 @@ std::string parse_seconds(std::string_view text, double min, double& out) {
 }
 
 DeviceChain::DeviceChain(const std::string& program, const CommonOptions& options) {
-    auto tap = TapDevice::open(options.tap, options.mac);
+    auto tap = TapDevice::open(options.tap, options.mac, TapOptions{.mtu = 1500, .offload = options.offload});
     if (!tap) {
         std::cerr << program << ": " << tap.error().message() << "\n";
         std::exit(1);

@@ -8,6 +8,7 @@
 //   --gateway ADDR      default gateway
 //   --mac MAC           our MAC address (default 02:74:63:70:00:02, locally administered)
 //   --pcap FILE         capture every frame, both ways, to FILE
+//   --no-offload        no IFF_VNET_HDR offloads on the TAP (plain frames, full checksums)
 //   --help              usage
 // A bad flag or value prints one line to stderr and exits with status 2.
 //
@@ -43,6 +44,7 @@ struct CommonOptions {
     std::optional<Ipv4Address> gateway;
     MacAddress mac = MacAddress({0x02, 0x74, 0x63, 0x70, 0x00, 0x02});
     std::optional<std::string> pcap;
+    bool offload = true;  // checksum and TCP segmentation offload on the TAP (drivers/tap_device.h)
 };
 
 // A small argument parser: the shared flags, plus whatever the app adds.

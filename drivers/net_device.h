@@ -23,9 +23,12 @@
 
 namespace tcpip {
 
+// What a device can do beyond moving plain frames (see PacketOffload in stack/core/packet.h for
+// how a frame carries the request). The layers look here before asking for an offload.
 struct DeviceCapabilities {
-    bool rx_checksum_verified = false;  // the device has already verified received checksums
-    bool tx_checksum_offload = false;   // the device fills in transport checksums on transmit
+    bool rx_checksum_verified = false;  // received frames may come with offload().checksum_verified
+    bool tx_checksum_offload = false;   // transmit() completes partial TCP/UDP checksums
+    bool tx_tcp_segmentation = false;   // transmit() cuts TCP/IPv4 segments larger than the MTU
     std::size_t max_frame_size = 1514;  // largest frame transmit() accepts (64 KiB with TSO)
 };
 

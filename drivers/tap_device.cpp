@@ -6,8 +6,10 @@
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -81,6 +83,21 @@ TapError classify_tap_error(int error_number, const std::string& name, const std
 
 namespace {
 
+// struct virtio_net_hdr from linux/virtio_net.h, which C++ cannot include (a field there is named
+// `class`). Fields in the host's byte order (the legacy header a TAP uses unless told otherwise).
+struct VirtioNetHeader {
+    std::uint8_t flags;
+    std::uint8_t gso_type;
+    std::uint16_t hdr_len;      // bytes of headers (Ethernet + IP + TCP) copied in front of each segment
+    std::uint16_t gso_size;     // payload bytes per segment
+    std::uint16_t csum_start;   // where checksumming starts (the transport header)
+    std::uint16_t csum_offset;  // where, from csum_start, the checksum is stored
+};
+static_assert(sizeof(VirtioNetHeader) == 10);
+constexpr std::uint8_t kNeedsChecksum = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
+constexpr std::uint8_t kDataValid = 2;      // VIRTIO_NET_HDR_F_DATA_VALID
+constexpr std::uint8_t kGsoTcpV4 = 1;       // VIRTIO_NET_HDR_GSO_TCPV4
+
 // dev_valid_name() in net/core/dev.c: not empty, not "." or "..", no '/', ':' or whitespace.
 bool valid_interface_name(const std::string& name) {
     if (name.empty() || name == "." || name == "..") return false;
@@ -102,6 +119,11 @@ TapError own_error(TapErrorKind kind, const std::string& name) {
 
 Result<TapDevice, TapError> TapDevice::open(const std::string& name, MacAddress mac, std::size_t mtu,
                                             const char* clone_device) {
+    return open(name, mac, TapOptions{.mtu = mtu, .offload = false}, clone_device);
+}
+
+Result<TapDevice, TapError> TapDevice::open(const std::string& name, MacAddress mac, const TapOptions& options,
+                                            const char* clone_device) {
     // Check the name ourselves first: ifr_name holds IFNAMSIZ bytes including the NUL, so a
     // longer name would be cut, and could create or attach to an interface nobody asked for.
     if (name.size() >= IFNAMSIZ) return Unexpected(own_error(TapErrorKind::NameTooLong, name));
@@ -112,21 +134,43 @@ Result<TapDevice, TapError> TapDevice::open(const std::string& name, MacAddress 
 
     ifreq ifr{};
     ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    if (options.offload) ifr.ifr_flags |= IFF_VNET_HDR;
     std::memcpy(ifr.ifr_name, name.data(), name.size());  // NUL-terminated: ifr is zeroed, size < IFNAMSIZ
     if (::ioctl(fd.get(), TUNSETIFF, &ifr) < 0) {
         return Unexpected(classify_tap_error(errno, name, "ioctl(TUNSETIFF)"));
     }
+    if (options.offload) {
+        // The plain 10-byte header (the default, said explicitly: a previous user of a persistent
+        // TAP may have changed it), then the offloads we can take.
+        int header_size = sizeof(VirtioNetHeader);
+        if (::ioctl(fd.get(), TUNSETVNETHDRSZ, &header_size) < 0) {
+            return Unexpected(classify_tap_error(errno, name, "ioctl(TUNSETVNETHDRSZ)"));
+        }
+    }
+    // The offloads are a property of the interface and outlive this fd: a persistent TAP last used
+    // with offloads would go on handing its next user unfinished checksums. So say it every time.
+    const unsigned long offloads = options.offload ? TUN_F_CSUM | TUN_F_TSO4 : 0;
+    if (::ioctl(fd.get(), TUNSETOFFLOAD, offloads) < 0) {
+        return Unexpected(classify_tap_error(errno, name, "ioctl(TUNSETOFFLOAD)"));
+    }
     std::string actual(ifr.ifr_name, ::strnlen(ifr.ifr_name, IFNAMSIZ));
-    return TapDevice(std::move(fd), std::move(actual), mac, mtu);
+    return TapDevice(std::move(fd), std::move(actual), mac, options.mtu, options.offload);
 }
 
 DeviceCapabilities TapDevice::capabilities() const {
     DeviceCapabilities caps;
     caps.max_frame_size = mtu_ + kEthernetHeader;
+    if (offload_) {
+        caps.rx_checksum_verified = true;
+        caps.tx_checksum_offload = true;
+        caps.tx_tcp_segmentation = true;
+        caps.max_frame_size = kMaxOffloadFrame;
+    }
     return caps;
 }
 
 std::size_t TapDevice::receive(Instant /*now*/, PacketPool& pool, std::vector<Packet>& batch, std::size_t max) {
+    if (offload_) return receive_with_header(pool, batch, max);
     std::size_t count = 0;
     while (count < max) {
         Packet packet = pool.allocate(mtu_ + kEthernetHeader, PacketPool::kDefaultHeadroom);
@@ -152,26 +196,113 @@ std::size_t TapDevice::receive(Instant /*now*/, PacketPool& pool, std::vector<Pa
 }
 
 Result<void, DeviceError> TapDevice::transmit(Instant /*now*/, Packet frame) {
+    if (offload_) return transmit_with_header(frame);
     if (frame.size() > mtu_ + kEthernetHeader) {
         stats_.tx_errors++;
         return Unexpected(DeviceError::FrameTooBig);
     }
     for (int attempt = 0; attempt < 3; ++attempt) {  // bounded retry on EINTR only
         ssize_t n = ::write(fd_.get(), frame.data(), frame.size());
-        if (n >= 0) {
-            stats_.tx_frames++;
-            stats_.tx_bytes += static_cast<Counter>(n);
-            return {};
+        if (n >= 0 || errno != EINTR) return write_result(n, frame.size());
+    }
+    stats_.tx_errors++;
+    return Unexpected(DeviceError::Io);
+}
+
+Result<void, DeviceError> TapDevice::write_result(ssize_t n, std::size_t expected) {
+    if (n >= 0) {
+        stats_.tx_frames++;
+        stats_.tx_bytes += static_cast<Counter>(expected);
+        return {};
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        stats_.tx_would_block++;
+        return Unexpected(DeviceError::WouldBlock);
+    }
+    stats_.tx_errors++;
+    // EBADFD: the fd is no longer attached; EIO/ENXIO: the interface went away.
+    if (errno == EBADFD || errno == EIO || errno == ENXIO || errno == ENODEV) return Unexpected(DeviceError::Down);
+    return Unexpected(DeviceError::Io);
+}
+
+// ---- With IFF_VNET_HDR: a virtio_net_hdr before every frame ----
+
+std::size_t TapDevice::receive_with_header(PacketPool& pool, std::vector<Packet>& batch, std::size_t max) {
+    std::size_t count = 0;
+    while (count < max) {
+        // Every read goes into a 64 KiB buffer, since any frame may be a large one; a small frame
+        // is then copied into a small buffer (a copy of at most 1.5 KB), so that queues of small
+        // packets (UDP, out-of-order TCP) do not each hold 64 KiB.
+        Packet large = pool.allocate(kMaxOffloadFrame, PacketPool::kDefaultHeadroom);
+        VirtioNetHeader header{};
+        iovec parts[2] = {{&header, sizeof(header)}, {large.data(), large.tailroom()}};
+        ssize_t n = ::readv(fd_.get(), parts, 2);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK) stats_.rx_errors++;
+            break;
         }
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            stats_.tx_would_block++;
-            return Unexpected(DeviceError::WouldBlock);
+        if (n == 0) break;
+        if (static_cast<std::size_t>(n) < sizeof(header)) {
+            stats_.rx_bad_vnet_header++;
+            continue;
         }
+        const std::size_t length = static_cast<std::size_t>(n) - sizeof(header);
+        if (length == parts[1].iov_len) stats_.rx_truncated++;
+        stats_.rx_frames++;
+        stats_.rx_bytes += static_cast<Counter>(length);
+
+        Packet packet;
+        if (length <= mtu_ + kEthernetHeader) {
+            packet = pool.allocate(length, PacketPool::kDefaultHeadroom);
+            std::memcpy(packet.append(length).data(), large.data(), length);
+        } else {
+            stats_.rx_large++;
+            large.append(length);
+            packet = std::move(large);
+        }
+        // NEEDS_CSUM: the kernel left the checksum for a device that will never compute it (the
+        // frame went from its memory to ours); DATA_VALID: it checked it. Either way it is good.
+        if (header.flags & (kNeedsChecksum | kDataValid)) {
+            packet.offload().checksum_verified = true;
+        }
+        batch.push_back(std::move(packet));
+        count++;
+    }
+    return count;
+}
+
+Result<void, DeviceError> TapDevice::transmit_with_header(const Packet& frame) {
+    const PacketOffload& offload = frame.offload();
+    const bool segmented = offload.segment_size != 0 && frame.size() > mtu_ + kEthernetHeader;
+    if (frame.size() > (segmented ? kMaxOffloadFrame : mtu_ + kEthernetHeader)) {
         stats_.tx_errors++;
-        // EBADFD: the fd is no longer attached; EIO/ENXIO: the interface went away.
-        if (errno == EBADFD || errno == EIO || errno == ENXIO || errno == ENODEV) return Unexpected(DeviceError::Down);
-        return Unexpected(DeviceError::Io);
+        return Unexpected(DeviceError::FrameTooBig);
+    }
+    VirtioNetHeader header{};
+    if ((offload.checksum_partial || segmented) && frame.size() >= kEthernetHeader + 20 + 20) {
+        // The layers set these only on IPv4 frames, whose IHL says where the transport header
+        // starts. (The header's fields are in the host's byte order: a legacy virtio header.)
+        const Bytes bytes = frame.bytes();
+        const std::size_t transport = kEthernetHeader + std::size_t{bytes[kEthernetHeader] & 0x0fu} * 4;
+        if (offload.checksum_partial) {
+            header.flags = kNeedsChecksum;
+            header.csum_start = static_cast<std::uint16_t>(transport);
+            header.csum_offset = offload.checksum_field;
+        }
+        if (segmented) {
+            // hdr_len: every header the kernel copies in front of each segment (Ethernet, IPv4, TCP).
+            const std::size_t tcp_header = std::size_t{static_cast<std::uint8_t>(bytes[transport + 12] >> 4)} * 4;
+            header.gso_type = kGsoTcpV4;
+            header.gso_size = offload.segment_size;
+            header.hdr_len = static_cast<std::uint16_t>(transport + tcp_header);
+            stats_.tx_large++;
+        }
+    }
+    iovec parts[2] = {{&header, sizeof(header)}, {const_cast<std::uint8_t*>(frame.data()), frame.size()}};
+    for (int attempt = 0; attempt < 3; ++attempt) {  // bounded retry on EINTR only
+        ssize_t n = ::writev(fd_.get(), parts, 2);
+        if (n >= 0 || errno != EINTR) return write_result(n, frame.size());
     }
     stats_.tx_errors++;
     return Unexpected(DeviceError::Io);

@@ -14,6 +14,7 @@ Packet& Packet::operator=(Packet&& other) noexcept {
         capacity_ = std::exchange(other.capacity_, 0);
         begin_ = std::exchange(other.begin_, 0);
         end_ = std::exchange(other.end_, 0);
+        offload_ = std::exchange(other.offload_, PacketOffload{});
     }
     return *this;
 }
@@ -23,6 +24,7 @@ void Packet::release() {
     pool_ = nullptr;
     buffer_ = nullptr;
     capacity_ = begin_ = end_ = 0;
+    offload_ = {};
 }
 
 PacketPool::~PacketPool() {

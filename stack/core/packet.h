@@ -25,6 +25,24 @@ namespace tcpip {
 
 class PacketPool;
 
+// What a device with offloads did, or is asked to do, to a frame (Linux's virtio_net_hdr says the
+// same things between the kernel and a TAP opened with IFF_VNET_HDR; see drivers/tap_device.h).
+// A device without offloads never sets these and never receives a packet that has them set: the
+// layers ask for offloads only when DeviceCapabilities says the device has them.
+struct PacketOffload {
+    // Receive: the device vouches for the transport checksum (it verified it, or the frame comes
+    // from the local kernel, which never computed it because it never crossed a wire).
+    bool checksum_verified = false;
+    // Send: the transport checksum field holds only the pseudo-header sum (not complemented), and
+    // the device completes it over the transport header and payload. `checksum_field` is the
+    // field's offset from the start of the transport header (16 for TCP, 6 for UDP).
+    bool checksum_partial = false;
+    std::uint8_t checksum_field = 0;
+    // Send: a TCP/IPv4 segment larger than the MTU that the device cuts into segments of
+    // `segment_size` payload bytes each (TCP segmentation offload); 0 for an ordinary frame.
+    std::uint16_t segment_size = 0;
+};
+
 class Packet {
 public:
     Packet() = default;
@@ -76,7 +94,15 @@ public:
     void reset(std::size_t headroom) {
         assert(headroom <= capacity_);
         begin_ = end_ = headroom;
+        offload_ = {};
     }
+
+    // The pool this buffer goes back to: a device that turns one frame into several (software
+    // segmentation) allocates them from the same pool.
+    PacketPool* pool() const { return pool_; }
+
+    PacketOffload& offload() { return offload_; }
+    const PacketOffload& offload() const { return offload_; }
 
 private:
     friend class PacketPool;
@@ -89,6 +115,7 @@ private:
     std::size_t capacity_ = 0;
     std::size_t begin_ = 0;  // first byte of data
     std::size_t end_ = 0;    // one past the last byte of data
+    PacketOffload offload_;
 };
 
 // Two size classes: "small" for frames up to a standard MTU plus headers, "large" for the 64 KiB

@@ -3,7 +3,7 @@
 namespace tcpip {
 
 EthernetLayer::EthernetLayer(NetDevice& device, EthernetStats& stats)
-    : device_(device), mac_(device.mac()), stats_(stats) {}
+    : device_(device), mac_(device.mac()), capabilities_(device.capabilities()), stats_(stats) {}
 
 void EthernetLayer::register_handler(std::uint16_t ethertype, Handler handler) {
     handlers_.emplace_back(ethertype, std::move(handler));

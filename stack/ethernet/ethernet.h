@@ -36,11 +36,14 @@ public:
 
     MacAddress mac() const { return mac_; }
     std::size_t mtu() const { return device_.mtu(); }
+    // What the device offloads (read once: a device's capabilities do not change while it runs).
+    const DeviceCapabilities& capabilities() const { return capabilities_; }
     NetDevice& device() { return device_; }
 
 private:
     NetDevice& device_;
     MacAddress mac_;
+    DeviceCapabilities capabilities_;
     EthernetStats& stats_;
     std::vector<std::pair<std::uint16_t, Handler>> handlers_;  // a handful: a vector beats a map
 };

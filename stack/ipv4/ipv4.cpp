@@ -149,7 +149,11 @@ Result<void, Ipv4SendError> Ipv4Layer::send(Instant now, Ipv4Address dst, std::u
     header.ident = next_ident(dst, protocol);
 
     const std::size_t mtu = ethernet_.mtu();
-    if (Ipv4Repr::header_len() + payload.size() <= mtu) {
+    // A TCP segment larger than the MTU that the device will cut into MTU-sized ones (TSO)
+    // goes down whole; the device copies this header onto each piece and fixes its length, ID and
+    // checksum.
+    const bool device_segments = payload.offload().segment_size != 0 && ethernet_.capabilities().tx_tcp_segmentation;
+    if (Ipv4Repr::header_len() + payload.size() <= mtu || device_segments) {
         header.payload_len = static_cast<std::uint16_t>(payload.size());
         header.emit(payload);
         ++stats_.tx_packets;

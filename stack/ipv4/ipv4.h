@@ -100,6 +100,13 @@ public:
     // The largest payload send() takes without fragmenting: MTU minus a 20-byte header.
     std::size_t max_unfragmented_payload() const;
 
+    // The device's offloads, for the transports: a transport that asks for one (PacketOffload on
+    // the packet it sends) must check here first.
+    const DeviceCapabilities& device_capabilities() const { return ethernet_.capabilities(); }
+    // The largest TCP segment (IPv4 payload) send() takes with PacketOffload::segment_size set,
+    // when the device segments: an IPv4 datagram's 65,535 bytes less the IPv4 header.
+    static constexpr std::size_t kMaxSegmentationPayload = 65535 - 20;
+
     Icmp& icmp() { return *icmp_; }
 
     // Called by ICMP when an error about one of our datagrams arrives: hands it to the protocol

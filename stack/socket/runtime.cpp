@@ -96,7 +96,7 @@ void Runtime::start_thread() {
     Lock lock(mutex_);
     if (loop_) return;
     loop_ = std::make_unique<EventLoop>(stack_, clock_, &mutex_);
-    thread_ = std::thread([loop = loop_.get()] { loop->run(); });
+    thread_ = std::thread([this, loop = loop_.get()] { loop->run([this](Instant) { deliver_events(); }); });
 }
 
 void Runtime::stop_thread() {
@@ -118,7 +118,27 @@ bool Runtime::thread_running() {
 
 std::size_t Runtime::poll() {
     Lock lock(mutex_);
-    return stack_.poll(clock_.now());
+    return poll_stack();
+}
+
+std::size_t Runtime::poll_stack() {
+    const std::size_t frames = stack_.poll(clock_.now());
+    deliver_events();
+    return frames;
+}
+
+void Runtime::on_stack_event(SocketEntry& entry) {
+    if (entry.event_pending) return;
+    entry.event_pending = true;
+    pending_events_.push_back(&entry);
+}
+
+void Runtime::deliver_events() {
+    for (SocketEntry* entry : pending_events_) {
+        entry->event_pending = false;
+        entry->notify();
+    }
+    pending_events_.clear();
 }
 
 void Runtime::set_default(Runtime* runtime) { default_runtime.store(runtime); }
@@ -168,7 +188,7 @@ bool Runtime::wait(Lock& lock, SocketEntry& entry, std::optional<Instant> deadli
             else entry.cv.wait(lock);
         } else {
             // Threadless: run the stack ourselves, then sleep a tick (or less).
-            stack_.poll(clock_.now());
+            poll_stack();
             if (ready()) return true;
             Duration nap = kThreadlessTick;
             if (left) nap = std::min(nap, *left);
@@ -179,6 +199,12 @@ bool Runtime::wait(Lock& lock, SocketEntry& entry, std::optional<Instant> deadli
 }
 
 void Runtime::close_locked(SocketEntry& entry) {
+    // The entry may be about to go: not in the list of those to notify any more (it is notified
+    // below anyway).
+    if (entry.event_pending) {
+        std::erase(pending_events_, &entry);
+        entry.event_pending = false;
+    }
     {
         Registry& r = registry();
         std::lock_guard<std::mutex> guard(r.mutex);
@@ -240,7 +266,7 @@ int Runtime::socket(int domain, int type, int protocol) {
         } else {
             UdpSocket* udp = stack_.udp().open();
             // Called by the stack (under the lock) when a datagram or an error arrives.
-            udp->on_event = [raw = entry.get()] { raw->notify(); };
+            udp->on_event = [this, raw = entry.get()] { on_stack_event(*raw); };
             entry->transport = udp;
         }
         add_entry_locked(entry);
@@ -585,7 +611,7 @@ int Runtime::poll(pollfd* fds, nfds_t nfds, int timeout_ms) {
             Lock lock(o.runtime->mutex_);
             if (!o.runtime->loop_) {
                 threadless = true;
-                o.runtime->stack_.poll(o.runtime->clock_.now());
+                o.runtime->poll_stack();
             }
             fds[o.index].revents = o.runtime->events_locked(*o.entry, fds[o.index].events);
             if (fds[o.index].revents != 0) ++ours_ready;

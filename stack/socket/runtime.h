@@ -139,9 +139,19 @@ private:
     auto call_layer(F&& f) {
         const auto before = stack_.poll_at();
         auto result = f(clock_.now());
+        deliver_events();
         wake_if_earlier(before);
         return result;
     }
+
+    // Events from the layers (data arrived, a connection was accepted, an error) are gathered
+    // while the stack works through a batch of frames and delivered once at the end of it: one
+    // wake-up of a waiting thread per batch instead of one per segment, and the woken thread
+    // does not find the lock still held by the rest of the batch. Both under the lock.
+    void on_stack_event(SocketEntry& entry);
+    void deliver_events();
+    // The stack's poll (threadless mode, or a blocked caller driving it), then the events.
+    std::size_t poll_stack();
 
     // ---- The stream (TCP) halves of the calls above: runtime_tcp.cpp, under the lock ----
     TcpSocket* tcp_open(SocketEntry& entry);
@@ -164,6 +174,7 @@ private:
     std::mutex mutex_;
     Stack stack_;
     std::unordered_map<int, std::shared_ptr<SocketEntry>> sockets_;
+    std::vector<SocketEntry*> pending_events_;  // entries with event_pending set, in sockets_
     std::unique_ptr<EventLoop> loop_;  // while the thread runs
     std::thread thread_;
 };

@@ -74,7 +74,7 @@ std::uint32_t seconds_of(Duration d) { return static_cast<std::uint32_t>(d.total
 TcpSocket* Runtime::tcp_open(SocketEntry& entry) {
     TcpSocket* s = stack_.tcp().open();
     // Called by the layer (under the lock) when data, space, a connection or an error arrives.
-    s->on_event = [raw = &entry] { raw->notify(); };
+    s->on_event = [this, raw = &entry] { on_stack_event(*raw); };
     entry.transport = s;
     return s;
 }
@@ -93,7 +93,7 @@ void Runtime::tcp_disconnect(SocketEntry& entry) {
         stack_.tcp().close(now, old);
         return 0;
     });
-    fresh->on_event = [raw = &entry] { raw->notify(); };
+    fresh->on_event = [this, raw = &entry] { on_stack_event(*raw); };
     entry.transport = fresh;
     entry.connection = SocketEntry::Connection::Unconnected;
     entry.shut_rd = entry.shut_wr = false;
@@ -248,7 +248,7 @@ int Runtime::tcp_accept(Lock& lock, SocketEntry& entry, sockaddr* addr, socklen_
     accepted->linger = entry.linger;
     accepted->broadcast = entry.broadcast;
     TcpSocket* s = *child;  // it inherited the listener's options, SO_LINGER included
-    s->on_event = [raw = accepted.get()] { raw->notify(); };
+    s->on_event = [this, raw = accepted.get()] { on_stack_event(*raw); };
     accepted->transport = s;
     add_entry_locked(accepted);
     if (addr != nullptr) copy_address_out(make_sockaddr(s->remote_address, s->remote_port), addr, len);

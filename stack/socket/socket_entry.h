@@ -47,6 +47,7 @@ struct SocketEntry {
 
     std::condition_variable cv;           // blocked calls wait here, on the runtime's mutex
     std::vector<int> poll_waiters;        // eventfds of tcpip::poll calls waiting on this socket
+    bool event_pending = false;           // in the runtime's list of entries to notify (see Runtime::on_stack_event)
 
     UdpSocket* udp() const {
         auto* p = std::get_if<UdpSocket*>(&transport);

@@ -218,15 +218,15 @@ TcpRepr TcpRepr::from(const TcpHeader& header) {
     };
 }
 
-void TcpRepr::emit(MutableBytes out, Ipv4Address src, Ipv4Address dst, Bytes payload) const {
+MutableBytes TcpRepr::emit_without_checksum(MutableBytes out, Bytes payload) const {
     const std::size_t hlen = header_len();
     const std::size_t total = hlen + payload.size();
     assert(total <= 0xffff);
     assert(out.size() >= total);
     MutableBytes segment = out.first(total);
 
-    // The payload first, so that the checksum below covers it where it finally lies. memmove:
-    // the caller may hand us a payload that overlaps `out`.
+    // The payload first, so that the checksum computed over the segment covers it where it
+    // finally lies. memmove: the caller may hand us a payload that overlaps `out`.
     if (payload.data() != segment.data() + hlen && !payload.empty()) {
         std::memmove(segment.data() + hlen, payload.data(), payload.size());
     }
@@ -241,10 +241,14 @@ void TcpRepr::emit(MutableBytes out, Ipv4Address src, Ipv4Address dst, Bytes pay
     store_be16(segment, TcpHeader::kChecksum, 0);  // counts as zero while it is computed
     store_be16(segment, TcpHeader::kUrgent, urgent);
     options.emit(segment.subspan(TcpHeader::kOptions, hlen - TcpHeader::kOptions));
+    return segment;
+}
 
+void TcpRepr::emit(MutableBytes out, Ipv4Address src, Ipv4Address dst, Bytes payload) const {
+    MutableBytes segment = emit_without_checksum(out, payload);
     const std::uint16_t checksum = InternetChecksum{}
                                        .add_pseudo_header(src, dst, TcpHeader::kIpProtocol,
-                                                          static_cast<std::uint16_t>(total))
+                                                          static_cast<std::uint16_t>(segment.size()))
                                        .add(segment)
                                        .finish();
     store_be16(segment, TcpHeader::kChecksum, checksum);
@@ -256,6 +260,22 @@ void TcpRepr::emit(Packet& packet, Ipv4Address src, Ipv4Address dst) const {
     MutableBytes header = packet.push(hlen);
     const Bytes payload{header.data() + hlen, payload_len};
     emit(packet.bytes(), src, dst, payload);
+}
+
+void TcpRepr::emit_checksum_partial(Packet& packet, Ipv4Address src, Ipv4Address dst) const {
+    const std::size_t payload_len = packet.size();
+    const std::size_t hlen = header_len();
+    MutableBytes header = packet.push(hlen);
+    MutableBytes segment = emit_without_checksum(packet.bytes(), Bytes{header.data() + hlen, payload_len});
+    // The device will sum from the TCP header on, this field included, and store the complement:
+    // so the field holds the pseudo-header's sum, not complemented (Linux: __tcp_v4_send_check).
+    const std::uint16_t pseudo = InternetChecksum{}
+                                     .add_pseudo_header(src, dst, TcpHeader::kIpProtocol,
+                                                        static_cast<std::uint16_t>(segment.size()))
+                                     .sum();
+    store_be16(segment, TcpHeader::kChecksum, pseudo);
+    packet.offload().checksum_partial = true;
+    packet.offload().checksum_field = static_cast<std::uint8_t>(TcpHeader::kChecksum);
 }
 
 // ---------------------------------------------------------------------------------------------

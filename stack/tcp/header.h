@@ -305,9 +305,18 @@ struct TcpRepr {
     // header and payload. out must be large enough (asserted: a bug in the caller, not bad input).
     void emit(MutableBytes out, Ipv4Address src, Ipv4Address dst, Bytes payload) const;
 
+private:
+    // emit() without the checksum: the field is left zero. Returns the segment's bytes.
+    MutableBytes emit_without_checksum(MutableBytes out, Bytes payload) const;
+
+public:
     // The zero-copy form: the packet's data is the payload; the header is prepended in its
     // headroom (push), and the packet then holds the segment.
     void emit(Packet& packet, Ipv4Address src, Ipv4Address dst) const;
+
+    // The same for a device that completes checksums (DeviceCapabilities::tx_checksum_offload):
+    // the checksum field gets only the pseudo-header sum, and the packet's offload() says so.
+    void emit_checksum_partial(Packet& packet, Ipv4Address src, Ipv4Address dst) const;
 
     bool operator==(const TcpRepr&) const = default;
 };

@@ -59,7 +59,14 @@ void TcpLayer::transmit(Instant now, TcpSocket* s, SeqNum seq, std::size_t lengt
         s->segments_since_ack = 0;
         s->delayed_ack_deadline.reset();
     }
-    repr.emit(packet, s->local_address, s->remote_address);
+    // With a device that offloads: it completes the checksum, and cuts a segment longer than one
+    // MSS into MSS-sized ones (TSO; see send_limit()).
+    if (ip_.device_capabilities().tx_checksum_offload) {
+        repr.emit_checksum_partial(packet, s->local_address, s->remote_address);
+    } else {
+        repr.emit(packet, s->local_address, s->remote_address);
+    }
+    if (length > s->mss) packet.offload().segment_size = s->mss;
 
     Ipv4SendOptions options;
     options.dont_fragment = true;  // as Linux: TCP sizes its own segments (path MTU discovery)
@@ -169,6 +176,17 @@ bool TcpLayer::nagle_allows(const TcpSocket* s, std::size_t length, std::size_t 
     return s->fin_queued && length == unsent;
 }
 
+// The most data one transmit() may carry: one MSS, or, when the device does TCP segmentation
+// offload, as many whole MSS-sized segments as fit in one IPv4 datagram (the device cuts them
+// apart; Linux's own TSO does the same). Everything above TCP — windows, Nagle, SWS avoidance,
+// the congestion window — still counts bytes, so only the number of frames changes.
+std::size_t TcpLayer::send_limit(const TcpSocket* s) const {
+    const DeviceCapabilities& caps = ip_.device_capabilities();
+    if (!caps.tx_tcp_segmentation || !caps.tx_checksum_offload || s->mss == 0) return s->mss;
+    const std::size_t room = Ipv4Layer::kMaxSegmentationPayload - TcpHeader::kMaxHeaderLen;
+    return std::max<std::size_t>(room / s->mss, 1) * s->mss;
+}
+
 void TcpLayer::output(Instant now, TcpSocket* s) {
     const bool can_send_data = s->state == TcpState::Established || s->state == TcpState::CloseWait ||
                                s->state == TcpState::FinWait1 || s->state == TcpState::Closing ||
@@ -187,11 +205,14 @@ void TcpLayer::output(Instant now, TcpSocket* s) {
             const std::uint32_t usable = window > flight ? window - flight : 0;
 
             if (unsent > 0) {
-                std::size_t length = std::min<std::size_t>({unsent, s->mss, usable});
+                std::size_t length = std::min<std::size_t>({unsent, send_limit(s), usable});
                 if (length == 0) break;
+                // Several segments in one (TSO): whole segments only, unless it is the end of
+                // the data; the remainder waits for the rules below, as a lone segment would.
+                if (length > s->mss && length < unsent) length -= length % s->mss;
                 // Sender SWS avoidance (RFC 9293 3.8.6.2.1): send a full segment, or all that is
                 // left if Nagle allows, or at least half the largest window the peer offered.
-                const bool full = length == s->mss;
+                const bool full = length >= s->mss;
                 const bool all = length == unsent && nagle_allows(s, length, unsent);
                 const bool half_window = s->max_snd_wnd > 0 && length >= s->max_snd_wnd / 2 && nagle_allows(s, length, unsent);
                 // Going back after a timeout: data already sent once is not held back (else a

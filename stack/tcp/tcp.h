@@ -152,6 +152,7 @@ private:
     TcpSocket* find_listener(Ipv4Address local, std::uint16_t lport) const;
     bool port_in_use(const TcpSocket* s, Ipv4Address address, std::uint16_t port) const;
     std::uint16_t our_mss() const;
+    std::size_t send_limit(const TcpSocket* s) const;
 
     Ipv4Layer& ip_;
     TimerQueue& timers_;

@@ -186,7 +186,9 @@ void UdpLayer::receive(Instant now, const Ipv4RxInfo& info, Packet payload) {
         ++stats_.rx_malformed;
         return;
     }
-    if (config_.verify_rx_checksums && !header->checksum_valid(info.header.src, info.header.dst)) {
+    // A device with checksum offload may have vouched for it already (PacketOffload).
+    if (config_.verify_rx_checksums && !payload.offload().checksum_verified &&
+        !header->checksum_valid(info.header.src, info.header.dst)) {
         ++stats_.rx_bad_checksum;
         return;
     }
