@@ -1,0 +1,312 @@
+#!/usr/bin/env bash
+# End-to-end benchmark: our stack against the Linux kernel, measured side by side in one run.
+#
+#   sudo bench/e2e.sh [--reps N] [--seconds S] [--out DIR] [--smoke]
+#
+#   --reps N      repetitions of every measurement; the medians are reported (default 3)
+#   --seconds S   length of each throughput, request/response and connection-rate run (default 5)
+#   --out DIR     where the results go (default bench/results/YYYYmmdd-HHMMSS/, UTC)
+#   --smoke       1 repetition of 1 s: proves the harness works (CI), the figures mean little
+#
+# It builds build-release (scripts/setup.sh), then creates three network namespaces of its own,
+# named with this script's PID, and removes them when it ends, however it ends:
+#   tcpip-e2e-t-PID   a TAP: the kernel at 10.98.0.1/24, our stack (the apps) at 10.98.0.2
+#   tcpip-e2e-a-PID   one end of a veth pair, 10.99.0.1/24: the kernel baseline's client side
+#   tcpip-e2e-b-PID   the other end, 10.99.0.2/24: the kernel baseline's server side
+# What it measures (the stack's figure, then the kernel's over the veth pair, then the ratio):
+#   throughput, both ways   iperf3 -c [-R] against apps/tcpip-perf -s (ours) / iperf3 -s (kernel)
+#   CPU per GB moved        utime+stime of the tcpip-perf process, before and after each run
+#   request/response        bench/tcp-rr rr: 1-byte ping-pong on one connection, against
+#                           apps/tcpip-echo (ours) / tcp-rr server (kernel); once with client and
+#                           server pinned to cpu 0 (taskset -c 0), once unpinned
+#   connection rate         bench/tcp-rr crr: connect, 1-byte ping-pong, close, repeat
+# Targets (reported, not enforced): bulk throughput each way >= 0.35x the kernel's, and pinned
+# request/response transactions per second >= the kernel's. See bench/README.md.
+#
+# Output: DIR/results.json, results.csv, results.png (drawn by bench/e2e_report.py) and DIR/raw/
+# (every iperf3 JSON, tcp-rr line and app log), and a table on stdout. Exit status: 0 when every
+# measurement was taken, whatever the figures; 1 when the harness failed (a tool that did not
+# start, iperf3 JSON missing, a client that could not measure); 2 for bad arguments.
+set -euo pipefail
+caller_dir=$PWD
+cd "$(dirname "$0")/.."
+
+usage_error() {
+  echo "e2e: $1 (usage: bench/e2e.sh [--reps N] [--seconds S] [--out DIR] [--smoke])" >&2
+  exit 2
+}
+
+reps=3 seconds=5 out="" smoke=0
+while (($#)); do
+  case "$1" in
+    --reps) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || usage_error "--reps needs a positive integer"; reps=$2; shift 2 ;;
+    --seconds) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || usage_error "--seconds needs a positive integer"; seconds=$2; shift 2 ;;
+    --out) [[ -n ${2:-} ]] || usage_error "--out needs a directory"; out=$2; shift 2
+      [[ $out == /* ]] || out=$caller_dir/$out ;;
+    --smoke) smoke=1; shift ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+    *) usage_error "unknown argument '$1'" ;;
+  esac
+done
+if ((smoke)); then reps=1 seconds=1; fi
+[[ $(id -u) -eq 0 ]] || { echo "e2e: needs root (it creates network namespaces)" >&2; exit 1; }
+
+fail() {
+  echo "e2e: $*" >&2
+  exit 1
+}
+
+# ---- build ----
+
+echo "e2e: building build-release"
+scripts/setup.sh build-release --buildtype=release -Dtests=disabled -Dbench=enabled >/dev/null
+ninja -C build-release apps/tcpip-perf apps/tcpip-echo bench/tcp-rr >/dev/null ||
+  fail "could not build apps/tcpip-perf, apps/tcpip-echo and bench/tcp-rr"
+perf=build-release/apps/tcpip-perf echo_app=build-release/apps/tcpip-echo rr_tool=build-release/bench/tcp-rr
+python=/usr/bin/python3  # Debian's, which sees python3-matplotlib (a pyenv python3 on PATH would not)
+report=bench/e2e_report.py
+if ! "$python" -c 'import matplotlib' 2>/dev/null; then
+  echo "e2e: installing python3-matplotlib (for the chart)"
+  export DEBIAN_FRONTEND=noninteractive
+  if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends python3-matplotlib >/dev/null; }; then
+    fail "could not install python3-matplotlib"
+  fi
+fi
+
+started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+out=${out:-bench/results/$(date -u -d "$started_at" +%Y%m%d-%H%M%S)}
+raw_dir=$out/raw
+mkdir -p "$raw_dir"
+measurements=$raw_dir/measurements.tsv
+: >"$measurements"
+
+# ---- namespaces, and the processes started in them ----
+
+id=$$
+ns_t="tcpip-e2e-t-$id" ns_a="tcpip-e2e-a-$id" ns_b="tcpip-e2e-b-$id"
+stack_ip=10.98.0.2 veth_server_ip=10.99.0.2
+started=()  # PIDs of the background processes this script started, and only those
+
+cleanup() {
+  local pid
+  for pid in "${started[@]}"; do
+    stop "$pid"
+  done
+  for ns in "$ns_t" "$ns_a" "$ns_b"; do
+    ip netns del "$ns" 2>/dev/null || true
+  done
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+ip netns add "$ns_t"
+ip netns add "$ns_a"
+ip netns add "$ns_b"
+ip -n "$ns_t" tuntap add dev tap0 mode tap
+ip -n "$ns_t" addr add 10.98.0.1/24 dev tap0
+ip -n "$ns_a" link add veth0 type veth peer name veth1 netns "$ns_b"
+ip -n "$ns_a" addr add 10.99.0.1/24 dev veth0
+ip -n "$ns_b" addr add "$veth_server_ip/24" dev veth1
+for link in "$ns_t tap0" "$ns_a veth0" "$ns_b veth1" "$ns_t lo" "$ns_a lo" "$ns_b lo"; do
+  read -r ns dev <<<"$link"
+  ip -n "$ns" link set "$dev" up
+done
+# The client sides make up to tens of thousands of connections per connection-rate run, each of
+# which leaves a TIME-WAIT entry for 60 s: more ephemeral ports, and reuse of TIME-WAIT ports
+# where the connection had timestamps (these sysctls belong to the namespace).
+for ns in "$ns_t" "$ns_a"; do
+  ip netns exec "$ns" sysctl -qw net.ipv4.ip_local_port_range="1024 65535" net.ipv4.tcp_tw_reuse=1
+done
+
+# start NAMESPACE LOG PATTERN COMMAND...: runs COMMAND in the background (ip netns exec execs it,
+# so the PID is the command's own) and waits up to 10 s for PATTERN in its output. Sets $pid.
+start() {
+  local ns=$1 log=$2 pattern=$3
+  shift 3
+  ip netns exec "$ns" "$@" >"$log" 2>&1 &
+  pid=$!
+  started+=("$pid")
+  local i
+  for ((i = 0; i < 100; i++)); do
+    grep -qs -- "$pattern" "$log" && return 0
+    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; fail "$* exited at start"; }
+    sleep 0.1
+  done
+  cat "$log" >&2
+  fail "$* did not print '$pattern' within 10 s"
+}
+
+# stop PID: SIGTERM (the apps then print their statistics), SIGKILL if still there after 5 s.
+stop() {
+  local victim=$1 i
+  kill -TERM "$victim" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do
+    kill -0 "$victim" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$victim" 2>/dev/null || true
+  wait "$victim" 2>/dev/null || true
+  local kept=() p
+  for p in "${started[@]}"; do [[ $p == "$victim" ]] || kept+=("$p"); done
+  started=("${kept[@]}")
+}
+
+# The stack on the TAP answers ARP and ping from its own thread: one ping proves it is up, and
+# leaves the kernel's neighbour entry resolved before anything is timed.
+wait_for_stack() {
+  local i
+  for ((i = 0; i < 10; i++)); do
+    ip netns exec "$ns_t" ping -c 1 -W 1 "$stack_ip" >/dev/null 2>&1 && return 0
+  done
+  fail "our stack at $stack_ip does not answer ping"
+}
+
+record() {  # record METRIC SIDE REP VALUE
+  printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$measurements"
+}
+
+# A client run, bounded in time: its own length plus a margin for connecting and reporting.
+client() {  # client NAMESPACE COMMAND...
+  local ns=$1
+  shift
+  timeout --kill-after=5 $((seconds * 2 + 30)) ip netns exec "$ns" "$@"
+}
+
+cpu_ticks() {  # utime + stime of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat)
+  # The command name (field 2) may hold spaces: count the fields after its closing parenthesis.
+  sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
+ticks_per_second=$(getconf CLK_TCK)
+
+# iperf_run NAME NAMESPACE SERVER [-R]: one iperf3 client run. Sets $gbits (the receiver's rate),
+# $bytes (what the receiver got) and $cpu (CPU seconds of both iperf3 processes).
+iperf_run() {
+  local name=$1 ns=$2 server=$3
+  shift 3
+  local json=$raw_dir/$name.json result
+  client "$ns" iperf3 -c "$server" -t "$seconds" -J "$@" >"$json" 2>"$raw_dir/$name.stderr" || true
+  result=$("$python" "$report" iperf3 "$json") || fail "iperf3 run $name failed (see $json)"
+  read -r gbits bytes cpu <<<"$result"
+}
+
+# rr_run NAME NAMESPACE COMMAND...: one tcp-rr client run. Its "key=value ..." line goes into the
+# associative array rr (rr[per_second], rr[p50_us], rr[p99_us], rr[errors], ...).
+declare -A rr
+rr_run() {
+  local name=$1 ns=$2
+  shift 2
+  client "$ns" "$@" >"$raw_dir/$name.txt" 2>"$raw_dir/$name.stderr" ||
+    { cat "$raw_dir/$name.stderr" >&2; fail "tcp-rr run $name failed"; }
+  local line field key
+  line=$(grep '^mode=' "$raw_dir/$name.txt") || fail "tcp-rr run $name printed no result"
+  rr=()
+  for field in $line; do rr[${field%%=*}]=${field#*=}; done
+  for key in per_second p50_us p99_us errors; do
+    [[ -n ${rr[$key]:-} ]] || fail "tcp-rr run $name: no $key= in '$line'"
+  done
+  if [[ ${rr[errors]} != 0 ]]; then
+    echo "e2e: warning: $name: ${rr[errors]} failed transactions or connections" >&2
+  fi
+  if awk -v got="${rr[seconds]:-0}" -v want="$seconds" 'BEGIN { exit !(got < 0.9 * want) }'; then
+    echo "e2e: warning: $name ended early, after ${rr[seconds]:-?} s: $(head -1 "$raw_dir/$name.stderr")" >&2
+  fi
+}
+
+echo "e2e: $reps repetition(s) of $seconds s; results in $out"
+
+# ---- 1. bulk throughput and CPU per GB ----
+# One server each for all repetitions; the stack's and the kernel's runs alternate, so a slow
+# moment of the shared machine falls on both.
+
+start "$ns_t" "$raw_dir/tcpip-perf.log" "Server listening" "$perf" -s --stats --tap tap0 --ip "$stack_ip/24"
+perf_pid=$pid
+wait_for_stack
+start "$ns_b" "$raw_dir/iperf3-server.log" "Server listening" iperf3 -s --forceflush -B "$veth_server_ip"
+iperf_server_pid=$pid
+
+for ((rep = 1; rep <= reps; rep++)); do
+  for direction in k2s s2k; do
+    flag=()
+    [[ $direction == s2k ]] && flag=(-R)
+    echo "e2e: [$rep/$reps] throughput $direction"
+    iperf_run "tput_$direction-kernel-$rep" "$ns_a" "$veth_server_ip" "${flag[@]}"
+    record "tput_$direction" kernel "$rep" "$gbits"
+    record "cpu_$direction" kernel "$rep" "$(awk -v c="$cpu" -v b="$bytes" 'BEGIN { printf "%.6f", c / (b / 1e9) }')"
+
+    kill -0 "$perf_pid" 2>/dev/null || fail "tcpip-perf is no longer running (see $raw_dir/tcpip-perf.log)"
+    before=$(cpu_ticks "$perf_pid")
+    iperf_run "tput_$direction-stack-$rep" "$ns_t" "$stack_ip" "${flag[@]}"
+    after=$(cpu_ticks "$perf_pid")
+    record "tput_$direction" stack "$rep" "$gbits"
+    record "cpu_$direction" stack "$rep" "$(awk -v t=$((after - before)) -v hz="$ticks_per_second" -v b="$bytes" \
+      'BEGIN { printf "%.6f", (t / hz) / (b / 1e9) }')"
+  done
+done
+stop "$perf_pid"
+stop "$iperf_server_pid"
+
+# ---- 2. request/response, unpinned and pinned to cpu 0 ----
+
+# rr_phase METRIC WRAPPER...: tcpip-echo and the kernel's tcp-rr server, both started under
+# WRAPPER (e.g. taskset -c 0), and the tcp-rr client under it too.
+rr_phase() {
+  local metric=$1
+  shift
+  local wrap=("$@")
+  start "$ns_t" "$raw_dir/tcpip-echo-$metric.log" "ready" "${wrap[@]}" "$echo_app" --tap tap0 --ip "$stack_ip/24" --port 7
+  local echo_pid=$pid
+  wait_for_stack
+  start "$ns_b" "$raw_dir/tcp-rr-server-$metric.log" "serving" "${wrap[@]}" "$rr_tool" server 7
+  local server_pid=$pid
+  local rep side ns ip
+  for ((rep = 1; rep <= reps; rep++)); do
+    echo "e2e: [$rep/$reps] request/response ${wrap[*]:-unpinned}"
+    for side in kernel stack; do
+      if [[ $side == kernel ]]; then ns=$ns_a ip=$veth_server_ip; else ns=$ns_t ip=$stack_ip; fi
+      rr_run "$metric-$side-$rep" "$ns" "${wrap[@]}" "$rr_tool" rr "$ip" 7 "$seconds"
+      record "$metric" "$side" "$rep" "${rr[per_second]}"
+      record "${metric}_p50" "$side" "$rep" "${rr[p50_us]}"
+      record "${metric}_p99" "$side" "$rep" "${rr[p99_us]}"
+    done
+  done
+  stop "$echo_pid"
+  stop "$server_pid"
+}
+rr_phase rr
+rr_phase rr_pinned taskset -c 0
+
+# ---- 3. connection rate ----
+# Each repetition gets a server port of its own: the previous repetition's connections still sit in
+# TIME-WAIT (60 s) on the client side, and without TCP timestamps (our stack has none yet) the
+# kernel cannot reuse those ports for the same server address and port.
+
+for ((rep = 1; rep <= reps; rep++)); do
+  port=$((7000 + rep))
+  echo "e2e: [$rep/$reps] connection rate"
+  start "$ns_t" "$raw_dir/tcpip-echo-crr-$rep.log" "ready" "$echo_app" --tap tap0 --ip "$stack_ip/24" --port "$port"
+  echo_pid=$pid
+  wait_for_stack
+  start "$ns_b" "$raw_dir/tcp-rr-server-crr-$rep.log" "serving" "$rr_tool" server "$port"
+  server_pid=$pid
+  rr_run "crr-kernel-$rep" "$ns_a" "$rr_tool" crr "$veth_server_ip" "$port" "$seconds"
+  record crr kernel "$rep" "${rr[per_second]}"
+  rr_run "crr-stack-$rep" "$ns_t" "$rr_tool" crr "$stack_ip" "$port" "$seconds"
+  record crr stack "$rep" "${rr[per_second]}"
+  stop "$echo_pid"
+  stop "$server_pid"
+done
+
+# ---- results ----
+
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+"$python" "$report" report "$measurements" "$out" \
+  "date=$started_at" "commit=$commit" "kernel=$(uname -r)" "nproc=$(nproc)" \
+  "cpu=${cpu_model:-unknown}" "reps=$reps" "seconds=$seconds" "smoke=$smoke" \
+  "iperf3=$(iperf3 --version | awk 'NR == 1 { print $2 }')" ||
+  fail "the report could not be written"
+echo
+echo "e2e: $out/results.json"
+echo "e2e: $out/results.csv"
+echo "e2e: $out/results.png"

@@ -1,0 +1,257 @@
+#!/usr/bin/python3
+"""The reporting half of bench/e2e.sh: it reads what the shell script measured and writes the results.
+
+    e2e_report.py iperf3 FILE
+        Reads one iperf3 client's JSON (-J) output and prints "GBITS BYTES CPU_SECONDS":
+        the receiver's rate (end.sum_received), the bytes the receiver got, and the CPU seconds
+        both iperf3 processes used (iperf3's own cpu_utilization_percent, host plus remote, times
+        the test's duration). Exits 1 with a one-line reason if the file is not a finished test.
+
+    e2e_report.py report RAW OUT_DIR [KEY=VALUE ...]
+        RAW holds one measurement a line, "metric side rep value" separated by tabs (side is
+        "stack" or "kernel"). Writes OUT_DIR/results.json (every repetition, medians, ratios, the
+        KEY=VALUE machine information), OUT_DIR/results.csv (one row per metric) and
+        OUT_DIR/results.png (the chart), then prints the table.
+
+Ratios are always stack / kernel of the medians of the same run, so for the latency and CPU rows
+a ratio below 1 is the good direction. Matplotlib is imported only to draw the chart (Debian's
+python3-matplotlib; bench/e2e.sh installs it when missing), with the Agg backend: no display.
+"""
+import csv
+import json
+import statistics
+import sys
+from dataclasses import dataclass
+from typing import Optional
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str  # as written in RAW
+    label: str  # for the table and the chart
+    unit: str
+    target: Optional[float] = None  # the stack/kernel ratio the stack should reach, if there is one
+    higher_is_better: bool = True
+    kernel_note: str = ""  # what the kernel column is, when it is not the plain kernel figure
+
+
+# In the order of the table. The targets come from the issue that asked for this benchmark.
+METRICS = [
+    Metric("tput_k2s", "throughput kernel->stack", "Gbit/s", target=0.35),
+    Metric("tput_s2k", "throughput stack->kernel", "Gbit/s", target=0.35),
+    Metric("rr_pinned", "1-byte req/resp, pinned to cpu 0", "trans/s", target=1.0),
+    Metric("rr_pinned_p50", "  latency p50, pinned", "us", higher_is_better=False),
+    Metric("rr_pinned_p99", "  latency p99, pinned", "us", higher_is_better=False),
+    Metric("rr", "1-byte req/resp, unpinned", "trans/s"),
+    Metric("rr_p50", "  latency p50, unpinned", "us", higher_is_better=False),
+    Metric("rr_p99", "  latency p99, unpinned", "us", higher_is_better=False),
+    Metric("crr", "connect+req/resp+close", "conn/s"),
+    Metric("cpu_k2s", "CPU per GB, kernel->stack", "cpu s/GB", higher_is_better=False,
+           kernel_note="iperf3 processes, both ends (reference only)"),
+    Metric("cpu_s2k", "CPU per GB, stack->kernel", "cpu s/GB", higher_is_better=False,
+           kernel_note="iperf3 processes, both ends (reference only)"),
+]
+
+
+def fail(message):
+    print(f"e2e_report: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+# ---- iperf3 ----
+
+def iperf3(path):
+    try:
+        with open(path) as f:
+            result = json.load(f)
+    except (OSError, ValueError) as e:
+        fail(f"{path}: no iperf3 JSON ({e})")
+    if "error" in result:
+        fail(f"{path}: iperf3 reported: {result['error']}")
+    try:
+        received = result["end"]["sum_received"]
+        cpu = result["end"]["cpu_utilization_percent"]
+        seconds = result["end"]["sum_sent"]["seconds"]
+        gbits = received["bits_per_second"] / 1e9
+        cpu_seconds = (cpu["host_total"] + cpu["remote_total"]) / 100.0 * seconds
+        nbytes = received["bytes"]
+    except (KeyError, TypeError) as e:
+        fail(f"{path}: iperf3 JSON without {e}")
+    if nbytes <= 0:
+        fail(f"{path}: the receiver got no bytes")
+    print(f"{gbits:.6f} {nbytes} {cpu_seconds:.6f}")
+
+
+# ---- report ----
+
+def load_raw(path):
+    """{metric: {side: [value per repetition, in order]}}"""
+    raw = {}
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                metric, side, rep, value = line.rstrip("\n").split("\t")
+                raw.setdefault(metric, {}).setdefault(side, []).append((int(rep), float(value)))
+            except ValueError:
+                fail(f"{path}:{n}: not 'metric side rep value': {line!r}")
+    return {m: {s: [v for _, v in sorted(reps)] for s, reps in sides.items()} for m, sides in raw.items()}
+
+
+def summarize(raw):
+    rows = []
+    for m in METRICS:
+        sides = raw.get(m.key, {})
+        stack = sides.get("stack", [])
+        kernel = sides.get("kernel", [])
+        row = {
+            "metric": m.key, "label": m.label, "unit": m.unit,
+            "higher_is_better": m.higher_is_better, "target": m.target,
+            "stack": stack, "kernel": kernel,
+            "stack_median": statistics.median(stack) if stack else None,
+            "kernel_median": statistics.median(kernel) if kernel else None,
+            "kernel_note": m.kernel_note or None,
+        }
+        ratio = None
+        if row["stack_median"] is not None and row["kernel_median"]:
+            ratio = row["stack_median"] / row["kernel_median"]
+        row["ratio"] = ratio
+        row["met"] = None if m.target is None or ratio is None else ratio >= m.target
+        rows.append(row)
+    return rows
+
+
+def write_json(path, rows, info):
+    with open(path, "w") as f:
+        json.dump({"info": info, "metrics": rows}, f, indent=2)
+        f.write("\n")
+
+
+def fmt(value, digits=3):
+    return "" if value is None else f"{value:.{digits}g}" if abs(value) < 1000 else f"{value:.0f}"
+
+
+def write_csv(path, rows):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["metric", "unit", "stack_median", "kernel_median", "ratio", "target", "met"])
+        for r in rows:
+            met = "" if r["met"] is None else ("yes" if r["met"] else "no")
+            w.writerow([r["metric"], r["unit"], fmt(r["stack_median"], 6), fmt(r["kernel_median"], 6),
+                        fmt(r["ratio"], 4), "" if r["target"] is None else r["target"], met])
+
+
+def print_table(rows, info):
+    reps = info.get("reps", "?")
+    print(f"\nstack vs kernel, medians of {reps} repetition(s); ratio = stack / kernel")
+    header = f"{'metric':<34} {'unit':<9} {'stack':>10} {'kernel':>10} {'ratio':>7} {'target':>7}  met"
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        target = "" if r["target"] is None else f">={r['target']:g}"
+        met = "" if r["met"] is None else ("yes" if r["met"] else "NO")
+        ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f}"
+        print(f"{r['label']:<34} {r['unit']:<9} {fmt(r['stack_median']):>10} {fmt(r['kernel_median']):>10} "
+              f"{ratio:>7} {target:>7}  {met}")
+    notes = sorted({r["kernel_note"] for r in rows if r["kernel_note"]})
+    for note in notes:
+        print(f"(CPU rows: the stack column is the tcpip-perf process; the kernel column is {note})")
+
+
+def draw_chart(path, rows, info):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by_key = {r["metric"]: r for r in rows}
+    colors = {"stack": "#1f77b4", "kernel": "#7f7f7f"}
+    legend_labels = {"stack": "our stack (TAP)", "kernel": "Linux kernel (veth)",
+                     "reference": "kernel: iperf3 processes' CPU (reference only)"}
+    panels = [("tput_k2s", "kernel → stack"), ("tput_s2k", "stack → kernel"),
+              ("rr_pinned", "1-byte req/resp, cpu 0"), ("rr", "1-byte req/resp, unpinned"),
+              ("crr", "connection rate")]
+    fig, axes = plt.subplots(2, 3, figsize=(13, 7.5))
+    fig.suptitle(f"tcpip stack vs Linux kernel (veth), medians of {info.get('reps', '?')}; "
+                 f"{info.get('date', '')} {info.get('commit', '')}", fontsize=11)
+
+    def bars(ax, groups, title, unit):
+        """groups: [(group label, row)]: two bars per group (stack, kernel) with their medians written
+        on top, the repetitions as black dots, the ratio above the group and the target as a red line."""
+        width = 0.38
+        top = 0.0
+        for g, (glabel, r) in enumerate(groups):
+            group_top = 0.0
+            for i, side in enumerate(("stack", "kernel")):
+                median = r[f"{side}_median"]
+                if median is None:
+                    continue
+                x = g + (i - 0.5) * width
+                reference = side == "kernel" and r["kernel_note"]
+                ax.bar(x, median, width * 0.95, color=colors[side], hatch="//" if reference else None,
+                       edgecolor="white", label=legend_labels["reference" if reference else side])
+                ax.plot([x] * len(r[side]), r[side], "k.", markersize=4)
+                ax.text(x, median / 2, fmt(median), ha="center", va="center", fontsize=8, color="white")
+                group_top = max([group_top, median] + r[side])
+            if r["target"] is not None and r["kernel_median"]:
+                level = r["target"] * r["kernel_median"]
+                ax.hlines(level, g - width, g + width, colors="#d62728", linestyles="--",
+                          label="target (a fraction of the kernel's figure)")
+                group_top = max(group_top, level)
+            if r["ratio"] is not None:
+                ax.text(g, group_top * 1.03, f"stack = {r['ratio']:.2f}× kernel", ha="center", va="bottom",
+                        fontsize=9, fontweight="bold")
+            top = max(top, group_top)
+        ax.set_xlim(-0.8, len(groups) - 0.2)
+        ax.set_ylim(0, top * 1.15 if top > 0 else 1)
+        ax.set_xticks(range(len(groups)), [g for g, _ in groups])
+        ax.set_title(title, fontsize=10)
+        ax.set_ylabel(unit)
+
+    for ax, (key, title) in zip(axes.flat, panels):
+        r = by_key[key]
+        if r["target"] is not None:
+            title += f" (target: ≥ {r['target']:g}× kernel)"
+        bars(ax, [("", r)], title, r["unit"])
+    bars(axes.flat[5], [("kernel → stack", by_key["cpu_k2s"]), ("stack → kernel", by_key["cpu_s2k"])],
+         "CPU seconds per GB moved", "cpu s/GB")
+    # One legend for all panels: the labels repeat from panel to panel, so keep the first of each.
+    entries = {}
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    fig.legend(entries.values(), entries.keys(), loc="lower center", ncol=len(entries), fontsize=9,
+               frameon=False)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def report(raw_path, out_dir, pairs):
+    info = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        info[key] = int(value) if value.isdigit() else value
+    rows = summarize(load_raw(raw_path))
+    missing = [r["metric"] for r in rows if r["stack_median"] is None or r["kernel_median"] is None]
+    write_json(f"{out_dir}/results.json", rows, info)
+    write_csv(f"{out_dir}/results.csv", rows)
+    draw_chart(f"{out_dir}/results.png", rows, info)
+    print_table(rows, info)
+    if missing:
+        fail(f"no measurement for: {', '.join(missing)}")
+
+
+def main(argv):
+    if len(argv) == 3 and argv[1] == "iperf3":
+        iperf3(argv[2])
+    elif len(argv) >= 4 and argv[1] == "report":
+        report(argv[2], argv[3], argv[4:])
+    else:
+        print("e2e_report: usage: e2e_report.py iperf3 FILE | e2e_report.py report RAW OUT_DIR [KEY=VALUE ...]",
+              file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
