@@ -206,9 +206,12 @@ void Host::stop_on_signals() {
     install_stop_handler(on_stop_signal);
 }
 
-RuntimeHost::RuntimeHost(const std::string& program, const CommonOptions& options) : devices_(program, options) {
+RuntimeHost::RuntimeHost(const std::string& program, const CommonOptions& options, StackThread mode)
+    : devices_(program, options) {
     runtime_ = std::make_unique<Runtime>(devices_.device(), InterfaceConfig{options.ip, options.gateway}, StackConfig{},
                                          random_seed());
+    Runtime::set_default(runtime_.get());
+    if (mode == StackThread::Caller) return;
     // The stack's thread inherits this mask: with SIGINT and SIGTERM blocked there, the kernel
     // delivers them to the main thread, whose tcpip::poll the self-pipe wakes.
     sigset_t stop_signals, previous;
@@ -218,7 +221,6 @@ RuntimeHost::RuntimeHost(const std::string& program, const CommonOptions& option
     pthread_sigmask(SIG_BLOCK, &stop_signals, &previous);
     runtime_->start_thread();
     pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-    Runtime::set_default(runtime_.get());
 }
 
 RuntimeHost::~RuntimeHost() {

@@ -127,8 +127,16 @@ private:
 // reach the app's main thread.
 class RuntimeHost {
 public:
+    // Where the stack runs:
+    //   OwnThread  a thread of its own (Runtime::start_thread): timers and frames are handled
+    //              whatever the app is doing; two threads share the work of a bulk transfer.
+    //   Caller     in the app's thread, inside tcpip::poll and blocking calls (run to completion:
+    //              a frame, the stack's work and the app's answer without a thread hand-off; the
+    //              fastest for request/response, for an app that waits in tcpip::poll).
+    enum class StackThread { OwnThread, Caller };
+
     // Opens the TAP (and the pcap file); on failure prints the one-line reason and exits with 1.
-    RuntimeHost(const std::string& program, const CommonOptions& options);
+    RuntimeHost(const std::string& program, const CommonOptions& options, StackThread mode = StackThread::OwnThread);
     ~RuntimeHost();
     RuntimeHost(const RuntimeHost&) = delete;
     RuntimeHost& operator=(const RuntimeHost&) = delete;

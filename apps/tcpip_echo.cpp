@@ -114,11 +114,16 @@ int main(int argc, char** argv) {
     using namespace tcpip;
     long long port = 7;
     app::Args args("tcpip-echo", "[--port N] [shared options]\n\nServes ARP, ICMP echo (ping), and UDP and TCP echo on the TAP.\n"
-                                 "  --port N            echo port for UDP and TCP (default 7)\n");
+                                 "  --port N            echo port for UDP and TCP (default 7)\n"
+                                 "  --stack-thread      run the stack on its own thread (default: inside this app's poll loop)\n");
     args.add_option({"--port", "-p"}, [&](std::string_view v) { return app::parse_int(v, 1, 65535, port); });
+    // One thread by default: the stack runs inside this loop's tcpip::poll (run to completion),
+    // which answers a request with no thread hand-off. --stack-thread gives the stack its own.
+    auto mode = app::RuntimeHost::StackThread::Caller;
+    args.add_flag({"--stack-thread"}, [&] { mode = app::RuntimeHost::StackThread::OwnThread; });
     app::CommonOptions options = args.parse(argc, argv);
 
-    app::RuntimeHost host("tcpip-echo", options);
+    app::RuntimeHost host("tcpip-echo", options, mode);
     host.stop_on_signals();
 
     const int fd = tcpip::socket(AF_INET, SOCK_DGRAM, 0);

@@ -193,7 +193,22 @@ bool Runtime::wait(Lock& lock, SocketEntry& entry, std::optional<Instant> deadli
             Duration nap = kThreadlessTick;
             if (left) nap = std::min(nap, *left);
             if (auto due = stack_.poll_at()) nap = std::min(nap, std::max(*due - clock_.now(), Duration::zero()));
-            entry.cv.wait_for(lock, to_chrono(nap));
+            const int device_fd = stack_.device().wait_fd();
+            if (device_fd < 0) {
+                entry.cv.wait_for(lock, to_chrono(nap));
+                continue;
+            }
+            // A device with a descriptor: sleep in the kernel until a frame arrives (then run the
+            // stack at once, without waiting for the tick), or until another thread that ran the
+            // stack meanwhile says this socket changed (through the waiter, as poll() below).
+            thread_local PollWaiter waiter;
+            waiter.drain();
+            entry.poll_waiters.push_back(waiter.fd);
+            lock.unlock();
+            pollfd fds[2] = {{device_fd, POLLIN, 0}, {waiter.fd, POLLIN, 0}};
+            (void)::poll(fds, 2, static_cast<int>((nap.total_micros() + 999) / 1000));
+            lock.lock();
+            std::erase(entry.poll_waiters, waiter.fd);
         }
     }
 }
@@ -579,9 +594,13 @@ int Runtime::poll(pollfd* fds, nfds_t nfds, int timeout_ms) {
         Runtime* runtime;
         std::shared_ptr<SocketEntry> entry;
     };
-    std::vector<Ours> ours;
-    std::vector<pollfd> kernel;             // the kernel's descriptors, then the waiter
-    std::vector<std::size_t> kernel_index;  // where each came from in `fds`
+    // Reused from call to call (a request/response server calls poll once per request).
+    thread_local std::vector<Ours> ours;
+    thread_local std::vector<pollfd> kernel;             // the kernel's descriptors, the waiter, devices
+    thread_local std::vector<std::size_t> kernel_index;  // where each came from in `fds`
+    ours.clear();
+    kernel.clear();
+    kernel_index.clear();
     for (nfds_t i = 0; i < nfds; ++i) {
         fds[i].revents = 0;
         Runtime* runtime = fds[i].fd >= 0 ? owner(fds[i].fd) : nullptr;
@@ -598,6 +617,7 @@ int Runtime::poll(pollfd* fds, nfds_t nfds, int timeout_ms) {
         }
     }
     kernel.push_back(pollfd{waiter.fd, POLLIN, 0});
+    const std::size_t waiter_at = kernel.size() - 1;
 
     // (A plain Instant and a flag: g++ 12 warns falsely about an optional<Instant> here.)
     const bool forever = timeout_ms < 0;
@@ -607,11 +627,19 @@ int Runtime::poll(pollfd* fds, nfds_t nfds, int timeout_ms) {
     for (;;) {
         bool threadless = false;
         int ours_ready = 0;
+        kernel.resize(waiter_at + 1);
         for (auto& o : ours) {
             Lock lock(o.runtime->mutex_);
             if (!o.runtime->loop_) {
+                // A threadless runtime runs here, in the caller's thread; its device's descriptor
+                // joins the wait, so a frame wakes this call at once (run to completion: the
+                // frame, the stack and the application's answer all in one thread, no hand-off).
                 threadless = true;
                 o.runtime->poll_stack();
+                const int device_fd = o.runtime->stack_.device().wait_fd();
+                const bool listed = std::any_of(kernel.begin() + static_cast<std::ptrdiff_t>(waiter_at) + 1, kernel.end(),
+                                                [&](const pollfd& p) { return p.fd == device_fd; });
+                if (device_fd >= 0 && !listed) kernel.push_back(pollfd{device_fd, POLLIN, 0});
             }
             fds[o.index].revents = o.runtime->events_locked(*o.entry, fds[o.index].events);
             if (fds[o.index].revents != 0) ++ours_ready;
@@ -635,11 +663,11 @@ int Runtime::poll(pollfd* fds, nfds_t nfds, int timeout_ms) {
             break;
         }
         int kernel_ready = 0;
-        for (std::size_t k = 0; k + 1 < kernel.size(); ++k) {
+        for (std::size_t k = 0; k < waiter_at; ++k) {
             fds[kernel_index[k]].revents = kernel[k].revents;
             if (kernel[k].revents != 0) ++kernel_ready;
         }
-        if (kernel.back().revents != 0) waiter.drain();
+        if (kernel[waiter_at].revents != 0) waiter.drain();
         ready = ours_ready + kernel_ready;
         if (ready > 0 || last_pass) break;
         if (!forever && wall_now() >= deadline) last_pass = true;
@@ -649,6 +677,7 @@ int Runtime::poll(pollfd* fds, nfds_t nfds, int timeout_ms) {
         Lock lock(o.runtime->mutex_);
         std::erase(o.entry->poll_waiters, waiter.fd);
     }
+    ours.clear();  // no reference kept to a socket that may be closed before the next call
     errno = saved;
     return ready;
 }
