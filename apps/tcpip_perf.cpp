@@ -1,0 +1,1369 @@
+// tcpip-perf: an iperf3-compatible throughput tester (TCP) on our stack. Stock iperf3 is its
+// peer both ways.
+//
+//   tcpip-perf -s [-p PORT] [-1] [-i SECS] [-J]                   server, one test after another
+//   tcpip-perf -c HOST [-p PORT] [-t SECS | -n BYTES | -k BLOCKS] [-l LEN] [-P N] [-R] [-J] [-i SECS]
+//
+// The protocol's messages are in apps/perf/iperf_protocol.h (read it first); this file is the
+// socket program around them, written only against the BSD-like API (tcpip::socket, connect,
+// accept, send, recv, poll):
+//   - the main thread runs the control connection: a tcpip::poll over it, the listener (to turn
+//     away other clients with ACCESS_DENIED) and the signal pipe, with the interval reports as its
+//     timeout;
+//   - each data stream has a thread of its own that only sends (or only receives) blocks with
+//     blocking calls: the hot loop is one tcpip::send or tcpip::recv and an atomic add. The block
+//     is allocated once; SO_SNDTIMEO/SO_RCVTIMEO (100 ms) let a blocked thread see the stop flag.
+//
+// Robustness: every read on the control connection has a deadline (--control-timeout, default
+// 10 s, as iperf3's --rcv-timeout), every length is checked before anything is allocated, and any
+// failure ends that test with a one-line message; the server then serves the next client.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "apps/app_common.h"
+#include "apps/perf/iperf_protocol.h"
+#include "apps/perf/json.h"
+#include "apps/perf/report.h"
+#include "stack/socket/socket.h"
+
+namespace {
+
+using namespace tcpip;
+using namespace tcpip::perf;
+using iperf::State;
+using SteadyClock = std::chrono::steady_clock;
+
+// The iperf3 version whose protocol we speak, sent as "client_version".
+constexpr const char kProtocolVersion[] = "3.12";
+constexpr const char kVersion[] = "tcpip-perf 0.1 (iperf 3.12 protocol, TCP)";
+constexpr int kStreamTimeoutMs = 100;  // how long a data thread may block before it checks the stop flag
+
+struct PerfOptions {
+    bool server = false;
+    std::optional<Ipv4Address> host;  // client: the server
+    std::uint16_t port = iperf::kDefaultPort;
+    bool one_off = false;          // -1
+    bool json = false;             // -J
+    double interval = 1.0;         // -i, seconds; 0: no interval reports
+    double control_timeout = 10.0; // --control-timeout, seconds
+    bool print_stats = false;      // --stats: the stack's counters at exit
+    iperf::TestParams test;        // client: what to ask for
+};
+
+// ---- Small helpers over our sockets ----
+
+sockaddr_in make_address(Ipv4Address address, std::uint16_t port) {
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(port);
+    sin.sin_addr.s_addr = htonl(address.to_u32());
+    return sin;
+}
+
+struct Endpoint {
+    std::string host;
+    std::uint16_t port = 0;
+};
+
+Endpoint endpoint_of(const sockaddr_in& sin) {
+    char text[INET_ADDRSTRLEN] = "?";
+    ::inet_ntop(AF_INET, &sin.sin_addr, text, sizeof text);
+    return {text, ntohs(sin.sin_port)};
+}
+
+Endpoint local_of(int fd) {
+    sockaddr_in sin{};
+    socklen_t len = sizeof sin;
+    tcpip::getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &len);
+    return endpoint_of(sin);
+}
+
+Endpoint remote_of(int fd) {
+    sockaddr_in sin{};
+    socklen_t len = sizeof sin;
+    tcpip::getpeername(fd, reinterpret_cast<sockaddr*>(&sin), &len);
+    return endpoint_of(sin);
+}
+
+void set_timeouts(int fd, int millis) {
+    timeval tv{millis / 1000, (millis % 1000) * 1000};
+    tcpip::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    tcpip::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
+// What TCP_INFO says about a stream: our stack's own counters (stack/tcp/tcp.h TcpInfo).
+struct TcpSample {
+    std::uint32_t total_retrans = 0;
+    std::uint64_t cwnd_bytes = 0;
+    std::uint32_t rtt_us = 0, rttvar_us = 0, pmtu = 0;
+};
+
+TcpSample tcp_sample(int fd) {
+    tcp_info ti{};
+    socklen_t len = sizeof ti;
+    TcpSample s;
+    if (tcpip::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
+        s.total_retrans = ti.tcpi_total_retrans;
+        s.cwnd_bytes = std::uint64_t{ti.tcpi_snd_cwnd} * ti.tcpi_snd_mss;
+        s.rtt_us = ti.tcpi_rtt;
+        s.rttvar_us = ti.tcpi_rttvar;
+        s.pmtu = ti.tcpi_pmtu;
+    }
+    return s;
+}
+
+double seconds_between(SteadyClock::time_point a, SteadyClock::time_point b) {
+    return std::chrono::duration<double>(b - a).count();
+}
+
+// Process CPU use over a test, in percent of wall time (iperf3's cpu_util: getrusage).
+class CpuMeter {
+public:
+    void start() {
+        wall_ = SteadyClock::now();
+        ::getrusage(RUSAGE_SELF, &usage_);
+    }
+    // total, user, system
+    std::array<double, 3> percent() const {
+        rusage now{};
+        ::getrusage(RUSAGE_SELF, &now);
+        const double wall = std::max(seconds_between(wall_, SteadyClock::now()), 1e-6);
+        auto secs = [](const timeval& a, const timeval& b) {
+            return static_cast<double>(b.tv_sec - a.tv_sec) + static_cast<double>(b.tv_usec - a.tv_usec) / 1e6;
+        };
+        const double user = secs(usage_.ru_utime, now.ru_utime) / wall * 100.0;
+        const double system = secs(usage_.ru_stime, now.ru_stime) / wall * 100.0;
+        return {user + system, user, system};
+    }
+
+private:
+    SteadyClock::time_point wall_;
+    rusage usage_{};
+};
+
+// ---- The control connection: reads with a deadline that the signal pipe can cut short ----
+
+enum class Io { Ok, Closed, Timeout, Stopped, Error };
+
+const char* io_text(Io io) {
+    switch (io) {
+        case Io::Ok: return "ok";
+        case Io::Closed: return "the peer closed the control connection";
+        case Io::Timeout: return "timed out waiting on the control connection";
+        case Io::Stopped: return "interrupted";
+        case Io::Error: return "control connection error";
+    }
+    return "?";
+}
+
+class Control {
+public:
+    Control(int fd, int stop_fd) : fd_(fd), stop_fd_(stop_fd) {}
+    int fd() const { return fd_; }
+
+    // Waits (until `deadline`) for the control socket to be readable: Ok, Timeout or Stopped.
+    Io wait_readable(std::optional<SteadyClock::time_point> deadline) const {
+        for (;;) {
+            int timeout_ms = -1;
+            if (deadline) {
+                const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - SteadyClock::now());
+                if (left.count() <= 0) return Io::Timeout;
+                timeout_ms = static_cast<int>(std::min<long long>(left.count() + 1, 1000 * 1000));
+            }
+            pollfd fds[2] = {{fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+            const int n = tcpip::poll(fds, 2, timeout_ms);
+            if (n < 0 && errno != EINTR) return Io::Error;
+            if (n > 0 && fds[1].revents != 0) return Io::Stopped;
+            if (n > 0 && fds[0].revents != 0) return Io::Ok;
+        }
+    }
+
+    Io read_exact(void* buf, std::size_t len, std::optional<SteadyClock::time_point> deadline) const {
+        auto* p = static_cast<char*>(buf);
+        while (len > 0) {
+            if (Io w = wait_readable(deadline); w != Io::Ok) return w;
+            const ssize_t n = tcpip::recv(fd_, p, len, MSG_DONTWAIT);
+            if (n == 0) return Io::Closed;
+            if (n < 0) {
+                if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
+                return Io::Error;
+            }
+            p += n;
+            len -= static_cast<std::size_t>(n);
+        }
+        return Io::Ok;
+    }
+
+    // One state byte. `unknown` receives a byte that names no state.
+    Io read_state(std::optional<State>& state, std::uint8_t& raw, std::optional<SteadyClock::time_point> deadline) const {
+        const Io io = read_exact(&raw, 1, deadline);
+        state = io == Io::Ok ? iperf::state_from_byte(raw) : std::nullopt;
+        return io;
+    }
+
+    // A length-prefixed JSON message of at most `max_len` bytes (JSON_read, with the checks it lacks).
+    Io read_json(Json& out, std::uint32_t max_len, std::optional<SteadyClock::time_point> deadline,
+                 std::string& error) const {
+        std::array<std::uint8_t, 4> prefix{};
+        if (Io io = read_exact(prefix.data(), prefix.size(), deadline); io != Io::Ok) return io;
+        const std::uint32_t len = iperf::decode_length(prefix);
+        if (len == 0 || len > max_len) {
+            error = "JSON length " + std::to_string(len) + " is out of range (1.." + std::to_string(max_len) + ")";
+            return Io::Error;
+        }
+        std::string text(len, '\0');
+        if (Io io = read_exact(text.data(), len, deadline); io != Io::Ok) return io;
+        auto parsed = parse_json(text);
+        if (!parsed) {
+            error = "bad JSON: " + parsed.error().message + " at byte " + std::to_string(parsed.error().offset);
+            return Io::Error;
+        }
+        out = std::move(*parsed);
+        return Io::Ok;
+    }
+
+    bool write_all(const void* buf, std::size_t len) const {
+        const auto* p = static_cast<const char*>(buf);
+        while (len > 0) {
+            const ssize_t n = tcpip::send(fd_, p, len, MSG_NOSIGNAL);
+            if (n < 0) {
+                if (errno == EINTR || errno == EAGAIN) continue;
+                return false;
+            }
+            p += n;
+            len -= static_cast<std::size_t>(n);
+        }
+        return true;
+    }
+
+    bool send_state(State state) const {
+        const std::uint8_t b = iperf::state_byte(state);
+        return write_all(&b, 1);
+    }
+
+    bool send_json(const Json& json) const {
+        const std::string framed = iperf::frame_json(json);
+        return write_all(framed.data(), framed.size());
+    }
+
+private:
+    int fd_;
+    int stop_fd_;
+};
+
+// ---- Data streams ----
+
+// Bytes left to send when the test ends by size (-n / -k), shared by the sending threads.
+class Budget {
+public:
+    explicit Budget(std::uint64_t bytes) : left_(bytes) {}
+    // Reserves up to `want` bytes; 0 when the budget is spent.
+    std::uint64_t take(std::uint64_t want) {
+        std::uint64_t left = left_.load(std::memory_order_relaxed);
+        for (;;) {
+            const std::uint64_t got = std::min(left, want);
+            if (got == 0) return 0;
+            if (left_.compare_exchange_weak(left, left - got, std::memory_order_relaxed)) return got;
+        }
+    }
+
+private:
+    std::atomic<std::uint64_t> left_;
+};
+
+struct Stream {
+    int fd = -1;
+    int id = 0;          // iperf3's stream id (1, 3, 4, ...)
+    bool sender = false;
+    Endpoint local, remote;
+    std::atomic<std::uint64_t> bytes{0};    // moved so far (written by the data thread)
+    std::atomic<bool> finished{false};      // the data thread has returned
+    std::atomic<int> error{0};              // errno that ended it, 0 for a normal end
+    std::vector<char> receive_buffer;       // receivers only; allocated once
+    std::thread thread;
+
+    // Main thread only.
+    std::uint64_t interval_base = 0;        // bytes at the start of the current interval
+    std::uint32_t retrans_base = 0;         // TCP_INFO total_retrans at the start of the test
+    std::uint32_t retrans_interval_base = 0;
+    std::uint64_t final_bytes = 0;
+    std::int64_t final_retrans = -1;
+    double end_time = 0;
+    std::optional<iperf::StreamResult> peer;  // the other side's view
+};
+
+void send_loop(Stream& s, const char* block, std::size_t block_size, Budget* budget, const std::atomic<bool>& stop) {
+    std::size_t offset = 0, chunk = 0;
+    while (!stop.load(std::memory_order_relaxed)) {
+        if (offset == chunk) {  // the block is out: start the next one
+            offset = 0;
+            chunk = budget ? static_cast<std::size_t>(budget->take(block_size)) : block_size;
+            if (chunk == 0) break;
+        }
+        const ssize_t n = tcpip::send(s.fd, block + offset, chunk - offset, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;  // SO_SNDTIMEO: look at `stop`
+            s.error = errno;
+            break;
+        }
+        offset += static_cast<std::size_t>(n);
+        s.bytes.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
+    }
+    s.finished = true;
+}
+
+void receive_loop(Stream& s, const std::atomic<bool>& stop) {
+    while (!stop.load(std::memory_order_relaxed)) {
+        const ssize_t n = tcpip::recv(s.fd, s.receive_buffer.data(), s.receive_buffer.size(), 0);
+        if (n > 0) {
+            s.bytes.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
+        } else if (n == 0) {
+            break;  // the sender closed its side
+        } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            s.error = errno;
+            break;
+        }
+    }
+    s.finished = true;
+}
+
+// ---- One test, either role: the streams, the clock, the reports ----
+
+class Test {
+public:
+    Test(const PerfOptions& options, const iperf::TestParams& params, bool is_server)
+        : options_(options), params_(params), we_send_(params.reverse == is_server) {
+        if (params_.bytes != 0) budget_.emplace(params_.bytes);
+        else if (params_.blocks != 0) budget_.emplace(params_.blocks * params_.block_size);
+    }
+    ~Test() {
+        stop_streams();
+        for (auto& s : streams_) tcpip::close(s->fd);
+    }
+    Test(const Test&) = delete;
+    Test& operator=(const Test&) = delete;
+
+    const iperf::TestParams& params() const { return params_; }
+    bool we_send() const { return we_send_; }
+    std::size_t stream_count() const { return streams_.size(); }
+
+    void set_peer(Endpoint control_peer, std::string cookie) {
+        control_peer_ = std::move(control_peer);
+        cookie_ = std::move(cookie);
+    }
+
+    // A connected data socket joins the test (its id is iperf3's for its position).
+    void add_stream(int fd) {
+        auto s = std::make_unique<Stream>();
+        s->fd = fd;
+        s->id = iperf::stream_id(streams_.size());
+        s->sender = we_send_;
+        s->local = local_of(fd);
+        s->remote = remote_of(fd);
+        set_timeouts(fd, kStreamTimeoutMs);
+        if (params_.nodelay) {
+            int one = 1;
+            tcpip::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        }
+        if (params_.window > 0) {
+            tcpip::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &params_.window, sizeof params_.window);
+            tcpip::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &params_.window, sizeof params_.window);
+        }
+        if (!we_send_) s->receive_buffer.resize(std::max<std::size_t>(params_.block_size, 256 * 1024));
+        if (!options_.json) {
+            std::cout << "[" << pad3(s->fd) << "] local " << s->local.host << " port " << s->local.port
+                      << " connected to " << s->remote.host << " port " << s->remote.port << "\n";
+        }
+        streams_.push_back(std::move(s));
+    }
+
+    // TEST_RUNNING: the clock starts and the data threads with it.
+    void start() {
+        if (we_send_) {
+            // One block for every sender, filled once (iperf3 sends random bytes too).
+            block_.resize(params_.block_size);
+            std::mt19937 rng(12345);
+            for (auto& c : block_) c = static_cast<char>(rng());
+        }
+        cpu_.start();
+        start_ = SteadyClock::now();
+        interval_start_ = 0;
+        next_report_ = start_ + interval_duration();
+        for (auto& s : streams_) s->retrans_base = s->retrans_interval_base = tcp_sample(s->fd).total_retrans;
+        if (!options_.json) {
+            std::cout << interval_header(we_send_) << std::flush;
+        }
+        for (auto& s : streams_) {
+            Stream& stream = *s;
+            if (we_send_) {
+                Budget* budget = budget_ ? &*budget_ : nullptr;
+                stream.thread = std::thread(send_loop, std::ref(stream), block_.data(), block_.size(), budget, std::cref(stop_));
+            } else {
+                stream.thread = std::thread(receive_loop, std::ref(stream), std::cref(stop_));
+            }
+        }
+        running_ = true;
+    }
+
+    double elapsed() const { return seconds_between(start_, SteadyClock::now()); }
+    bool running() const { return running_; }
+
+    std::uint64_t total_bytes() const {
+        std::uint64_t sum = 0;
+        for (const auto& s : streams_) sum += s->bytes.load(std::memory_order_relaxed);
+        return sum;
+    }
+
+    bool all_streams_finished() const {
+        for (const auto& s : streams_) {
+            if (!s->finished.load()) return false;
+        }
+        return true;
+    }
+
+    // A stream that ended with an error (a reset, say), or 0.
+    int stream_error() const {
+        for (const auto& s : streams_) {
+            if (int e = s->error.load()) return e;
+        }
+        return 0;
+    }
+
+    // The client's view of "is the test over": by time, or by size.
+    bool end_condition_met() const {
+        if (!running_) return false;
+        if (params_.bytes == 0 && params_.blocks == 0) return params_.duration > 0 && elapsed() >= params_.duration;
+        if (we_send_) return all_streams_finished();
+        const std::uint64_t target = params_.bytes != 0 ? params_.bytes : params_.blocks * params_.block_size;
+        return total_bytes() >= target;
+    }
+
+    // When the next interval report is due (nullopt: no interval reports).
+    std::optional<SteadyClock::time_point> next_report() const {
+        if (!running_ || options_.interval <= 0) return std::nullopt;
+        return next_report_;
+    }
+
+    // Reports the interval that ended now, if one is due.
+    void maybe_report() {
+        if (!running_ || options_.interval <= 0 || SteadyClock::now() < next_report_) return;
+        report_interval(elapsed());
+        next_report_ += interval_duration();
+        if (next_report_ < SteadyClock::now()) next_report_ = SteadyClock::now() + interval_duration();
+    }
+
+    // The receiving side, at the end: waits until the data already on its way has arrived (no
+    // byte for 20 ms, at most 300 ms), so the count covers what the sender had sent.
+    void settle_receivers() {
+        if (we_send_) return;
+        const auto give_up = SteadyClock::now() + std::chrono::milliseconds(300);
+        std::uint64_t last = total_bytes();
+        auto quiet_since = SteadyClock::now();
+        last_arrival_ = elapsed();
+        while (SteadyClock::now() < give_up && !all_streams_finished()) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            const std::uint64_t now_bytes = total_bytes();
+            if (now_bytes != last) {
+                last = now_bytes;
+                quiet_since = SteadyClock::now();
+                last_arrival_ = elapsed();  // the test's end, for the receiver: its last byte
+            } else if (SteadyClock::now() - quiet_since >= std::chrono::milliseconds(20)) {
+                break;
+            }
+        }
+    }
+
+    // Stops the data threads and waits for them (each notices within kStreamTimeoutMs).
+    void stop_streams() {
+        stop_ = true;
+        for (auto& s : streams_) {
+            if (s->thread.joinable()) s->thread.join();
+        }
+    }
+
+    // The end of the test: the last (partial) interval and the final counts. Senders must have
+    // stopped first, so that what we report sent is all that was sent.
+    void finish() {
+        if (!running_) return;
+        const double end = last_arrival_ ? *last_arrival_ : elapsed();
+        if (options_.interval > 0 && (end - interval_start_ >= options_.interval * 0.1 || interval_bytes() > 0)) {
+            report_interval(end);
+        }
+        for (auto& s : streams_) {
+            s->final_bytes = s->bytes.load();
+            s->end_time = end;
+            if (s->sender) s->final_retrans = static_cast<std::int64_t>(tcp_sample(s->fd).total_retrans - s->retrans_base);
+        }
+        cpu_percent_ = cpu_.percent();
+        end_time_ = end;
+        running_ = false;
+    }
+
+    // Closes the data connections (iperf3's server does this at TEST_END).
+    void close_streams() {
+        stop_streams();
+        for (auto& s : streams_) {
+            tcpip::close(s->fd);
+        }
+        streams_.clear();
+    }
+
+    iperf::TestResults our_results() const {
+        iperf::TestResults r;
+        r.cpu_total = cpu_percent_[0];
+        r.cpu_user = cpu_percent_[1];
+        r.cpu_system = cpu_percent_[2];
+        r.sender_has_retransmits = we_send_ ? 1 : -1;
+        for (const auto& s : final_) {
+            iperf::StreamResult sr;
+            sr.id = s.id;
+            sr.bytes = static_cast<std::int64_t>(s.bytes);
+            sr.retransmits = we_send_ ? s.retrans : -1;
+            sr.start_time = 0;
+            sr.end_time = s.end_time;
+            r.streams.push_back(sr);
+        }
+        return r;
+    }
+
+    // Keeps what finish() measured, so the streams can be closed before the results go out.
+    void keep_final() {
+        final_.clear();
+        for (const auto& s : streams_) {
+            final_.push_back({s->fd, s->id, s->final_bytes, s->final_retrans, s->end_time, s->local, s->remote, {}});
+        }
+    }
+
+    // The peer's results, matched by stream id (get_results). False when an id is unknown.
+    bool take_peer_results(const iperf::TestResults& peer, std::string& error) {
+        peer_cpu_ = {peer.cpu_total, peer.cpu_user, peer.cpu_system};
+        peer_has_retransmits_ = peer.sender_has_retransmits == 1;
+        for (const auto& ps : peer.streams) {
+            bool found = false;
+            for (auto& f : final_) {
+                if (f.id == ps.id) {
+                    f.peer = ps;
+                    found = true;
+                }
+            }
+            if (!found) {
+                error = "the peer's results name stream " + std::to_string(ps.id) + ", which is not in this test";
+                return false;
+            }
+        }
+        return true;
+    }
+
+    void print_summary() const {
+        if (options_.json) return;
+        std::cout << kSeparator << summary_header(true);
+        std::uint64_t sent_sum = 0, received_sum = 0;
+        std::int64_t retrans_sum = 0;
+        bool have_retrans = false;
+        double sent_secs = end_time_, received_secs = end_time_;
+        for (const auto& f : final_) {
+            const Side sent = sent_side(f);
+            const Side received = received_side(f);
+            std::cout << format_line({pad_id(f.fd), 0, sent.seconds, sent.bytes, sent.retrans, std::nullopt, "sender"});
+            std::cout << format_line({pad_id(f.fd), 0, received.seconds, received.bytes, std::nullopt, std::nullopt, "receiver"});
+            sent_sum += sent.bytes;
+            received_sum += received.bytes;
+            if (sent.retrans) {
+                have_retrans = true;
+                retrans_sum += *sent.retrans;
+            }
+            sent_secs = sent.seconds;
+            received_secs = received.seconds;
+        }
+        if (final_.size() > 1) {
+            std::cout << format_line({"SUM", 0, sent_secs, sent_sum, have_retrans ? std::optional<std::int64_t>(retrans_sum) : std::nullopt,
+                                      std::nullopt, "sender"});
+            std::cout << format_line({"SUM", 0, received_secs, received_sum, std::nullopt, std::nullopt, "receiver"});
+        }
+        std::cout << std::flush;
+    }
+
+    // The -J document, as iperf3 lays it out (start, intervals, end).
+    Json json_document(bool client, const std::string& error = "") const {
+        Json doc = Json::object();
+        Json start = Json::object();
+        Json connected = Json::array();
+        for (const auto& f : final_) {
+            connected.push(Json::object()
+                               .set("socket", Json::integer(f.fd))
+                               .set("local_host", Json::string(f.local.host))
+                               .set("local_port", Json::integer(f.local.port))
+                               .set("remote_host", Json::string(f.remote.host))
+                               .set("remote_port", Json::integer(f.remote.port)));
+        }
+        start.set("connected", std::move(connected));
+        start.set("version", Json::string(kVersion));
+        start.set("system_info", Json::string(system_info()));
+        const std::time_t now = std::time(nullptr);
+        char when[64];
+        std::strftime(when, sizeof when, "%a, %d %b %Y %H:%M:%S GMT", std::gmtime(&now));
+        start.set("timestamp", Json::object().set("time", Json::string(when)).set("timesecs", Json::integer(now)));
+        Json peer = Json::object().set("host", Json::string(control_peer_.host)).set("port", Json::integer(control_peer_.port));
+        start.set(client ? "connecting_to" : "accepted_connection", std::move(peer));
+        start.set("cookie", Json::string(cookie_));
+        start.set("test_start", Json::object()
+                                    .set("protocol", Json::string("TCP"))
+                                    .set("num_streams", Json::integer(params_.parallel))
+                                    .set("blksize", Json::integer(params_.block_size))
+                                    .set("omit", Json::integer(0))
+                                    .set("duration", Json::integer(params_.duration))
+                                    .set("bytes", Json::integer(static_cast<std::int64_t>(params_.bytes)))
+                                    .set("blocks", Json::integer(static_cast<std::int64_t>(params_.blocks)))
+                                    .set("reverse", Json::integer(params_.reverse ? 1 : 0))
+                                    .set("tos", Json::integer(0)));
+        doc.set("start", std::move(start));
+        doc.set("intervals", intervals_);
+
+        Json end = Json::object();
+        Json streams = Json::array();
+        std::uint64_t sent_sum = 0, received_sum = 0;
+        std::int64_t retrans_sum = 0;
+        bool have_retrans = false;
+        double sent_secs = end_time_, received_secs = end_time_;
+        for (const auto& f : final_) {
+            const Side sent = sent_side(f);
+            const Side received = received_side(f);
+            streams.push(Json::object()
+                             .set("sender", summary_json(0, sent.seconds, sent.bytes, sent.retrans, true, f.fd))
+                             .set("receiver", summary_json(0, received.seconds, received.bytes, std::nullopt, false, f.fd)));
+            sent_sum += sent.bytes;
+            received_sum += received.bytes;
+            if (sent.retrans) {
+                have_retrans = true;
+                retrans_sum += *sent.retrans;
+            }
+            sent_secs = sent.seconds;
+            received_secs = received.seconds;
+        }
+        end.set("streams", std::move(streams));
+        end.set("sum_sent", summary_json(0, sent_secs, sent_sum,
+                                         have_retrans ? std::optional<std::int64_t>(retrans_sum) : std::nullopt, true));
+        end.set("sum_received", summary_json(0, received_secs, received_sum, std::nullopt, false));
+        end.set("cpu_utilization_percent", Json::object()
+                                               .set("host_total", Json::number(cpu_percent_[0]))
+                                               .set("host_user", Json::number(cpu_percent_[1]))
+                                               .set("host_system", Json::number(cpu_percent_[2]))
+                                               .set("remote_total", Json::number(peer_cpu_[0]))
+                                               .set("remote_user", Json::number(peer_cpu_[1]))
+                                               .set("remote_system", Json::number(peer_cpu_[2])));
+        doc.set("end", std::move(end));
+        if (!error.empty()) doc.set("error", Json::string(error));
+        return doc;
+    }
+
+private:
+    struct Final {
+        int fd;
+        int id;
+        std::uint64_t bytes;
+        std::int64_t retrans;
+        double end_time;
+        Endpoint local, remote;
+        std::optional<iperf::StreamResult> peer;
+    };
+    struct Side {
+        std::uint64_t bytes;
+        double seconds;
+        std::optional<std::int64_t> retrans;
+    };
+
+    // The sending side of a stream: ours if we sent, else what the peer reported.
+    Side sent_side(const Final& f) const {
+        if (we_send_) return {f.bytes, f.end_time, f.retrans >= 0 ? std::optional<std::int64_t>(f.retrans) : std::nullopt};
+        if (!f.peer) return {0, f.end_time, std::nullopt};
+        const double secs = f.peer->end_time > f.peer->start_time ? f.peer->end_time - f.peer->start_time : f.end_time;
+        std::optional<std::int64_t> retrans;
+        if (peer_has_retransmits_ && f.peer->retransmits >= 0) retrans = f.peer->retransmits;
+        return {static_cast<std::uint64_t>(std::max<std::int64_t>(f.peer->bytes, 0)), secs, retrans};
+    }
+    Side received_side(const Final& f) const {
+        if (!we_send_) return {f.bytes, f.end_time, std::nullopt};
+        if (!f.peer) return {0, f.end_time, std::nullopt};
+        const double secs = f.peer->end_time > f.peer->start_time ? f.peer->end_time - f.peer->start_time : f.end_time;
+        return {static_cast<std::uint64_t>(std::max<std::int64_t>(f.peer->bytes, 0)), secs, std::nullopt};
+    }
+
+    std::chrono::microseconds interval_duration() const {
+        return std::chrono::microseconds(static_cast<long long>(options_.interval * 1e6));
+    }
+
+    std::uint64_t interval_bytes() const {
+        std::uint64_t sum = 0;
+        for (const auto& s : streams_) sum += s->bytes.load(std::memory_order_relaxed) - s->interval_base;
+        return sum;
+    }
+
+    void report_interval(double end) {
+        Json streams = Json::array();
+        std::uint64_t sum = 0;
+        std::int64_t retrans_sum = 0;
+        for (auto& s : streams_) {
+            const std::uint64_t now_bytes = s->bytes.load(std::memory_order_relaxed);
+            const std::uint64_t bytes = now_bytes - s->interval_base;
+            s->interval_base = now_bytes;
+            sum += bytes;
+            JsonInterval ji{s->fd, interval_start_, end, bytes, std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt, we_send_};
+            if (we_send_) {
+                const TcpSample t = tcp_sample(s->fd);
+                const std::int64_t retrans = static_cast<std::int64_t>(t.total_retrans - s->retrans_interval_base);
+                s->retrans_interval_base = t.total_retrans;
+                retrans_sum += retrans;
+                ji.retransmits = retrans;
+                ji.snd_cwnd = t.cwnd_bytes;
+                ji.rtt_us = t.rtt_us;
+                ji.rttvar_us = t.rttvar_us;
+                ji.pmtu = t.pmtu;
+            }
+            if (options_.json) {
+                streams.push(interval_json(ji));
+            } else {
+                std::cout << format_line({pad_id(s->fd), interval_start_, end, bytes, ji.retransmits, ji.snd_cwnd, ""});
+            }
+        }
+        const std::optional<std::int64_t> sum_retrans = we_send_ ? std::optional<std::int64_t>(retrans_sum) : std::nullopt;
+        if (options_.json) {
+            JsonInterval total{-1, interval_start_, end, sum, sum_retrans, std::nullopt, std::nullopt, std::nullopt, std::nullopt, we_send_};
+            intervals_.push(Json::object().set("streams", std::move(streams)).set("sum", interval_json(total)));
+        } else {
+            if (streams_.size() > 1) std::cout << format_line({"SUM", interval_start_, end, sum, sum_retrans, std::nullopt, ""});
+            std::cout << std::flush;
+        }
+        interval_start_ = end;
+    }
+
+    static std::string pad3(int n) {
+        char buf[16];
+        std::snprintf(buf, sizeof buf, "%3d", n);
+        return buf;
+    }
+    static std::string pad_id(int n) { return std::to_string(n); }
+
+    static std::string system_info() {
+        utsname u{};
+        if (::uname(&u) != 0) return "";
+        return std::string(u.sysname) + " " + u.nodename + " " + u.release + " " + u.version + " " + u.machine;
+    }
+
+    const PerfOptions& options_;
+    iperf::TestParams params_;
+    bool we_send_;
+    std::optional<Budget> budget_;
+    std::vector<std::unique_ptr<Stream>> streams_;
+    std::vector<char> block_;
+    std::atomic<bool> stop_{false};
+    bool running_ = false;
+    SteadyClock::time_point start_;
+    SteadyClock::time_point next_report_;
+    double interval_start_ = 0;
+    double end_time_ = 0;
+    std::optional<double> last_arrival_;  // set by settle_receivers
+    CpuMeter cpu_;
+    std::array<double, 3> cpu_percent_{};
+    std::array<double, 3> peer_cpu_{};
+    bool peer_has_retransmits_ = false;
+    std::vector<Final> final_;
+    Json intervals_ = Json::array();
+    Endpoint control_peer_;
+    std::string cookie_;
+};
+
+// ---- Server ----
+
+class Server {
+public:
+    Server(const PerfOptions& options, app::RuntimeHost& host) : options_(options), host_(host) {}
+
+    ~Server() {
+        if (listener_ >= 0) tcpip::close(listener_);
+    }
+
+    bool listen() {
+        listener_ = tcpip::socket(AF_INET, SOCK_STREAM, 0);
+        int one = 1;
+        sockaddr_in at = make_address(Ipv4Address::any(), options_.port);
+        if (listener_ < 0 || tcpip::setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+            tcpip::bind(listener_, reinterpret_cast<const sockaddr*>(&at), sizeof at) != 0 ||
+            tcpip::listen(listener_, 128) != 0) {
+            std::cerr << "tcpip-perf: listen on port " << options_.port << ": " << std::strerror(errno) << "\n";
+            return false;
+        }
+        tcpip::fcntl(listener_, F_SETFL, O_NONBLOCK);
+        return true;
+    }
+
+    // Serves clients one after another until a signal (or, with -1, after one). Exit status.
+    int run() {
+        int status = 0;
+        for (int test_number = 1; !host_.stop_requested(); ++test_number) {
+            if (!options_.json) {
+                std::cout << "-----------------------------------------------------------\n"
+                          << "Server listening on " << options_.port << " (test #" << test_number << ")\n"
+                          << "-----------------------------------------------------------\n"
+                          << std::flush;
+            }
+            const int conn = accept_next(std::nullopt);
+            if (conn < 0) break;  // a signal
+            const bool ok = serve(conn);
+            status = ok ? 0 : 1;
+            if (options_.one_off) break;
+        }
+        return status;
+    }
+
+private:
+    // Waits for a connection on the listener (until `deadline`); -1 on a signal or timeout.
+    int accept_next(std::optional<SteadyClock::time_point> deadline, int also_watch = -1, bool* watched_ready = nullptr) {
+        for (;;) {
+            int timeout_ms = -1;
+            if (deadline) {
+                const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - SteadyClock::now());
+                if (left.count() <= 0) return -1;
+                timeout_ms = static_cast<int>(left.count() + 1);
+            }
+            pollfd fds[3] = {{listener_, POLLIN, 0}, {host_.stop_fd(), POLLIN, 0}, {also_watch, POLLIN, 0}};
+            const int n = tcpip::poll(fds, also_watch >= 0 ? 3 : 2, timeout_ms);
+            if (n < 0 && errno != EINTR) return -1;
+            if (n <= 0) continue;
+            if (fds[1].revents != 0) return -1;
+            if (also_watch >= 0 && fds[2].revents != 0 && watched_ready) {
+                *watched_ready = true;
+                return -1;
+            }
+            if (fds[0].revents != 0) {
+                const int fd = tcpip::accept(listener_, nullptr, nullptr);
+                if (fd >= 0) return fd;
+                if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED) return -1;
+            }
+        }
+    }
+
+    SteadyClock::time_point control_deadline() const {
+        return SteadyClock::now() + std::chrono::microseconds(static_cast<long long>(options_.control_timeout * 1e6));
+    }
+
+    void fail(const std::string& what) const { std::cerr << "tcpip-perf: error - " << what << "\n"; }
+
+    // SERVER_ERROR, then iperf3's error number and an errno (0), so its client prints the reason.
+    void send_server_error(const Control& control, iperf::IperfError code) const {
+        control.send_state(State::ServerError);
+        const auto a = iperf::encode_length(static_cast<std::uint32_t>(code));
+        const auto b = iperf::encode_length(0);
+        control.write_all(a.data(), a.size());
+        control.write_all(b.data(), b.size());
+    }
+
+    // Turns away a client that arrives while a test runs (iperf_accept does not read from it).
+    void deny_one() {
+        const int fd = tcpip::accept(listener_, nullptr, nullptr);
+        if (fd < 0) return;
+        const std::uint8_t denied = iperf::state_byte(State::AccessDenied);
+        tcpip::send(fd, &denied, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+        tcpip::close(fd);
+    }
+
+    // One client, from its cookie to IPERF_DONE. False if the test failed.
+    bool serve(int conn) {
+        struct Closer {
+            int fd;
+            ~Closer() { tcpip::close(fd); }
+        } closer{conn};
+        const Control control(conn, host_.stop_fd());
+        const Endpoint peer = remote_of(conn);
+        if (!options_.json) std::cout << "Accepted connection from " << peer.host << ", port " << peer.port << "\n" << std::flush;
+
+        // The cookie.
+        std::string raw(iperf::kCookieSize, '\0');
+        if (Io io = control.read_exact(raw.data(), raw.size(), control_deadline()); io != Io::Ok) {
+            fail(std::string("reading the cookie: ") + io_text(io));
+            return false;
+        }
+        auto cookie = iperf::check_cookie(raw);
+        if (!cookie) {
+            fail("bad cookie: " + cookie.error());
+            return false;
+        }
+
+        // PARAM_EXCHANGE.
+        if (!control.send_state(State::ParamExchange)) {
+            fail("cannot send PARAM_EXCHANGE");
+            return false;
+        }
+        Json params_json;
+        std::string error;
+        if (Io io = control.read_json(params_json, iperf::kMaxParamsJson, control_deadline(), error); io != Io::Ok) {
+            fail("reading the parameters: " + (error.empty() ? std::string(io_text(io)) : error));
+            if (io == Io::Error) send_server_error(control, iperf::IperfError::RecvParams);
+            return false;
+        }
+        auto params = iperf::params_from_json(params_json);
+        if (!params) {
+            fail("parameters: " + params.error().message);
+            send_server_error(control, params.error().code);
+            return false;
+        }
+        Test test(options_, *params, /*is_server=*/true);
+        test.set_peer(peer, *cookie);
+
+        // CREATE_STREAMS: the client connects `parallel` times, each time sending the cookie.
+        if (!control.send_state(State::CreateStreams)) {
+            fail("cannot send CREATE_STREAMS");
+            return false;
+        }
+        while (test.stream_count() < static_cast<std::size_t>(params->parallel)) {
+            bool control_ready = false;
+            const int fd = accept_next(control_deadline(), conn, &control_ready);
+            if (fd < 0) {
+                fail(control_ready ? "the client spoke (or closed) before making its streams"
+                     : host_.stop_requested() ? "interrupted" : "timed out waiting for the data streams");
+                return false;
+            }
+            std::string stream_cookie(iperf::kCookieSize, '\0');
+            const Control data(fd, host_.stop_fd());
+            const Io io = data.read_exact(stream_cookie.data(), stream_cookie.size(), control_deadline());
+            if (io != Io::Ok || stream_cookie != raw) {
+                // Another client, or garbage: not one of this test's streams (iperf_tcp_accept).
+                const std::uint8_t denied = iperf::state_byte(State::AccessDenied);
+                tcpip::send(fd, &denied, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+                tcpip::close(fd);
+                continue;
+            }
+            test.add_stream(fd);
+        }
+
+        // TEST_START, TEST_RUNNING: go.
+        if (!control.send_state(State::TestStart) || !control.send_state(State::TestRunning)) {
+            fail("cannot start the test");
+            return false;
+        }
+        test.start();
+        if (!run_test(control, test)) return false;
+        return true;
+    }
+
+    // From TEST_RUNNING to the end: reports, other clients turned away, the client's messages.
+    bool run_test(const Control& control, Test& test) {
+        // iperf3's server gives up at duration + omit + 5 s; without a duration, when nothing moves
+        // for the control timeout.
+        const auto hard_end = test.params().duration > 0
+                                  ? std::optional(SteadyClock::now() + std::chrono::seconds(test.params().duration + 5))
+                                  : std::nullopt;
+        std::uint64_t last_bytes = 0;
+        auto last_progress = SteadyClock::now();
+        for (;;) {
+            auto wake = SteadyClock::now() + std::chrono::milliseconds(250);
+            if (auto r = test.next_report(); r && *r < wake) wake = *r;
+            const int timeout_ms = static_cast<int>(std::max<long long>(
+                0, std::chrono::duration_cast<std::chrono::milliseconds>(wake - SteadyClock::now()).count() + 1));
+            pollfd fds[3] = {{control.fd(), POLLIN, 0}, {listener_, POLLIN, 0}, {host_.stop_fd(), POLLIN, 0}};
+            const int n = tcpip::poll(fds, 3, timeout_ms);
+            if (n < 0 && errno != EINTR) {
+                fail("poll failed");
+                return false;
+            }
+            test.maybe_report();
+            if (n > 0 && fds[2].revents != 0) {
+                control.send_state(State::ServerTerminate);
+                test.stop_streams();
+                fail("interrupted: SERVER_TERMINATE sent");
+                return false;
+            }
+            if (n > 0 && fds[1].revents != 0) deny_one();
+            if (n > 0 && fds[0].revents != 0) {
+                std::optional<State> state;
+                std::uint8_t raw = 0;
+                const Io io = control.read_state(state, raw, control_deadline());
+                if (io != Io::Ok) {
+                    test.stop_streams();
+                    fail(io == Io::Closed ? "the client has unexpectedly closed the connection" : io_text(io));
+                    return false;
+                }
+                if (state == State::TestEnd) return end_test(control, test);
+                test.stop_streams();
+                if (state == State::ClientTerminate) {
+                    fail("the client has terminated");
+                } else {
+                    fail("unexpected control message " + std::to_string(static_cast<int>(static_cast<std::int8_t>(raw))) +
+                         (state ? std::string(" (") + iperf::state_name(*state) + ")" : std::string()));
+                }
+                return false;
+            }
+            const std::uint64_t bytes = test.total_bytes();
+            if (bytes != last_bytes) {
+                last_bytes = bytes;
+                last_progress = SteadyClock::now();
+            }
+            const bool stalled = !hard_end && SteadyClock::now() - last_progress >
+                                                  std::chrono::microseconds(static_cast<long long>(options_.control_timeout * 1e6));
+            if ((hard_end && SteadyClock::now() > *hard_end) || stalled) {
+                test.stop_streams();
+                fail("the client never ended the test");
+                return false;
+            }
+        }
+    }
+
+    // TEST_END: stop, close the streams, exchange results, show them, wait for IPERF_DONE.
+    bool end_test(const Control& control, Test& test) {
+        if (test.we_send()) {
+            test.stop_streams();
+        } else {
+            test.settle_receivers();
+        }
+        test.finish();
+        test.keep_final();
+        test.close_streams();
+        std::string error;
+        if (!control.send_state(State::ExchangeResults)) {
+            fail("cannot send EXCHANGE_RESULTS");
+            return false;
+        }
+        Json client_json;
+        if (Io io = control.read_json(client_json, iperf::kMaxResultsJson, control_deadline(), error); io != Io::Ok) {
+            fail("reading the client's results: " + (error.empty() ? std::string(io_text(io)) : error));
+            return false;
+        }
+        auto client_results = iperf::results_from_json(client_json);
+        if (!client_results || !test.take_peer_results(*client_results, error)) {
+            fail("the client's results: " + (client_results ? error : client_results.error()));
+            return false;
+        }
+        if (!control.send_json(iperf::results_to_json(test.our_results())) || !control.send_state(State::DisplayResults)) {
+            fail("cannot send our results");
+            return false;
+        }
+        test.print_summary();
+        if (options_.json) std::cout << test.json_document(false).dump_pretty() << "\n" << std::flush;
+
+        // IPERF_DONE (a client that just closes is fine too: the test is over).
+        std::optional<State> state;
+        std::uint8_t raw = 0;
+        const Io io = control.read_state(state, raw, control_deadline());
+        if (io == Io::Ok && state != State::IperfDone) {
+            fail("expected IPERF_DONE, got " + std::to_string(static_cast<int>(static_cast<std::int8_t>(raw))));
+        }
+        return true;
+    }
+
+    const PerfOptions& options_;
+    app::RuntimeHost& host_;
+    int listener_ = -1;
+};
+
+// ---- Client ----
+
+class Client {
+public:
+    Client(const PerfOptions& options, app::RuntimeHost& host) : options_(options), host_(host) {}
+
+    int run() {
+        const int status = run_test();
+        if (!error_.empty()) {
+            if (options_.json) {
+                Json doc = test_ ? test_->json_document(true, error_) : Json::object().set("error", Json::string(error_));
+                std::cout << doc.dump_pretty() << "\n";
+            }
+            std::cerr << "tcpip-perf: error - " << error_ << "\n";
+        }
+        return status;
+    }
+
+private:
+    int fail(std::string what) {
+        error_ = std::move(what);
+        return 1;
+    }
+
+    SteadyClock::time_point control_deadline() const {
+        return SteadyClock::now() + std::chrono::microseconds(static_cast<long long>(options_.control_timeout * 1e6));
+    }
+
+    int connect_to_server() {
+        const int fd = tcpip::socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0) return -1;
+        sockaddr_in to = make_address(*options_.host, options_.port);
+        if (tcpip::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0) {
+            const int saved = errno;
+            tcpip::close(fd);
+            errno = saved;
+            return -1;
+        }
+        return fd;
+    }
+
+    int run_test() {
+        const std::string where = options_.host->to_string() + ":" + std::to_string(options_.port);
+        if (!options_.json) {
+            std::cout << "Connecting to host " << options_.host->to_string() << ", port " << options_.port << "\n";
+            if (options_.test.reverse) std::cout << "Reverse mode, remote host " << options_.host->to_string() << " is sending\n";
+            std::cout << std::flush;
+        }
+        const int conn = connect_to_server();
+        if (conn < 0) return fail("unable to connect to server " + where + ": " + std::strerror(errno));
+        struct Closer {
+            int fd;
+            ~Closer() { tcpip::close(fd); }
+        } closer{conn};
+        const Control control(conn, host_.stop_fd());
+
+        std::random_device rd;
+        const auto cookie = iperf::make_cookie([&] { return static_cast<std::uint32_t>(rd()); });
+        if (!control.write_all(cookie.data(), cookie.size())) return fail("unable to send the cookie");
+        test_ = std::make_unique<Test>(options_, options_.test, /*is_server=*/false);
+        test_->set_peer({options_.host->to_string(), options_.port}, std::string(cookie.data(), iperf::kCookieSize - 1));
+
+        for (;;) {
+            // While the test runs, wake for the interval reports and the end condition.
+            std::optional<SteadyClock::time_point> deadline;
+            if (test_->running()) {
+                auto wake = SteadyClock::now() + std::chrono::milliseconds(
+                                                     options_.test.bytes != 0 || options_.test.blocks != 0 ? 5 : 50);
+                if (auto r = test_->next_report(); r && *r < wake) wake = *r;
+                deadline = wake;
+            } else {
+                deadline = control_deadline();  // between messages, the server must answer in time
+            }
+            const Io ready = control.wait_readable(deadline);
+            if (ready == Io::Stopped) {
+                control.send_state(State::ClientTerminate);
+                return fail("interrupted: CLIENT_TERMINATE sent");
+            }
+            if (ready == Io::Timeout && !test_->running()) return fail("timed out waiting for the server");
+            if (ready == Io::Error) return fail("control connection error");
+            if (test_->running()) {
+                test_->maybe_report();
+                if (test_->end_condition_met() || test_->stream_error() != 0) {
+                    if (!end_test(control)) return 1;
+                }
+            }
+            if (ready != Io::Ok) continue;
+
+            std::optional<State> state;
+            std::uint8_t raw = 0;
+            const Io io = control.read_state(state, raw, control_deadline());
+            if (io != Io::Ok) {
+                return fail(io == Io::Closed ? "the server has unexpectedly closed the connection" : io_text(io));
+            }
+            if (!state) return fail("received an unknown control message " + std::to_string(static_cast<int>(static_cast<std::int8_t>(raw))));
+            switch (*state) {
+                case State::ParamExchange:
+                    if (!control.send_json(iperf::params_to_json(options_.test, kProtocolVersion))) return fail("unable to send parameters");
+                    break;
+                case State::CreateStreams:
+                    for (int i = 0; i < options_.test.parallel; ++i) {
+                        const int fd = connect_to_server();
+                        if (fd < 0) return fail("unable to connect a data stream: " + std::string(std::strerror(errno)));
+                        const Control data(fd, host_.stop_fd());
+                        if (!data.write_all(cookie.data(), cookie.size())) {
+                            tcpip::close(fd);
+                            return fail("unable to send the cookie on a data stream");
+                        }
+                        test_->add_stream(fd);
+                    }
+                    break;
+                case State::TestStart:
+                    break;
+                case State::TestRunning:
+                    test_->start();
+                    break;
+                case State::ExchangeResults: {
+                    if (!control.send_json(iperf::results_to_json(test_->our_results()))) return fail("unable to send results");
+                    Json server_json;
+                    std::string error;
+                    if (Io r = control.read_json(server_json, iperf::kMaxResultsJson, control_deadline(), error); r != Io::Ok) {
+                        return fail("unable to receive results from the server: " + (error.empty() ? std::string(io_text(r)) : error));
+                    }
+                    auto server_results = iperf::results_from_json(server_json);
+                    if (!server_results || !test_->take_peer_results(*server_results, error)) {
+                        return fail("the server's results: " + (server_results ? error : server_results.error()));
+                    }
+                    break;
+                }
+                case State::DisplayResults:
+                    test_->close_streams();
+                    test_->print_summary();
+                    control.send_state(State::IperfDone);
+                    if (options_.json) {
+                        std::cout << test_->json_document(true).dump_pretty() << "\n";
+                    } else {
+                        std::cout << "\ntcpip-perf Done.\n";
+                    }
+                    std::cout << std::flush;
+                    return 0;
+                case State::AccessDenied:
+                    return fail("the server is busy running a test. try again later");
+                case State::ServerError: {
+                    std::array<std::uint8_t, 4> code{}, err{};
+                    control.read_exact(code.data(), 4, control_deadline());
+                    control.read_exact(err.data(), 4, control_deadline());
+                    return fail("the server reported error " + std::to_string(static_cast<std::int32_t>(iperf::decode_length(code))) +
+                                " (errno " + std::to_string(static_cast<std::int32_t>(iperf::decode_length(err))) + ")");
+                }
+                case State::ServerTerminate:
+                    return fail("the server has terminated");
+                default:
+                    return fail(std::string("unexpected control message ") + iperf::state_name(*state));
+            }
+        }
+    }
+
+    // The end of the test (by time or size): stop sending, count, TEST_END. A receiver keeps
+    // reading (the threads run on) until the results are in, so the server never blocks on a
+    // full window while it waits for our TEST_END (iperf_run_client does the same).
+    bool end_test(const Control& control) {
+        if (test_->we_send()) test_->stop_streams();
+        test_->finish();
+        test_->keep_final();
+        if (!control.send_state(State::TestEnd)) {
+            fail("unable to send TEST_END");
+            return false;
+        }
+        return true;
+    }
+
+    const PerfOptions& options_;
+    app::RuntimeHost& host_;
+    std::unique_ptr<Test> test_;
+    std::string error_;
+};
+
+// "10M", "1G", "512K", "100": iperf3's size suffixes (powers of 1024).
+std::string parse_size(std::string_view text, std::uint64_t& out) {
+    if (text.empty()) return "empty size";
+    std::uint64_t mult = 1;
+    const char last = text.back();
+    if (last == 'k' || last == 'K') mult = 1024;
+    if (last == 'm' || last == 'M') mult = 1024 * 1024;
+    if (last == 'g' || last == 'G') mult = 1024ull * 1024 * 1024;
+    if (last == 't' || last == 'T') mult = 1024ull * 1024 * 1024 * 1024;
+    std::string digits(mult == 1 ? text : text.substr(0, text.size() - 1));
+    char* end = nullptr;
+    errno = 0;
+    const double v = std::strtod(digits.c_str(), &end);
+    if (digits.empty() || end != digits.c_str() + digits.size() || errno != 0 || !(v > 0) || v * static_cast<double>(mult) > 1e18) {
+        return "'" + std::string(text) + "' is not a size (a number, optionally with K, M, G or T)";
+    }
+    out = static_cast<std::uint64_t>(v * static_cast<double>(mult));
+    return "";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    PerfOptions perf;
+    bool time_given = false;
+    app::Args args("tcpip-perf",
+                   "-s [-p PORT] [-1] [-i SECS] [-J] [shared options]\n"
+                   "       tcpip-perf -c HOST [-p PORT] [-t SECS | -n BYTES | -k BLOCKS] [-l LEN] [-P N] [-R] [-J] [-i SECS]\n\n"
+                   "An iperf3-compatible TCP throughput tester on the tcpip stack (iperf 3.x protocol).\n"
+                   "  -s                  server: serve iperf3 clients one after another\n"
+                   "  -c HOST             client: test against an iperf3 server at HOST\n"
+                   "  -p PORT             port (default 5201)\n"
+                   "  -1                  server: serve one test, then exit\n"
+                   "  -t SECS             test length (default 10)\n"
+                   "  -n BYTES            bytes to send instead of a time (K, M, G suffixes)\n"
+                   "  -k BLOCKS           blocks to send instead of a time\n"
+                   "  -l LEN              block size (default 128K)\n"
+                   "  -P N                parallel streams (default 1, at most 128)\n"
+                   "  -R                  reverse: the server sends\n"
+                   "  -J                  JSON output\n"
+                   "  -i SECS             interval between reports (default 1, 0 for none)\n"
+                   "  --control-timeout SECS   how long to wait on the control connection (default 10)\n"
+                   "  --stats             print the stack's statistics at exit\n");
+    args.add_flag({"-s", "--server"}, [&] { perf.server = true; });
+    args.add_option({"-c", "--client"}, [&](std::string_view v) {
+        auto a = Ipv4Address::parse(v);
+        if (!a) return "'" + std::string(v) + "' is not an IPv4 address";
+        perf.host = *a;
+        return std::string();
+    });
+    args.add_option({"-p", "--port"}, [&](std::string_view v) {
+        long long port = 0;
+        auto e = app::parse_int(v, 1, 65535, port);
+        perf.port = static_cast<std::uint16_t>(port);
+        return e;
+    });
+    args.add_flag({"-1", "--one-off"}, [&] { perf.one_off = true; });
+    args.add_flag({"-J", "--json"}, [&] { perf.json = true; });
+    args.add_flag({"-R", "--reverse"}, [&] { perf.test.reverse = true; });
+    args.add_flag({"--stats"}, [&] { perf.print_stats = true; });
+    args.add_option({"-t", "--time"}, [&](std::string_view v) {
+        long long t = 0;
+        time_given = true;
+        auto e = app::parse_int(v, 0, iperf::kMaxDuration, t);
+        perf.test.duration = static_cast<int>(t);
+        return e;
+    });
+    args.add_option({"-n", "--bytes"}, [&](std::string_view v) { return parse_size(v, perf.test.bytes); });
+    args.add_option({"-k", "--blockcount"}, [&](std::string_view v) { return parse_size(v, perf.test.blocks); });
+    args.add_option({"-l", "--length"}, [&](std::string_view v) {
+        std::uint64_t len = 0;
+        auto e = parse_size(v, len);
+        if (e.empty() && (len < 1 || len > iperf::kMaxBlockSize)) e = "block size must be 1..1M";
+        perf.test.block_size = static_cast<std::uint32_t>(len);
+        return e;
+    });
+    args.add_option({"-P", "--parallel"}, [&](std::string_view v) {
+        long long n = 0;
+        auto e = app::parse_int(v, 1, iperf::kMaxStreams, n);
+        perf.test.parallel = static_cast<int>(n);
+        return e;
+    });
+    args.add_option({"-i", "--interval"}, [&](std::string_view v) {
+        if (v == "0") {
+            perf.interval = 0;
+            return std::string();
+        }
+        auto e = app::parse_seconds(v, 0.1, perf.interval);
+        return e;
+    });
+    args.add_option({"--control-timeout"}, [&](std::string_view v) { return app::parse_seconds(v, 0.1, perf.control_timeout); });
+    app::CommonOptions options = args.parse(argc, argv);
+
+    if (perf.server == perf.host.has_value()) args.fail("give exactly one of -s and -c HOST");
+    if (perf.test.bytes != 0 && perf.test.blocks != 0) args.fail("only one of -n and -k");
+    if (perf.test.bytes != 0 || perf.test.blocks != 0) {
+        if (time_given) args.fail("only one test end condition (-t, -n, -k) may be given");
+        perf.test.duration = 0;
+    }
+
+    app::RuntimeHost host("tcpip-perf", options);
+    host.stop_on_signals();
+    int status = 0;
+    if (perf.server) {
+        Server server(perf, host);
+        if (!server.listen()) return 1;
+        status = server.run();
+    } else {
+        Client client(perf, host);
+        status = client.run();
+    }
+    if (perf.print_stats) host.print_stats(std::cerr);
+    return status;
+}

@@ -1,0 +1,306 @@
+// tcpip-perf against stock iperf3 (3.12) in a fresh namespace: iperf3 -c against `tcpip-perf -s`
+// (normal, -R, -P 4, -n, -R -n), `tcpip-perf -c` against `iperf3 -s -1` (normal, -R, -J), and a
+// server that survives broken control exchanges (garbage cookie, huge JSON length, JSON that does
+// not parse, a silent client, an unknown state byte, a client killed mid-test, a second client
+// while a test runs) and then serves a normal client.
+//
+// The JSON both tools print is checked with python3's json module, a parser independent of ours.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <string>
+
+#include "tests/interop/apps.h"
+#include "tests/interop/netns.h"
+
+namespace tcpip::interop {
+namespace {
+
+// The value of "key=value" in a script's output, or nullopt.
+std::optional<long long> value_of(const std::string& output, const std::string& key) {
+    std::size_t at = 0;
+    while ((at = output.find(key + "=", at)) != std::string::npos) {
+        if (at == 0 || output[at - 1] == ' ' || output[at - 1] == '\n') {
+            return std::atoll(output.c_str() + at + key.size() + 1);
+        }
+        at += key.size();
+    }
+    return std::nullopt;
+}
+
+// Reads an iperf3 -J document from FILE with python3 and prints what the tests check:
+//   json=ok sent=N received=N streams=N retransmits=N|-1 error=0|1
+constexpr const char kJsonCheck[] = R"(
+import json, sys
+try:
+    d = json.load(open(sys.argv[1]))
+except Exception as e:
+    print('json=bad', e); sys.exit(0)
+e = d.get('end', {})
+s, r = e.get('sum_sent', {}), e.get('sum_received', {})
+print('json=ok sent=%d received=%d streams=%d retransmits=%d error=%d' % (
+    s.get('bytes', -1), r.get('bytes', -1), len(e.get('streams', [])),
+    s.get('retransmits', -1), 1 if 'error' in d else 0))
+)";
+
+class PerfInterop : public ::testing::Test {
+protected:
+    void SetUp() override {
+        TCPIP_REQUIRE_INTEROP();
+        NetnsTapOptions options;
+        options.attach = false;  // tcpip-perf attaches to the TAP
+        auto env = NetnsTap::create(options);
+        ASSERT_TRUE(env) << env.error();
+        env_ = std::move(*env);
+        our_ip_ = env_->our_address().to_string();
+        kernel_ip_ = env_->kernel_address().address.to_string();
+        json_file_ = "/tmp/tcpip-perf-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++) + ".json";
+    }
+    void TearDown() override { std::remove(json_file_.c_str()); }
+
+    std::vector<std::string> perf_argv(const std::vector<std::string>& extra) const {
+        std::vector<std::string> argv = {app_path("tcpip-perf"), "--tap", env_->tap_name(), "--ip", our_ip_ + "/24"};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        return argv;
+    }
+
+    // Starts `tcpip-perf -s` and waits until the stack answers a ping (the app's start may race).
+    void start_server(const std::vector<std::string>& extra = {}) {
+        std::vector<std::string> args = {"-s"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        auto app = env_->exec_background(perf_argv(args));
+        ASSERT_TRUE(app) << app.error();
+        server_.emplace(std::move(*app));
+        for (int i = 0; i < 20; ++i) {
+            if (env_->exec({"ping", "-c", "1", "-W", "1", our_ip_}).ok()) return;
+        }
+        FAIL() << "tcpip-perf never answered a ping";
+    }
+
+    std::string stop_server() {
+        CommandResult r = server_->stop();
+        server_.reset();
+        return r.output;
+    }
+
+    // Runs a shell command in the namespace whose standard output is an iperf3 -J document (it
+    // goes to a file), then checks that document. Returns the command's exit status line
+    // ("rc=N") and the check's line.
+    std::string run_json(const std::string& command, Duration timeout = Duration::seconds(30)) {
+        CommandResult r = env_->exec({"sh", "-c", command + " > " + json_file_ + "; echo rc=$?"}, timeout);
+        CommandResult check = run_command({"python3", "-c", kJsonCheck, json_file_});
+        return r.output + check.output;
+    }
+
+    std::string iperf3_client(const std::string& args) {
+        return run_json("iperf3 -c " + our_ip_ + " -J " + args);
+    }
+
+    CommandResult python(const std::string& code, Duration timeout = Duration::seconds(60)) {
+        return env_->exec({"python3", "-c", code}, timeout);
+    }
+
+    std::unique_ptr<NetnsTap> env_;
+    std::optional<BackgroundCommand> server_;
+    std::string our_ip_, kernel_ip_;
+    std::string json_file_;
+    static inline std::atomic<int> counter_{0};
+};
+
+// ---- iperf3 -c against tcpip-perf -s ----
+
+TEST_F(PerfInterop, Iperf3ClientSendsToOurServer) {
+    start_server({"-1"});
+    const std::string out = iperf3_client("-t 2");
+    ASSERT_EQ(value_of(out, "rc"), 0) << out;
+    const auto sent = value_of(out, "sent"), received = value_of(out, "received");
+    ASSERT_NE(out.find("json=ok"), std::string::npos) << out;
+    EXPECT_GT(*sent, 1'000'000) << out;
+    EXPECT_GT(*received, 1'000'000) << out;   // our count, from our results JSON
+    EXPECT_LE(*received, *sent) << out;
+    EXPECT_EQ(value_of(out, "error"), 0) << out;
+    const std::string server_out = server_->wait(Duration::seconds(10)).output;
+    EXPECT_NE(server_out.find("receiver"), std::string::npos) << server_out;
+    EXPECT_NE(server_out.find("sender"), std::string::npos) << server_out;
+}
+
+TEST_F(PerfInterop, Iperf3ReverseOurServerSends) {
+    start_server({"-1"});
+    const std::string out = iperf3_client("-t 2 -R");
+    ASSERT_EQ(value_of(out, "rc"), 0) << out;
+    ASSERT_NE(out.find("json=ok"), std::string::npos) << out;
+    const auto sent = value_of(out, "sent"), received = value_of(out, "received");
+    EXPECT_GT(*sent, 1'000'000) << out;       // ours
+    EXPECT_GT(*received, 1'000'000) << out;
+    EXPECT_LE(*received, *sent) << out;
+    // We are the sender: our results carry TCP_INFO's retransmission count (0 or more).
+    EXPECT_GE(value_of(out, "retransmits").value_or(-1), 0) << out;
+}
+
+TEST_F(PerfInterop, Iperf3FourParallelStreams) {
+    start_server({"-1"});
+    const std::string out = iperf3_client("-t 2 -P 4");
+    ASSERT_EQ(value_of(out, "rc"), 0) << out;
+    ASSERT_NE(out.find("json=ok"), std::string::npos) << out;
+    EXPECT_EQ(value_of(out, "streams"), 4) << out;
+    EXPECT_GT(value_of(out, "received").value_or(0), 1'000'000) << out;
+    EXPECT_LE(value_of(out, "received"), value_of(out, "sent")) << out;
+}
+
+TEST_F(PerfInterop, Iperf3ByteCountBothWays) {
+    start_server();
+    // 20 MiB = 160 blocks of 128 KiB: iperf3 sends exactly that, and we receive all of it.
+    std::string out = iperf3_client("-n 20M");
+    ASSERT_EQ(value_of(out, "rc"), 0) << out;
+    ASSERT_NE(out.find("json=ok"), std::string::npos) << out;
+    EXPECT_EQ(value_of(out, "sent"), 20 * 1024 * 1024) << out;
+    EXPECT_EQ(value_of(out, "received"), 20 * 1024 * 1024) << out;
+    // Reversed, we are the sender and stop at exactly 10 MiB (with an odd block size).
+    out = iperf3_client("-n 10M -R -l 100000");
+    ASSERT_EQ(value_of(out, "rc"), 0) << out;
+    ASSERT_NE(out.find("json=ok"), std::string::npos) << out;
+    EXPECT_EQ(value_of(out, "sent"), 10 * 1024 * 1024) << out;
+    EXPECT_EQ(value_of(out, "received"), 10 * 1024 * 1024) << out;
+}
+
+// ---- tcpip-perf -c against iperf3 -s ----
+
+class PerfClientInterop : public PerfInterop {
+protected:
+    // iperf3 -s -1 -J in the namespace, its document in json_file_; then tcpip-perf -c.
+    CommandResult run_client(const std::vector<std::string>& args) {
+        auto server = env_->exec_background({"sh", "-c", "iperf3 -s -1 -J -B " + kernel_ip_ + " > " + json_file_});
+        EXPECT_TRUE(server) << server.error();
+        env_->exec({"sleep", "0.3"});
+        std::vector<std::string> argv = {"-c", kernel_ip_};
+        argv.insert(argv.end(), args.begin(), args.end());
+        CommandResult r = env_->exec(perf_argv(argv), Duration::seconds(30));
+        if (server) server->wait(Duration::seconds(10));
+        kernel_view_ = run_command({"python3", "-c", kJsonCheck, json_file_}).output;
+        return r;
+    }
+    std::string kernel_view_;
+};
+
+TEST_F(PerfClientInterop, OurClientSendsToIperf3) {
+    CommandResult r = run_client({"-t", "2"});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("sender"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("receiver"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("Retr"), std::string::npos) << r.output;
+    // iperf3's own JSON says it received data (its sum_received).
+    ASSERT_NE(kernel_view_.find("json=ok"), std::string::npos) << kernel_view_;
+    EXPECT_GT(value_of(kernel_view_, "received").value_or(0), 1'000'000) << kernel_view_;
+}
+
+TEST_F(PerfClientInterop, OurClientReverseReceivesFromIperf3) {
+    CommandResult r = run_client({"-t", "2", "-R"});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("receiver"), std::string::npos) << r.output;
+    ASSERT_NE(kernel_view_.find("json=ok"), std::string::npos) << kernel_view_;
+    EXPECT_GT(value_of(kernel_view_, "sent").value_or(0), 1'000'000) << kernel_view_;
+}
+
+TEST_F(PerfClientInterop, OurClientJsonParses) {
+    CommandResult r = run_client({"-t", "2", "-J", "-P", "2"});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    // Our document, checked by python3 too.
+    const std::string ours = "/tmp/tcpip-perf-ours-" + std::to_string(::getpid()) + ".json";
+    FILE* f = std::fopen(ours.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fwrite(r.output.data(), 1, r.output.size(), f);
+    std::fclose(f);
+    const std::string check = run_command({"python3", "-c", kJsonCheck, ours}).output;
+    std::remove(ours.c_str());
+    ASSERT_NE(check.find("json=ok"), std::string::npos) << check << r.output;
+    EXPECT_GT(value_of(check, "sent").value_or(0), 1'000'000) << check;
+    EXPECT_GT(value_of(check, "received").value_or(0), 1'000'000) << check;
+    EXPECT_LE(value_of(check, "received"), value_of(check, "sent")) << check;
+    EXPECT_EQ(value_of(check, "streams"), 2) << check;
+    // And iperf3's: it received what our JSON says it received (from its results).
+    EXPECT_EQ(value_of(kernel_view_, "received"), value_of(check, "received")) << kernel_view_ << check;
+}
+
+// ---- A server that broken clients cannot wedge ----
+
+TEST_F(PerfInterop, BrokenControlExchangesDoNotWedgeTheServer) {
+    start_server({"--control-timeout", "1"});
+    // Each case prints "<name>=1" when the server closed the connection as it should.
+    CommandResult r = python(R"(
+import json, socket, struct, time
+H, P = ')" + our_ip_ + R"(', 5201
+COOKIE = b'abcdefghijklmnopqrstuvwxyz2345672345' + b'\0'
+def conn():
+    return socket.create_connection((H, P), timeout=5)
+def closed_by_server(s):
+    data = b''
+    try:
+        while True:
+            b = s.recv(4096)
+            if not b: return True, data
+            data += b
+    except socket.timeout: return False, data
+    except ConnectionResetError: return True, data
+def handshake(params):
+    s = conn(); s.sendall(COOKIE)
+    assert s.recv(1) == b'\x09'
+    body = json.dumps(params).encode(); s.sendall(struct.pack('!I', len(body)) + body)
+    return s
+
+s = conn(); s.sendall(b'\xff' * 37); ok, _ = closed_by_server(s); print('garbage_cookie=%d' % ok)
+s = conn(); s.sendall(COOKIE); st = s.recv(1); s.sendall(struct.pack('!I', 0xffffffff))
+ok, data = closed_by_server(s); print('huge_length=%d server_error=%d' % (ok and st == b'\x09', data[:1] == b'\xfe'))
+s = conn(); s.sendall(COOKIE); s.recv(1); body = b'{"tcp": tru'; s.sendall(struct.pack('!I', len(body)) + body)
+ok, data = closed_by_server(s); print('bad_json=%d' % ok)
+s = conn(); t = time.time(); ok, _ = closed_by_server(s); print('silent=%d silent_ms=%d' % (ok, (time.time() - t) * 1000))
+s = handshake({'tcp': True, 'udp': True, 'time': 1, 'parallel': 1, 'len': 1000})
+ok, data = closed_by_server(s); print('udp_refused=%d' % (ok and data[:1] == b'\xfe'))
+s = handshake({'tcp': True, 'time': 5, 'parallel': 1, 'len': 131072})
+assert s.recv(1) == b'\x0a'
+d = conn(); d.sendall(COOKIE)
+assert s.recv(2) == b'\x01\x02'
+d.sendall(b'x' * 200000)
+s.sendall(b'\x55')
+ok, _ = closed_by_server(s); print('bad_state=%d' % ok)
+d.close()
+)",
+                             Duration::seconds(60));
+    for (const char* key : {"garbage_cookie", "huge_length", "server_error", "bad_json", "silent", "udp_refused", "bad_state"}) {
+        EXPECT_EQ(value_of(r.output, key), 1) << key << "\n" << r.output;
+    }
+    EXPECT_LT(value_of(r.output, "silent_ms").value_or(99999), 4000) << r.output;
+
+    // A client killed in the middle of its test (its sockets close under it).
+    env_->exec({"timeout", "-s", "KILL", "1", "iperf3", "-c", our_ip_, "-t", "10"}, Duration::seconds(10));
+
+    // A second client while a test runs is turned away.
+    auto first = env_->exec_background({"iperf3", "-c", our_ip_, "-t", "3"});
+    ASSERT_TRUE(first) << first.error();
+    env_->exec({"sleep", "1"});
+    CommandResult second = env_->exec({"iperf3", "-c", our_ip_, "-t", "1"}, Duration::seconds(10));
+    EXPECT_NE(second.exit_code, 0) << second.output;
+    EXPECT_NE(second.output.find("busy"), std::string::npos) << second.output;
+    CommandResult first_done = first->wait(Duration::seconds(15));
+    EXPECT_EQ(first_done.exit_code, 0) << first_done.output;
+
+    // And after all that, a normal test.
+    const std::string out = iperf3_client("-t 1");
+    ASSERT_EQ(value_of(out, "rc"), 0) << out;
+    ASSERT_NE(out.find("json=ok"), std::string::npos) << out;
+    EXPECT_GT(value_of(out, "received").value_or(0), 0) << out;
+
+    const std::string log = stop_server();
+    EXPECT_NE(log.find("bad cookie"), std::string::npos) << log;
+    EXPECT_NE(log.find("JSON length"), std::string::npos) << log;
+    EXPECT_NE(log.find("bad JSON"), std::string::npos) << log;
+    EXPECT_NE(log.find("timed out"), std::string::npos) << log;
+    EXPECT_NE(log.find("not supported"), std::string::npos) << log;
+    EXPECT_NE(log.find("unexpected control message"), std::string::npos) << log;
+    EXPECT_NE(log.find("unexpectedly closed"), std::string::npos) << log;
+}
+
+}  // namespace
+}  // namespace tcpip::interop
