@@ -226,7 +226,14 @@ TEST_F(HttpdInterop, FiftyConcurrentKeepAliveClientsBesideSlowOnes) {
     ASSERT_TRUE(half_head) << half_head.error();
     auto slow_reader = env_->exec_background({"curl", "-sS", "--limit-rate", "10k", "-o", "/dev/null", url("/mid.bin")});
     ASSERT_TRUE(slow_reader) << slow_reader.error();
-    env_->exec({"sleep", "0.3"});
+    // Both connected before the crowd comes (python and curl take a moment to start): /stats
+    // lists them, beside the /stats request itself.
+    std::string before;
+    for (int i = 0; i < 50 && count(before, "ESTABLISHED") < 3; ++i) {
+        if (i > 0) env_->exec({"sleep", "0.1"});
+        before = curl({url("/stats")}).output;
+    }
+    ASSERT_GE(count(before, "ESTABLISHED"), 3u) << before;
 
     constexpr int kClients = 50, kUrls = 8;
     std::vector<std::string> expected(kClients);
