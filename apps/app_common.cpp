@@ -250,6 +250,14 @@ void RuntimeHost::print_stats(std::ostream& os) {
     });
 }
 
+sockaddr_in socket_address(Ipv4Address address, std::uint16_t port) {
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(port);
+    sin.sin_addr.s_addr = htonl(address.to_u32());
+    return sin;
+}
+
 std::uint64_t random_seed() {
     std::uint64_t seed = 0;
     if (getrandom(&seed, sizeof seed, 0) != static_cast<ssize_t>(sizeof seed)) {

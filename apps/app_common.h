@@ -20,6 +20,8 @@
 //                 its main thread (tcpip-echo, tcpip-nc).
 #pragma once
 
+#include <netinet/in.h>
+
 #include <functional>
 #include <memory>
 #include <optional>
@@ -157,6 +159,9 @@ private:
     DeviceChain devices_;
     std::unique_ptr<Runtime> runtime_;
 };
+
+// A sockaddr_in for bind/connect/sendto, from our address type.
+sockaddr_in socket_address(Ipv4Address address, std::uint16_t port);
 
 // 64 random bits from the kernel (getrandom), to seed the stack's secrets.
 std::uint64_t random_seed();

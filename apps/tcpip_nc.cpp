@@ -54,14 +54,6 @@ struct NcOptions {
     double quit_after = 1.0;  // -q: seconds to wait after the end of standard input
 };
 
-sockaddr_in make_address(Ipv4Address address, std::uint16_t port) {
-    sockaddr_in sin{};
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons(port);
-    sin.sin_addr.s_addr = htonl(address.to_u32());
-    return sin;
-}
-
 // Everything that depends on the kind of socket, behind the one pump loop in main(). Each call
 // returns false on an error it has already printed.
 class Transport {
@@ -106,7 +98,7 @@ public:
     // them comes back as the socket's error (ECONNREFUSED), as with the kernel's `nc -u`.
     bool open_client(Ipv4Address host, std::uint16_t port) {
         if (!open()) return false;
-        sockaddr_in to = make_address(host, port);
+        sockaddr_in to = app::socket_address(host, port);
         if (tcpip::connect(fd_, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0) {
             print_error("connect " + host.to_string() + ":" + std::to_string(port));
             return false;
@@ -119,7 +111,7 @@ public:
     // Server: bound to the port; replies go to whoever sent last.
     bool open_server(std::optional<Ipv4Address> host, std::uint16_t port) {
         if (!open()) return false;
-        sockaddr_in at = make_address(host.value_or(Ipv4Address::any()), port);
+        sockaddr_in at = app::socket_address(host.value_or(Ipv4Address::any()), port);
         if (tcpip::bind(fd_, reinterpret_cast<const sockaddr*>(&at), sizeof at) != 0) {
             print_error("bind port " + std::to_string(port));
             return false;
@@ -186,7 +178,7 @@ public:
             print_error("socket");
             return false;
         }
-        sockaddr_in to = make_address(host, port);
+        sockaddr_in to = app::socket_address(host, port);
         if (tcpip::connect(conn_, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0) {
             print_error("connect " + host.to_string() + ":" + std::to_string(port));
             return false;
@@ -202,7 +194,7 @@ public:
         }
         int one = 1;
         tcpip::setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        sockaddr_in at = make_address(host.value_or(Ipv4Address::any()), port);
+        sockaddr_in at = app::socket_address(host.value_or(Ipv4Address::any()), port);
         if (tcpip::bind(listener_, reinterpret_cast<const sockaddr*>(&at), sizeof at) != 0 ||
             tcpip::listen(listener_, 1) != 0) {
             print_error("listen on port " + std::to_string(port));

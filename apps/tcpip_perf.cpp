@@ -74,14 +74,6 @@ struct PerfOptions {
 
 // ---- Small helpers over our sockets ----
 
-sockaddr_in make_address(Ipv4Address address, std::uint16_t port) {
-    sockaddr_in sin{};
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons(port);
-    sin.sin_addr.s_addr = htonl(address.to_u32());
-    return sin;
-}
-
 struct Endpoint {
     std::string host;
     std::uint16_t port = 0;
@@ -807,7 +799,7 @@ public:
     bool listen() {
         listener_ = tcpip::socket(AF_INET, SOCK_STREAM, 0);
         int one = 1;
-        sockaddr_in at = make_address(Ipv4Address::any(), options_.port);
+        sockaddr_in at = app::socket_address(Ipv4Address::any(), options_.port);
         if (listener_ < 0 || tcpip::setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
             tcpip::bind(listener_, reinterpret_cast<const sockaddr*>(&at), sizeof at) != 0 ||
             tcpip::listen(listener_, 128) != 0) {
@@ -1107,7 +1099,7 @@ private:
     int connect_to_server() {
         const int fd = tcpip::socket(AF_INET, SOCK_STREAM, 0);
         if (fd < 0) return -1;
-        sockaddr_in to = make_address(*options_.host, options_.port);
+        sockaddr_in to = app::socket_address(*options_.host, options_.port);
         if (tcpip::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0) {
             const int saved = errno;
             tcpip::close(fd);

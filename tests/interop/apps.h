@@ -2,6 +2,8 @@
 // that is stopped (SIGTERM, which the apps treat like Ctrl-C) to collect its statistics.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -11,6 +13,37 @@
 #include "tests/interop/netns.h"
 
 namespace tcpip::interop {
+
+// A test of the apps: a fresh namespace with a TAP that the apps attach to (the test does not),
+// and the two addresses on it. Fixtures derive from it and call AppInterop::SetUp() first.
+class AppInterop : public ::testing::Test {
+protected:
+    void SetUp() override {
+        TCPIP_REQUIRE_INTEROP();
+        NetnsTapOptions options;
+        options.attach = false;
+        auto env = NetnsTap::create(options);
+        ASSERT_TRUE(env) << env.error();
+        env_ = std::move(*env);
+        our_ip_ = env_->our_address().to_string();
+        kernel_ip_ = env_->kernel_address().address.to_string();
+    }
+
+    std::unique_ptr<NetnsTap> env_;
+    std::string our_ip_, kernel_ip_;
+};
+
+// The value of "key=value" in a script's output (space or newline separated), or nullopt.
+inline std::optional<long long> value_of(const std::string& output, const std::string& key) {
+    std::size_t at = 0;
+    while ((at = output.find(key + "=", at)) != std::string::npos) {
+        if (at == 0 || output[at - 1] == ' ' || output[at - 1] == '\n') {
+            return std::atoll(output.c_str() + at + key.size() + 1);
+        }
+        at += key.size();
+    }
+    return std::nullopt;
+}
 
 // build/apps/NAME: meson passes the build directory in TCPIP_BUILD_ROOT.
 inline std::string app_path(const std::string& name) {

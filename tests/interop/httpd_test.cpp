@@ -51,17 +51,11 @@ long proc_status_kb(int pid, const std::string& field) {
     return std::atol(status.c_str() + at + field.size() + 2);
 }
 
-class HttpdInterop : public ::testing::Test {
+class HttpdInterop : public AppInterop {
 protected:
     void SetUp() override {
-        TCPIP_REQUIRE_INTEROP();
-        NetnsTapOptions options;
-        options.attach = false;
-        auto env = NetnsTap::create(options);
-        ASSERT_TRUE(env) << env.error();
-        env_ = std::move(*env);
-        our_ip_ = env_->our_address().to_string();
-        kernel_ip_ = env_->kernel_address().address.to_string();
+        AppInterop::SetUp();
+        if (IsSkipped() || HasFatalFailure()) return;
 
         char pattern[] = "/tmp/tcpip-httpd-XXXXXX";
         ASSERT_NE(::mkdtemp(pattern), nullptr);
@@ -140,9 +134,7 @@ protected:
         return sh("socat -t 3 -T 10 - TCP:" + our_ip_ + ":80 < " + file, Duration::seconds(20)).output;
     }
 
-    std::unique_ptr<NetnsTap> env_;
     std::optional<BackgroundCommand> httpd_;
-    std::string our_ip_, kernel_ip_;
     std::string base_, root_;
 };
 

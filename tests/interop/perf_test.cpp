@@ -19,17 +19,6 @@
 namespace tcpip::interop {
 namespace {
 
-// The value of "key=value" in a script's output, or nullopt.
-std::optional<long long> value_of(const std::string& output, const std::string& key) {
-    std::size_t at = 0;
-    while ((at = output.find(key + "=", at)) != std::string::npos) {
-        if (at == 0 || output[at - 1] == ' ' || output[at - 1] == '\n') {
-            return std::atoll(output.c_str() + at + key.size() + 1);
-        }
-        at += key.size();
-    }
-    return std::nullopt;
-}
 
 // Reads an iperf3 -J document from FILE with python3 and prints what the tests check:
 //   json=ok sent=N received=N streams=N retransmits=N|-1 error=0|1
@@ -46,17 +35,11 @@ print('json=ok sent=%d received=%d streams=%d retransmits=%d error=%d' % (
     s.get('retransmits', -1), 1 if 'error' in d else 0))
 )";
 
-class PerfInterop : public ::testing::Test {
+class PerfInterop : public AppInterop {
 protected:
     void SetUp() override {
-        TCPIP_REQUIRE_INTEROP();
-        NetnsTapOptions options;
-        options.attach = false;  // tcpip-perf attaches to the TAP
-        auto env = NetnsTap::create(options);
-        ASSERT_TRUE(env) << env.error();
-        env_ = std::move(*env);
-        our_ip_ = env_->our_address().to_string();
-        kernel_ip_ = env_->kernel_address().address.to_string();
+        AppInterop::SetUp();
+        if (IsSkipped() || HasFatalFailure()) return;
         json_file_ = "/tmp/tcpip-perf-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++) + ".json";
     }
     void TearDown() override { std::remove(json_file_.c_str()); }
@@ -103,9 +86,7 @@ protected:
         return env_->exec({"python3", "-c", code}, timeout);
     }
 
-    std::unique_ptr<NetnsTap> env_;
     std::optional<BackgroundCommand> server_;
-    std::string our_ip_, kernel_ip_;
     std::string json_file_;
     static inline std::atomic<int> counter_{0};
 };

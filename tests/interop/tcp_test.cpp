@@ -10,19 +10,8 @@ namespace {
 
 constexpr int kPort = 7;
 
-class TcpInterop : public ::testing::Test {
+class TcpInterop : public AppInterop {
 protected:
-    void SetUp() override {
-        TCPIP_REQUIRE_INTEROP();
-        NetnsTapOptions options;
-        options.attach = false;
-        auto env = NetnsTap::create(options);
-        ASSERT_TRUE(env) << env.error();
-        env_ = std::move(*env);
-        our_ip_ = env_->our_address().to_string();
-        kernel_ip_ = env_->kernel_address().address.to_string();
-    }
-
     void start_echo() {
         auto app = interop::start_echo(*env_, our_ip_, {"--port", std::to_string(kPort)});
         ASSERT_TRUE(app) << app.error();
@@ -39,29 +28,30 @@ protected:
         return env_->exec({"python3", "-c", code}, timeout);
     }
 
-    std::unique_ptr<NetnsTap> env_;
+    // 20 MB through the echo service, written and read concurrently, compared by hash: prints
+    // "bytes 20000000 match True" when every byte came back.
+    std::string bulk_echo_client() const {
+        return "import socket, hashlib, threading, os\n"
+               "data = os.urandom(20 * 1000 * 1000)\n"
+               "s = socket.create_connection(('" + our_ip_ + "', " + std::to_string(kPort) + "), timeout=30)\n"
+               "def writer():\n"
+               "    s.sendall(data); s.shutdown(socket.SHUT_WR)\n"
+               "t = threading.Thread(target=writer); t.start()\n"
+               "h = hashlib.sha256(); n = 0\n"
+               "while True:\n"
+               "    b = s.recv(1 << 16)\n"
+               "    if not b: break\n"
+               "    h.update(b); n += len(b)\n"
+               "t.join()\n"
+               "print('bytes', n, 'match', h.digest() == hashlib.sha256(data).digest())\n";
+    }
+
     std::optional<BackgroundCommand> echo_;
-    std::string our_ip_, kernel_ip_;
 };
 
 TEST_F(TcpInterop, EchoServesBulkDataByteExact) {
     start_echo();
-    // 20 MB through the echo service, written and read concurrently, compared by hash.
-    CommandResult r = python(
-        "import socket, hashlib, threading, os\n"
-        "data = os.urandom(20 * 1000 * 1000)\n"
-        "s = socket.create_connection(('" + our_ip_ + "', " + std::to_string(kPort) + "), timeout=30)\n"
-        "def writer():\n"
-        "    s.sendall(data); s.shutdown(socket.SHUT_WR)\n"
-        "t = threading.Thread(target=writer); t.start()\n"
-        "h = hashlib.sha256(); n = 0\n"
-        "while True:\n"
-        "    b = s.recv(1 << 16)\n"
-        "    if not b: break\n"
-        "    h.update(b); n += len(b)\n"
-        "t.join()\n"
-        "print('bytes', n, 'match', h.digest() == hashlib.sha256(data).digest())\n",
-        Duration::seconds(90));
+    CommandResult r = python(bulk_echo_client(), Duration::seconds(90));
     EXPECT_NE(r.output.find("bytes 20000000 match True"), std::string::npos) << r.output;
 }
 
@@ -69,25 +59,13 @@ TEST_F(TcpInterop, EchoServesBulkDataByteExact) {
 // segments whole and cuts ours, and the bytes are the same. With --no-offload every frame is at
 // most 1514 bytes both ways.
 TEST_F(TcpInterop, OffloadCarriesLargeSegmentsBothWaysAndCanBeTurnedOff) {
-    const std::string client =
-        "import socket, hashlib, threading, os\n"
-        "data = os.urandom(20 * 1000 * 1000)\n"
-        "s = socket.create_connection(('" + our_ip_ + "', " + std::to_string(kPort) + "), timeout=30)\n"
-        "t = threading.Thread(target=lambda: (s.sendall(data), s.shutdown(socket.SHUT_WR))); t.start()\n"
-        "h = hashlib.sha256(); n = 0\n"
-        "while True:\n"
-        "    b = s.recv(1 << 16)\n"
-        "    if not b: break\n"
-        "    h.update(b); n += len(b)\n"
-        "t.join()\n"
-        "print('bytes', n, 'match', h.digest() == hashlib.sha256(data).digest())\n";
     for (bool offload : {true, false}) {
         SCOPED_TRACE(offload ? "with offload" : "--no-offload");
         auto app = interop::start_echo(*env_, our_ip_,
                                        offload ? std::vector<std::string>{"--port", std::to_string(kPort)}
                                                : std::vector<std::string>{"--port", std::to_string(kPort), "--no-offload"});
         ASSERT_TRUE(app) << app.error();
-        CommandResult r = python(client, Duration::seconds(90));
+        CommandResult r = python(bulk_echo_client(), Duration::seconds(90));
         EXPECT_NE(r.output.find("bytes 20000000 match True"), std::string::npos) << r.output;
         const std::string out = app->stop().output;
         const auto rx_large = stat_from_output(out, "tap", "rx_large");

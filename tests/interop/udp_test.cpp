@@ -15,17 +15,6 @@
 namespace tcpip::interop {
 namespace {
 
-// The value of "key=value" in a script's output (space or newline separated), or nullopt.
-std::optional<long long> value_of(const std::string& output, const std::string& key) {
-    std::size_t at = 0;
-    while ((at = output.find(key + "=", at)) != std::string::npos) {
-        if (at == 0 || output[at - 1] == ' ' || output[at - 1] == '\n') {
-            return std::atoll(output.c_str() + at + key.size() + 1);
-        }
-        at += key.size();
-    }
-    return std::nullopt;
-}
 std::optional<double> double_of(const std::string& output, const std::string& key) {
     auto at = output.find(key + "=");
     if (at == std::string::npos) return std::nullopt;
@@ -40,17 +29,11 @@ std::string script(std::string text, const std::string& ours, const std::string&
     return text;
 }
 
-class UdpEchoInterop : public ::testing::Test {
+class UdpEchoInterop : public AppInterop {
 protected:
     void SetUp() override {
-        TCPIP_REQUIRE_INTEROP();
-        NetnsTapOptions options;
-        options.attach = false;  // tcpip-echo attaches to the TAP
-        auto env = NetnsTap::create(options);
-        ASSERT_TRUE(env) << env.error();
-        env_ = std::move(*env);
-        our_ip_ = env_->our_address().to_string();
-        kernel_ip_ = env_->kernel_address().address.to_string();
+        AppInterop::SetUp();
+        if (IsSkipped() || HasFatalFailure()) return;
         auto app = start_echo(*env_, our_ip_);
         ASSERT_TRUE(app) << app.error();
         echo_.emplace(std::move(*app));
@@ -82,9 +65,7 @@ for _ in range(20):
         return r.output;
     }
 
-    std::unique_ptr<NetnsTap> env_;
     std::optional<BackgroundCommand> echo_;
-    std::string our_ip_, kernel_ip_;
 };
 
 TEST_F(UdpEchoInterop, DatagramsOfEverySizeComeBackByteForByte) {
@@ -327,27 +308,14 @@ print('rtt_us=%.1f rate=%d lost=%d' % (rtt_us, echoed / elapsed, lost))
 }
 
 // tcpip-nc -u against socat on the kernel's side, without tcpip-echo: tcpip-nc attaches to the TAP.
-class NcInterop : public ::testing::Test {
+class NcInterop : public AppInterop {
 protected:
-    void SetUp() override {
-        TCPIP_REQUIRE_INTEROP();
-        NetnsTapOptions options;
-        options.attach = false;
-        auto env = NetnsTap::create(options);
-        ASSERT_TRUE(env) << env.error();
-        env_ = std::move(*env);
-        our_ip_ = env_->our_address().to_string();
-        kernel_ip_ = env_->kernel_address().address.to_string();
-    }
-
     // The shell command that runs tcpip-nc with `input` on its standard input.
     std::string nc_command(const std::string& input, const std::string& args) const {
         return "printf '" + input + "' | " + app_path("tcpip-nc") + " --tap " + env_->tap_name() + " --ip " + our_ip_ +
                "/24 " + args;
     }
 
-    std::unique_ptr<NetnsTap> env_;
-    std::string our_ip_, kernel_ip_;
 };
 
 TEST_F(NcInterop, ClientExchangesLinesWithSocat) {
