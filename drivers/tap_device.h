@@ -31,9 +31,11 @@
 //     kernel sends us such frames for its own TCP and UDP (nothing crossed a wire, so nothing can
 //     be corrupted) and completes the ones we send the same way.
 //   - segmentation: gso_type VIRTIO_NET_HDR_GSO_TCPV4 with gso_size says "this frame is one TCP
-//     segment of up to 64 KiB; cut it into gso_size-byte segments" (TSO). The kernel passes its
-//     own large segments to us whole (we take them as they are: TCP does not care how its bytes
-//     were cut), and segments the large ones we send.
+//     segment of up to 64 KiB; cut it into gso_size-byte segments where it must be" (TSO). The
+//     kernel passes its own large segments to us whole (we take them as they are: TCP does not
+//     care how its bytes were cut), and takes the large ones we send as a NIC's GRO would hand
+//     them over: its own TCP receives them whole, and only a route out through a real NIC would
+//     cut them.
 // TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4) tells the kernel we understand both, which turns on the
 // matching features of the interface (see tun_set_offload in drivers/net/tun.c). One read() or
 // write() then moves up to 64 KiB instead of 1,514 bytes: the per-frame cost of the system call is

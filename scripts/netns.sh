@@ -7,7 +7,7 @@
 #   scripts/netns.sh exec NAME CMD...       run CMD inside, e.g. ping -c1 10.0.0.2
 #
 # Our stack attaches to the persistent TAP from inside the namespace, e.g.
-#   sudo ip netns exec NAME ./build/apps/ping_demo --tap tap0 --ip 10.0.0.2/24
+#   sudo ip netns exec NAME ./build/apps/tcpip-httpd --tap tap0 --ip 10.0.0.2/24
 # (a TAP is opened in the network namespace of the thread that opens it; see drivers/tap_device.h).
 # Needs root (CAP_NET_ADMIN + CAP_SYS_ADMIN). Everything lives inside NAME: nothing touches the host's
 # interfaces or addresses.

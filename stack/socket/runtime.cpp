@@ -41,7 +41,8 @@ Registry& registry() {
 }
 std::atomic<Runtime*> default_runtime{nullptr};
 
-// The eventfd each poll() call waits on, one per thread, reused across calls.
+// The eventfd a thread waits on in poll() (and, threadless, in a blocking call), one per thread,
+// reused across calls; other threads write it when one of the sockets it waits for changes.
 struct PollWaiter {
     int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     ~PollWaiter() {
@@ -53,12 +54,21 @@ struct PollWaiter {
     }
 };
 
+PollWaiter& this_thread_waiter() {
+    thread_local PollWaiter waiter;
+    return waiter;
+}
+
 }  // namespace
 
+// A thread never wakes itself: when it runs the stack (threadless) it checks its sockets again
+// right after, so writing its own eventfd would only cost two system calls per event.
 void SocketEntry::notify() {
     cv.notify_all();
     const std::uint64_t one = 1;
+    const int own = this_thread_waiter().fd;
     for (int waiter : poll_waiters) {
+        if (waiter == own) continue;
         [[maybe_unused]] auto r = ::write(waiter, &one, sizeof one);
     }
 }
@@ -201,12 +211,12 @@ bool Runtime::wait(Lock& lock, SocketEntry& entry, std::optional<Instant> deadli
             // A device with a descriptor: sleep in the kernel until a frame arrives (then run the
             // stack at once, without waiting for the tick), or until another thread that ran the
             // stack meanwhile says this socket changed (through the waiter, as poll() below).
-            thread_local PollWaiter waiter;
-            waiter.drain();
+            PollWaiter& waiter = this_thread_waiter();
             entry.poll_waiters.push_back(waiter.fd);
             lock.unlock();
             pollfd fds[2] = {{device_fd, POLLIN, 0}, {waiter.fd, POLLIN, 0}};
             (void)::poll(fds, 2, static_cast<int>((nap.total_micros() + 999) / 1000));
+            if (fds[1].revents != 0) waiter.drain();
             lock.lock();
             std::erase(entry.poll_waiters, waiter.fd);
         }
@@ -585,9 +595,10 @@ short Runtime::events_locked(SocketEntry& entry, short requested) {
 // polled by the call itself, every millisecond at most (runtime.h).
 int Runtime::poll(pollfd* fds, nfds_t nfds, int timeout_ms) {
     if (nfds > 0 && fds == nullptr) return fail(EFAULT);
-    thread_local PollWaiter waiter;
+    PollWaiter& waiter = this_thread_waiter();
     if (waiter.fd < 0) return fail(ENOMEM);
-    waiter.drain();
+    // (A count left from an earlier call only makes the first wait below return at once: the
+    // sockets are checked again and it is drained then.)
 
     struct Ours {
         std::size_t index;
