@@ -172,9 +172,16 @@ TEST(PcapWriter, WallClockTimestampsComeFromTheRealTimeClock) {
     auto pcap = PcapWriter::open(inner, path.str(), {.timestamps = PcapTimestamps::WallClock});
     ASSERT_TRUE(pcap.has_value());
     PacketPool pool;
-    const std::int64_t before = static_cast<std::int64_t>(std::time(nullptr));
+    // The same clock as the writer's: time() reads the coarse real-time clock, which can lag
+    // CLOCK_REALTIME by a tick and fail this test across a second boundary (seen in CI).
+    auto wall_seconds = [] {
+        timespec ts{};
+        ::clock_gettime(CLOCK_REALTIME, &ts);
+        return static_cast<std::int64_t>(ts.tv_sec);
+    };
+    const std::int64_t before = wall_seconds();
     ASSERT_TRUE(pcap->transmit(Instant::from_micros(42), make_packet(pool, numbered_frame(1))));
-    const std::int64_t after = static_cast<std::int64_t>(std::time(nullptr));
+    const std::int64_t after = wall_seconds();
     auto file = read_file(path.str());
     ASSERT_GE(file.size(), 40u);
     const auto seconds = static_cast<std::int64_t>(le32(file, 24));
