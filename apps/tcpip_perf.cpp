@@ -571,28 +571,16 @@ public:
     void print_summary() const {
         if (options_.json) return;
         std::cout << kSeparator << summary_header(true);
-        std::uint64_t sent_sum = 0, received_sum = 0;
-        std::int64_t retrans_sum = 0;
-        bool have_retrans = false;
-        double sent_secs = end_time_, received_secs = end_time_;
         for (const auto& f : final_) {
             const Side sent = sent_side(f);
             const Side received = received_side(f);
             std::cout << format_line({pad_id(f.fd), 0, sent.seconds, sent.bytes, sent.retrans, std::nullopt, "sender"});
             std::cout << format_line({pad_id(f.fd), 0, received.seconds, received.bytes, std::nullopt, std::nullopt, "receiver"});
-            sent_sum += sent.bytes;
-            received_sum += received.bytes;
-            if (sent.retrans) {
-                have_retrans = true;
-                retrans_sum += *sent.retrans;
-            }
-            sent_secs = sent.seconds;
-            received_secs = received.seconds;
         }
         if (final_.size() > 1) {
-            std::cout << format_line({"SUM", 0, sent_secs, sent_sum, have_retrans ? std::optional<std::int64_t>(retrans_sum) : std::nullopt,
-                                      std::nullopt, "sender"});
-            std::cout << format_line({"SUM", 0, received_secs, received_sum, std::nullopt, std::nullopt, "receiver"});
+            const Totals t = totals();
+            std::cout << format_line({"SUM", 0, t.sent.seconds, t.sent.bytes, t.sent.retrans, std::nullopt, "sender"});
+            std::cout << format_line({"SUM", 0, t.received.seconds, t.received.bytes, std::nullopt, std::nullopt, "receiver"});
         }
         std::cout << std::flush;
     }
@@ -635,29 +623,17 @@ public:
 
         Json end = Json::object();
         Json streams = Json::array();
-        std::uint64_t sent_sum = 0, received_sum = 0;
-        std::int64_t retrans_sum = 0;
-        bool have_retrans = false;
-        double sent_secs = end_time_, received_secs = end_time_;
         for (const auto& f : final_) {
             const Side sent = sent_side(f);
             const Side received = received_side(f);
             streams.push(Json::object()
                              .set("sender", summary_json(0, sent.seconds, sent.bytes, sent.retrans, true, f.fd))
                              .set("receiver", summary_json(0, received.seconds, received.bytes, std::nullopt, false, f.fd)));
-            sent_sum += sent.bytes;
-            received_sum += received.bytes;
-            if (sent.retrans) {
-                have_retrans = true;
-                retrans_sum += *sent.retrans;
-            }
-            sent_secs = sent.seconds;
-            received_secs = received.seconds;
         }
         end.set("streams", std::move(streams));
-        end.set("sum_sent", summary_json(0, sent_secs, sent_sum,
-                                         have_retrans ? std::optional<std::int64_t>(retrans_sum) : std::nullopt, true));
-        end.set("sum_received", summary_json(0, received_secs, received_sum, std::nullopt, false));
+        const Totals t = totals();
+        end.set("sum_sent", summary_json(0, t.sent.seconds, t.sent.bytes, t.sent.retrans, true));
+        end.set("sum_received", summary_json(0, t.received.seconds, t.received.bytes, std::nullopt, false));
         end.set("cpu_utilization_percent", Json::object()
                                                .set("host_total", Json::number(cpu_percent_[0]))
                                                .set("host_user", Json::number(cpu_percent_[1]))
@@ -681,8 +657,8 @@ private:
         std::optional<iperf::StreamResult> peer;
     };
     struct Side {
-        std::uint64_t bytes;
-        double seconds;
+        std::uint64_t bytes = 0;
+        double seconds = 0;
         std::optional<std::int64_t> retrans;
     };
 
@@ -700,6 +676,32 @@ private:
         if (!f.peer) return {0, f.end_time, std::nullopt};
         const double secs = f.peer->end_time > f.peer->start_time ? f.peer->end_time - f.peer->start_time : f.end_time;
         return {static_cast<std::uint64_t>(std::max<std::int64_t>(f.peer->bytes, 0)), secs, std::nullopt};
+    }
+
+    // Both sides summed over the streams (the SUM lines, and sum_sent/sum_received in -J); the
+    // times are the last stream's, retransmissions only if the sender side knows them.
+    struct Totals {
+        Side sent, received;
+    };
+    Totals totals() const {
+        Totals t;
+        t.sent.seconds = t.received.seconds = end_time_;
+        std::int64_t retrans = 0;
+        bool have_retrans = false;
+        for (const auto& f : final_) {
+            const Side sent = sent_side(f);
+            const Side received = received_side(f);
+            t.sent.bytes += sent.bytes;
+            t.received.bytes += received.bytes;
+            if (sent.retrans) {
+                have_retrans = true;
+                retrans += *sent.retrans;
+            }
+            t.sent.seconds = sent.seconds;
+            t.received.seconds = received.seconds;
+        }
+        if (have_retrans) t.sent.retrans = retrans;
+        return t;
     }
 
     std::chrono::microseconds interval_duration() const {
