@@ -133,12 +133,17 @@ TEST_F(PerfInterop, Iperf3FourParallelStreams) {
 
 TEST_F(PerfInterop, Iperf3ByteCountBothWays) {
     start_server();
-    // 20 MiB = 160 blocks of 128 KiB: iperf3 sends exactly that, and we receive all of it.
+    // 20 MiB = 160 blocks of 128 KiB. iperf3 3.12 as the sender may overshoot by a few blocks
+    // (iperf_send checks the byte count only to leave its inner loop, and its outer multisend
+    // loop goes on), so: at least that, in whole blocks, and we receive every byte it sent.
     std::string out = iperf3_client("-n 20M");
     ASSERT_EQ(value_of(out, "rc"), 0) << out;
     ASSERT_NE(out.find("json=ok"), std::string::npos) << out;
-    EXPECT_EQ(value_of(out, "sent"), 20 * 1024 * 1024) << out;
-    EXPECT_EQ(value_of(out, "received"), 20 * 1024 * 1024) << out;
+    const long long sent = value_of(out, "sent").value_or(0);
+    EXPECT_GE(sent, 20 * 1024 * 1024) << out;
+    EXPECT_LE(sent, 30 * 128 * 1024 + 20 * 1024 * 1024) << out;
+    EXPECT_EQ(sent % (128 * 1024), 0) << out;
+    EXPECT_EQ(value_of(out, "received"), sent) << out;
     // Reversed, we are the sender and stop at exactly 10 MiB (with an odd block size).
     out = iperf3_client("-n 10M -R -l 100000");
     ASSERT_EQ(value_of(out, "rc"), 0) << out;
