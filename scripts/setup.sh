@@ -14,7 +14,7 @@ packages=(
   meson ninja-build pkg-config g++
   libgtest-dev libgmock-dev libbenchmark-dev libtins-dev   # build and test dependencies
   iproute2 iputils-ping iputils-arping                      # network namespaces, ping, arping
-  tshark socat netcat-openbsd iperf3 python3                # interop peers and pcap checks
+  tshark socat netcat-openbsd iperf3 curl python3           # interop peers (curl: tcpip-httpd) and pcap checks
 )
 
 missing=()
