@@ -9,16 +9,11 @@
 namespace tcpip::interop {
 namespace {
 
-class EchoInterop : public ::testing::Test {
+class EchoInterop : public AppInterop {
 protected:
     void SetUp() override {
-        TCPIP_REQUIRE_INTEROP();
-        NetnsTapOptions options;
-        options.attach = false;  // tcpip-echo attaches to the TAP
-        auto env = NetnsTap::create(options);
-        ASSERT_TRUE(env) << env.error();
-        env_ = std::move(*env);
-        our_ip_ = env_->our_address().to_string();
+        AppInterop::SetUp();
+        if (IsSkipped() || HasFatalFailure()) return;
         auto app = start_echo(*env_, our_ip_);
         ASSERT_TRUE(app) << app.error();
         echo_.emplace(std::move(*app));
@@ -31,9 +26,7 @@ protected:
         return r.output;
     }
 
-    std::unique_ptr<NetnsTap> env_;
     std::optional<BackgroundCommand> echo_;
-    std::string our_ip_;
 };
 
 TEST_F(EchoInterop, PingGetsFiveReplies) {
@@ -129,40 +122,30 @@ TEST_F(EchoInterop, RoundTripBesideTheKernel) {
     RecordProperty("rtt_kernel_ms", std::to_string(s_kernel.avg_ms));
 }
 
-class PingInterop : public ::testing::Test {};
+class PingInterop : public AppInterop {
+protected:
+    // tcpip-ping on the TAP as our address, with `args`.
+    CommandResult tcpip_ping(const std::vector<std::string>& args) {
+        std::vector<std::string> argv = {app_path("tcpip-ping"), "--tap", env_->tap_name(), "--ip", our_ip_ + "/24"};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return env_->exec(argv, Duration::seconds(20));
+    }
+};
 
 TEST_F(PingInterop, TcpipPingGetsRepliesFromTheKernel) {
-    TCPIP_REQUIRE_INTEROP();
-    NetnsTapOptions options;
-    options.attach = false;
-    auto env = NetnsTap::create(options);
-    ASSERT_TRUE(env) << env.error();
-    const std::string kernel = (*env)->kernel_address().address.to_string();
-    CommandResult r = (*env)->exec({app_path("tcpip-ping"), "--tap", (*env)->tap_name(), "--ip",
-                                    (*env)->our_address().to_string() + "/24", "-c", "5", "-i", "0.1", kernel},
-                                   Duration::seconds(20));
+    CommandResult r = tcpip_ping({"-c", "5", "-i", "0.1", kernel_ip_});
     PingSummary s = parse_ping(r.output);
     EXPECT_EQ(s.transmitted, 5) << r.output;
     EXPECT_EQ(s.received, 5) << r.output;
     EXPECT_EQ(r.exit_code, 0) << r.output;
     // Fragmented both ways.
-    r = (*env)->exec({app_path("tcpip-ping"), "--tap", (*env)->tap_name(), "--ip",
-                      (*env)->our_address().to_string() + "/24", "-c", "2", "-i", "0.1", "-s", "8000", kernel},
-                     Duration::seconds(20));
+    r = tcpip_ping({"-c", "2", "-i", "0.1", "-s", "8000", kernel_ip_});
     EXPECT_EQ(parse_ping(r.output).received, 2) << r.output;
     EXPECT_EQ(r.output.find("DATA DIFFERS"), std::string::npos) << r.output;
 }
 
 TEST_F(PingInterop, TcpipPingWithNoAnswerExitsOne) {
-    TCPIP_REQUIRE_INTEROP();
-    NetnsTapOptions options;
-    options.attach = false;
-    auto env = NetnsTap::create(options);
-    ASSERT_TRUE(env) << env.error();
-    CommandResult r = (*env)->exec({app_path("tcpip-ping"), "--tap", (*env)->tap_name(), "--ip",
-                                    (*env)->our_address().to_string() + "/24", "-c", "2", "-i", "0.1", "-W", "0.5",
-                                    (*env)->spare_address().to_string()},
-                                   Duration::seconds(20));
+    CommandResult r = tcpip_ping({"-c", "2", "-i", "0.1", "-W", "0.5", env_->spare_address().to_string()});
     EXPECT_EQ(r.exit_code, 1) << r.output;
     EXPECT_EQ(parse_ping(r.output).received, 0) << r.output;
 }

@@ -9,20 +9,17 @@
 namespace tcpip::interop {
 namespace {
 
-TEST(PortableApp, SameSourceOnKernelSocketsAndOnOurs) {
-    TCPIP_REQUIRE_INTEROP();
-    NetnsTapOptions options;
-    options.attach = false;
-    auto env = NetnsTap::create(options);
-    ASSERT_TRUE(env) << env.error();
-    const std::string ours = (*env)->our_address().to_string();
-    const std::string kernel = (*env)->kernel_address().address.to_string();
+using PortableApp = AppInterop;
+
+TEST_F(PortableApp, SameSourceOnKernelSocketsAndOnOurs) {
+    const std::string& ours = our_ip_;
+    const std::string& kernel = kernel_ip_;
 
     // Kernel sockets -> our stack's UDP echo.
     {
-        auto echo = start_echo(**env, ours);
+        auto echo = start_echo(*env_, ours);
         ASSERT_TRUE(echo) << echo.error();
-        CommandResult r = (*env)->exec({app_path("udp-rtt"), "-c", "500", ours, "7"}, Duration::seconds(30));
+        CommandResult r = env_->exec({app_path("udp-rtt"), "-c", "500", ours, "7"}, Duration::seconds(30));
         EXPECT_TRUE(r.ok()) << r.output;
         EXPECT_NE(r.output.find("500 answered, 0 lost"), std::string::npos) << r.output;
         std::printf("udp-rtt (kernel sockets) -> tcpip-echo: %s", r.output.c_str());
@@ -31,10 +28,10 @@ TEST(PortableApp, SameSourceOnKernelSocketsAndOnOurs) {
     }
     // Our sockets -> the kernel's UDP echo (socat PIPE echoes each datagram back).
     {
-        auto echo = (*env)->exec_background({"timeout", "30", "socat", "UDP-LISTEN:7007,bind=" + kernel, "PIPE"});
+        auto echo = env_->exec_background({"timeout", "30", "socat", "UDP-LISTEN:7007,bind=" + kernel, "PIPE"});
         ASSERT_TRUE(echo) << echo.error();
-        (*env)->exec({"sleep", "0.3"});
-        CommandResult r = (*env)->exec({app_path("tcpip-udp-rtt"), "--tap", (*env)->tap_name(), "--ip", ours + "/24", "-c",
+        env_->exec({"sleep", "0.3"});
+        CommandResult r = env_->exec({app_path("tcpip-udp-rtt"), "--tap", env_->tap_name(), "--ip", ours + "/24", "-c",
                                         "500", kernel, "7007"},
                                        Duration::seconds(30));
         EXPECT_TRUE(r.ok()) << r.output;
