@@ -46,6 +46,12 @@ struct StackConfig {
     Duration tcp_keepalive_interval = Duration::seconds(75);
     std::uint32_t tcp_keepalive_probes = 9;
     Duration tcp_fin_timeout = Duration::seconds(60);       // an orphaned FIN-WAIT-2 waits this long (tcp_fin_timeout)
+    bool tcp_syncookies = true;                             // SYN cookies when a listener's SYN queue is full (tcp_syncookies=1)
+    std::size_t tcp_max_connections = 65536;                // connections (any state but LISTEN) at once; beyond it a SYN is dropped
+    std::size_t tcp_max_orphans = 4096;                     // connections closed by the application still finishing (tcp_max_orphans, scaled down)
+    std::uint32_t tcp_orphan_retries = 8;                   // retransmissions of an orphan before it is reset (tcp_orphan_retries)
+    Duration tcp_challenge_ack_interval = Duration::millis(500);  // per socket: at most one challenge ACK per interval... (RFC 5961 7)
+    std::uint32_t tcp_challenge_ack_burst = 5;              // ...with bursts up to this many
 
     // ---- Packet buffers ----
     std::size_t rx_batch = 32;                              // frames read from the device per wake-up

@@ -113,6 +113,12 @@ struct TcpStats {
     Counter syn_dropped = 0;         // SYNs dropped: listen queue full
     Counter fast_retransmits = 0, timeouts = 0, window_probes = 0;
     Counter time_wait_dropped = 0;   // TIME-WAIT entries cut short by the bound
+    Counter syn_cookies_sent = 0;    // SYN-ACKs carrying a cookie: the SYN queue was full (RFC 4987 3.6)
+    Counter syn_cookies_ok = 0;      // ACKs with a valid cookie: a connection made without a SYN queue entry
+    Counter syn_cookies_failed = 0;  // ACKs to a listener whose cookie did not check out (answered with RST)
+    Counter challenge_acks_limited = 0;  // challenge ACKs held back by the per-socket rate limit (RFC 5961 7)
+    Counter connection_limit_dropped = 0;  // SYNs dropped: tcp_max_connections reached
+    Counter orphans_dropped = 0;     // orphaned connections reset: over tcp_max_orphans or tcp_orphan_retries
 
     template <class F>
     void for_each(F&& f) const {
@@ -123,7 +129,10 @@ struct TcpStats {
         f("rx_out_of_order", rx_out_of_order); f("rx_duplicate", rx_duplicate); f("tx_resets", tx_resets);
         f("rx_resets", rx_resets); f("challenge_acks", challenge_acks); f("syn_dropped", syn_dropped);
         f("fast_retransmits", fast_retransmits); f("timeouts", timeouts); f("window_probes", window_probes);
-        f("time_wait_dropped", time_wait_dropped);
+        f("time_wait_dropped", time_wait_dropped); f("syn_cookies_sent", syn_cookies_sent);
+        f("syn_cookies_ok", syn_cookies_ok); f("syn_cookies_failed", syn_cookies_failed);
+        f("challenge_acks_limited", challenge_acks_limited); f("connection_limit_dropped", connection_limit_dropped);
+        f("orphans_dropped", orphans_dropped);
     }
 };
 
