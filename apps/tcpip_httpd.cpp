@@ -148,8 +148,8 @@ void print_connections(tcpip::Runtime& runtime, std::ostream& os) {
             // As ss: for a listener, Recv-Q is the accept queue and Send-Q the backlog.
             const bool listening = s.is_listener();
             rows.push_back(Row{tcpip::to_string(s.state),
-                               listening ? s.accept_queue.size() : s.receive_buffer.size(),
-                               listening ? s.backlog : s.send_buffer.size(), s.local_address, s.remote_address,
+                               listening ? s.queues.accept_queue.size() : s.rcv.buffer.size(),
+                               listening ? s.queues.backlog : s.snd.buffer.size(), s.local_address, s.remote_address,
                                s.local_port, s.remote_port, listening, info.srtt.total_micros(), info.cwnd, info.mss});
         });
         return 0;

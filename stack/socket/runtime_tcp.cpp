@@ -34,6 +34,7 @@ constexpr int kMaxTcpKeepIdle = 32767;    // MAX_TCP_KEEPIDLE, seconds
 constexpr int kMaxTcpKeepIntvl = 32767;   // MAX_TCP_KEEPINTVL, seconds
 constexpr int kMaxTcpKeepCnt = 127;       // MAX_TCP_KEEPCNT
 constexpr std::uint32_t kInfiniteSsthresh = 0x7fffffff;  // TCP_INFINITE_SSTHRESH
+constexpr std::size_t kCongestionNameMax = 16;            // TCP_CA_NAME_MAX
 
 // Linux's numbering of the TCP states (include/net/tcp_states.h; <netinet/tcp.h> has the names),
 // which tcp_info.tcpi_state and tools such as ss use.
@@ -86,10 +87,11 @@ TcpSocket* Runtime::tcp_open(SocketEntry& entry) {
 void Runtime::tcp_disconnect(SocketEntry& entry) {
     TcpSocket* old = entry.tcp();
     TcpSocket* fresh = stack_.tcp().open();
-    fresh->copy_options_from(*old);
-    fresh->linger = entry.linger;
-    old->linger = Duration::zero();  // abort, do not close gracefully
+    TcpUserOptions options = stack_.tcp().options(old);
     call_layer([&](Instant now) {
+        stack_.tcp().set_options(now, fresh, options);
+        options.linger = Duration::zero();  // abort, do not close gracefully
+        stack_.tcp().set_options(now, old, options);
         stack_.tcp().close(now, old);
         return 0;
     });
@@ -107,7 +109,7 @@ void Runtime::tcp_disconnect(SocketEntry& entry) {
 // nothing to wait for: the layer resets the connection.
 void Runtime::tcp_linger(Lock& lock, SocketEntry& entry) {
     TcpSocket* s = entry.tcp();
-    if (!entry.linger || *entry.linger == Duration::zero() || !s->receive_buffer.empty()) return;
+    if (!entry.linger || *entry.linger == Duration::zero() || !s->rcv.buffer.empty()) return;
     if (s->state != TcpState::Established && s->state != TcpState::CloseWait) return;
     (void)call_layer([&](Instant now) { return stack_.tcp().shutdown(now, s, false, true); });
     wait(lock, entry, deadline_after(false, *entry.linger), [&] {
@@ -224,12 +226,12 @@ int Runtime::tcp_accept(Lock& lock, SocketEntry& entry, sockaddr* addr, socklen_
 
     const auto deadline = deadline_after(entry.nonblocking, entry.rcvtimeo);
     wait(lock, entry, deadline, [&] {
-        return entry.closed || entry.tcp()->state != TcpState::Listen || !entry.tcp()->accept_queue.empty();
+        return entry.closed || entry.tcp()->state != TcpState::Listen || !entry.tcp()->queues.accept_queue.empty();
     });
     if (entry.closed) return fail(EBADF);
     TcpSocket* listener = entry.tcp();
     if (listener->state != TcpState::Listen) return fail(EINVAL);  // shut down meanwhile
-    if (listener->accept_queue.empty()) return fail(EAGAIN);
+    if (listener->queues.accept_queue.empty()) return fail(EAGAIN);
 
     // The descriptor first (EMFILE leaves the connection queued), then the connection.
     const int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -288,7 +290,7 @@ ssize_t Runtime::tcp_send(Lock& lock, SocketEntry& entry, const void* buf, std::
             if (entry.closed) return true;
             const TcpSocket* t = entry.tcp();
             return handshaking(t) ? t->error.has_value() : stack_.tcp().writable(t) || t->state == TcpState::Closed ||
-                                                               t->fin_queued;
+                                                               t->snd.fin_queued;
         });
         if (entry.closed) return copied > 0 ? static_cast<ssize_t>(copied) : fail(EBADF);
         if (!ready) return copied > 0 ? static_cast<ssize_t>(copied) : fail(EAGAIN);
@@ -312,7 +314,7 @@ ssize_t Runtime::tcp_recv(Lock& lock, SocketEntry& entry, void* buf, std::size_t
     std::size_t copied = 0;
     for (;;) {
         TcpSocket* s = entry.tcp();
-        if (copied == 0 || !s->receive_buffer.empty()) {
+        if (copied == 0 || !s->rcv.buffer.empty()) {
             auto got = call_layer(
                 [&](Instant now) { return stack_.tcp().recv(now, s, MutableBytes{bytes + copied, len - copied}, peek); });
             if (got) {
@@ -375,74 +377,74 @@ int Runtime::tcp_shutdown(SocketEntry& entry, int how) {
 // SO_RCVBUF / SO_SNDBUF follow Linux's arithmetic (capped at rmem_max / wmem_max, doubled, at
 // least the minimum) and getsockopt reports the doubled figure. The doubling is Linux's allowance
 // for its own bookkeeping: the bytes of payload a buffer holds are half of it, the value the
-// application asked for, and that is the size given to TcpLayer::set_buffer_sizes. The layer
-// allocates buffers when a connection is set up: sizes set before connect() or listen() apply
-// (and accepted connections inherit the listener's); later changes are kept but the connection
-// keeps the buffers it has. TCP_MAXSEG before connect() caps our MSS (TcpSocket::user_mss).
+// application asked for, and that is the limit given to the layer (TcpUserOptions). Sizes set
+// before connect() or listen() apply (accepted connections inherit the listener's); on a live
+// connection the send limit follows and the receive limit only grows (TcpLayer::set_options).
+// TCP_MAXSEG before connect() caps our MSS (TcpUserOptions::user_mss). TCP_CONGESTION takes an
+// algorithm's name ("reno"; ENOENT for one we do not have).
 int Runtime::tcp_setsockopt(SocketEntry& entry, int level, int name, const void* value, socklen_t len) {
     TcpSocket* s = entry.tcp();
+    // Options change only through the layer, which applies what follows from them.
+    TcpUserOptions options = stack_.tcp().options(s);
+    auto apply = [&] {
+        return call_layer([&](Instant now) {
+            stack_.tcp().set_options(now, s, options);
+            return 0;
+        });
+    };
     if (level == SOL_SOCKET) {
         switch (name) {
             case SO_RCVTIMEO: return read_timeout(value, len, entry.rcvtimeo);
             case SO_SNDTIMEO: return read_timeout(value, len, entry.sndtimeo);
             case SO_LINGER: {
                 if (read_linger(value, len, entry.linger) < 0) return -1;
-                s->linger = entry.linger;
-                return 0;
+                options.linger = entry.linger;
+                return apply();
             }
             default: break;
         }
         auto v = read_int(value, len);
         if (!v) return fail(v.error());
         switch (name) {
-            case SO_REUSEADDR: s->reuse_address = *v != 0; return 0;
+            case SO_REUSEADDR: options.reuse_address = *v != 0; return apply();
             case SO_BROADCAST: entry.broadcast = *v != 0; return 0;
-            case SO_KEEPALIVE:
-                s->keepalive = *v != 0;
-                return call_layer([&](Instant now) {
-                    stack_.tcp().keepalive_changed(now, s);
-                    return 0;
-                });
-            case SO_RCVBUF:
-                stack_.tcp().set_buffer_sizes(s, static_cast<std::size_t>(buffer_size(*v, kRmemMax, kMinRcvbuf) / 2), s->sndbuf);
-                return 0;
-            case SO_SNDBUF:
-                stack_.tcp().set_buffer_sizes(s, s->rcvbuf, static_cast<std::size_t>(buffer_size(*v, kWmemMax, kMinSndbuf) / 2));
-                return 0;
+            case SO_KEEPALIVE: options.keepalive = *v != 0; return apply();
+            case SO_RCVBUF: options.rcvbuf = static_cast<std::size_t>(buffer_size(*v, kRmemMax, kMinRcvbuf) / 2); return apply();
+            case SO_SNDBUF: options.sndbuf = static_cast<std::size_t>(buffer_size(*v, kWmemMax, kMinSndbuf) / 2); return apply();
             default: return fail(ENOPROTOOPT);  // including the read-only SO_TYPE, SO_ERROR, SO_ACCEPTCONN
         }
     }
     if (level != IPPROTO_TCP) return fail(ENOPROTOOPT);  // no IP-level options yet
+    if (name == TCP_CONGESTION) {
+        // A name, as Linux takes it: up to TCP_CA_NAME_MAX bytes, NUL-terminated or not.
+        if (value == nullptr) return fail(EFAULT);
+        std::string_view text(static_cast<const char*>(value), std::min<std::size_t>(len, kCongestionNameMax));
+        text = text.substr(0, text.find('\0'));
+        auto algorithm = congestion_from_name(text);
+        if (!algorithm) return fail(ENOENT);  // Linux: no such algorithm loaded
+        options.congestion = *algorithm;
+        return apply();
+    }
     auto v = read_int(value, len);
     if (!v) return fail(v.error());
     switch (name) {
-        case TCP_NODELAY:
-            s->nodelay = *v != 0;
-            // As tcp_push_pending_frames: what Nagle held back goes now.
-            if (s->nodelay) call_layer([&](Instant now) {
-                    stack_.tcp().output(now, s);
-                    return 0;
-                });
-            return 0;
+        case TCP_NODELAY: options.nodelay = *v != 0; return apply();  // what Nagle held back goes now
         case TCP_MAXSEG:
             if (*v != 0 && (*v < kTcpMinMss || *v > kMaxTcpWindow)) return fail(EINVAL);
-            s->user_mss = static_cast<std::uint16_t>(*v);
-            return 0;
+            options.user_mss = static_cast<std::uint16_t>(*v);
+            return apply();
         case TCP_KEEPIDLE:
             if (*v < 1 || *v > kMaxTcpKeepIdle) return fail(EINVAL);
-            s->keepalive_idle = Duration::seconds(*v);
-            return call_layer([&](Instant now) {
-                stack_.tcp().keepalive_changed(now, s);
-                return 0;
-            });
+            options.keepalive_idle = Duration::seconds(*v);
+            return apply();
         case TCP_KEEPINTVL:
             if (*v < 1 || *v > kMaxTcpKeepIntvl) return fail(EINVAL);
-            s->keepalive_interval = Duration::seconds(*v);
-            return 0;
+            options.keepalive_interval = Duration::seconds(*v);
+            return apply();
         case TCP_KEEPCNT:
             if (*v < 1 || *v > kMaxTcpKeepCnt) return fail(EINVAL);
-            s->keepalive_count = static_cast<std::uint32_t>(*v);
-            return 0;
+            options.keepalive_count = static_cast<std::uint32_t>(*v);
+            return apply();
         default: return fail(ENOPROTOOPT);  // including the read-only TCP_INFO
     }
 }
@@ -450,7 +452,7 @@ int Runtime::tcp_setsockopt(SocketEntry& entry, int level, int name, const void*
 // TCP_INFO fills the system's struct tcp_info (<netinet/tcp.h>) from TcpLayer::info(), in Linux's
 // units (tcp_get_info):
 //   tcpi_state          the TCP state in Linux's numbering (TCP_ESTABLISHED = 1, ... TCP_CLOSING)
-//   tcpi_retransmits    consecutive RTO expiries without progress (TcpSocket::retransmits)
+//   tcpi_retransmits    consecutive RTO expiries without progress (TcpTimers::retransmits)
 //   tcpi_options        TCPI_OPT_WSCALE when both sides scale windows
 //   tcpi_snd_wscale, tcpi_rcv_wscale   the shifts, when scaling is on
 //   tcpi_rto, tcpi_ato  the retransmission timeout and the delayed-ACK timeout, microseconds
@@ -477,11 +479,11 @@ int Runtime::tcp_getsockopt(SocketEntry& entry, int level, int name, void* value
     socklen_t size = sizeof v;
     if (level == SOL_SOCKET) {
         switch (name) {
-            case SO_REUSEADDR: v = s->reuse_address; break;
+            case SO_REUSEADDR: v = s->opts.reuse_address; break;
             case SO_BROADCAST: v = entry.broadcast; break;
-            case SO_KEEPALIVE: v = s->keepalive; break;
-            case SO_RCVBUF: v = static_cast<int>(std::min<std::size_t>(s->rcvbuf * 2, INT_MAX)); break;
-            case SO_SNDBUF: v = static_cast<int>(std::min<std::size_t>(s->sndbuf * 2, INT_MAX)); break;
+            case SO_KEEPALIVE: v = s->opts.keepalive; break;
+            case SO_RCVBUF: v = static_cast<int>(std::min<std::size_t>(s->opts.rcvbuf * 2, INT_MAX)); break;
+            case SO_SNDBUF: v = static_cast<int>(std::min<std::size_t>(s->opts.sndbuf * 2, INT_MAX)); break;
             case SO_TYPE: v = entry.type; break;
             case SO_ACCEPTCONN: v = s->state == TcpState::Listen; break;
             case SO_ERROR:  // returns and clears the pending error (sock_error)
@@ -494,20 +496,29 @@ int Runtime::tcp_getsockopt(SocketEntry& entry, int level, int name, void* value
         }
         return copy_option_out(src, size, value, len);
     }
+    char congestion[kCongestionNameMax] = {};
     switch (name) {
-        case TCP_NODELAY: v = s->nodelay; break;
+        case TCP_NODELAY: v = s->opts.nodelay; break;
         case TCP_MAXSEG:
             // tp->mss_cache, or the user's value while not connected (536 until then, as Linux).
-            v = s->user_mss != 0 && (s->state == TcpState::Closed || s->state == TcpState::Listen) ? s->user_mss : s->mss;
+            v = s->opts.user_mss != 0 && (s->state == TcpState::Closed || s->state == TcpState::Listen) ? s->opts.user_mss
+                                                                                                      : s->mss;
             break;
-        case TCP_KEEPIDLE: v = static_cast<int>(seconds_of(s->keepalive_idle)); break;
-        case TCP_KEEPINTVL: v = static_cast<int>(seconds_of(s->keepalive_interval)); break;
-        case TCP_KEEPCNT: v = static_cast<int>(s->keepalive_count); break;
+        case TCP_KEEPIDLE: v = static_cast<int>(seconds_of(s->opts.keepalive_idle)); break;
+        case TCP_KEEPINTVL: v = static_cast<int>(seconds_of(s->opts.keepalive_interval)); break;
+        case TCP_KEEPCNT: v = static_cast<int>(s->opts.keepalive_count); break;
+        case TCP_CONGESTION: {
+            const std::string_view n = congestion_name(stack_.tcp().info(s).congestion);
+            std::copy(n.begin(), n.end(), congestion);
+            src = congestion;
+            size = sizeof congestion;
+            break;
+        }
         case TCP_INFO: {
             const TcpInfo info = stack_.tcp().info(s);
             const std::uint32_t mss = std::max<std::uint32_t>(info.mss, 1);
             ti.tcpi_state = linux_state(info.state);
-            ti.tcpi_retransmits = static_cast<std::uint8_t>(std::min<std::uint32_t>(s->retransmits, 255));
+            ti.tcpi_retransmits = static_cast<std::uint8_t>(std::min<std::uint32_t>(s->timers.retransmits, 255));
             if (s->wscale_ok) {
                 ti.tcpi_options |= TCPI_OPT_WSCALE;
                 ti.tcpi_snd_wscale = info.snd_wscale & 0xf;
@@ -556,8 +567,8 @@ short Runtime::tcp_events(SocketEntry& entry, short requested) {
         if (tcp.readable(s)) mask |= POLLIN | POLLRDNORM;
     } else {
         const bool over = finished(entry, s);
-        const bool rcv_shut = entry.shut_rd || s->shut_rd || tcp.peer_closed(s) || over;
-        const bool snd_shut = entry.shut_wr || s->fin_queued || over;
+        const bool rcv_shut = entry.shut_rd || s->rcv.shut_rd || tcp.peer_closed(s) || over;
+        const bool snd_shut = entry.shut_wr || s->snd.fin_queued || over;
         if ((rcv_shut && snd_shut) || s->state == TcpState::Closed || tcp.hung_up(s)) mask |= POLLHUP;
         if (rcv_shut) mask |= POLLIN | POLLRDNORM | POLLRDHUP;
         if (!handshaking(s)) {

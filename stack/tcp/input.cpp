@@ -2,11 +2,13 @@
 // with the RST and SYN rules of RFC 5961. The headings below are the RFC's.
 #include <algorithm>
 
+#include "stack/tcp/syn_cookie.h"
 #include "stack/tcp/tcp.h"
 
 namespace tcpip {
 
 void TcpLayer::receive(Instant now, const Ipv4RxInfo& info, Packet payload) {
+    Pass pass(*this);
     ++stats_.rx_segments;
     auto header = TcpHeader::parse(payload.bytes());
     if (!header) {
@@ -47,56 +49,142 @@ void TcpLayer::listen_input(Instant now, TcpSocket* listener, const Segment& seg
     const TcpFlags flags = seg.header.flags;
     // "First, check for a RST": an incoming RST is ignored.
     if (flags.rst()) return;
-    // "Second, check for an ACK": any acknowledgment is bad here: <SEQ=SEG.ACK><CTL=RST>.
+    // "Second, check for an ACK": any acknowledgment is bad here: <SEQ=SEG.ACK><CTL=RST>. Unless
+    // it is the third step of a handshake we answered with a SYN cookie (as Linux, only looked
+    // for while cookies were sent recently: otherwise every stray ACK would cost two hashes).
     if (flags.ack()) {
+        const auto& overflow = listener->queues.last_overflow;
+        if (!flags.syn() && config_.tcp_syncookies && overflow &&
+            now - *overflow < Duration::seconds(60 * (syn_cookie::kMaxAgeMinutes + 1))) {
+            cookie_ack(now, listener, seg);
+            return;
+        }
         send_reset_for(now, seg);
         return;
     }
     // "Third, check for a SYN".
     if (!flags.syn()) return;  // "Fourth, other data or control": drop it.
 
-    // The listen backlog: a bounded number of half-open children and of connections waiting for
-    // accept(). When full, the SYN is dropped (the peer will retry): established connections are
-    // not affected.
-    if (listener->syn_queue >= config_.tcp_max_syn_backlog || listener->accept_queue.size() >= listener->backlog) {
+    // Limits, as Linux applies them. A full accept queue drops the SYN (the peer retries; the
+    // application is not keeping up, and cookies would only make more connections it cannot
+    // take). So does the stack's connection limit. A full SYN queue, the mark of a SYN flood,
+    // is answered with a SYN cookie instead: a real client still gets in, and the flood costs no
+    // memory.
+    if (connections_.size() >= config_.tcp_max_connections) {
+        ++stats_.connection_limit_dropped;
+        return;
+    }
+    if (listener->queues.accept_queue.size() >= listener->queues.backlog) {
         ++stats_.syn_dropped;
         return;
     }
+    if (listener->queues.syn_queue >= config_.tcp_max_syn_backlog) {
+        if (!config_.tcp_syncookies) {
+            ++stats_.syn_dropped;
+            return;
+        }
+        listener->queues.last_overflow = now;
+        std::uint16_t mss = std::min(seg.header.options.mss.value_or(536), our_mss());
+        if (listener->opts.user_mss != 0) mss = std::min(mss, listener->opts.user_mss);
+        const syn_cookie::Tuple tuple{seg.dst, seg.header.dst_port, seg.src, seg.header.src_port};
+        const std::size_t index = syn_cookie::mss_index(mss);
+        const SeqNum cookie = syn_cookie::make(cookie_key_, tuple, seg.header.seq, syn_cookie::minute(now), index);
+        const auto window = static_cast<std::uint16_t>(std::min<std::size_t>(listener->opts.rcvbuf, 65535));
+        send_syn_ack_cookie(now, seg, cookie, syn_cookie::kMssTable[index], window);
+        ++stats_.syn_cookies_sent;
+        return;
+    }
+    TcpSocket* child = make_child(now, listener, seg);
+
+    // "Set RCV.NXT to SEG.SEQ+1, IRS is set to SEG.SEQ ... ISS should be selected and a SYN
+    // segment sent of the form <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>."
+    child->rcv.irs = seg.header.seq;
+    child->rcv.nxt = seg.header.seq + 1;
+    child->rcv.adv = child->rcv.nxt;
+    apply_options(child, seg.header.options);
+    child->snd.iss = initial_sequence_number(now, child->local_address, child->local_port, child->remote_address,
+                                             child->remote_port);
+    child->snd.una = child->snd.iss;
+    child->snd.nxt = child->snd.iss;
+    child->snd.max = child->snd.iss;
+    child->snd.sml = child->snd.iss;
+    child->snd.wnd = seg.header.window;  // never scaled in a SYN (RFC 7323 2.2)
+    child->snd.max_wnd = child->snd.wnd;
+    child->snd.wl1 = seg.header.seq;
+    child->snd.wl2 = seg.header.ack;
+    register_connection(child);
+    ++listener->queues.syn_queue;
+    ++stats_.passive_opens;
+    child->state = TcpState::SynReceived;
+    transmit(now, child, child->snd.iss, 0, TcpFlags::kSyn | TcpFlags::kAck);
+    child->snd.nxt = child->snd.iss + 1;
+    child->snd.max = child->snd.nxt;
+    child->timers.rto = now + child->snd.rtt.rto();
+    arm_timer(child);
+}
+
+// A new connection of `listener`'s, for the peer that sent `seg`: options inherited from the
+// listener (as Linux), buffers sized (not yet allocated), not yet in any table.
+TcpSocket* TcpLayer::make_child(Instant now, TcpSocket* listener, const Segment& seg) {
     TcpSocket* child = open();
     child->listener = listener;
-    child->copy_options_from(*listener);
+    child->opts = listener->opts;
     child->local_address = seg.dst;
     child->local_port = seg.header.dst_port;
     child->remote_address = seg.src;
     child->remote_port = seg.header.src_port;
-    set_up_connection(child, 0, false);
+    set_up_connection(child);
+    child->timers.last_activity = now;
+    return child;
+}
 
-    // "Set RCV.NXT to SEG.SEQ+1, IRS is set to SEG.SEQ ... ISS should be selected and a SYN
-    // segment sent of the form <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>."
-    child->irs = seg.header.seq;
-    child->rcv_nxt = seg.header.seq + 1;
-    child->rcv_adv = child->rcv_nxt;
-    apply_options(child, seg.header.options);
-    child->iss = initial_sequence_number(now, child->local_address, child->local_port, child->remote_address,
-                                         child->remote_port);
-    child->snd_una = child->iss;
-    child->snd_nxt = child->iss;
-    child->snd_max = child->iss;
-    child->snd_sml = child->iss;
-    child->snd_wnd = seg.header.window;  // never scaled in a SYN (RFC 7323 2.2)
-    child->max_snd_wnd = child->snd_wnd;
-    child->snd_wl1 = seg.header.seq;
-    child->snd_wl2 = seg.header.ack;
-    child->last_activity = now;
-    register_connection(child);
-    ++listener->syn_queue;
+// The ACK that completes a handshake answered with a SYN cookie (RFC 4987 3.6). If the cookie in
+// SEG.ACK - 1 checks out, the connection is made as if the SYN had been queued, ESTABLISHED at
+// once, with the MSS the cookie carries and no window scaling (the cookie could not keep it).
+void TcpLayer::cookie_ack(Instant now, TcpSocket* listener, const Segment& seg) {
+    const SeqNum client_isn = seg.header.seq - 1;
+    const SeqNum cookie = seg.header.ack - 1;
+    const syn_cookie::Tuple tuple{seg.dst, seg.header.dst_port, seg.src, seg.header.src_port};
+    const auto index = syn_cookie::check(cookie_key_, tuple, client_isn, cookie, syn_cookie::minute(now));
+    if (!index) {
+        ++stats_.syn_cookies_failed;
+        send_reset_for(now, seg);
+        return;
+    }
+    if (connections_.size() >= config_.tcp_max_connections) {
+        ++stats_.connection_limit_dropped;
+        return;
+    }
+    if (listener->queues.accept_queue.size() >= listener->queues.backlog) {
+        ++stats_.syn_dropped;  // as Linux: dropped; the client's retransmission may find room
+        return;
+    }
+    ++stats_.syn_cookies_ok;
     ++stats_.passive_opens;
-    child->state = TcpState::SynReceived;
-    transmit(now, child, child->iss, 0, TcpFlags::kSyn | TcpFlags::kAck);
-    child->snd_nxt = child->iss + 1;
-    child->snd_max = child->snd_nxt;
-    child->rto_deadline = now + child->rtt->rto();
-    arm_timer(child);
+    TcpSocket* child = make_child(now, listener, seg);
+    TcpOptions options;
+    options.mss = syn_cookie::kMssTable[*index];
+    apply_options(child, options);
+    child->rcv.irs = client_isn;
+    child->rcv.nxt = seg.header.seq;
+    // The window our SYN-ACK offered (send_syn_ack_cookie): the data this ACK may carry is judged by it.
+    child->rcv.wnd = static_cast<std::uint32_t>(std::min<std::size_t>(child->opts.rcvbuf, 65535));
+    child->rcv.adv = child->rcv.nxt + child->rcv.wnd;
+    child->snd.iss = cookie;
+    child->snd.una = seg.header.ack;
+    child->snd.nxt = seg.header.ack;
+    child->snd.max = seg.header.ack;
+    child->snd.sml = seg.header.ack;
+    child->snd.wnd = seg.header.window;  // no window scaling on this connection
+    child->snd.max_wnd = child->snd.wnd;
+    child->snd.wl1 = seg.header.seq;
+    child->snd.wl2 = seg.header.ack;
+    register_connection(child);
+    listener->queues.accept_queue.push_back(child);
+    if (enter_state(now, child, TcpState::Established) == Verdict::Gone) return;
+    listener->notify();
+    // Data or a FIN on the ACK is taken as on any established connection.
+    if (!seg.payload.empty() || seg.header.flags.fin()) segment_arrives(now, child, seg);
 }
 
 // What a SYN's options tell us: the peer's MSS (536 without the option, RFC 9293 3.7.1) and
@@ -104,16 +192,16 @@ void TcpLayer::listen_input(Instant now, TcpSocket* listener, const Segment& seg
 void TcpLayer::apply_options(TcpSocket* s, const TcpOptions& options) {
     std::uint16_t peer_mss = options.mss.value_or(536);
     std::uint16_t mss = std::min(peer_mss, our_mss());
-    if (s->user_mss != 0) mss = std::min(mss, s->user_mss);
+    if (s->opts.user_mss != 0) mss = std::min(mss, s->opts.user_mss);
     s->mss = std::max<std::uint16_t>(mss, 64);  // never absurdly small (Linux clamps at 88)
-    s->congestion = make_new_reno(s->mss);
+    s->snd.cc = make_congestion(s);
     if (options.window_scale) {
         s->wscale_ok = true;
-        s->snd_wscale = std::min<std::uint8_t>(*options.window_scale, 14);
+        s->snd.wscale = std::min<std::uint8_t>(*options.window_scale, 14);
     } else {
         s->wscale_ok = false;
-        s->snd_wscale = 0;
-        s->rcv_wscale = 0;
+        s->snd.wscale = 0;
+        s->rcv.wscale = 0;
     }
 }
 
@@ -122,7 +210,7 @@ void TcpLayer::apply_options(TcpSocket* s, const TcpOptions& options) {
 void TcpLayer::syn_sent_input(Instant now, TcpSocket* s, const Segment& seg) {
     const TcpFlags flags = seg.header.flags;
     // "First, check the ACK bit": an ACK outside (ISS, SND.NXT] is unacceptable.
-    if (flags.ack() && (seg.header.ack <= s->iss || seg.header.ack > s->snd_max)) {
+    if (flags.ack() && (seg.header.ack <= s->snd.iss || seg.header.ack > s->snd.max)) {
         if (!flags.rst()) send_reset_for(now, seg);
         return;
     }
@@ -130,41 +218,41 @@ void TcpLayer::syn_sent_input(Instant now, TcpSocket* s, const Segment& seg) {
     if (flags.rst()) {
         if (flags.ack()) {
             ++stats_.rx_resets;
-            fail(now, s, SocketError::ConnectionRefused);
+            (void)fail(now, s, SocketError::ConnectionRefused);
         }
         return;
     }
     // "Fourth, check the SYN bit".
     if (!flags.syn()) return;
-    s->irs = seg.header.seq;
-    s->rcv_nxt = seg.header.seq + 1;
-    s->rcv_adv = s->rcv_nxt;
+    s->rcv.irs = seg.header.seq;
+    s->rcv.nxt = seg.header.seq + 1;
+    s->rcv.adv = s->rcv.nxt;
     apply_options(s, seg.header.options);
-    s->last_activity = now;
+    s->timers.last_activity = now;
     if (flags.ack()) {
         // Our SYN is acknowledged: ESTABLISHED. The RTT sample is good unless the SYN was resent.
-        if (s->retransmits == 0 && s->timed_seq) s->rtt->sample(now - s->timed_sent_at);
-        s->snd_una = seg.header.ack;
+        if (s->timers.retransmits == 0 && s->snd.timed_seq) s->snd.rtt.sample(now - s->snd.timed_sent_at);
+        s->snd.una = seg.header.ack;
         // "The window field in a SYN (i.e., a <SYN> or <SYN,ACK>) segment itself is never scaled"
         // (RFC 7323 2.2), even when it carries the option that scales the later ones.
-        s->snd_wnd = seg.header.window;
-        s->max_snd_wnd = s->snd_wnd;
-        s->snd_wl1 = seg.header.seq;
-        s->snd_wl2 = seg.header.ack;
-        s->rto_deadline.reset();
-        s->retransmits = 0;
-        s->timed_seq.reset();
-        enter_state(now, s, TcpState::Established);
-        s->ack_now = true;
+        s->snd.wnd = seg.header.window;
+        s->snd.max_wnd = s->snd.wnd;
+        s->snd.wl1 = seg.header.seq;
+        s->snd.wl2 = seg.header.ack;
+        s->timers.rto.reset();
+        s->timers.retransmits = 0;
+        s->snd.timed_seq.reset();
+        (void)enter_state(now, s, TcpState::Established);
+        s->rcv.ack_now = true;
         output(now, s);
         return;
     }
     // A SYN without ACK: simultaneous open. "Enter SYN-RECEIVED, form a SYN,ACK segment".
-    s->snd_wnd = seg.header.window;
-    s->snd_wl1 = seg.header.seq;
-    enter_state(now, s, TcpState::SynReceived);
-    transmit(now, s, s->iss, 0, TcpFlags::kSyn | TcpFlags::kAck);
-    s->rto_deadline = now + s->rtt->rto();
+    s->snd.wnd = seg.header.window;
+    s->snd.wl1 = seg.header.seq;
+    (void)enter_state(now, s, TcpState::SynReceived);
+    transmit(now, s, s->snd.iss, 0, TcpFlags::kSyn | TcpFlags::kAck);
+    s->timers.rto = now + s->snd.rtt.rto();
     arm_timer(s);
 }
 
@@ -174,10 +262,10 @@ void TcpLayer::syn_sent_input(Instant now, TcpSocket* s, const Segment& seg) {
 bool TcpLayer::segment_acceptable(const TcpSocket* s, const Segment& seg) const {
     const std::uint32_t len = static_cast<std::uint32_t>(seg.payload.size()) + (seg.header.flags.syn() ? 1 : 0) +
                               (seg.header.flags.fin() ? 1 : 0);
-    const std::uint32_t wnd = s->rcv_wnd;
+    const std::uint32_t wnd = s->rcv.wnd;
     const SeqNum seq = seg.header.seq;
-    auto in_window = [&](SeqNum x) { return s->rcv_nxt <= x && x < s->rcv_nxt + wnd; };
-    if (len == 0) return wnd == 0 ? seq == s->rcv_nxt : in_window(seq);
+    auto in_window = [&](SeqNum x) { return s->rcv.nxt <= x && x < s->rcv.nxt + wnd; };
+    if (len == 0) return wnd == 0 ? seq == s->rcv.nxt : in_window(seq);
     if (wnd == 0) return false;
     return in_window(seq) || in_window(seq + (len - 1));
 }
@@ -191,7 +279,7 @@ void TcpLayer::segment_arrives(Instant now, TcpSocket* s, const Segment& seg) {
 
     // SYN-RECEIVED: the peer's SYN again, or (simultaneous open) its SYN-ACK. Both start at IRS,
     // left of RCV.NXT, so the acceptability test below would reject them and answer a bare ACK.
-    if (s->state == TcpState::SynReceived && flags.syn() && !flags.rst() && seg.header.seq == s->irs) {
+    if (s->state == TcpState::SynReceived && flags.syn() && !flags.rst() && seg.header.seq == s->rcv.irs) {
         if (!flags.ack()) {
             // Our SYN-ACK was lost: send it again, as Linux does. (A bare ACK carries no SYN and
             // the peer in SYN-SENT would drop it.)
@@ -206,8 +294,8 @@ void TcpLayer::segment_arrives(Instant now, TcpSocket* s, const Segment& seg) {
         rest.header.flags.set(TcpFlags::kSyn, false);
         rest.header.seq = seg.header.seq + 1;
         segment_arrives(now, s, rest);
-        if (sockets_.contains(s) && is_synchronized(s->state)) {
-            s->ack_now = true;
+        if (!s->gone && is_synchronized(s->state)) {
+            s->rcv.ack_now = true;
             output(now, s);
         }
         return;
@@ -223,53 +311,25 @@ void TcpLayer::segment_arrives(Instant now, TcpSocket* s, const Segment& seg) {
                 // "The only thing that can arrive in this state is a retransmission of the remote
                 // FIN. Acknowledge it, and restart the 2 MSL timeout." (RFC 9293 3.10.7.4, eighth)
                 // A retransmitted FIN lies left of RCV.NXT, so it arrives here.
-                s->time_wait_deadline = now + config_.tcp_time_wait;
+                s->timers.time_wait = now + config_.tcp_time_wait;
                 arm_timer(s);
             }
-            s->ack_now = true;
+            s->rcv.ack_now = true;
             output(now, s);
         }
         return;
     }
-    s->last_activity = now;
-    s->keepalive_probes_sent = 0;
-    if (s->keepalive && s->state == TcpState::Established) {
-        s->keepalive_deadline = now + s->keepalive_idle;
+    s->timers.last_activity = now;
+    s->timers.keepalive_probes = 0;
+    if (s->opts.keepalive && s->state == TcpState::Established) {
+        s->timers.keepalive = now + s->opts.keepalive_idle;
         arm_timer(s);
     }
 
     // ---- second, check the RST bit (RFC 5961 section 3.2) ----
     if (flags.rst()) {
-        if (seg.header.seq != s->rcv_nxt) {
-            // In the window but not exact: maybe a blind attack. Answer with a challenge ACK.
-            send_challenge_ack(now, s);
-            return;
-        }
-        ++stats_.rx_resets;
-        switch (s->state) {
-            case TcpState::SynReceived:
-                // From a passive open: back to LISTEN, i.e. the child goes away quietly.
-                if (s->listener != nullptr) {
-                    destroy(s);
-                } else {
-                    fail(now, s, SocketError::ConnectionRefused);
-                }
-                return;
-            case TcpState::Established:
-            case TcpState::FinWait1:
-            case TcpState::FinWait2:
-            case TcpState::CloseWait:
-                ++stats_.established_resets;
-                fail(now, s, SocketError::ConnectionReset);
-                return;
-            default:  // CLOSING, LAST-ACK, TIME-WAIT: "enter the CLOSED state, delete the TCB"
-                if (s->user_closed || s->state == TcpState::TimeWait) {
-                    destroy(s);
-                } else {
-                    fail(now, s, SocketError::ConnectionReset);
-                }
-                return;
-        }
+        (void)process_rst(now, s, seg);
+        return;
     }
 
     // ---- third, check security (no IP security options: nothing to do) ----
@@ -284,9 +344,7 @@ void TcpLayer::segment_arrives(Instant now, TcpSocket* s, const Segment& seg) {
 
     // ---- fifth, check the ACK field ----
     if (!flags.ack()) return;  // "if the ACK bit is off, drop the segment and return"
-    bool drop = false;
-    process_ack(now, s, seg, drop);
-    if (drop || !sockets_.contains(s)) return;
+    if (process_ack(now, s, seg) != Verdict::Continue) return;
 
     // ---- sixth, check the URG bit (urgent data is not supported: the pointer is ignored) ----
 
@@ -294,13 +352,47 @@ void TcpLayer::segment_arrives(Instant now, TcpSocket* s, const Segment& seg) {
     if (!seg.payload.empty()) process_text(now, s, seg);
 
     // ---- eighth, check the FIN bit ----
-    if (flags.fin()) process_fin(now, s, seg);
-    if (!sockets_.contains(s)) return;
+    if (flags.fin() && process_fin(now, s, seg) == Verdict::Gone) return;
 
     output(now, s);
 }
 
-void TcpLayer::process_ack(Instant now, TcpSocket* s, const Segment& seg, bool& drop) {
+// RFC 9293 3.10.7.4 "second, check the RST bit", with RFC 5961 section 3.2: only a RST at exactly
+// RCV.NXT resets the connection; one elsewhere in the window gets a challenge ACK.
+Verdict TcpLayer::process_rst(Instant now, TcpSocket* s, const Segment& seg) {
+    if (seg.header.seq != s->rcv.nxt) {
+        // In the window but not exact: maybe a blind attack. Answer with a challenge ACK.
+        send_challenge_ack(now, s);
+        return Verdict::Drop;
+    }
+    ++stats_.rx_resets;
+    switch (s->state) {
+        case TcpState::SynReceived:
+            // From a passive open: back to LISTEN, i.e. the child goes away quietly.
+            if (s->listener != nullptr) {
+                destroy(s);
+                return Verdict::Gone;
+            }
+            return fail(now, s, SocketError::ConnectionRefused);
+        case TcpState::Established:
+        case TcpState::FinWait1:
+        case TcpState::FinWait2:
+        case TcpState::CloseWait:
+            ++stats_.established_resets;
+            return fail(now, s, SocketError::ConnectionReset);
+        default:  // CLOSING, LAST-ACK, TIME-WAIT: "enter the CLOSED state, delete the TCB"
+            if (s->user_closed || s->state == TcpState::TimeWait) {
+                destroy(s);
+                return Verdict::Gone;
+            }
+            return fail(now, s, SocketError::ConnectionReset);
+    }
+}
+
+// RFC 9293 3.10.7.4 "fifth, check the ACK field". Drop: the segment goes no further (an
+// unacceptable ACK, answered). Gone: the ACK ended the connection (our FIN acknowledged in
+// LAST-ACK, or CLOSING to a TIME-WAIT over its bound).
+Verdict TcpLayer::process_ack(Instant now, TcpSocket* s, const Segment& seg) {
     const SeqNum ack = seg.header.ack;
 
     // A zero-window probe (on_persist) carries one byte at SND.NXT that is not counted as sent. A
@@ -308,74 +400,72 @@ void TcpLayer::process_ack(Instant now, TcpSocket* s, const Segment& seg, bool& 
     // ACK is for data we did send. Count the byte as sent now; otherwise the ACK would look like
     // one for unsent data and be dropped, every later probe would be a duplicate, and the
     // connection would stall for good.
-    if (s->persist_backoff > 0 && ack == s->snd_max + 1 && s->snd_nxt == s->snd_max &&
-        s->send_buffer.size() > s->in_flight()) {
-        s->snd_nxt = ack;
-        s->snd_max = ack;
+    if (s->timers.probes > 0 && ack == s->snd.max + 1 && s->snd.nxt == s->snd.max &&
+        s->snd.buffer.size() > s->snd.in_flight()) {
+        s->snd.nxt = ack;
+        s->snd.max = ack;
     }
 
     if (s->state == TcpState::SynReceived) {
         // "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED state ... If the segment
         // acknowledgment is not acceptable, form a reset segment <SEQ=SEG.ACK><CTL=RST> and send it."
-        if (!(s->snd_una < ack && ack <= s->snd_max)) {
+        if (!(s->snd.una < ack && ack <= s->snd.max)) {
             send_reset_for(now, seg);
-            drop = true;
-            return;
+            return Verdict::Drop;
         }
-        if (s->retransmits == 0 && s->timed_seq) s->rtt->sample(now - s->timed_sent_at);
-        s->snd_una = s->iss + 1;
-        s->snd_wnd = static_cast<std::uint32_t>(seg.header.window) << s->snd_wscale;
-        s->max_snd_wnd = s->snd_wnd;
-        s->snd_wl1 = seg.header.seq;
-        s->snd_wl2 = ack;
-        s->rto_deadline.reset();
-        s->retransmits = 0;
-        s->timed_seq.reset();
+        if (s->timers.retransmits == 0 && s->snd.timed_seq) s->snd.rtt.sample(now - s->snd.timed_sent_at);
+        s->snd.una = s->snd.iss + 1;
+        s->snd.wnd = static_cast<std::uint32_t>(seg.header.window) << s->snd.wscale;
+        s->snd.max_wnd = s->snd.wnd;
+        s->snd.wl1 = seg.header.seq;
+        s->snd.wl2 = ack;
+        s->timers.rto.reset();
+        s->timers.retransmits = 0;
+        s->snd.timed_seq.reset();
         if (TcpSocket* l = s->listener) {
-            if (l->syn_queue > 0) --l->syn_queue;
-            l->accept_queue.push_back(s);
+            if (l->queues.syn_queue > 0) --l->queues.syn_queue;
+            l->queues.accept_queue.push_back(s);
             l->notify();
         }
-        enter_state(now, s, TcpState::Established);
+        if (enter_state(now, s, TcpState::Established) == Verdict::Gone) return Verdict::Gone;
     }
 
     // RFC 5961 section 5.2: an ACK of data never sent is answered and dropped.
-    if (ack > s->snd_max) {
-        s->ack_now = true;
+    if (ack > s->snd.max) {
+        s->rcv.ack_now = true;
         output(now, s);
-        drop = true;
-        return;
+        return Verdict::Drop;
     }
 
-    if (ack < s->snd_una) return;  // an old duplicate: ignore it (RFC 9293: "it can be ignored")
+    if (ack < s->snd.una) return Verdict::Continue;  // an old duplicate: "it can be ignored" (RFC 9293)
 
-    const std::uint32_t in_flight_before = s->in_flight();
-    if (s->snd_una < ack) {
+    const std::uint32_t in_flight_before = s->snd.in_flight();
+    if (s->snd.una < ack) {
         // New data acknowledged.
-        std::uint32_t acked = static_cast<std::uint32_t>(ack - s->snd_una);
+        std::uint32_t acked = static_cast<std::uint32_t>(ack - s->snd.una);
         std::uint32_t data_acked = acked;
         bool fin_acked = false;
-        if (s->fin_sent && ack == s->fin_seq + 1) {
+        if (s->snd.fin_sent && ack == s->snd.fin_seq + 1) {
             fin_acked = true;
             data_acked -= 1;
         }
-        s->send_buffer.consume(data_acked);
+        s->snd.buffer.consume(data_acked);
+        release_buffers(s);
         // RFC 6298 (5.2)/(5.3): restart the timer when new data is acknowledged; stop it when
         // everything is. An RTT sample from the timed segment, unless it was retransmitted (Karn).
-        if (s->timed_seq && *s->timed_seq <= ack) {
-            s->rtt->sample(now - s->timed_sent_at);
-            s->timed_seq.reset();
+        if (s->snd.timed_seq && *s->snd.timed_seq <= ack) {
+            s->snd.rtt.sample(now - s->snd.timed_sent_at);
+            s->snd.timed_seq.reset();
         }
-        s->snd_una = ack;
-        if (s->snd_nxt < s->snd_una) s->snd_nxt = s->snd_una;
-        s->retransmits = 0;
+        s->snd.una = ack;
+        if (s->snd.nxt < s->snd.una) s->snd.nxt = s->snd.una;
+        s->timers.retransmits = 0;
         s->soft_error.reset();
-        const bool retransmit_hole = s->congestion->on_ack(acked, ack.raw(), in_flight_before);
-        s->dup_acks = 0;
-        if (s->snd_una == s->snd_max) {
-            s->rto_deadline.reset();
+        const bool retransmit_hole = s->snd.cc->on_ack(acked, ack, in_flight_before);
+        if (s->snd.una == s->snd.max) {
+            s->timers.rto.reset();
         } else {
-            s->rto_deadline = now + s->rtt->rto();
+            s->timers.rto = now + s->snd.rtt.rto();
             if (retransmit_hole) {
                 // NewReno partial ACK (RFC 6582 3.2 step 3): the next hole is lost too.
                 retransmit_first(now, s);
@@ -387,57 +477,53 @@ void TcpLayer::process_ack(Instant now, TcpSocket* s, const Segment& seg, bool& 
         if (fin_acked) {
             switch (s->state) {
                 case TcpState::FinWait1:
-                    enter_state(now, s, TcpState::FinWait2);
+                    if (enter_state(now, s, TcpState::FinWait2) == Verdict::Gone) return Verdict::Gone;
                     if (s->user_closed) {
-                        s->time_wait_deadline = now + config_.tcp_fin_timeout;
+                        s->timers.time_wait = now + config_.tcp_fin_timeout;
                         arm_timer(s);
                     }
                     break;
                 case TcpState::Closing:
-                    enter_state(now, s, TcpState::TimeWait);
-                    drop = true;
-                    return;
+                    if (enter_state(now, s, TcpState::TimeWait) == Verdict::Gone) return Verdict::Gone;
+                    return Verdict::Drop;
                 case TcpState::LastAck:
                     // "The only thing that can arrive in this state is an acknowledgment of our
                     // FIN. If our FIN is now acknowledged, delete the TCB."
-                    s->state = TcpState::Closed;
                     s->connect_reported = true;
-                    unregister_connection(s);
                     destroy(s);
-                    drop = true;
-                    return;
+                    return Verdict::Gone;
                 default: break;
             }
         }
-    } else if (seg.payload.empty() && !seg.header.flags.fin() && !seg.header.flags.syn() && s->snd_una != s->snd_max &&
-               static_cast<std::uint32_t>(seg.header.window) << s->snd_wscale == s->snd_wnd) {
+    } else if (seg.payload.empty() && !seg.header.flags.fin() && !seg.header.flags.syn() && s->snd.una != s->snd.max &&
+               static_cast<std::uint32_t>(seg.header.window) << s->snd.wscale == s->snd.wnd) {
         // RFC 5681 section 2 "DUPLICATE ACKNOWLEDGMENT": no data, no SYN/FIN, same ACK, same
         // window, with data outstanding.
-        ++s->dup_acks;
-        if (s->congestion->on_dup_ack(s->snd_una.raw(), s->snd_max.raw(), s->in_flight())) {
+        if (s->snd.cc->on_dup_ack(s->snd.una, s->snd.max, s->snd.in_flight())) {
             ++stats_.fast_retransmits;
-            s->timed_seq.reset();
+            s->snd.timed_seq.reset();
             retransmit_first(now, s);
-            s->rto_deadline = now + s->rtt->rto();
+            s->timers.rto = now + s->snd.rtt.rto();
             arm_timer(s);
         }
     }
 
     update_window(s, seg);
+    return Verdict::Continue;
 }
 
 // RFC 9293 3.10.7.4: "If SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK), set
 // SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ, and set SND.WL2 <- SEG.ACK."
 void TcpLayer::update_window(TcpSocket* s, const Segment& seg) {
-    if (s->snd_wl1 < seg.header.seq || (s->snd_wl1 == seg.header.seq && s->snd_wl2 <= seg.header.ack)) {
-        const std::uint32_t old = s->snd_wnd;
-        s->snd_wnd = static_cast<std::uint32_t>(seg.header.window) << s->snd_wscale;
-        s->max_snd_wnd = std::max(s->max_snd_wnd, s->snd_wnd);
-        s->snd_wl1 = seg.header.seq;
-        s->snd_wl2 = seg.header.ack;
-        if (s->snd_wnd > 0) {
-            s->persist_deadline.reset();
-            s->persist_backoff = 0;
+    if (s->snd.wl1 < seg.header.seq || (s->snd.wl1 == seg.header.seq && s->snd.wl2 <= seg.header.ack)) {
+        const std::uint32_t old = s->snd.wnd;
+        s->snd.wnd = static_cast<std::uint32_t>(seg.header.window) << s->snd.wscale;
+        s->snd.max_wnd = std::max(s->snd.max_wnd, s->snd.wnd);
+        s->snd.wl1 = seg.header.seq;
+        s->snd.wl2 = seg.header.ack;
+        if (s->snd.wnd > 0) {
+            s->timers.persist.reset();
+            s->timers.probes = 0;
             if (old == 0) s->notify();
         }
     }
@@ -447,50 +533,50 @@ void TcpLayer::process_text(Instant now, TcpSocket* s, const Segment& seg) {
     // Only ESTABLISHED, FIN-WAIT-1 and FIN-WAIT-2 take data; after the peer's FIN, more data is
     // a protocol error we ignore.
     if (s->state != TcpState::Established && s->state != TcpState::FinWait1 && s->state != TcpState::FinWait2) return;
-    if (s->fin_received) return;
+    if (s->rcv.fin_received) return;
 
     Bytes data = seg.payload;
-    std::int32_t offset = seg.header.seq - s->rcv_nxt;
+    std::int32_t offset = seg.header.seq - s->rcv.nxt;
     if (offset < 0) {
         // The front was already received (a retransmission overlapping new data): trim it.
         const std::size_t old = static_cast<std::size_t>(-static_cast<std::int64_t>(offset));
         if (old >= data.size()) {
             ++stats_.rx_duplicate;
-            s->ack_now = true;
+            s->rcv.ack_now = true;
             return;
         }
         data = data.subspan(old);
         offset = 0;
     }
-    if (s->shut_rd) {
+    if (s->rcv.shut_rd) {
         // shutdown(SHUT_RD): accept and discard (Linux acknowledges and drops the bytes).
         if (offset == 0) {
-            s->rcv_nxt += static_cast<std::uint32_t>(data.size());
-            s->ack_now = true;
+            s->rcv.nxt += static_cast<std::uint32_t>(data.size());
+            s->rcv.ack_now = true;
         }
         return;
     }
     // Anything beyond the space we have is cut off (the peer exceeded the window).
-    const std::size_t space = s->receive_buffer.free();
+    const std::size_t space = s->rcv.buffer.free();
     if (static_cast<std::size_t>(offset) >= space) {
-        s->ack_now = true;
+        s->rcv.ack_now = true;
         return;
     }
     data = data.first(std::min(data.size(), space - static_cast<std::size_t>(offset)));
 
     if (offset == 0) {
-        s->receive_buffer.write_at(0, data);
-        const std::size_t extra = s->assembler.take_front(data.size());
-        s->receive_buffer.commit(data.size() + extra);
-        s->rcv_nxt += static_cast<std::uint32_t>(data.size() + extra);
-        if (extra > 0 || !s->assembler.empty()) {
+        s->rcv.buffer.write_at(0, data);
+        const std::size_t extra = s->rcv.assembler.take_front(data.size());
+        s->rcv.buffer.commit(data.size() + extra);
+        s->rcv.nxt += static_cast<std::uint32_t>(data.size() + extra);
+        if (extra > 0 || !s->rcv.assembler.empty()) {
             // Filling a hole: acknowledge at once, so the sender's recovery ends quickly (RFC 5681 4.2).
-            s->ack_now = true;
-        } else if (++s->segments_since_ack >= 2) {
+            s->rcv.ack_now = true;
+        } else if (++s->rcv.segments_since_ack >= 2) {
             // At least every second full-sized segment is acknowledged (RFC 5681 4.2).
-            s->ack_now = true;
-        } else if (!s->delayed_ack_deadline) {
-            s->delayed_ack_deadline = now + config_.tcp_delayed_ack;
+            s->rcv.ack_now = true;
+        } else if (!s->timers.delayed_ack) {
+            s->timers.delayed_ack = now + config_.tcp_delayed_ack;
             arm_timer(s);
         }
         s->notify();
@@ -498,38 +584,47 @@ void TcpLayer::process_text(Instant now, TcpSocket* s, const Segment& seg) {
         // Out of order: keep it at its place, and send an immediate duplicate ACK (RFC 5681 4.2)
         // so the sender's fast retransmit can start.
         ++stats_.rx_out_of_order;
-        if (s->assembler.add(static_cast<std::size_t>(offset), data.size())) {
-            s->receive_buffer.write_at(static_cast<std::size_t>(offset), data);
+        if (s->rcv.assembler.add(static_cast<std::size_t>(offset), data.size())) {
+            s->rcv.buffer.write_at(static_cast<std::size_t>(offset), data);
         }
-        s->ack_now = true;
+        s->rcv.ack_now = true;
     }
 }
 
-void TcpLayer::process_fin(Instant now, TcpSocket* s, const Segment& seg) {
+// RFC 9293 3.10.7.4 "eighth, check the FIN bit". Gone: the FIN took us to a TIME-WAIT that the
+// bound on TIME-WAIT entries cut short.
+Verdict TcpLayer::process_fin(Instant now, TcpSocket* s, const Segment& seg) {
     // The FIN counts only when everything before it has arrived.
     const SeqNum fin_seq = seg.header.seq + static_cast<std::uint32_t>(seg.payload.size());
-    if (fin_seq != s->rcv_nxt || s->fin_received) {
-        if (s->fin_received && fin_seq + 1 == s->rcv_nxt) s->ack_now = true;  // a retransmitted FIN
-        return;
+    if (fin_seq != s->rcv.nxt || s->rcv.fin_received) {
+        if (s->rcv.fin_received && fin_seq + 1 == s->rcv.nxt) s->rcv.ack_now = true;  // a retransmitted FIN
+        return Verdict::Continue;
     }
-    s->fin_received = true;
-    s->rcv_nxt += 1;
-    s->ack_now = true;
+    s->rcv.fin_received = true;
+    s->rcv.nxt += 1;
+    s->rcv.ack_now = true;
+    Verdict verdict = Verdict::Continue;
     switch (s->state) {
         case TcpState::SynReceived:
-        case TcpState::Established: enter_state(now, s, TcpState::CloseWait); break;
+        case TcpState::Established: verdict = enter_state(now, s, TcpState::CloseWait); break;
         case TcpState::FinWait1:
             // Our FIN not yet acknowledged (else we would be in FIN-WAIT-2): simultaneous close.
-            enter_state(now, s, TcpState::Closing);
+            verdict = enter_state(now, s, TcpState::Closing);
             break;
-        case TcpState::FinWait2: enter_state(now, s, TcpState::TimeWait); break;
+        case TcpState::FinWait2:
+            // The FIN-WAIT-2 -> TIME-WAIT step may free the socket (the TIME-WAIT bound): whoever
+            // called us must not use it then, and is told so.
+            verdict = enter_state(now, s, TcpState::TimeWait);
+            break;
         case TcpState::TimeWait:
-            s->time_wait_deadline = now + config_.tcp_time_wait;  // "restart the 2 MSL time-out"
+            s->timers.time_wait = now + config_.tcp_time_wait;  // "restart the 2 MSL time-out"
             arm_timer(s);
             break;
         default: break;
     }
+    if (verdict == Verdict::Gone) return verdict;
     s->notify();
+    return Verdict::Continue;
 }
 
 }  // namespace tcpip

@@ -7,7 +7,7 @@
 namespace tcpip {
 
 std::uint32_t TcpLayer::receive_space(const TcpSocket* s) const {
-    return static_cast<std::uint32_t>(s->receive_buffer.free());
+    return static_cast<std::uint32_t>(s->rcv.buffer.free());
 }
 
 // The window field for an outgoing segment (RFC 9293 3.8.6.2.2, receiver SWS avoidance): the
@@ -15,14 +15,14 @@ std::uint32_t TcpLayer::receive_space(const TcpSocket* s) const {
 // min(half the buffer, one MSS), so we never invite the sender to send tiny segments.
 std::uint16_t TcpLayer::window_to_advertise(TcpSocket* s) {
     const std::uint32_t space = receive_space(s);
-    const std::uint32_t promised = s->rcv_nxt < s->rcv_adv ? static_cast<std::uint32_t>(s->rcv_adv - s->rcv_nxt) : 0;
-    const std::uint32_t step = std::min<std::uint32_t>(static_cast<std::uint32_t>(s->receive_buffer.capacity() / 2), s->mss);
+    const std::uint32_t promised = s->rcv.nxt < s->rcv.adv ? static_cast<std::uint32_t>(s->rcv.adv - s->rcv.nxt) : 0;
+    const std::uint32_t step = std::min<std::uint32_t>(static_cast<std::uint32_t>(s->rcv.buffer.capacity() / 2), s->mss);
     std::uint32_t window = space >= promised + step ? space : std::min(promised, space);
-    window = std::min<std::uint32_t>(window, std::uint32_t{65535} << s->rcv_wscale);
-    const std::uint32_t field = window >> s->rcv_wscale;
-    window = field << s->rcv_wscale;  // what the peer will compute from the field
-    s->rcv_wnd = window;
-    if (s->rcv_nxt + window > s->rcv_adv) s->rcv_adv = s->rcv_nxt + window;
+    window = std::min<std::uint32_t>(window, std::uint32_t{65535} << s->rcv.wscale);
+    const std::uint32_t field = window >> s->rcv.wscale;
+    window = field << s->rcv.wscale;  // what the peer will compute from the field
+    s->rcv.wnd = window;
+    if (s->rcv.nxt + window > s->rcv.adv) s->rcv.adv = s->rcv.nxt + window;
     return static_cast<std::uint16_t>(field);
 }
 
@@ -30,8 +30,8 @@ std::uint16_t TcpLayer::window_to_advertise(TcpSocket* s) {
 void TcpLayer::transmit(Instant now, TcpSocket* s, SeqNum seq, std::size_t length, TcpFlags flags) {
     Packet packet = pool_.allocate(length + TcpOptions::kMaxLen + TcpHeader::kMinHeaderLen);
     if (length > 0) {
-        const std::size_t offset = static_cast<std::size_t>(seq - s->snd_una);
-        s->send_buffer.peek(offset, packet.append(length));
+        const std::size_t offset = static_cast<std::size_t>(seq - s->snd.una);
+        s->snd.buffer.peek(offset, packet.append(length));
     }
     TcpRepr repr;
     repr.src_port = s->local_port;
@@ -41,23 +41,23 @@ void TcpLayer::transmit(Instant now, TcpSocket* s, SeqNum seq, std::size_t lengt
     if (flags.syn()) {
         // Our MSS (RFC 9293 3.7.1: the MTU minus the IP and TCP headers) and the window scale we
         // use; in a SYN-ACK the scale is only sent if the peer's SYN had it (RFC 7323 1.3).
-        repr.options.mss = s->user_mss ? std::min(our_mss(), s->user_mss) : our_mss();
+        repr.options.mss = s->opts.user_mss ? std::min(our_mss(), s->opts.user_mss) : our_mss();
         if (s->state == TcpState::SynSent || s->state == TcpState::Closed || s->wscale_ok) {
-            repr.options.window_scale = s->rcv_wscale;
+            repr.options.window_scale = s->rcv.wscale;
         }
         // The window of a SYN is never scaled (RFC 7323 2.2).
         repr.window = static_cast<std::uint16_t>(std::min<std::size_t>(receive_space(s), 65535));
-        s->rcv_wnd = repr.window;
-        s->rcv_adv = s->rcv_nxt + repr.window;
+        s->rcv.wnd = repr.window;
+        s->rcv.adv = s->rcv.nxt + repr.window;
     } else {
         repr.window = window_to_advertise(s);
     }
     if (flags.ack()) {
-        repr.ack = s->rcv_nxt;
+        repr.ack = s->rcv.nxt;
         // Any segment carrying an ACK answers everything received so far.
-        s->ack_now = false;
-        s->segments_since_ack = 0;
-        s->delayed_ack_deadline.reset();
+        s->rcv.ack_now = false;
+        s->rcv.segments_since_ack = 0;
+        s->timers.delayed_ack.reset();
     }
     // With a device that offloads: it completes the checksum, and cuts a segment longer than one
     // MSS into MSS-sized ones (TSO; see send_limit()).
@@ -75,11 +75,11 @@ void TcpLayer::transmit(Instant now, TcpSocket* s, SeqNum seq, std::size_t lengt
 
     // Time one segment per round trip (RFC 6298 3: Karn), never a retransmission.
     const SeqNum end = seq + static_cast<std::uint32_t>(length) + (flags.syn() ? 1 : 0) + (flags.fin() ? 1 : 0);
-    if (end > seq && seq >= s->snd_max && !s->timed_seq) {
-        s->timed_seq = end;
-        s->timed_sent_at = now;
+    if (end > seq && seq >= s->snd.max && !s->snd.timed_seq) {
+        s->snd.timed_seq = end;
+        s->snd.timed_sent_at = now;
     }
-    if (length > 0) s->last_send = now;
+    if (length > 0) s->snd.last_send = now;
 }
 
 // A segment without data carries SND.MAX, the highest sequence number sent, not SND.NXT: after a
@@ -87,14 +87,50 @@ void TcpLayer::transmit(Instant now, TcpSocket* s, SeqNum seq, std::size_t lengt
 // would fall left of the peer's window, be judged unacceptable and dropped; two sides both
 // retransmitting would then never hear each other's ACKs (seen in simulation).
 void TcpLayer::send_ack(Instant now, TcpSocket* s) {
-    transmit(now, s, s->snd_max, 0, TcpFlags::kAck);
+    transmit(now, s, s->snd.max, 0, TcpFlags::kAck);
 }
 
-// RFC 5961 section 7: challenge ACKs, rate-limited in Linux; we send one per offending segment,
-// counted, since each answers a segment the peer sent us.
+// RFC 5961 section 7: challenge ACKs are rate-limited, so that a flood of forged RSTs and SYNs
+// cannot make us flood the real peer with ACKs. The limit is per socket, a burst of
+// tcp_challenge_ack_burst per tcp_challenge_ack_interval: Linux's first limit was one global
+// counter (1 per second for all connections), and an off-path attacker could read it, counting
+// the challenge ACKs it provoked on its own connection, to learn whether a guessed 4-tuple and
+// sequence number were in someone else's window (CVE-2016-5696). A per-socket budget tells an
+// attacker nothing about other connections.
 void TcpLayer::send_challenge_ack(Instant now, TcpSocket* s) {
+    if (now - s->challenge_interval_start >= config_.tcp_challenge_ack_interval ||
+        s->challenge_interval_start == Instant{}) {
+        s->challenge_interval_start = now;
+        s->challenge_acks_left = config_.tcp_challenge_ack_burst;
+    }
+    if (s->challenge_acks_left == 0) {
+        ++stats_.challenge_acks_limited;
+        return;
+    }
+    --s->challenge_acks_left;
     ++stats_.challenge_acks;
     send_ack(now, s);
+}
+
+// The SYN-ACK of a listener whose SYN queue is full (syn_cookie.h): nothing is remembered, so it
+// is built from the SYN alone. Its options are the MSS the cookie carries, and no window scale
+// (the cookie cannot remember the peer's), so its window, never scaled in a SYN, is final.
+void TcpLayer::send_syn_ack_cookie(Instant now, const Segment& syn, SeqNum cookie, std::uint16_t mss,
+                                   std::uint16_t window) {
+    TcpRepr repr;
+    repr.src_port = syn.header.dst_port;
+    repr.dst_port = syn.header.src_port;
+    repr.seq = cookie;
+    repr.ack = syn.header.seq + 1;
+    repr.flags = TcpFlags::kSyn | TcpFlags::kAck;
+    repr.window = window;
+    repr.options.mss = mss;
+    Packet packet = pool_.allocate(TcpHeader::kMinHeaderLen + TcpOptions::kMaxLen);
+    repr.emit(packet, syn.dst, syn.src);
+    Ipv4SendOptions options;
+    options.dont_fragment = true;
+    (void)ip_.send(now, syn.src, IpProtocol::Tcp, std::move(packet), options);
+    ++stats_.tx_segments;
 }
 
 // A RST in answer to a segment that has no connection (RFC 9293 3.10.7.1): "If the incoming
@@ -127,8 +163,8 @@ void TcpLayer::send_reset(Instant now, TcpSocket* s) {
     TcpRepr repr;
     repr.src_port = s->local_port;
     repr.dst_port = s->remote_port;
-    repr.seq = s->snd_max;  // SND.MAX: in the window even after a go-back (see send_ack)
-    repr.ack = s->rcv_nxt;
+    repr.seq = s->snd.max;  // SND.MAX: in the window even after a go-back (see send_ack)
+    repr.ack = s->rcv.nxt;
     repr.flags = TcpFlags::kRst | TcpFlags::kAck;
     Packet packet = pool_.allocate(TcpHeader::kMinHeaderLen);
     repr.emit(packet, s->local_address, s->remote_address);
@@ -142,24 +178,24 @@ void TcpLayer::retransmit_first(Instant now, TcpSocket* s) {
     ++stats_.retransmitted_segments;
     ++s->total_retransmits;
     // Karn (RFC 6298 3): if the segment being timed is the one sent again, its ACK gives no sample.
-    if (s->timed_seq && *s->timed_seq <= s->snd_una + static_cast<std::uint32_t>(s->mss) + 1) s->timed_seq.reset();
+    if (s->snd.timed_seq && *s->snd.timed_seq <= s->snd.una + static_cast<std::uint32_t>(s->mss) + 1) s->snd.timed_seq.reset();
     if (s->state == TcpState::SynSent) {
-        transmit(now, s, s->iss, 0, TcpFlags::kSyn);
+        transmit(now, s, s->snd.iss, 0, TcpFlags::kSyn);
         return;
     }
-    if (s->state == TcpState::SynReceived && s->snd_una == s->iss) {
-        transmit(now, s, s->iss, 0, TcpFlags::kSyn | TcpFlags::kAck);
+    if (s->state == TcpState::SynReceived && s->snd.una == s->snd.iss) {
+        transmit(now, s, s->snd.iss, 0, TcpFlags::kSyn | TcpFlags::kAck);
         return;
     }
     // One segment from snd_una, without moving snd_nxt (fast retransmit, NewReno partial ACK).
-    const std::size_t data_outstanding = s->send_buffer.size();
+    const std::size_t data_outstanding = s->snd.buffer.size();
     const std::size_t length = std::min<std::size_t>(data_outstanding, s->mss);
     if (length > 0) {
         TcpFlags flags = TcpFlags::kAck;
-        if (length == data_outstanding && s->fin_sent) flags = flags | TcpFlags::kFin;
-        transmit(now, s, s->snd_una, length, flags);
-    } else if (s->fin_sent) {
-        transmit(now, s, s->fin_seq, 0, TcpFlags::kFin | TcpFlags::kAck);
+        if (length == data_outstanding && s->snd.fin_sent) flags = flags | TcpFlags::kFin;
+        transmit(now, s, s->snd.una, length, flags);
+    } else if (s->snd.fin_sent) {
+        transmit(now, s, s->snd.fin_seq, 0, TcpFlags::kFin | TcpFlags::kAck);
     }
 }
 
@@ -170,10 +206,10 @@ void TcpLayer::retransmit_first(Instant now, TcpSocket* s) {
 // receiver delaying its ACKs would hold back for 40 ms).
 bool TcpLayer::nagle_allows(const TcpSocket* s, std::size_t length, std::size_t unsent) const {
     if (length >= s->mss) return true;
-    if (s->nodelay) return true;
-    if (s->snd_sml <= s->snd_una) return true;  // no small segment in flight
+    if (s->opts.nodelay) return true;
+    if (s->snd.sml <= s->snd.una) return true;  // no small segment in flight
     // A FIN will follow this data: no point in waiting (Linux sends it at once too).
-    return s->fin_queued && length == unsent;
+    return s->snd.fin_queued && length == unsent;
 }
 
 // The most data one transmit() may carry: one MSS, or, when the device does TCP segmentation
@@ -194,14 +230,14 @@ void TcpLayer::output(Instant now, TcpSocket* s) {
     if (can_send_data) {
         for (;;) {
             // Data already sent (between snd_una and snd_nxt), not counting our FIN.
-            const SeqNum sent_up_to = seq_min(s->snd_nxt, s->fin_sent ? s->fin_seq : s->snd_nxt);
-            const std::size_t sent = static_cast<std::size_t>(sent_up_to - s->snd_una);
-            const std::size_t unsent = s->send_buffer.size() > sent ? s->send_buffer.size() - sent : 0;
+            const SeqNum sent_up_to = seq_min(s->snd.nxt, s->snd.fin_sent ? s->snd.fin_seq : s->snd.nxt);
+            const std::size_t sent = static_cast<std::size_t>(sent_up_to - s->snd.una);
+            const std::size_t unsent = s->snd.buffer.size() > sent ? s->snd.buffer.size() - sent : 0;
 
             // The usable window: the smaller of the peer's window and the congestion window,
             // less what is in flight.
-            const std::uint32_t flight = static_cast<std::uint32_t>(s->snd_nxt - s->snd_una);
-            const std::uint32_t window = std::min(s->snd_wnd, s->congestion->cwnd());
+            const std::uint32_t flight = static_cast<std::uint32_t>(s->snd.nxt - s->snd.una);
+            const std::uint32_t window = std::min(s->snd.wnd, s->snd.cc->cwnd());
             const std::uint32_t usable = window > flight ? window - flight : 0;
 
             if (unsent > 0) {
@@ -214,43 +250,43 @@ void TcpLayer::output(Instant now, TcpSocket* s) {
                 // left if Nagle allows, or at least half the largest window the peer offered.
                 const bool full = length >= s->mss;
                 const bool all = length == unsent && nagle_allows(s, length, unsent);
-                const bool half_window = s->max_snd_wnd > 0 && length >= s->max_snd_wnd / 2 && nagle_allows(s, length, unsent);
+                const bool half_window = s->snd.max_wnd > 0 && length >= s->snd.max_wnd / 2 && nagle_allows(s, length, unsent);
                 // Going back after a timeout: data already sent once is not held back (else a
                 // segment sent into a small window and lost would never be sent again).
-                const bool resend = s->snd_nxt < s->snd_max;
+                const bool resend = s->snd.nxt < s->snd.max;
                 if (!full && !all && !half_window && !resend) break;
                 TcpFlags flags = TcpFlags::kAck;
                 if (length == unsent) flags = flags | TcpFlags::kPsh;
-                if (s->snd_nxt < s->snd_max) {
+                if (s->snd.nxt < s->snd.max) {
                     ++stats_.retransmitted_segments;
                     ++s->total_retransmits;
                 }
-                if (s->snd_nxt == s->snd_una && now - s->last_send > s->rtt->rto() && s->last_send != Instant{}) {
-                    s->congestion->on_idle_restart();  // RFC 5681 4.1: idle longer than an RTO
+                if (s->snd.nxt == s->snd.una && now - s->snd.last_send > s->snd.rtt.rto() && s->snd.last_send != Instant{}) {
+                    s->snd.cc->on_idle_restart();  // RFC 5681 4.1: idle longer than an RTO
                 }
-                transmit(now, s, s->snd_nxt, length, flags);
-                s->snd_nxt += static_cast<std::uint32_t>(length);
-                s->snd_max = seq_max(s->snd_max, s->snd_nxt);
-                if (length < s->mss) s->snd_sml = s->snd_nxt;
-                if (!s->rto_deadline) {
-                    s->rto_deadline = now + s->rtt->rto();
+                transmit(now, s, s->snd.nxt, length, flags);
+                s->snd.nxt += static_cast<std::uint32_t>(length);
+                s->snd.max = seq_max(s->snd.max, s->snd.nxt);
+                if (length < s->mss) s->snd.sml = s->snd.nxt;
+                if (!s->timers.rto) {
+                    s->timers.rto = now + s->snd.rtt.rto();
                     arm_timer(s);
                 }
                 continue;
             }
             // All data is out: the FIN follows it.
-            if (s->fin_queued && (!s->fin_sent || s->snd_nxt == s->fin_seq)) {
-                if (!s->fin_sent) {
-                    s->fin_seq = s->snd_nxt;
-                    s->fin_sent = true;
+            if (s->snd.fin_queued && (!s->snd.fin_sent || s->snd.nxt == s->snd.fin_seq)) {
+                if (!s->snd.fin_sent) {
+                    s->snd.fin_seq = s->snd.nxt;
+                    s->snd.fin_sent = true;
                 }
-                transmit(now, s, s->fin_seq, 0, TcpFlags::kFin | TcpFlags::kAck);
-                s->snd_nxt = s->fin_seq + 1;
-                s->snd_max = seq_max(s->snd_max, s->snd_nxt);
-                if (s->state == TcpState::Established) enter_state(now, s, TcpState::FinWait1);
-                if (s->state == TcpState::CloseWait) enter_state(now, s, TcpState::LastAck);
-                if (!s->rto_deadline) {
-                    s->rto_deadline = now + s->rtt->rto();
+                transmit(now, s, s->snd.fin_seq, 0, TcpFlags::kFin | TcpFlags::kAck);
+                s->snd.nxt = s->snd.fin_seq + 1;
+                s->snd.max = seq_max(s->snd.max, s->snd.nxt);
+                if (s->state == TcpState::Established) (void)enter_state(now, s, TcpState::FinWait1);
+                if (s->state == TcpState::CloseWait) (void)enter_state(now, s, TcpState::LastAck);
+                if (!s->timers.rto) {
+                    s->timers.rto = now + s->snd.rtt.rto();
                     arm_timer(s);
                 }
             }
@@ -260,13 +296,13 @@ void TcpLayer::output(Instant now, TcpSocket* s) {
         // above) holds it, and no ACK will come to say it opened unless the persist timer asks
         // (RFC 9293 3.8.6.1 zero-window probes; 3.8.6.2.1 (iv), the override timeout for a small
         // window; Linux arms its probe timer in both cases).
-        const std::size_t sent = static_cast<std::size_t>(seq_min(s->snd_nxt, s->fin_sent ? s->fin_seq : s->snd_nxt) - s->snd_una);
-        if (s->send_buffer.size() > sent && s->snd_nxt == s->snd_una && !s->persist_deadline) {
-            s->persist_deadline = now + s->rtt->rto();
+        const std::size_t sent = static_cast<std::size_t>(seq_min(s->snd.nxt, s->snd.fin_sent ? s->snd.fin_seq : s->snd.nxt) - s->snd.una);
+        if (s->snd.buffer.size() > sent && s->snd.nxt == s->snd.una && !s->timers.persist) {
+            s->timers.persist = now + s->snd.rtt.rto();
             arm_timer(s);
         }
     }
-    if (s->ack_now && s->state != TcpState::Closed && s->state != TcpState::Listen && s->state != TcpState::SynSent) {
+    if (s->rcv.ack_now && s->state != TcpState::Closed && s->state != TcpState::Listen && s->state != TcpState::SynSent) {
         send_ack(now, s);
     }
 }

@@ -6,6 +6,11 @@
 //   - write_at(offset, ...) writes beyond the back without making the bytes readable yet: the
 //     receiver stores out-of-order segments at their place in the receive buffer, and commit()s
 //     them once the hole before them is filled (see assembler.h).
+//
+// The capacity is a limit, not an allocation: storage is allocated when bytes arrive, grows by
+// doubling up to the capacity, and is given back by release() once the buffer is empty. An idle
+// connection (or one of the 5,000 half-open ones of a SYN flood) then holds no buffer memory at
+// all, where allocating SO_RCVBUF + SO_SNDBUF at the handshake cost 512 KiB per connection.
 #pragma once
 
 #include <algorithm>
@@ -20,18 +25,44 @@ namespace tcpip {
 
 class RingBuffer {
 public:
+    static constexpr std::size_t kFirstAllocation = 4096;
+
     explicit RingBuffer(std::size_t capacity = 0) { reset(capacity); }
 
-    // Drops all bytes and resizes (buffers are sized when a connection is set up). The storage
-    // is not zeroed: no byte is read before it is written, and clearing 2 x 256 KiB for every
-    // connection was a tenth of a connect-exchange-close cycle.
+    // Drops all bytes and sets the capacity; no storage is allocated until data comes.
     void reset(std::size_t capacity) {
-        storage_ = capacity ? std::make_unique_for_overwrite<std::uint8_t[]>(capacity) : nullptr;
+        storage_.reset();
+        allocated_ = 0;
         capacity_ = capacity;
         head_ = size_ = 0;
     }
 
+    // Changes the limit, keeping the bytes held (at most `capacity` of them are kept: the caller
+    // never sets it below size()). Bytes stored by write_at() beyond the back survive only if the
+    // storage does not have to shrink.
+    void set_capacity(std::size_t capacity) {
+        capacity_ = capacity;
+        size_ = std::min(size_, capacity);
+        if (allocated_ <= capacity) return;
+        auto smaller = std::make_unique_for_overwrite<std::uint8_t[]>(capacity);
+        peek(0, MutableBytes(smaller.get(), size_));
+        storage_ = std::move(smaller);
+        allocated_ = capacity;
+        head_ = 0;
+        if (capacity == 0) storage_.reset();
+    }
+
+    // Gives the storage back if nothing is stored. The caller knows whether bytes were stored by
+    // write_at() beyond the back (out-of-order data): they would be lost, so it must not call this then.
+    void release() {
+        if (size_ != 0) return;
+        storage_.reset();
+        allocated_ = 0;
+        head_ = 0;
+    }
+
     std::size_t capacity() const { return capacity_; }
+    std::size_t allocated() const { return allocated_; }  // bytes of storage held now
     std::size_t size() const { return size_; }      // readable bytes
     std::size_t free() const { return capacity_ - size_; }
     bool empty() const { return size_ == 0; }
@@ -49,6 +80,8 @@ public:
     std::size_t write_at(std::size_t offset, Bytes data) {
         if (offset >= free()) return 0;
         std::size_t n = std::min(data.size(), free() - offset);
+        if (n == 0) return 0;
+        grow_to(size_ + offset + n);
         copy_in(position(size_ + offset), data.data(), n);
         return n;
     }
@@ -61,7 +94,7 @@ public:
         if (offset >= size_) return 0;
         std::size_t n = std::min(out.size(), size_ - offset);
         std::size_t start = position(offset);
-        std::size_t first = std::min(n, capacity_ - start);
+        std::size_t first = std::min(n, allocated_ - start);
         std::memcpy(out.data(), storage_.get() + start, first);
         std::memcpy(out.data() + first, storage_.get(), n - first);
         return n;
@@ -77,6 +110,7 @@ public:
     // Removes n bytes from the front (acknowledged data, or data the application read).
     void consume(std::size_t n) {
         n = std::min(n, size_);
+        if (n == 0) return;
         head_ = position(n);
         size_ -= n;
         // (Never "rewind" head_ to 0 when empty: bytes stored by write_at() beyond the back would
@@ -86,17 +120,35 @@ public:
 private:
     std::size_t position(std::size_t offset) const {
         std::size_t p = head_ + offset;
-        return p >= capacity_ ? p - capacity_ : p;
+        return p >= allocated_ ? p - allocated_ : p;
     }
     void copy_in(std::size_t at, const std::uint8_t* data, std::size_t n) {
-        std::size_t first = std::min(n, capacity_ - at);
+        std::size_t first = std::min(n, allocated_ - at);
         std::memcpy(storage_.get() + at, data, first);
         std::memcpy(storage_.get(), data + first, n - first);
     }
+    // Makes room for `bytes` bytes from the front: doubles the storage (at most to the capacity),
+    // moving everything it held, out-of-order bytes beyond the back included, to the new start.
+    // The storage is not zeroed: no byte is read before it is written.
+    void grow_to(std::size_t bytes) {
+        if (bytes <= allocated_) return;
+        std::size_t size = std::max(allocated_ ? allocated_ : std::min(kFirstAllocation, capacity_), std::size_t{1});
+        while (size < bytes) size = std::min(size * 2, capacity_);
+        auto bigger = std::make_unique_for_overwrite<std::uint8_t[]>(size);
+        if (allocated_ != 0) {
+            const std::size_t first = allocated_ - head_;
+            std::memcpy(bigger.get(), storage_.get() + head_, first);
+            std::memcpy(bigger.get() + first, storage_.get(), head_);
+        }
+        storage_ = std::move(bigger);
+        allocated_ = size;
+        head_ = 0;
+    }
 
     std::unique_ptr<std::uint8_t[]> storage_;
-    std::size_t capacity_ = 0;
-    std::size_t head_ = 0;  // index of the first readable byte
+    std::size_t allocated_ = 0;  // storage_'s length, <= capacity_
+    std::size_t capacity_ = 0;   // the most bytes it may hold (the socket buffer size)
+    std::size_t head_ = 0;       // index of the first readable byte
     std::size_t size_ = 0;
 };
 

@@ -20,7 +20,7 @@ public:
     static constexpr Duration kInitialRto = Duration::seconds(1);
     static constexpr Duration kGranularity = Duration::millis(1);  // G: our timers tick in microseconds
 
-    RttEstimator(Duration min_rto, Duration max_rto) : min_rto_(min_rto), max_rto_(max_rto) {}
+    explicit RttEstimator(Duration min_rto = Duration::millis(200), Duration max_rto = Duration::seconds(120)) : min_rto_(min_rto), max_rto_(max_rto) {}
 
     void sample(Duration r) {
         if (r < Duration::zero()) return;

@@ -16,6 +16,7 @@ TcpLayer::TcpLayer(Ipv4Layer& ip, TimerQueue& timers, PacketPool& pool, const St
                    std::uint64_t seed)
     : ip_(ip), timers_(timers), pool_(pool), config_(config), stats_(stats), random_(seed ^ 0x7c9) {
     isn_key_ = SipKey{random_.next(), random_.next()};
+    cookie_key_ = SipKey{random_.next(), random_.next()};
     ip_.register_protocol(IpProtocol::Tcp, this);
 }
 
@@ -27,21 +28,43 @@ TcpLayer::~TcpLayer() {
 // ---- Sockets ---------------------------------------------------------------------------------
 
 TcpSocket* TcpLayer::open() {
-    auto s = std::make_unique<TcpSocket>();
-    s->rcvbuf = config_.tcp_rcvbuf;
-    s->sndbuf = config_.tcp_sndbuf;
-    s->keepalive_idle = config_.tcp_keepalive_idle;
-    s->keepalive_interval = config_.tcp_keepalive_interval;
-    s->keepalive_count = config_.tcp_keepalive_probes;
+    auto s = std::make_unique<TcpSocket>(config_.tcp_min_rto, config_.tcp_max_rto);
+    s->opts.rcvbuf = config_.tcp_rcvbuf;
+    s->opts.sndbuf = config_.tcp_sndbuf;
+    s->opts.keepalive_idle = config_.tcp_keepalive_idle;
+    s->opts.keepalive_interval = config_.tcp_keepalive_interval;
+    s->opts.keepalive_count = config_.tcp_keepalive_probes;
     TcpSocket* raw = s.get();
     sockets_.emplace(raw, std::move(s));
     return raw;
 }
 
-void TcpLayer::set_buffer_sizes(TcpSocket* s, std::size_t rcvbuf, std::size_t sndbuf) {
-    // Buffers are allocated when the connection is set up; before that only the sizes change.
-    s->rcvbuf = rcvbuf;
-    s->sndbuf = sndbuf;
+void TcpLayer::set_options(Instant now, TcpSocket* s, const TcpUserOptions& options) {
+    Pass pass(*this);
+    const TcpUserOptions old = std::exchange(s->opts, options);
+    // Buffer sizes: before the connection is set up only the limits change (set_up_connection
+    // applies them). On a live connection, as Linux, the send limit follows at once (never below
+    // what is queued), and the receive limit never shrinks below what was advertised.
+    if (s->state != TcpState::Closed && s->state != TcpState::Listen) {
+        if (options.sndbuf != old.sndbuf) s->snd.buffer.set_capacity(std::max(options.sndbuf, s->snd.buffer.size()));
+        if (options.rcvbuf > old.rcvbuf) s->rcv.buffer.set_capacity(options.rcvbuf);
+    }
+    if (options.keepalive != old.keepalive || options.keepalive_idle != old.keepalive_idle) keepalive_changed(now, s);
+    if (options.congestion != old.congestion && s->snd.cc) {
+        // Switched on a live connection (Linux allows it): the new algorithm starts from the old window.
+        s->snd.cc = make_congestion(s);
+    }
+    if (options.nodelay && !old.nodelay && is_synchronized(s->state)) output(now, s);
+}
+
+std::unique_ptr<CongestionControl> TcpLayer::make_congestion(const TcpSocket* s) const {
+    return make_congestion_control(s->opts.congestion.value_or(config_.tcp_congestion), s->mss);
+}
+
+std::size_t TcpLayer::buffer_bytes() const {
+    std::size_t bytes = 0;
+    for (const auto& [raw, s] : sockets_) bytes += s->snd.buffer.allocated() + s->rcv.buffer.allocated();
+    return bytes;
 }
 
 bool TcpLayer::port_in_use(const TcpSocket* s, Ipv4Address address, std::uint16_t port) const {
@@ -54,7 +77,7 @@ bool TcpLayer::port_in_use(const TcpSocket* s, Ipv4Address address, std::uint16_
         if (!overlap) continue;
         // SO_REUSEADDR on both lets a socket bind next to connections still on the port (for a
         // server restarting while old connections sit in TIME-WAIT), but never next to a listener.
-        if (s && s->reuse_address && other->reuse_address && other->state != TcpState::Listen) continue;
+        if (s && s->opts.reuse_address && other->opts.reuse_address && other->state != TcpState::Listen) continue;
         return true;
     }
     return false;
@@ -98,16 +121,16 @@ Result<void, SocketError> TcpLayer::listen(TcpSocket* s, int backlog) {
         }
     }
     // As Linux: the backlog is clamped to [1, somaxconn]; 0 still allows one connection.
-    s->backlog = static_cast<std::size_t>(std::clamp(backlog, 1, 4096));
+    s->queues.backlog = static_cast<std::size_t>(std::clamp(backlog, 1, 4096));
     s->state = TcpState::Listen;
     return {};
 }
 
 Result<TcpSocket*, SocketError> TcpLayer::accept(TcpSocket* listener) {
     if (listener->state != TcpState::Listen) return Unexpected(SocketError::InvalidArgument);
-    if (listener->accept_queue.empty()) return Unexpected(SocketError::WouldBlock);
-    TcpSocket* child = listener->accept_queue.front();
-    listener->accept_queue.pop_front();
+    if (listener->queues.accept_queue.empty()) return Unexpected(SocketError::WouldBlock);
+    TcpSocket* child = listener->queues.accept_queue.front();
+    listener->queues.accept_queue.pop_front();
     child->listener = nullptr;
     return child;
 }
@@ -140,19 +163,19 @@ Result<void, SocketError> TcpLayer::connect(Instant now, TcpSocket* s, Ipv4Addre
     s->remote_address = address;
     s->remote_port = port;
 
-    s->iss = initial_sequence_number(now, s->local_address, s->local_port, address, port);
-    s->snd_una = s->iss;
-    s->snd_nxt = s->iss;
-    s->snd_max = s->iss;
-    s->snd_sml = s->iss;
-    set_up_connection(s, 0, false);
+    s->snd.iss = initial_sequence_number(now, s->local_address, s->local_port, address, port);
+    s->snd.una = s->snd.iss;
+    s->snd.nxt = s->snd.iss;
+    s->snd.max = s->snd.iss;
+    s->snd.sml = s->snd.iss;
+    set_up_connection(s);
     register_connection(s);
     ++stats_.active_opens;
     enter_state(now, s, TcpState::SynSent);
-    transmit(now, s, s->iss, 0, TcpFlags::kSyn);
-    s->snd_nxt = s->iss + 1;
-    s->snd_max = s->snd_nxt;
-    s->rto_deadline = now + s->rtt->rto();
+    transmit(now, s, s->snd.iss, 0, TcpFlags::kSyn);
+    s->snd.nxt = s->snd.iss + 1;
+    s->snd.max = s->snd.nxt;
+    s->timers.rto = now + s->snd.rtt.rto();
     arm_timer(s);
     return Unexpected(SocketError::InProgress);
 }
@@ -161,17 +184,25 @@ std::uint16_t TcpLayer::our_mss() const {
     return static_cast<std::uint16_t>(ip_.max_unfragmented_payload() - TcpHeader::kMinHeaderLen);
 }
 
-// Buffers, RTT estimator and congestion control for a connection about to start, and the
+// Buffer limits, RTT estimator and congestion control for a connection about to start, and the
 // window scale we will offer: the smallest shift that lets the whole receive buffer be advertised.
-void TcpLayer::set_up_connection(TcpSocket* s, std::uint16_t, bool) {
-    s->receive_buffer.reset(s->rcvbuf);
-    s->send_buffer.reset(s->sndbuf);
-    s->assembler.clear();
-    s->rcv_wscale = 0;
-    while (s->rcv_wscale < 14 && (s->rcvbuf >> s->rcv_wscale) > 65535) ++s->rcv_wscale;
+// The buffers' storage comes later, with the data (ring_buffer.h).
+void TcpLayer::set_up_connection(TcpSocket* s) {
+    s->rcv.buffer.reset(s->opts.rcvbuf);
+    s->snd.buffer.reset(s->opts.sndbuf);
+    s->rcv.assembler.clear();
+    s->rcv.wscale = 0;
+    while (s->rcv.wscale < 14 && (s->opts.rcvbuf >> s->rcv.wscale) > 65535) ++s->rcv.wscale;
     s->mss = std::min<std::uint16_t>(our_mss(), 536);
-    s->rtt = std::make_unique<RttEstimator>(config_.tcp_min_rto, config_.tcp_max_rto);
-    s->congestion = make_new_reno(s->mss);
+    s->snd.rtt = RttEstimator(config_.tcp_min_rto, config_.tcp_max_rto);
+    s->snd.cc = make_congestion(s);
+}
+
+// Gives back buffer storage that holds nothing (an idle connection keeps none). Out-of-order data
+// lives beyond the receive buffer's back, so the receive buffer is kept while there is any.
+void TcpLayer::release_buffers(TcpSocket* s) {
+    if (s->snd.buffer.empty()) s->snd.buffer.release();
+    if (s->rcv.buffer.empty() && s->rcv.assembler.empty()) s->rcv.buffer.release();
 }
 
 SeqNum TcpLayer::initial_sequence_number(Instant now, Ipv4Address local, std::uint16_t lport, Ipv4Address remote,
@@ -218,6 +249,7 @@ TcpSocket* TcpLayer::find_listener(Ipv4Address local, std::uint16_t lport) const
 // ---- Data ------------------------------------------------------------------------------------
 
 Result<std::size_t, SocketError> TcpLayer::send(Instant now, TcpSocket* s, Bytes data) {
+    Pass pass(*this);
     if (s->error) {
         SocketError e = *s->error;
         s->error.reset();
@@ -232,27 +264,29 @@ Result<std::size_t, SocketError> TcpLayer::send(Instant now, TcpSocket* s, Bytes
         case TcpState::Listen: return Unexpected(s->connect_reported ? SocketError::BrokenPipe : SocketError::NotConnected);
         default: return Unexpected(SocketError::BrokenPipe);  // after shutdown(SHUT_WR) or close
     }
-    if (s->fin_queued) return Unexpected(SocketError::BrokenPipe);
+    if (s->snd.fin_queued) return Unexpected(SocketError::BrokenPipe);
     if (data.empty()) return std::size_t{0};
-    const std::size_t n = s->send_buffer.write(data);
+    const std::size_t n = s->snd.buffer.write(data);
     if (n == 0) return Unexpected(SocketError::WouldBlock);
     output(now, s);
     return n;
 }
 
 Result<std::size_t, SocketError> TcpLayer::recv(Instant now, TcpSocket* s, MutableBytes out, bool peek) {
-    if (!s->receive_buffer.empty() && !out.empty()) {
+    Pass pass(*this);
+    if (!s->rcv.buffer.empty() && !out.empty()) {
         const std::size_t before_space = receive_space(s);
-        const std::size_t n = peek ? s->receive_buffer.peek(0, out) : s->receive_buffer.read(out);
+        const std::size_t n = peek ? s->rcv.buffer.peek(0, out) : s->rcv.buffer.read(out);
         // RFC 9293 3.8.6.2.2 (receiver SWS avoidance): announce the opened window once it has grown
         // by at least min(half the buffer, one MSS) beyond what we last advertised.
         if (!peek) {
             const std::size_t space = receive_space(s);
-            const std::size_t threshold = std::min<std::size_t>(s->receive_buffer.capacity() / 2, s->mss);
-            if (space >= s->rcv_wnd + threshold && before_space < s->rcv_wnd + threshold) {
-                s->ack_now = true;
+            const std::size_t threshold = std::min<std::size_t>(s->rcv.buffer.capacity() / 2, s->mss);
+            if (space >= s->rcv.wnd + threshold && before_space < s->rcv.wnd + threshold) {
+                s->rcv.ack_now = true;
                 output(now, s);
             }
+            release_buffers(s);
         }
         return n;
     }
@@ -261,7 +295,7 @@ Result<std::size_t, SocketError> TcpLayer::recv(Instant now, TcpSocket* s, Mutab
         s->error.reset();
         return Unexpected(e);
     }
-    if (s->fin_received || s->shut_rd) return std::size_t{0};  // end of stream
+    if (s->rcv.fin_received || s->rcv.shut_rd) return std::size_t{0};  // end of stream
     switch (s->state) {
         case TcpState::Closed:
         case TcpState::Listen:
@@ -274,38 +308,40 @@ Result<std::size_t, SocketError> TcpLayer::recv(Instant now, TcpSocket* s, Mutab
 }
 
 Result<void, SocketError> TcpLayer::shutdown(Instant now, TcpSocket* s, bool read, bool write) {
+    Pass pass(*this);
     if (!is_synchronized(s->state) && s->state != TcpState::SynSent && s->state != TcpState::SynReceived) {
         return Unexpected(SocketError::NotConnected);
     }
     if (read) {
-        s->shut_rd = true;
+        s->rcv.shut_rd = true;
         s->notify();
     }
-    if (write && !s->fin_queued) {
+    if (write && !s->snd.fin_queued) {
         if (s->state == TcpState::SynSent) {
             fail(now, s, SocketError::NotConnected);  // nothing was ever said: just stop
             return {};
         }
-        s->fin_queued = true;
+        s->snd.fin_queued = true;
         output(now, s);
     }
     return {};
 }
 
 void TcpLayer::close(Instant now, TcpSocket* s) {
+    Pass pass(*this);
     s->user_closed = true;
     s->on_event = nullptr;
     if (s->state == TcpState::Listen) {
         // Connections nobody accepted are reset, as Linux does (inet_csk_listen_stop(): RST, not
         // the FIN a close() of each would send, since nobody will ever read them).
-        for (TcpSocket* child : s->accept_queue) {
+        for (TcpSocket* child : s->queues.accept_queue) {
             child->listener = nullptr;
             child->user_closed = true;
             send_reset(now, child);
             if (child->state == TcpState::Established || child->state == TcpState::CloseWait) ++stats_.established_resets;
             destroy(child);
         }
-        s->accept_queue.clear();
+        s->queues.accept_queue.clear();
         // Half-open children go quietly, as Linux drops its request sockets: their final ACK will
         // find the port closed and get a RST. (Left alone, they would become connections nobody
         // owns or closes.)
@@ -321,8 +357,8 @@ void TcpLayer::close(Instant now, TcpSocket* s) {
         destroy(s);
         return;
     }
-    const bool unread = !s->receive_buffer.empty();
-    const bool zero_linger = s->linger && *s->linger == Duration::zero();
+    const bool unread = !s->rcv.buffer.empty();
+    const bool zero_linger = s->opts.linger && *s->opts.linger == Duration::zero();
     switch (s->state) {
         case TcpState::Closed:
         case TcpState::SynSent:
@@ -339,21 +375,41 @@ void TcpLayer::close(Instant now, TcpSocket* s) {
         destroy(s);
         return;
     }
-    if (!s->fin_queued) {
-        s->fin_queued = true;
+    // From here the connection is an orphan: nobody will read from it or write to it, and the
+    // stack finishes it alone. Their number is bounded, as Linux's tcp_max_orphans: over it, the
+    // connection is reset at once instead of closed gracefully.
+    s->counted_orphan = true;
+    ++orphan_count_;
+    if (orphan_count_ > config_.tcp_max_orphans) {
+        (void)abort_orphan(now, s);
+        return;
+    }
+    if (!s->snd.fin_queued) {
+        s->snd.fin_queued = true;
         output(now, s);
     }
+    if (s->gone) return;
     if (s->state == TcpState::FinWait2) {
-        s->time_wait_deadline = now + config_.tcp_fin_timeout;
+        s->timers.time_wait = now + config_.tcp_fin_timeout;
         arm_timer(s);
     }
+}
+
+// An orphan we give up on (too many of them, or its peer stopped answering or reading): reset
+// and freed, counted, as Linux's tcp_done() after "too many orphaned sockets" or orphan retries.
+Verdict TcpLayer::abort_orphan(Instant now, TcpSocket* s) {
+    ++stats_.orphans_dropped;
+    send_reset(now, s);
+    if (s->state == TcpState::Established || s->state == TcpState::CloseWait) ++stats_.established_resets;
+    destroy(s);
+    return Verdict::Gone;
 }
 
 // ---- Readiness ---------------------------------------------------------------------------------
 
 bool TcpLayer::readable(const TcpSocket* s) const {
-    if (s->state == TcpState::Listen) return !s->accept_queue.empty();
-    return !s->receive_buffer.empty() || s->fin_received || s->shut_rd || s->error.has_value() ||
+    if (s->state == TcpState::Listen) return !s->queues.accept_queue.empty();
+    return !s->rcv.buffer.empty() || s->rcv.fin_received || s->rcv.shut_rd || s->error.has_value() ||
            (s->state == TcpState::Closed && s->connect_reported);
 }
 
@@ -362,16 +418,16 @@ bool TcpLayer::writable(const TcpSocket* s) const {
     if (s->state != TcpState::Established && s->state != TcpState::CloseWait) {
         return s->state == TcpState::Closed && s->connect_reported;  // a failed connect: POLLOUT|POLLERR
     }
-    return !s->fin_queued && s->send_buffer.free() > 0;
+    return !s->snd.fin_queued && s->snd.buffer.free() > 0;
 }
 
 bool TcpLayer::hung_up(const TcpSocket* s) const {
     // Linux: POLLHUP when both directions are shut, or the connection is gone.
     if (s->state == TcpState::Closed) return s->connect_reported;
-    return s->fin_received && s->fin_queued;
+    return s->rcv.fin_received && s->snd.fin_queued;
 }
 
-bool TcpLayer::peer_closed(const TcpSocket* s) const { return s->fin_received; }
+bool TcpLayer::peer_closed(const TcpSocket* s) const { return s->rcv.fin_received; }
 
 void TcpLayer::for_each_socket(const std::function<void(const TcpSocket&)>& f) const {
     for (const auto& [key, socket] : sockets_) f(*socket);
@@ -380,81 +436,96 @@ void TcpLayer::for_each_socket(const std::function<void(const TcpSocket&)>& f) c
 TcpInfo TcpLayer::info(const TcpSocket* s) const {
     TcpInfo i;
     i.state = s->state;
-    if (s->rtt) {
-        i.srtt = s->rtt->srtt();
-        i.rttvar = s->rtt->rttvar();
-        i.rto = s->rtt->rto();
-    }
+    i.srtt = s->snd.rtt.srtt();
+    i.rttvar = s->snd.rtt.rttvar();
+    i.rto = s->snd.rtt.rto();
     i.mss = s->mss;
-    if (s->congestion) {
-        i.cwnd = s->congestion->cwnd();
-        i.ssthresh = s->congestion->ssthresh();
+    if (s->snd.cc) {
+        i.cwnd = s->snd.cc->cwnd();
+        i.ssthresh = s->snd.cc->ssthresh();
     }
-    i.bytes_in_flight = s->in_flight();
+    i.bytes_in_flight = s->snd.in_flight();
     i.retransmits = s->total_retransmits;
-    i.snd_wnd = s->snd_wnd;
-    i.rcv_wnd = s->rcv_wnd;
-    i.snd_wscale = s->snd_wscale;
-    i.rcv_wscale = s->rcv_wscale;
+    i.snd_wnd = s->snd.wnd;
+    i.rcv_wnd = s->rcv.wnd;
+    i.snd_wscale = s->snd.wscale;
+    i.rcv_wscale = s->rcv.wscale;
+    i.congestion = s->opts.congestion.value_or(config_.tcp_congestion);
     return i;
 }
 
 // ---- States and endings ----------------------------------------------------------------------
 
-void TcpLayer::enter_state(Instant now, TcpSocket* s, TcpState state) {
+Verdict TcpLayer::enter_state(Instant now, TcpSocket* s, TcpState state) {
     const TcpState old = s->state;
     s->state = state;
     if (state == TcpState::TimeWait) {
-        // Everything but the 2*MSL timer stops (RFC 9293 3.10.7.4 "TIME-WAIT STATE").
-        s->rto_deadline.reset();
-        s->persist_deadline.reset();
-        s->keepalive_deadline.reset();
-        s->delayed_ack_deadline.reset();
-        s->time_wait_deadline = now + config_.tcp_time_wait;
+        // Everything but the 2*MSL timer stops (RFC 9293 3.10.7.4 "TIME-WAIT STATE"). An orphan
+        // that reaches TIME-WAIT is counted there, not among the orphans (as Linux).
+        s->timers.rto.reset();
+        s->timers.persist.reset();
+        s->timers.keepalive.reset();
+        s->timers.delayed_ack.reset();
+        s->timers.time_wait = now + config_.tcp_time_wait;
+        if (s->counted_orphan) {
+            s->counted_orphan = false;
+            --orphan_count_;
+        }
+        release_buffers(s);
         if (old != TcpState::TimeWait) ++time_wait_count_;
         if (time_wait_count_ > config_.tcp_max_time_wait) {
             // Bounded TIME-WAIT (as Linux's tcp_max_tw_buckets): the new entry is dropped at once.
             ++stats_.time_wait_dropped;
             destroy(s);
-            return;
+            return Verdict::Gone;
         }
         arm_timer(s);
     }
-    if (state == TcpState::Established && s->keepalive) {
-        s->keepalive_deadline = now + s->keepalive_idle;
+    if (state == TcpState::Established && s->opts.keepalive) {
+        s->timers.keepalive = now + s->opts.keepalive_idle;
         arm_timer(s);
     }
     s->notify();
+    return Verdict::Continue;
 }
 
 // The connection is over with an error the application must see (ECONNRESET, ETIMEDOUT, ...).
-void TcpLayer::fail(Instant now, TcpSocket* s, SocketError error) {
+// Gone if nobody is there to see it (the socket is freed); otherwise the socket stays, CLOSED
+// with its error, until the application closes it.
+Verdict TcpLayer::fail(Instant now, TcpSocket* s, SocketError error) {
     (void)now;
     if (s->state == TcpState::SynSent || s->state == TcpState::SynReceived) ++stats_.attempt_fails;
     if (s->user_closed || (s->listener != nullptr && s->state == TcpState::SynReceived)) {
         destroy(s);  // nobody will read the error
-        return;
+        return Verdict::Gone;
     }
-    if (s->listener != nullptr) {
-        // Queued for accept but reset before the application took it: Linux hands it out anyway and
-        // the application sees the reset; we do the same.
-    }
+    // A connection queued for accept but reset before the application took it: Linux hands it
+    // out anyway and the application sees the reset; we do the same.
     s->error = error;
     s->connect_reported = true;
     unregister_connection(s);
     if (s->state == TcpState::TimeWait && time_wait_count_ > 0) --time_wait_count_;
     s->state = TcpState::Closed;
-    s->rto_deadline.reset();
-    s->persist_deadline.reset();
-    s->keepalive_deadline.reset();
-    s->delayed_ack_deadline.reset();
-    s->time_wait_deadline.reset();
-    s->send_buffer.reset(0);
+    s->timers.rto.reset();
+    s->timers.persist.reset();
+    s->timers.keepalive.reset();
+    s->timers.delayed_ack.reset();
+    s->timers.time_wait.reset();
+    s->snd.buffer.reset(0);
     s->notify();
+    return Verdict::Gone;
 }
 
+// Takes the socket out of every table and parks it, to be freed when the current pass ends (see
+// "Object lifetimes" in tcp.h). A socket the application still holds (an accepted connection that
+// was reset) is not freed: it stays, CLOSED, until the application calls close().
 void TcpLayer::destroy(TcpSocket* s) {
+    if (s->gone) return;
     if (s->state == TcpState::TimeWait && time_wait_count_ > 0) --time_wait_count_;
+    if (s->counted_orphan) {
+        s->counted_orphan = false;
+        --orphan_count_;
+    }
     unregister_connection(s);
     if (s->local_port != 0) {
         auto it = bound_.find(s->local_port);
@@ -469,26 +540,33 @@ void TcpLayer::destroy(TcpSocket* s) {
     }
     if (s->listener != nullptr) {
         TcpSocket* l = s->listener;
-        std::erase(l->accept_queue, s);
-        if (s->state == TcpState::SynReceived && l->syn_queue > 0) --l->syn_queue;
+        std::erase(l->queues.accept_queue, s);
+        if (s->state == TcpState::SynReceived && l->queues.syn_queue > 0) --l->queues.syn_queue;
+        s->listener = nullptr;
     }
     if (!s->user_closed && s->on_event) {
-        // The application still holds it (an accepted socket that was reset): keep the object,
-        // closed, until it calls close().
         s->state = TcpState::Closed;
         s->connect_reported = true;
+        s->timers = TcpTimers{};
         s->notify();
         return;
     }
-    sockets_.erase(s);
+    s->state = TcpState::Closed;
+    s->gone = true;
+    auto it = sockets_.find(s);
+    if (it == sockets_.end()) return;
+    graveyard_.push_back(std::move(it->second));
+    sockets_.erase(it);
+    if (pass_depth_ == 0) graveyard_.clear();  // not inside a pass (the layer's destructor)
 }
 
 // ---- Timers ------------------------------------------------------------------------------------
 
 void TcpLayer::arm_timer(TcpSocket* s) {
+    if (s->gone) return;
     std::optional<Instant> earliest;
-    for (const auto& d : {s->rto_deadline, s->persist_deadline, s->delayed_ack_deadline, s->time_wait_deadline,
-                          s->keepalive_deadline}) {
+    for (const auto& d : {s->timers.rto, s->timers.persist, s->timers.delayed_ack, s->timers.time_wait,
+                          s->timers.keepalive}) {
         if (d && (!earliest || *d < *earliest)) earliest = d;
     }
     if (!earliest) return;  // a stale wake-up, if any, finds nothing due and does no harm
@@ -502,130 +580,135 @@ void TcpLayer::arm_timer(TcpSocket* s) {
 }
 
 void TcpLayer::on_timer(Instant now, TcpSocket* s) {
+    Pass pass(*this);
     timer_of_.erase(s);
-    if (s->time_wait_deadline && now >= *s->time_wait_deadline) {
-        s->time_wait_deadline.reset();
+    if (s->timers.time_wait && now >= *s->timers.time_wait) {
+        s->timers.time_wait.reset();
         // TIME-WAIT over (or an orphaned FIN-WAIT-2 gave up): the connection is gone.
         if (s->state == TcpState::TimeWait || s->user_closed) {
             destroy(s);
             return;
         }
     }
-    if (s->delayed_ack_deadline && now >= *s->delayed_ack_deadline) {
-        s->delayed_ack_deadline.reset();
+    if (s->timers.delayed_ack && now >= *s->timers.delayed_ack) {
+        s->timers.delayed_ack.reset();
         send_ack(now, s);
     }
-    if (s->rto_deadline && now >= *s->rto_deadline) {
-        s->rto_deadline.reset();
-        on_rto(now, s);
-        if (!sockets_.contains(s) || s->state == TcpState::Closed) return;
+    if (s->timers.rto && now >= *s->timers.rto) {
+        s->timers.rto.reset();
+        if (on_rto(now, s) == Verdict::Gone) return;
     }
-    if (s->persist_deadline && now >= *s->persist_deadline) {
-        s->persist_deadline.reset();
-        on_persist(now, s);
+    if (s->timers.persist && now >= *s->timers.persist) {
+        s->timers.persist.reset();
+        if (on_persist(now, s) == Verdict::Gone) return;
     }
-    if (s->keepalive_deadline && now >= *s->keepalive_deadline) {
-        s->keepalive_deadline.reset();
-        on_keepalive(now, s);
-        if (!sockets_.contains(s) || s->state == TcpState::Closed) return;
+    if (s->timers.keepalive && now >= *s->timers.keepalive) {
+        s->timers.keepalive.reset();
+        if (on_keepalive(now, s) == Verdict::Gone) return;
     }
     arm_timer(s);
 }
 
 // RFC 6298 section 5: on expiry, retransmit the earliest unacknowledged segment, back off the
-// timer, and (RFC 5681) collapse the congestion window. After too many tries, give up.
-void TcpLayer::on_rto(Instant now, TcpSocket* s) {
-    if (s->snd_una == s->snd_max) return;  // nothing outstanding any more
+// timer, and (RFC 5681) collapse the congestion window. After too many tries, give up: an orphan
+// sooner (tcp_orphan_retries), since nobody waits for its result.
+Verdict TcpLayer::on_rto(Instant now, TcpSocket* s) {
+    if (s->snd.una == s->snd.max) return Verdict::Continue;  // nothing outstanding any more
     ++stats_.timeouts;
     const bool handshake = s->state == TcpState::SynSent || s->state == TcpState::SynReceived;
     const std::uint32_t limit = handshake ? config_.tcp_syn_retries : config_.tcp_retries;
-    if (s->retransmits >= limit) {
-        fail(now, s, s->soft_error.value_or(SocketError::TimedOut));
-        return;
-    }
-    ++s->retransmits;
-    s->rtt->back_off();
-    s->timed_seq.reset();  // Karn: nothing retransmitted is timed
-    s->dup_acks = 0;
+    if (s->user_closed && s->timers.retransmits >= config_.tcp_orphan_retries) return abort_orphan(now, s);
+    if (s->timers.retransmits >= limit) return fail(now, s, s->soft_error.value_or(SocketError::TimedOut));
+    ++s->timers.retransmits;
+    s->snd.rtt.back_off();
+    s->snd.timed_seq.reset();  // Karn: nothing retransmitted is timed
     if (handshake) {
         retransmit_first(now, s);
     } else {
         // Go back to the first unacknowledged byte and send again as the (now one-segment)
         // congestion window allows; everything after it is presumed lost.
-        s->congestion->on_rto(s->in_flight());
-        s->snd_nxt = s->snd_una;
-        s->rto_deadline.reset();
+        s->snd.cc->on_rto(s->snd.in_flight());
+        s->snd.nxt = s->snd.una;
+        s->timers.rto.reset();
         output(now, s);
     }
-    s->rto_deadline = now + s->rtt->rto();
+    s->timers.rto = now + s->snd.rtt.rto();
+    return Verdict::Continue;
 }
 
-void TcpLayer::on_persist(Instant now, TcpSocket* s) {
-    // RFC 9293 3.8.6.1: the window is zero and we have data: probe with one byte beyond the window
-    // (as Linux does: it sends an old or new byte to make the receiver answer with its window).
-    if (s->send_buffer.size() <= s->in_flight()) return;
-    if (s->snd_wnd != 0) {
+// RFC 9293 3.8.6.1: the window is zero and we have data: probe with one byte beyond the window
+// (as Linux does: it sends an old or new byte to make the receiver answer with its window).
+// RFC 1122 4.2.2.17: as long as the receiver answers the probes, the connection MUST stay open,
+// however long its window stays closed. For an orphan nobody waits, and a peer that never reads
+// would hold it and its buffers forever: as Linux (tcp_probe_timer), an orphan gives up after
+// tcp_orphan_retries probes.
+Verdict TcpLayer::on_persist(Instant now, TcpSocket* s) {
+    if (s->snd.buffer.size() <= s->snd.in_flight()) return Verdict::Continue;
+    if (s->snd.wnd != 0) {
         // RFC 9293 3.8.6.2.1 (iv), the override timeout: the window is open but smaller than the
         // sender SWS rule wants, and with nothing in flight no ACK will come to widen it (its update
         // may have been lost). Send what fits, as Linux's tcp_write_wakeup() does.
-        if (s->snd_una != s->snd_max) return;  // data in flight: its ACK or the RTO comes first
-        const std::size_t length = std::min<std::size_t>({s->send_buffer.size(), s->snd_wnd, s->mss});
+        if (s->snd.una != s->snd.max) return Verdict::Continue;  // data in flight: its ACK or the RTO comes first
+        const std::size_t length = std::min<std::size_t>({s->snd.buffer.size(), s->snd.wnd, s->mss});
         TcpFlags flags = TcpFlags::kAck;
-        if (length == s->send_buffer.size()) flags = flags | TcpFlags::kPsh;
-        transmit(now, s, s->snd_nxt, length, flags);
-        s->snd_nxt += static_cast<std::uint32_t>(length);
-        s->snd_max = s->snd_nxt;
-        if (length < s->mss) s->snd_sml = s->snd_nxt;
-        s->rto_deadline = now + s->rtt->rto();
-        return;
+        if (length == s->snd.buffer.size()) flags = flags | TcpFlags::kPsh;
+        transmit(now, s, s->snd.nxt, length, flags);
+        s->snd.nxt += static_cast<std::uint32_t>(length);
+        s->snd.max = s->snd.nxt;
+        if (length < s->mss) s->snd.sml = s->snd.nxt;
+        s->timers.rto = now + s->snd.rtt.rto();
+        return Verdict::Continue;
     }
+    if (s->user_closed && s->timers.probes >= config_.tcp_orphan_retries) return abort_orphan(now, s);
     ++stats_.window_probes;
-    const std::size_t offset = static_cast<std::size_t>(s->snd_nxt - s->snd_una);
-    if (offset < s->send_buffer.size()) {
+    const std::size_t offset = static_cast<std::size_t>(s->snd.nxt - s->snd.una);
+    if (offset < s->snd.buffer.size()) {
         // The probe byte is not counted as sent: the window was zero, so it will be sent again
         // (process_ack believes an ACK for it, should the peer keep it). Nor is it timed: its ACK
         // comes when the window opens, which says nothing about the round-trip time.
-        const bool timing = s->timed_seq.has_value();
-        transmit(now, s, s->snd_nxt, 1, TcpFlags::kAck);
-        if (!timing) s->timed_seq.reset();
+        const bool timing = s->snd.timed_seq.has_value();
+        transmit(now, s, s->snd.nxt, 1, TcpFlags::kAck);
+        if (!timing) s->snd.timed_seq.reset();
     }
-    ++s->persist_backoff;
-    Duration next = s->rtt->rto();
-    for (std::uint32_t i = 0; i < s->persist_backoff && next < config_.tcp_max_rto; ++i) next = next * 2;
-    s->persist_deadline = now + std::min(next, config_.tcp_max_rto);
+    ++s->timers.probes;
+    Duration next = s->snd.rtt.rto();
+    for (std::uint32_t i = 0; i < s->timers.probes && next < config_.tcp_max_rto; ++i) next = next * 2;
+    s->timers.persist = now + std::min(next, config_.tcp_max_rto);
+    return Verdict::Continue;
 }
 
 void TcpLayer::keepalive_changed(Instant now, TcpSocket* s) {
-    if (!s->keepalive || (s->state != TcpState::Established && s->state != TcpState::CloseWait)) {
-        s->keepalive_deadline.reset();
+    if (!s->opts.keepalive || (s->state != TcpState::Established && s->state != TcpState::CloseWait)) {
+        s->timers.keepalive.reset();
         return;
     }
     // Idle time already spent counts: the first probe goes `idle` after the last segment received.
-    s->keepalive_deadline = std::max(now, s->last_activity + s->keepalive_idle);
+    s->timers.keepalive = std::max(now, s->timers.last_activity + s->opts.keepalive_idle);
     arm_timer(s);
 }
 
-void TcpLayer::on_keepalive(Instant now, TcpSocket* s) {
-    if (!s->keepalive || (s->state != TcpState::Established && s->state != TcpState::CloseWait)) return;
-    const Duration idle = now - s->last_activity;
-    if (idle < s->keepalive_idle) {
-        s->keepalive_deadline = s->last_activity + s->keepalive_idle;
-        return;
+Verdict TcpLayer::on_keepalive(Instant now, TcpSocket* s) {
+    if (!s->opts.keepalive || (s->state != TcpState::Established && s->state != TcpState::CloseWait)) {
+        return Verdict::Continue;
     }
-    if (s->keepalive_probes_sent >= s->keepalive_count) {
-        fail(now, s, SocketError::TimedOut);
-        return;
+    const Duration idle = now - s->timers.last_activity;
+    if (idle < s->opts.keepalive_idle) {
+        s->timers.keepalive = s->timers.last_activity + s->opts.keepalive_idle;
+        return Verdict::Continue;
     }
+    if (s->timers.keepalive_probes >= s->opts.keepalive_count) return fail(now, s, SocketError::TimedOut);
     // RFC 1122 4.2.3.6: a segment with SEG.SEQ = SND.NXT-1 and no data, which makes the peer answer
     // with an ACK.
-    ++s->keepalive_probes_sent;
-    transmit(now, s, s->snd_max - 1, 0, TcpFlags::kAck);
-    s->keepalive_deadline = now + s->keepalive_interval;
+    ++s->timers.keepalive_probes;
+    transmit(now, s, s->snd.max - 1, 0, TcpFlags::kAck);
+    s->timers.keepalive = now + s->opts.keepalive_interval;
+    return Verdict::Continue;
 }
 
 // ---- ICMP and ARP failures -----------------------------------------------------------------------
 
 void TcpLayer::icmp_error(Instant now, const IcmpErrorInfo& error) {
+    Pass pass(*this);
     if (error.quoted_payload.size() < 8) return;
     const std::uint16_t lport = load_be16(error.quoted_payload, 0);
     const std::uint16_t rport = load_be16(error.quoted_payload, 2);
@@ -633,12 +716,12 @@ void TcpLayer::icmp_error(Instant now, const IcmpErrorInfo& error) {
     TcpSocket* s = find_connection(error.quoted.src, lport, error.quoted.dst, rport);
     if (s == nullptr) return;
     // RFC 5927: only believe errors about data in flight.
-    if (seq < s->snd_una || seq > s->snd_max) return;
+    if (seq < s->snd.una || seq > s->snd.max) return;
     if (error.type == IcmpType::DestinationUnreachable &&
         (error.code == IcmpUnreachableCode::Port || error.code == IcmpUnreachableCode::Protocol) &&
         s->state == TcpState::SynSent) {
         // A hard error while connecting: ECONNREFUSED (RFC 1122 4.2.3.9 lets a host abort).
-        fail(now, s, SocketError::ConnectionRefused);
+        (void)fail(now, s, SocketError::ConnectionRefused);
         return;
     }
     // Everything else is soft: kept, and reported only if the connection times out.
@@ -648,12 +731,13 @@ void TcpLayer::icmp_error(Instant now, const IcmpErrorInfo& error) {
 }
 
 void TcpLayer::unreachable(Instant now, const UnreachableInfo& info) {
+    Pass pass(*this);
     auto header = TcpHeader::parse(info.payload);
     if (!header) return;
     TcpSocket* s = find_connection(ip_.address(), header->src_port(), info.destination, header->dst_port());
     if (s == nullptr) return;
     if (s->state == TcpState::SynSent) {
-        fail(now, s, SocketError::HostUnreachable);  // as Linux: connect() to a silent neighbour
+        (void)fail(now, s, SocketError::HostUnreachable);  // as Linux: connect() to a silent neighbour
         return;
     }
     s->soft_error = SocketError::HostUnreachable;

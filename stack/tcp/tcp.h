@@ -6,13 +6,22 @@
 //                     ISNs (RFC 6528), RSTs for closed ports, TIME-WAIT bounds, timers
 //   input.cpp         segment arrival, in the order of RFC 9293 section 3.10.7
 //   output.cpp        what to send and when: data, ACKs, FIN, window updates, Nagle, SWS avoidance
-//   tcp_socket.h      one endpoint's state (the TCB)
+//   tcp_socket.h      one endpoint's state (the TCB), in parts: send and receive sequence
+//                     spaces, timers, listener queues, user options
+//   syn_cookie.h      SYN cookies (RFC 4987 3.6) for a listener whose SYN queue is full
 //   ring_buffer.h     send and receive buffers; assembler.h out-of-order data
 //   rtt.h             the retransmission timeout (RFC 6298)
 //   congestion/       congestion control algorithms behind one interface
 //
 // All timers are deadlines in each socket; the layer keeps one TimerQueue entry per socket, for
 // its earliest deadline, so the event loop knows when to wake.
+//
+// Object lifetimes (STYLE.md 16): a socket is freed only by destroy(), and destroy() frees nothing
+// at once. It takes the socket out of every table, marks it `gone`, and parks it; the parked
+// sockets are freed when the outermost call into the layer (a segment, a timer, a socket call)
+// returns. So a TcpSocket* held anywhere up the call chain stays valid memory for the whole pass,
+// and code that may end a connection says so with its return value (a Verdict) instead of the
+// caller looking the pointer up again.
 #pragma once
 
 #include <cstdint>
@@ -47,7 +56,13 @@ struct TcpInfo {
     std::uint32_t retransmits = 0;             // total segments retransmitted
     std::uint32_t snd_wnd = 0, rcv_wnd = 0;
     std::uint8_t snd_wscale = 0, rcv_wscale = 0;
+    CongestionAlgorithm congestion = CongestionAlgorithm::NewReno;
 };
+
+// What one step of segment or timer processing decided about the connection: go on with the next
+// step, stop here (the segment has been dealt with), or stop because the connection is over (the
+// socket is gone: out of every table, freed at the end of the pass; nothing may act on it).
+enum class Verdict { Continue, Drop, Gone };
 
 class TcpLayer final : public Ipv4ProtocolHandler {
 public:
@@ -82,12 +97,14 @@ public:
     bool peer_closed(const TcpSocket* s) const;  // the peer sent FIN (POLLRDHUP)
 
     TcpInfo info(const TcpSocket* s) const;
-    void set_buffer_sizes(TcpSocket* s, std::size_t rcvbuf, std::size_t sndbuf);
+    // The application's options (setsockopt). set_options() applies what changed: buffer sizes
+    // (the limits only; storage is allocated as data arrives), keepalive (its timer armed or
+    // stopped, as Linux's tcp_set_keepalive), TCP_NODELAY (waiting data sent at once), the
+    // congestion control algorithm (before the connection starts, or switched on a live one).
+    const TcpUserOptions& options(const TcpSocket* s) const { return s->opts; }
+    void set_options(Instant now, TcpSocket* s, const TcpUserOptions& options);
     // After the application changes a window-affecting value (e.g. read data): send what is due.
     void output(Instant now, TcpSocket* s);
-    // After SO_KEEPALIVE or TCP_KEEPIDLE changed on a connection: (re)arm or stop its keepalive
-    // timer, as Linux's tcp_set_keepalive does.
-    void keepalive_changed(Instant now, TcpSocket* s);
 
     // ---- From IPv4 ----
     void receive(Instant now, const Ipv4RxInfo& info, Packet payload) override;
@@ -99,6 +116,10 @@ public:
     // particular order: for tools that list connections like `ss -tan`. Under the stack's lock.
     void for_each_socket(const std::function<void(const TcpSocket&)>& f) const;
     std::size_t time_wait_count() const { return time_wait_count_; }
+    std::size_t orphan_count() const { return orphan_count_; }
+    // Bytes of send and receive buffer storage held by all sockets now (memory accounting: it
+    // returns to zero when every connection is gone).
+    std::size_t buffer_bytes() const;
 
 private:
     struct Segment {
@@ -111,21 +132,37 @@ private:
     };
     using Tuple = std::tuple<std::uint32_t, std::uint16_t, std::uint32_t, std::uint16_t>;  // local, lport, remote, rport
 
+    // Every public entry point opens a Pass; when the outermost one closes, the sockets destroyed
+    // during it are freed (see "Object lifetimes" above).
+    class Pass {
+    public:
+        explicit Pass(TcpLayer& layer) : layer_(layer) { ++layer_.pass_depth_; }
+        ~Pass() { if (--layer_.pass_depth_ == 0) layer_.graveyard_.clear(); }
+        Pass(const Pass&) = delete;
+        Pass& operator=(const Pass&) = delete;
+    private:
+        TcpLayer& layer_;
+    };
+
     // input.cpp
     void segment_arrives(Instant now, TcpSocket* s, const Segment& seg);
     void listen_input(Instant now, TcpSocket* listener, const Segment& seg);
+    void cookie_ack(Instant now, TcpSocket* listener, const Segment& seg);
     void syn_sent_input(Instant now, TcpSocket* s, const Segment& seg);
     bool segment_acceptable(const TcpSocket* s, const Segment& seg) const;
-    void process_ack(Instant now, TcpSocket* s, const Segment& seg, bool& drop);
+    Verdict process_rst(Instant now, TcpSocket* s, const Segment& seg);
+    Verdict process_ack(Instant now, TcpSocket* s, const Segment& seg);
     void process_text(Instant now, TcpSocket* s, const Segment& seg);
-    void process_fin(Instant now, TcpSocket* s, const Segment& seg);
+    Verdict process_fin(Instant now, TcpSocket* s, const Segment& seg);
     void apply_options(TcpSocket* s, const TcpOptions& options);
     void update_window(TcpSocket* s, const Segment& seg);
+    TcpSocket* make_child(Instant now, TcpSocket* listener, const Segment& seg);
 
     // output.cpp
     void transmit(Instant now, TcpSocket* s, SeqNum seq, std::size_t length, TcpFlags flags);
     void send_ack(Instant now, TcpSocket* s);
     void send_challenge_ack(Instant now, TcpSocket* s);
+    void send_syn_ack_cookie(Instant now, const Segment& syn, SeqNum cookie, std::uint16_t mss, std::uint16_t window);
     void send_reset_for(Instant now, const Segment& seg);
     void send_reset(Instant now, TcpSocket* s);
     std::uint16_t window_to_advertise(TcpSocket* s);
@@ -136,13 +173,17 @@ private:
     // tcp.cpp
     void arm_timer(TcpSocket* s);
     void on_timer(Instant now, TcpSocket* s);
-    void on_rto(Instant now, TcpSocket* s);
-    void on_persist(Instant now, TcpSocket* s);
-    void on_keepalive(Instant now, TcpSocket* s);
-    void enter_state(Instant now, TcpSocket* s, TcpState state);
-    void fail(Instant now, TcpSocket* s, SocketError error);
+    Verdict on_rto(Instant now, TcpSocket* s);
+    Verdict on_persist(Instant now, TcpSocket* s);
+    Verdict on_keepalive(Instant now, TcpSocket* s);
+    void keepalive_changed(Instant now, TcpSocket* s);
+    Verdict enter_state(Instant now, TcpSocket* s, TcpState state);
+    Verdict fail(Instant now, TcpSocket* s, SocketError error);
+    Verdict abort_orphan(Instant now, TcpSocket* s);
     void destroy(TcpSocket* s);
-    void set_up_connection(TcpSocket* s, std::uint16_t peer_mss_option, bool has_mss);
+    void release_buffers(TcpSocket* s);
+    void set_up_connection(TcpSocket* s);
+    std::unique_ptr<CongestionControl> make_congestion(const TcpSocket* s) const;
     SeqNum initial_sequence_number(Instant now, Ipv4Address local, std::uint16_t lport, Ipv4Address remote,
                                    std::uint16_t rport);
     Result<std::uint16_t, SocketError> pick_ephemeral_port(Ipv4Address remote, std::uint16_t rport);
@@ -166,7 +207,11 @@ private:
     std::unordered_map<Tuple, TcpSocket*, TupleHash> connections_;        // by 4-tuple
     std::unordered_map<std::uint16_t, std::vector<TcpSocket*>> bound_;    // by local port: bound, listening or connected
     std::unordered_map<TcpSocket*, std::pair<TimerId, Instant>> timer_of_;  // the one scheduled wake-up per socket
+    std::vector<std::unique_ptr<TcpSocket>> graveyard_;  // destroyed during this pass, freed at its end
+    int pass_depth_ = 0;
     std::size_t time_wait_count_ = 0;
+    std::size_t orphan_count_ = 0;       // closed by the application, not yet over, not in TIME-WAIT
+    SipKey cookie_key_;                  // keys the SYN cookie hash (syn_cookie.h)
 };
 
 }  // namespace tcpip

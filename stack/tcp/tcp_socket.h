@@ -1,6 +1,19 @@
 // TcpSocket: one TCP endpoint, a listener or a connection, with its Transmission Control Block
-// (RFC 9293 section 3.3.1) in the RFC's own names. Each field says what it holds; the invariants
-// the code keeps are written beside them.
+// (RFC 9293 section 3.3.1). The TCB is made of parts, as the mature stacks split it (gVisor's
+// sender / receiver / endpoint, the sections of Linux's tcp_sock), so that each part's invariant
+// can be stated once and kept in one place:
+//
+//   SendSequence     snd    the send sequence space (RFC 9293 figure 3), the send buffer, the FIN
+//                           we send, RTT measurement (RFC 6298) and congestion control (RFC 5681)
+//   ReceiveSequence  rcv    the receive sequence space (RFC 9293 figure 4), the receive buffer with
+//                           out-of-order data, the peer's FIN, when to acknowledge (RFC 1122 4.2.3.2)
+//   TcpTimers        timers every timer as a deadline, and the retry counts that back them off
+//   ListenerQueues   queues a listener's SYN queue and accept queue (the listen backlog)
+//   TcpUserOptions   opts   what the application set with setsockopt()
+//
+// Only TcpLayer (stack/tcp/) writes any of them; the socket API reads them and changes options
+// through TcpLayer::set_options(), which applies the side effects (a keepalive timer to arm, Nagle
+// turned off with data waiting).
 //
 //       send sequence space (RFC 9293 figure 3)
 //
@@ -44,8 +57,97 @@ namespace tcpip {
 
 struct TcpInfo;  // the TCP_INFO-style read-out (tcp.h)
 
+// The send sequence space and everything the sender keeps (RFC 9293 3.3.1, 3.8; RFC 6298; RFC 5681).
+// Invariant: iss <= una <= nxt <= max, and max - una = bytes of buffer sent and not acknowledged,
+// plus one for the SYN until it is acknowledged and one for the FIN once sent. Byte 0 of `buffer`
+// is the byte at una (the SYN excluded).
+struct SendSequence {
+    SeqNum iss;                      // initial send sequence number (RFC 6528)
+    SeqNum una;                      // SND.UNA: oldest unacknowledged sequence number
+    SeqNum nxt;                      // SND.NXT: next sequence number to send
+    SeqNum max;                      // highest sequence number sent + 1 (after an RTO, nxt goes back; max does not)
+    std::uint32_t wnd = 0;           // SND.WND: the peer's window, scaled: bytes it accepts beyond una
+    SeqNum wl1;                      // SND.WL1: seq of the segment last used to update wnd
+    SeqNum wl2;                      // SND.WL2: ack of the segment last used to update wnd
+    std::uint32_t max_wnd = 0;       // largest window the peer ever offered (sender SWS avoidance)
+    std::uint8_t wscale = 0;         // Snd.Wind.Shift: shift for windows the peer sends us (RFC 7323)
+    SeqNum sml;                      // end of the last segment shorter than the MSS sent (Nagle, Minshall); starts at iss
+    RingBuffer buffer;               // unacknowledged data, then data not yet sent; storage grows as data arrives
+    bool fin_queued = false;         // the application closed its side: a FIN follows the data
+    bool fin_sent = false;           // the FIN has been sent, at fin_seq
+    SeqNum fin_seq;
+
+    // RTT measurement (Karn: only segments sent once are timed) and the timeout it gives.
+    RttEstimator rtt;
+    std::optional<SeqNum> timed_seq;  // the segment being timed ends at this seq...
+    Instant timed_sent_at;            // ...and was sent at this instant
+    Instant last_send;                // last data segment sent (RFC 5681 4.1 idle restart)
+
+    std::unique_ptr<CongestionControl> cc;  // the congestion window (set up with the connection)
+
+    // Bytes in flight: sent but not acknowledged (SYN and FIN count one each).
+    std::uint32_t in_flight() const { return static_cast<std::uint32_t>(max - una); }
+};
+
+// The receive sequence space and everything the receiver keeps (RFC 9293 3.3.1, 3.8.6.2.2, 3.10.7.4).
+// Invariant: adv >= nxt + wnd at the time wnd was advertised, and adv never moves left; the bytes
+// [nxt, nxt + buffer.free()) are the only ones we will store; the assembler's ranges lie within them.
+struct ReceiveSequence {
+    SeqNum irs;                      // initial receive sequence number
+    SeqNum nxt;                      // RCV.NXT: next sequence number expected
+    std::uint32_t wnd = 0;           // RCV.WND: the window we last advertised (bytes beyond nxt)
+    SeqNum adv;                      // its right edge, nxt + wnd when sent: never moved left
+    std::uint8_t wscale = 0;         // Rcv.Wind.Shift: shift for windows we send (RFC 7323)
+    RingBuffer buffer;               // in-order data not yet read; out-of-order data stored beyond it
+    Assembler assembler;             // which out-of-order bytes beyond nxt are in `buffer`
+    bool fin_received = false;       // the peer's FIN arrived in order (end of stream)
+    bool shut_rd = false;            // shutdown(SHUT_RD): received data is discarded
+    // When to acknowledge (RFC 1122 4.2.3.2, RFC 5681 4.2).
+    std::uint32_t segments_since_ack = 0;  // full segments received but not yet acknowledged
+    bool ack_now = false;                  // an ACK must go out at the next output
+};
+
+// Every timer as a deadline (nullopt = not armed), and the counts that back the timers off. The
+// layer keeps one TimerQueue entry per socket, for the earliest deadline.
+struct TcpTimers {
+    std::optional<Instant> rto;          // retransmission (RFC 6298)
+    std::optional<Instant> persist;      // zero-window probe (RFC 9293 3.8.6.1)
+    std::optional<Instant> delayed_ack;  // RFC 1122 4.2.3.2
+    std::optional<Instant> time_wait;    // 2*MSL in TIME-WAIT; also the orphaned FIN-WAIT-2 timeout
+    std::optional<Instant> keepalive;    // RFC 1122 4.2.3.6
+    std::uint32_t retransmits = 0;       // consecutive RTO expiries without progress
+    std::uint32_t probes = 0;            // zero-window probes sent without the window opening
+    std::uint32_t keepalive_probes = 0;  // keepalive probes unanswered
+    Instant last_activity;               // last acceptable segment received (keepalive idle time)
+};
+
+// A listener's two queues (the listen backlog, as Linux's request and accept queues).
+// Invariant: accept_queue.size() <= backlog; syn_queue <= StackConfig::tcp_max_syn_backlog.
+struct ListenerQueues {
+    std::deque<class TcpSocket*> accept_queue;  // established children not yet accepted
+    std::size_t backlog = 0;                    // listen()'s backlog: the accept queue's bound
+    std::size_t syn_queue = 0;                  // children in SYN-RECEIVED
+    std::optional<Instant> last_overflow;       // when the SYN queue last overflowed (cookies were sent)
+};
+
+// What the application set (setsockopt), with the stack's defaults. A connection made by a
+// listener inherits its listener's, as on Linux.
+struct TcpUserOptions {
+    bool nodelay = false;            // TCP_NODELAY: Nagle off
+    bool keepalive = false;          // SO_KEEPALIVE
+    Duration keepalive_idle, keepalive_interval;  // TCP_KEEPIDLE, TCP_KEEPINTVL
+    std::uint32_t keepalive_count = 0;            // TCP_KEEPCNT
+    std::uint16_t user_mss = 0;      // TCP_MAXSEG, 0 = from the MTU
+    std::size_t rcvbuf = 0, sndbuf = 0;  // SO_RCVBUF, SO_SNDBUF (the usable halves)
+    bool reuse_address = false;      // SO_REUSEADDR
+    std::optional<Duration> linger;  // SO_LINGER with l_onoff: close() waits (or resets when 0)
+    std::optional<CongestionAlgorithm> congestion;  // TCP_CONGESTION; nullopt: StackConfig's default
+};
+
 class TcpSocket {
 public:
+    TcpSocket(Duration min_rto, Duration max_rto) { snd.rtt = RttEstimator(min_rto, max_rto); }
+
     TcpState state = TcpState::Closed;
 
     // ---- The connection's identity ----
@@ -54,99 +156,38 @@ public:
     Ipv4Address remote_address;
     std::uint16_t remote_port = 0;
 
-    // ---- Send sequence variables ----
-    SeqNum iss;                      // initial send sequence number (RFC 6528)
-    SeqNum snd_una;                  // oldest unacknowledged sequence number
-    SeqNum snd_nxt;                  // next sequence number to send; snd_una <= snd_nxt
-    SeqNum snd_max;                  // highest sequence number sent + 1; snd_nxt <= snd_max (after an RTO, snd_nxt goes back)
-    std::uint32_t snd_wnd = 0;       // the peer's window, scaled: bytes it accepts beyond snd_una
-    SeqNum snd_wl1;                  // seq of the segment last used to update snd_wnd
-    SeqNum snd_wl2;                  // ack of the segment last used to update snd_wnd
-    std::uint32_t max_snd_wnd = 0;   // largest window the peer ever offered (sender SWS avoidance)
-    std::uint8_t snd_wscale = 0;     // shift for windows the peer sends us (RFC 7323)
+    // ---- What both directions agreed in the handshake (RFC 9293 3.7.1, RFC 7323 1.3) ----
     std::uint16_t mss = 536;         // the most data we put in one segment (RFC 9293 3.7.1 default)
-    RingBuffer send_buffer;          // byte 0 is snd_una (SYN excluded); unsent data follows the in-flight data
-    bool fin_queued = false;         // the application closed its side: a FIN follows the data
-    bool fin_sent = false;           // the FIN has been sent (at sequence number fin_seq)
-    SeqNum fin_seq;
-    SeqNum snd_sml;                  // end of the last segment shorter than the MSS sent (Nagle, Minshall's variant); starts at iss
+    bool wscale_ok = false;          // both SYNs carried the window scale option
 
-    // ---- Receive sequence variables ----
-    SeqNum irs;                      // initial receive sequence number
-    SeqNum rcv_nxt;                  // next sequence number expected
-    std::uint32_t rcv_wnd = 0;       // the window we last advertised (bytes beyond rcv_nxt)
-    SeqNum rcv_adv;                  // its right edge, rcv_nxt + rcv_wnd when sent: never moved left
-    bool wscale_ok = false;          // both sides sent the window scale option (RFC 7323 1.3)
-    std::uint8_t rcv_wscale = 0;     // shift for windows we send (RFC 7323)
-    RingBuffer receive_buffer;       // in-order data not yet read; out-of-order data stored beyond it
-    Assembler assembler;             // which out-of-order bytes beyond rcv_nxt are in receive_buffer
-    bool fin_received = false;       // the peer's FIN arrived in order (end of stream)
-    bool shut_rd = false;            // shutdown(SHUT_RD): received data is discarded
+    SendSequence snd;
+    ReceiveSequence rcv;
+    TcpTimers timers;
+    ListenerQueues queues;           // used by a listener only
+    TcpUserOptions opts;
 
-    // ---- Timers, kept as deadlines (Instant{} = not armed) ----
-    std::optional<Instant> rto_deadline;        // retransmission (RFC 6298)
-    std::optional<Instant> persist_deadline;    // zero-window probe (RFC 9293 3.8.6.1)
-    std::optional<Instant> delayed_ack_deadline;
-    std::optional<Instant> time_wait_deadline;  // 2*MSL in TIME-WAIT; also the orphaned FIN-WAIT-2 timeout
-    std::optional<Instant> keepalive_deadline;
-    std::uint32_t retransmits = 0;              // consecutive RTO expiries without progress
-    std::uint32_t total_retransmits = 0;        // for TCP_INFO
-    std::uint32_t persist_backoff = 0;
-    std::uint32_t keepalive_probes_sent = 0;
-    std::uint32_t segments_since_ack = 0;       // full segments received but not yet acknowledged
-    bool ack_now = false;                       // an ACK must go out at the next output
-    Instant last_activity;                      // last segment received (keepalive)
-    Instant last_send;                          // last data segment sent (idle restart)
+    TcpSocket* listener = nullptr;   // for a connection made by a listener, until accepted
 
-    // ---- RTT (Karn: only segments sent once are timed) ----
-    std::unique_ptr<RttEstimator> rtt;
-    std::optional<SeqNum> timed_seq;            // the segment being timed ends at this seq...
-    Instant timed_sent_at;                      // ...and was sent at this instant
+    // RFC 5961 section 7: challenge ACKs this socket may still send in the current interval.
+    // Per socket, never a global count: a global one leaks state to off-path attackers (CVE-2016-5696).
+    std::uint32_t challenge_acks_left = 0;
+    Instant challenge_interval_start;
 
-    // ---- Congestion control ----
-    std::unique_ptr<CongestionControl> congestion;
-    std::uint32_t dup_acks = 0;
-
-    // ---- Options the application set ----
-    bool nodelay = false;            // TCP_NODELAY: Nagle off
-    bool keepalive = false;          // SO_KEEPALIVE
-    Duration keepalive_idle, keepalive_interval;
-    std::uint32_t keepalive_count = 0;
-    std::uint16_t user_mss = 0;      // TCP_MAXSEG, 0 = from the MTU
-    std::size_t rcvbuf = 0, sndbuf = 0;
-    bool reuse_address = false;
-    std::optional<Duration> linger;  // SO_LINGER with l_onoff: close() waits (or resets when 0)
-
-    // ---- Listener state ----
-    TcpSocket* listener = nullptr;            // for a connection made by a listener, until accepted
-    std::deque<TcpSocket*> accept_queue;      // established connections not yet accepted
-    std::size_t backlog = 0;                  // accept queue bound
-    std::size_t syn_queue = 0;                // children in SYN-RECEIVED
+    // ---- Statistics for TCP_INFO ----
+    std::uint32_t total_retransmits = 0;
 
     // ---- What the application sees ----
-    std::optional<SocketError> error;   // a fatal error, reported once (SO_ERROR, or the next call)
+    std::optional<SocketError> error;       // a fatal error, reported once (SO_ERROR, or the next call)
     std::optional<SocketError> soft_error;  // e.g. an ICMP unreachable while retrying: reported if we time out
-    bool user_closed = false;           // close() was called: the stack owns and frees it
+    bool user_closed = false;           // close() was called: the stack owns and frees it (an orphan until done)
     bool connect_reported = false;      // a non-blocking connect's result has been collected
     std::function<void()> on_event;     // wakes blocked callers and poll (set by the socket facade)
 
-    // The options the application set, taken from another socket: a connection made by a listener
-    // inherits its listener's, as on Linux.
-    void copy_options_from(const TcpSocket& other) {
-        nodelay = other.nodelay;
-        keepalive = other.keepalive;
-        keepalive_idle = other.keepalive_idle;
-        keepalive_interval = other.keepalive_interval;
-        keepalive_count = other.keepalive_count;
-        user_mss = other.user_mss;
-        rcvbuf = other.rcvbuf;
-        sndbuf = other.sndbuf;
-        reuse_address = other.reuse_address;
-        linger = other.linger;
-    }
+    // Set by TcpLayer::destroy(): the socket is out of every table and is freed at the end of the
+    // current input or timer pass. Nothing may act on it any more.
+    bool gone = false;
+    bool counted_orphan = false;  // counted in TcpLayer's orphans (closed by the application, not yet over)
 
-    // Bytes in flight: sent but not acknowledged (SYN and FIN count one each).
-    std::uint32_t in_flight() const { return static_cast<std::uint32_t>(snd_max - snd_una); }
     bool is_listener() const { return state == TcpState::Listen; }
     void notify() { if (on_event) on_event(); }
 };

@@ -1,10 +1,16 @@
 // Congestion control behind a small interface (RFC 5681 names): the connection reports what
 // happens to its data, the algorithm answers with a congestion window. One algorithm per file;
-// NewReno (new_reno.h) is the default.
+// NewReno (new_reno.cpp) is the default. Which one a connection uses: StackConfig::tcp_congestion,
+// or the socket's own choice (TcpUserOptions::congestion).
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string_view>
+
+#include "stack/core/config.h"
+#include "stack/tcp/seq.h"
 
 namespace tcpip {
 
@@ -19,13 +25,13 @@ public:
     virtual std::uint32_t ssthresh() const = 0;
     virtual bool in_recovery() const = 0;
 
-    // New data acknowledged: `acked` bytes, with `in_flight` bytes outstanding before this ACK.
-    // Returns true if the ACK was partial during recovery (RFC 6582): the next unacknowledged
-    // segment must be retransmitted at once.
-    virtual bool on_ack(std::uint32_t acked, std::uint32_t snd_una_after, std::uint32_t in_flight) = 0;
+    // New data acknowledged: `acked` bytes, SND.UNA is now `snd_una`, and `in_flight` bytes were
+    // outstanding before this ACK. Returns true if the ACK was partial during recovery (RFC 6582):
+    // the next unacknowledged segment must be retransmitted at once.
+    virtual bool on_ack(std::uint32_t acked, SeqNum snd_una, std::uint32_t in_flight) = 0;
     // A duplicate ACK (RFC 5681 section 2 definition). Returns true when the caller must fast
     // retransmit (the third duplicate).
-    virtual bool on_dup_ack(std::uint32_t snd_una, std::uint32_t snd_nxt, std::uint32_t in_flight) = 0;
+    virtual bool on_dup_ack(SeqNum snd_una, SeqNum snd_max, std::uint32_t in_flight) = 0;
     // The retransmission timer expired.
     virtual void on_rto(std::uint32_t in_flight) = 0;
     // The connection was idle longer than an RTO (RFC 5681 section 4.1): restart slowly.
@@ -33,5 +39,11 @@ public:
 };
 
 std::unique_ptr<CongestionControl> make_new_reno(std::uint32_t mss);
+
+// The algorithm's own object, for a connection whose segments carry `mss` bytes.
+std::unique_ptr<CongestionControl> make_congestion_control(CongestionAlgorithm algorithm, std::uint32_t mss);
+// The name Linux uses for it ("reno" for NewReno, as Linux's own Reno is NewReno), and back.
+std::string_view congestion_name(CongestionAlgorithm algorithm);
+std::optional<CongestionAlgorithm> congestion_from_name(std::string_view name);
 
 }  // namespace tcpip

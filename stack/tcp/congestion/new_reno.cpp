@@ -1,7 +1,6 @@
 // NewReno: slow start, congestion avoidance, fast retransmit and fast recovery as RFC 5681
 // describes them, with RFC 6582's handling of partial ACKs during recovery.
 //
-// Sequence numbers are passed as raw 32-bit values and compared modulo 2^32 here.
 #include <algorithm>
 
 #include "stack/tcp/congestion/congestion.h"
@@ -9,8 +8,6 @@
 namespace tcpip {
 
 namespace {
-
-bool seq_after(std::uint32_t a, std::uint32_t b) { return static_cast<std::int32_t>(a - b) > 0; }
 
 class NewReno final : public CongestionControl {
 public:
@@ -25,10 +22,10 @@ public:
     std::uint32_t ssthresh() const override { return ssthresh_; }
     bool in_recovery() const override { return in_recovery_; }
 
-    bool on_ack(std::uint32_t acked, std::uint32_t snd_una_after, std::uint32_t in_flight) override {
+    bool on_ack(std::uint32_t acked, SeqNum snd_una, std::uint32_t in_flight) override {
         dup_acks_ = 0;
         if (in_recovery_) {
-            if (!seq_after(snd_una_after, recover_) && snd_una_after != recover_) {
+            if (snd_una < recover_) {
                 // RFC 6582 section 3.2 step 3, partial ACK: deflate by the amount acknowledged,
                 // add back one MSS, and retransmit the next hole at once.
                 cwnd_ = cwnd_ > acked ? cwnd_ - acked : 0;
@@ -56,19 +53,19 @@ public:
         return false;
     }
 
-    bool on_dup_ack(std::uint32_t snd_una, std::uint32_t snd_nxt, std::uint32_t in_flight) override {
+    bool on_dup_ack(SeqNum snd_una, SeqNum snd_max, std::uint32_t in_flight) override {
         if (in_recovery_) {
             cwnd_ += mss_;  // RFC 5681 3.2 step 4: each further duplicate means a segment left the network
             return false;
         }
         if (++dup_acks_ != 3) return false;
         // RFC 6582 section 3.2 step 2: only start a recovery for loss after the last one ended.
-        if (!seq_after(snd_una, recover_) && had_recovery_) {
+        if (snd_una <= recover_ && had_recovery_) {
             return false;
         }
         ssthresh_ = std::max(in_flight / 2, 2 * mss_);
         cwnd_ = ssthresh_ + 3 * mss_;
-        recover_ = snd_nxt;
+        recover_ = snd_max;
         in_recovery_ = true;
         had_recovery_ = true;
         return true;
@@ -90,7 +87,7 @@ private:
     std::uint32_t ssthresh_;
     std::uint32_t bytes_acked_ = 0;
     std::uint32_t dup_acks_ = 0;
-    std::uint32_t recover_ = 0;
+    SeqNum recover_;                // RFC 6582 "recover": snd_max when the last recovery began
     bool in_recovery_ = false;
     bool had_recovery_ = false;
 };
@@ -98,5 +95,24 @@ private:
 }  // namespace
 
 std::unique_ptr<CongestionControl> make_new_reno(std::uint32_t mss) { return std::make_unique<NewReno>(mss); }
+
+std::unique_ptr<CongestionControl> make_congestion_control(CongestionAlgorithm algorithm, std::uint32_t mss) {
+    switch (algorithm) {
+        case CongestionAlgorithm::NewReno: return make_new_reno(mss);
+    }
+    return make_new_reno(mss);
+}
+
+std::string_view congestion_name(CongestionAlgorithm algorithm) {
+    switch (algorithm) {
+        case CongestionAlgorithm::NewReno: return "reno";
+    }
+    return "reno";
+}
+
+std::optional<CongestionAlgorithm> congestion_from_name(std::string_view name) {
+    if (name == "reno" || name == "newreno") return CongestionAlgorithm::NewReno;
+    return std::nullopt;
+}
 
 }  // namespace tcpip

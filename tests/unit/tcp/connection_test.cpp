@@ -497,7 +497,7 @@ TEST_F(TcpTest, IsnDiffersPerTupleAndFollowsTheClock) {
 TEST_F(TcpTest, PeerMssIsHonoured) {
     established(Handshake().peer_mss(500));
     EXPECT_EQ(tcp().info(sock).mss, 500u);
-    sock->nodelay = true;
+    set_options(at(100), sock, [](TcpUserOptions& o) { o.nodelay = true; });
     write(at(100), 1200);
     expect_sent(at(100), seg().seq(us()).ack(peer()).data(ours(0, 500)));
     expect_sent(at(100), seg().seq(us(500)).ack(peer()).data(ours(500, 500)));
@@ -508,7 +508,7 @@ TEST_F(TcpTest, PeerMssIsHonoured) {
 TEST_F(TcpTest, NoMssOptionMeans536) {
     established(Handshake().peer_mss(std::nullopt));
     EXPECT_EQ(tcp().info(sock).mss, 536u);
-    sock->nodelay = true;
+    set_options(at(100), sock, [](TcpUserOptions& o) { o.nodelay = true; });
     write(at(100), 1200);
     expect_sent(at(100), seg().seq(us()).ack(peer()).len(536));
     expect_sent(at(100), seg().seq(us(536)).ack(peer()).len(536));
@@ -616,9 +616,11 @@ TEST_F(TcpTest, IcmpPortUnreachableInSynSentRefuses) {
 
 // ---- The listen backlog --------------------------------------------------------------------------
 
-// A full SYN queue or a full accept queue drops new SYNs; connections already made are unaffected.
+// Without SYN cookies, a full SYN queue or a full accept queue drops new SYNs; connections already
+// made are unaffected. (With cookies, the default, a full SYN queue is answered: syn_cookie_test.cpp.)
 TEST_F(TcpTest, ListenBacklogBounds) {
     config.tcp_max_syn_backlog = 2;
+    config.tcp_syncookies = false;
     listening(1);
     auto syn_from = [&](std::int64_t t, std::uint16_t port) {
         send(at(t), seg().syn().from(port).seq(kPeerIss).window(65535).mss(1460));
@@ -659,7 +661,7 @@ TEST_F(TcpTest, KeepaliveProbesAndFailure) {
     config.tcp_keepalive_interval = Duration::seconds(2);
     config.tcp_keepalive_probes = 3;
     listening();
-    listener->keepalive = true;
+    set_options(at(0), listener, [](TcpUserOptions& o) { o.keepalive = true; });
     established();  // at 10 ms
     expect_nothing(at(10009));
     expect_sent(at(10010), seg().seq(us(-1)).ack(peer()).window(65535));
@@ -691,13 +693,11 @@ TEST_F(TcpTest, KeepaliveEnabledOnAnEstablishedConnection) {
     listening();
     established();  // at 10 ms, keepalive off
     expect_nothing(at(5000));
-    sock->keepalive = true;
-    tcp().keepalive_changed(at(5000), sock);
+    set_options(at(5000), sock, [](TcpUserOptions& o) { o.keepalive = true; });
     expect_nothing(at(10009));
     expect_sent(at(10010), seg().seq(us(-1)).ack(peer()).window(65535));
     // Turned off again: no more probes.
-    sock->keepalive = false;
-    tcp().keepalive_changed(at(10500), sock);
+    set_options(at(10500), sock, [](TcpUserOptions& o) { o.keepalive = false; });
     expect_nothing(at(30000));
     EXPECT_EQ(state(), TcpState::Established);
 }

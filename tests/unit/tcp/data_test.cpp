@@ -297,7 +297,7 @@ TEST_F(TcpTest, NagleDoesNotHoldTheTailOfALargeWrite) {
 
 TEST_F(TcpTest, NodelaySendsSmallSegmentsAtOnce) {
     established();
-    sock->nodelay = true;
+    set_options(at(100), sock, [](TcpUserOptions& o) { o.nodelay = true; });
     write(at(100), 100);
     expect_sent(at(100), seg().psh().seq(us()).ack(peer()).data(ours(0, 100)));
     write(at(110), 100, 100);

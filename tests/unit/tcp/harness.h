@@ -277,6 +277,15 @@ protected:
         EXPECT_TRUE(r.has_value()) << "send failed";
         return r.has_value() ? *r : 0;
     }
+    // setsockopt, as the socket API does it: change a copy of the options, hand it to the layer.
+    template <class F>
+    void set_options(Instant t, TcpSocket* s, F&& change) {
+        advance(t);
+        TcpUserOptions options = tcp().options(s);
+        change(options);
+        tcp().set_options(now_, s, options);
+        collect();
+    }
     // The bytes `write` sends for stream offsets [from, from + n).
     static std::vector<std::uint8_t> ours(std::size_t from, std::size_t n) { return slice(from, n, 7); }
     Result<std::vector<std::uint8_t>, SocketError> try_read(Instant t, std::size_t max, TcpSocket* s = nullptr) {
