@@ -612,8 +612,10 @@ Verdict TcpLayer::process_fin(Instant now, TcpSocket* s, const Segment& seg) {
             verdict = enter_state(now, s, TcpState::Closing);
             break;
         case TcpState::FinWait2:
-            // The FIN-WAIT-2 -> TIME-WAIT step may free the socket (the TIME-WAIT bound): whoever
-            // called us must not use it then, and is told so.
+            // The FIN is acknowledged first (as Linux's tcp_fin): the FIN-WAIT-2 -> TIME-WAIT step
+            // may free the socket (the TIME-WAIT bound), and the peer must still hear its ACK.
+            // Whoever called us must not use the socket then, and is told so.
+            send_ack(now, s);
             verdict = enter_state(now, s, TcpState::TimeWait);
             break;
         case TcpState::TimeWait:

@@ -688,6 +688,29 @@ TEST_F(TcpApi, OptionsRoundTripAndRejectWhatTheKernelRejects) {
     tcpip::close(fd);
 }
 
+// TCP_CONGESTION takes and gives an algorithm's name, as Linux's: "reno" is known to both (the
+// kernel's default may be another), an unknown name is ENOENT on both.
+TEST_F(TcpApi, CongestionControlIsChosenByNameAsOnLinux) {
+    int fd = stream(a);
+    KernelTcp k;
+    auto name_of = [](auto get) {
+        char name[16] = {};
+        socklen_t len = sizeof name;
+        EXPECT_EQ(get(name, &len), 0);
+        return std::string(name);
+    };
+    EXPECT_EQ(name_of([&](char* n, socklen_t* l) { return tcpip::getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, n, l); }), "reno");
+    const char reno[] = "reno";
+    ASSERT_EQ(tcpip::setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, reno, sizeof reno - 1), 0);
+    ASSERT_EQ(::setsockopt(k, IPPROTO_TCP, TCP_CONGESTION, reno, sizeof reno - 1), 0);
+    EXPECT_EQ(name_of([&](char* n, socklen_t* l) { return tcpip::getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, n, l); }),
+              name_of([&](char* n, socklen_t* l) { return ::getsockopt(k, IPPROTO_TCP, TCP_CONGESTION, n, l); }));
+    const char bogus[] = "no-such-cc";
+    EXPECT_EQ(errno_of([&] { return tcpip::setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, bogus, sizeof bogus); }),
+              errno_of([&] { return ::setsockopt(k, IPPROTO_TCP, TCP_CONGESTION, bogus, sizeof bogus); }));
+    tcpip::close(fd);
+}
+
 TEST_F(TcpApi, MaxsegBeforeConnectLimitsBothEndsAndChildrenInheritOptions) {
     int l = stream(b);
     int one = 1, idle = 42;
