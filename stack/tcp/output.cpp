@@ -224,6 +224,7 @@ std::size_t TcpLayer::send_limit(const TcpSocket* s) const {
 }
 
 void TcpLayer::output(Instant now, TcpSocket* s) {
+    if (s->gone) return;
     const bool can_send_data = s->state == TcpState::Established || s->state == TcpState::CloseWait ||
                                s->state == TcpState::FinWait1 || s->state == TcpState::Closing ||
                                s->state == TcpState::LastAck;
