@@ -61,6 +61,57 @@ std::unique_ptr<CongestionControl> TcpLayer::make_congestion(const TcpSocket* s)
     return make_congestion_control(s->opts.congestion.value_or(config_.tcp_congestion), s->mss);
 }
 
+std::string TcpLayer::check_invariants() const {
+    std::size_t time_wait = 0, orphans = 0;
+    for (const auto& [raw, owned] : sockets_) {
+        const TcpSocket& s = *owned;
+        auto broken = [&](const char* what) {
+            return std::string(what) + " (" + to_string(s.state) + ", port " + std::to_string(s.local_port) + ")";
+        };
+        if (s.gone) return broken("a gone socket is still in the table");
+        if (s.state == TcpState::TimeWait) ++time_wait;
+        if (s.counted_orphan) {
+            ++orphans;
+            if (!s.user_closed || s.state == TcpState::TimeWait) return broken("counted as an orphan, but is not one");
+        }
+        if (s.state == TcpState::Listen) {
+            if (s.queues.accept_queue.size() > s.queues.backlog) return broken("accept queue beyond the backlog");
+            if (s.queues.syn_queue > config_.tcp_max_syn_backlog) return broken("SYN queue beyond its bound");
+            continue;
+        }
+        if (s.rcv.buffer.size() > s.rcv.buffer.capacity()) return broken("receive buffer beyond its capacity");
+        if (s.snd.buffer.size() > s.snd.buffer.capacity()) return broken("send buffer beyond its capacity");
+        if (s.rcv.buffer.allocated() > s.rcv.buffer.capacity() || s.snd.buffer.allocated() > s.snd.buffer.capacity()) {
+            return broken("buffer storage beyond its capacity");
+        }
+        for (const auto& range : s.rcv.assembler.ranges()) {
+            if (range.start >= range.end || range.end > s.rcv.buffer.free()) return broken("out-of-order data outside the window");
+        }
+        if (s.state == TcpState::Closed) continue;
+        if (!(s.snd.una <= s.snd.nxt && s.snd.nxt <= s.snd.max)) return broken("not SND.UNA <= SND.NXT <= SND.MAX");
+        if (s.snd.una < s.snd.iss) return broken("SND.UNA before ISS");
+        if (s.rcv.nxt < s.rcv.irs) return broken("RCV.NXT before IRS");
+        if (s.rcv.adv < s.rcv.nxt && s.rcv.wnd != 0) return broken("advertised edge left of RCV.NXT");
+        // Unacknowledged bytes are in the send buffer: SND.MAX - SND.UNA counts them, plus the SYN
+        // while unacknowledged, plus the FIN once sent, plus a zero-window probe byte at most.
+        const std::uint32_t flight = s.snd.in_flight();
+        if (flight > s.snd.buffer.size() + 3) return broken("more in flight than the send buffer holds");
+        if (find_connection(s.local_address, s.local_port, s.remote_address, s.remote_port) != &s &&
+            s.state != TcpState::Closed) {
+            return broken("a connection missing from the 4-tuple table");
+        }
+    }
+    if (time_wait != time_wait_count_) return "TIME-WAIT count is " + std::to_string(time_wait_count_) + ", not " + std::to_string(time_wait);
+    if (orphans != orphan_count_) return "orphan count is " + std::to_string(orphan_count_) + ", not " + std::to_string(orphans);
+    for (const auto& [tuple, s] : connections_) {
+        if (!sockets_.contains(s)) return "the 4-tuple table names a socket the layer does not own";
+    }
+    for (const auto& [s, timer] : timer_of_) {
+        if (!sockets_.contains(s)) return "a timer for a socket the layer does not own";
+    }
+    return {};
+}
+
 std::size_t TcpLayer::buffer_bytes() const {
     std::size_t bytes = 0;
     for (const auto& [raw, s] : sockets_) bytes += s->snd.buffer.allocated() + s->rcv.buffer.allocated();

@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -120,6 +121,10 @@ public:
     // Bytes of send and receive buffer storage held by all sockets now (memory accounting: it
     // returns to zero when every connection is gone).
     std::size_t buffer_bytes() const;
+    // Checks the invariants each TCB part states (tcp_socket.h) on every socket, and the layer's own
+    // bookkeeping (the tables, the TIME-WAIT and orphan counts). Returns the first one broken, said
+    // in words, or an empty string. For tests, simulations and fuzzers: O(sockets).
+    std::string check_invariants() const;
 
 private:
     struct Segment {

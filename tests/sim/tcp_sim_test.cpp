@@ -142,6 +142,12 @@ public:
             }
             a_.poll(now_);
             b_.poll(now_);
+            for (Stack* stack : {&a_, &b_}) {
+                if (std::string broken = stack->tcp().check_invariants(); !broken.empty()) {
+                    result.failure = "TCP invariant broken at " + std::to_string(now_.total_millis()) + " ms: " + broken;
+                    return result;
+                }
+            }
         }
         result.elapsed = now_ - Instant::zero();
         for (auto& c : conns_) result.payload += c.a_to_b.received + c.b_to_a.received;
@@ -173,6 +179,10 @@ public:
         if (a_.tcp().socket_count() != 0 || b_.tcp().socket_count() != 0) {
             result.failure = "sockets left after close: A " + std::to_string(a_.tcp().socket_count()) + ", B " +
                              std::to_string(b_.tcp().socket_count());
+            return result;
+        }
+        if (a_.tcp().buffer_bytes() != 0 || b_.tcp().buffer_bytes() != 0) {
+            result.failure = "socket buffer memory left after close";
             return result;
         }
         if (a_.pool().buffers_in_use() != 0 || b_.pool().buffers_in_use() != 0) {

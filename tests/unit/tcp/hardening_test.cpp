@@ -387,3 +387,23 @@ TEST_F(TcpHardeningTest, ReceiveBufferGrowsKeepingOutOfOrderData) {
 
 }  // namespace
 }  // namespace tcpip::tcp_test
+
+namespace tcpip::tcp_test {
+namespace {
+
+// The invariant check the dialogues run after every step is itself checked: it sees a broken TCB.
+TEST_F(TcpHardeningTest, InvariantCheckSeesABrokenTcb) {
+    established();
+    EXPECT_EQ(tcp().check_invariants(), "");
+    const SeqNum saved = sock->snd.nxt;
+    sock->snd.nxt = sock->snd.una - 1;
+    EXPECT_NE(tcp().check_invariants().find("SND.UNA <= SND.NXT"), std::string::npos);
+    sock->snd.nxt = saved;
+    listener->queues.accept_queue.assign(20, sock);  // beyond the backlog of 16
+    EXPECT_NE(tcp().check_invariants().find("accept queue"), std::string::npos);
+    listener->queues.accept_queue.clear();
+    EXPECT_EQ(tcp().check_invariants(), "");
+}
+
+}  // namespace
+}  // namespace tcpip::tcp_test

@@ -403,6 +403,10 @@ protected:
 private:
     // Moves what the device transmitted into sent_, parsed and stamped with the current instant.
     void collect() {
+        // After every step of a dialogue, the TCB's invariants hold (TcpLayer::check_invariants).
+        if (const std::string broken = tcp().check_invariants(); !broken.empty()) {
+            ADD_FAILURE() << "TCP invariant broken at " << now_.total_micros() / 1000.0 << "ms: " << broken;
+        }
         for (Frame& f : device.take_sent()) {
             Seg s = parse_sent(f);
             s.when = now_;
