@@ -14,8 +14,6 @@
 #include <poll.h>
 #include <sys/socket.h>
 
-#include <fcntl.h>
-
 #include <cerrno>
 #include <cstring>
 #include <iostream>
