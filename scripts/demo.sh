@@ -41,13 +41,16 @@ trap 'exit 130' INT TERM
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 in_ns() { ip netns exec "$ns" "$@"; }
 
-# Starts app $1 on tap$2 as 10.0.$2.2 with the rest of the arguments; waits until it answers ping.
+# Starts app $1 on tap$2 as 10.0.$2.2 with the rest of the arguments; waits until it answers ping
+# and has printed that it is ready (its listener comes up just after its stack answers ping), 10 s
+# at most for each.
 start_app() {
   local app=$1 n=$2; shift 2
   # Straight from this shell (not through a function or subshell), so that $! is the app itself.
   ip netns exec "$ns" "$build/apps/$app" --tap "tap$n" --ip "10.0.$n.2/24" "$@" > "$work/$app.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 50); do in_ns ping -c 1 -W 0.2 "10.0.$n.2" >/dev/null 2>&1 && break; done
+  for _ in $(seq 100); do grep -qE ': ready|Server listening' "$work/$app.log" && break; sleep 0.1; done
   grep -m 1 -v '^---' "$work/$app.log" | sed 's/^/  /'
 }
 

@@ -15,6 +15,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libtins-dev   # build and test dependencies
   iproute2 iputils-ping iputils-arping                      # network namespaces, ping, arping
   tshark socat netcat-openbsd iperf3 curl python3           # interop peers (curl: tcpip-httpd) and pcap checks
+  apache2-utils                                             # ab: load on tcpip-httpd (interop/hardening)
 )
 
 missing=()

@@ -51,18 +51,27 @@ inline std::string app_path(const std::string& name) {
     return std::string(root ? root : "build") + "/apps/" + name;
 }
 
-// Starts tcpip-echo on the namespace's TAP at `ip` (plus `extra` arguments) and waits until it
-// answers a ping: the first pings may race the app's start, so it tries up to 20 times.
-inline Result<BackgroundCommand, std::string> start_echo(const NetnsTap& env, const std::string& ip,
-                                                         const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> argv = {app_path("tcpip-echo"), "--tap", env.tap_name(), "--ip", ip + "/24"};
+// Starts the app build/apps/NAME on the namespace's TAP at `ip` (plus `extra` arguments) and
+// waits until its stack answers a ping: the first pings may race the app's start, so it tries up
+// to 20 times. (The app's own sockets come up just after; a client that must find them there
+// retries its first connection, as the kernel cannot list our stack's ports for `ss`.)
+inline Result<BackgroundCommand, std::string> start_app(const NetnsTap& env, const std::string& name,
+                                                        const std::string& ip,
+                                                        const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv = {app_path(name), "--tap", env.tap_name(), "--ip", ip + "/24"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     auto app = env.exec_background(argv);
     if (!app) return Unexpected(app.error());
     for (int i = 0; i < 20; ++i) {
         if (env.exec({"ping", "-c", "1", "-W", "1", ip}).ok()) return std::move(*app);
     }
-    return Unexpected(std::string("tcpip-echo never answered a ping"));
+    return Unexpected(name + " never answered a ping");
+}
+
+// tcpip-echo, started as start_app does.
+inline Result<BackgroundCommand, std::string> start_echo(const NetnsTap& env, const std::string& ip,
+                                                         const std::vector<std::string>& extra = {}) {
+    return start_app(env, "tcpip-echo", ip, extra);
 }
 
 // A counter from the statistics an app prints when it stops, e.g. ("ethernet", "rx_not_for_us").

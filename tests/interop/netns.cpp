@@ -282,6 +282,19 @@ Result<BackgroundCommand, std::string> NetnsTap::exec_background(const std::vect
     return BackgroundCommand::start(ns_prefix(argv));
 }
 
+bool NetnsTap::wait_for_port(Transport transport, std::uint16_t port, Duration timeout) const {
+    // ss -H: no header line, so any output is a matching socket.
+    const std::vector<std::string> argv = {"ss", "-Hln", transport == Transport::Tcp ? "-t" : "-u", "sport",
+                                           "=", ":" + std::to_string(port)};
+    const std::int64_t deadline_us = monotonic_micros() + timeout.total_micros();
+    for (;;) {
+        CommandResult r = exec(argv, Duration::seconds(5));
+        if (r.ok() && !r.output.empty()) return true;
+        if (monotonic_micros() >= deadline_us) return false;
+        ::usleep(20000);
+    }
+}
+
 Result<std::unique_ptr<NetnsTap>, std::string> NetnsTap::create(NetnsTapOptions options) {
     const int pid = static_cast<int>(::getpid());
     const int n = g_counter.fetch_add(1);

@@ -25,6 +25,7 @@
 // namespace behind: `ip netns list | grep tcpip-` and `ip netns del` clean up by hand.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -140,6 +141,14 @@ public:
     // Runs a command inside the namespace (`ip netns exec NAME argv...`).
     CommandResult exec(const std::vector<std::string>& argv, Duration timeout = Duration::seconds(10)) const;
     Result<BackgroundCommand, std::string> exec_background(const std::vector<std::string>& argv) const;
+
+    // Waits until a kernel socket in the namespace listens on TCP `port` or is bound to UDP `port`
+    // (what `ss -ln` lists), checking every 20 ms for at most `timeout`; false if it never did.
+    // A server started with exec_background is not there yet when that call returns, and on a
+    // busy machine (or under ASan) it may take longer than any fixed sleep: a client that starts
+    // at once meets a RST or an ICMP port unreachable. Wait for this instead of sleeping.
+    enum class Transport { Tcp, Udp };
+    bool wait_for_port(Transport transport, std::uint16_t port, Duration timeout = Duration::seconds(10)) const;
 
     // Runs f() with the calling thread inside the namespace (e.g. to call TapDevice::open there);
     // f must return a value. The error is set only if entering the namespace failed.

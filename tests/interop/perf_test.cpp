@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "tests/interop/apps.h"
@@ -160,7 +161,7 @@ protected:
     CommandResult run_client(const std::vector<std::string>& args) {
         auto server = env_->exec_background({"sh", "-c", "iperf3 -s -1 -J -B " + kernel_ip_ + " > " + json_file_});
         EXPECT_TRUE(server) << server.error();
-        env_->exec({"sleep", "0.3"});
+        EXPECT_TRUE(env_->wait_for_port(NetnsTap::Transport::Tcp, 5201)) << "iperf3 -s never listened";
         std::vector<std::string> argv = {"-c", kernel_ip_};
         argv.insert(argv.end(), args.begin(), args.end());
         CommandResult r = env_->exec(perf_argv(argv), Duration::seconds(30));
@@ -265,7 +266,15 @@ d.close()
     // A second client while a test runs is turned away.
     auto first = env_->exec_background({"iperf3", "-c", our_ip_, "-t", "3"});
     ASSERT_TRUE(first) << first.error();
-    env_->exec({"sleep", "1"});
+    // Its test is running once both its connections (control and data) are established; on a
+    // busy machine iperf3 may take more than any fixed sleep to get there. Bounded: 10 s.
+    bool running = false;
+    const std::string established = "ss -Htn state established dst " + our_ip_ + ":5201 | wc -l";
+    for (int i = 0; i < 200 && !running; ++i) {
+        running = std::atoi(env_->exec({"sh", "-c", established}).output.c_str()) >= 2;
+        if (!running) env_->exec({"sleep", "0.05"});
+    }
+    ASSERT_TRUE(running) << "the first iperf3 client never got its test going: " << first->stop().output;
     CommandResult second = env_->exec({"iperf3", "-c", our_ip_, "-t", "1"}, Duration::seconds(10));
     EXPECT_NE(second.exit_code, 0) << second.output;
     EXPECT_NE(second.output.find("busy"), std::string::npos) << second.output;

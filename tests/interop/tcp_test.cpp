@@ -115,7 +115,7 @@ TEST_F(TcpInterop, KernelAbortIsReportedAsReset) {
          "c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0)); c.close()\n"
          "time.sleep(1)\n"});
     ASSERT_TRUE(server) << server.error();
-    env_->exec({"sleep", "0.3"});
+    ASSERT_TRUE(env_->wait_for_port(NetnsTap::Transport::Tcp, 7001)) << "the kernel server never listened";
     // tcpip-nc keeps reading (stdin is /dev/null: it half-closes, and waits for the server).
     CommandResult r = env_->exec({app_path("tcpip-nc"), "--tap", env_->tap_name(), "--ip", our_ip_ + "/24", kernel_ip_, "7001"},
                                  Duration::seconds(20));
@@ -194,7 +194,7 @@ TEST_F(TcpInterop, HundredMegabytesEachWayWithTcpipNc) {
     // stack -> kernel: tcpip-nc sends its stdin, socat receives.
     auto sink = env_->exec_background({"sh", "-c", "socat -u TCP-LISTEN:5002,reuseaddr - | sha256sum"});
     ASSERT_TRUE(sink) << sink.error();
-    env_->exec({"sleep", "0.3"});
+    ASSERT_TRUE(env_->wait_for_port(NetnsTap::Transport::Tcp, 5002)) << "socat never listened on 5002";
     CommandResult out = env_->exec(
         {"sh", "-c", "head -c " + mb + "000000 /dev/zero | tr '\\0' 'x' | " + app_path("tcpip-nc") + " --tap " +
                          env_->tap_name() + " --ip " + our_ip_ + "/24 " + kernel_ip_ + " 5002"},

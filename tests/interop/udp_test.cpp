@@ -5,9 +5,7 @@
 // the namespace with `ip netns exec`.
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <cstdio>
-#include <thread>
 
 #include "tests/interop/apps.h"
 #include "tests/interop/netns.h"
@@ -254,6 +252,7 @@ while True:
 )",
                                                                          our_ip_, kernel_ip_)});
     ASSERT_TRUE(kernel_echo) << kernel_echo.error();
+    ASSERT_TRUE(env_->wait_for_port(NetnsTap::Transport::Udp, 7007)) << "the kernel echo never bound port 7007";
     const std::string bench = R"(
 import socket, sys, time
 host, port = sys.argv[1], int(sys.argv[2])
@@ -324,12 +323,7 @@ TEST_F(NcInterop, ClientExchangesLinesWithSocat) {
     auto socat = env_->exec_background(
         {"sh", "-c", "printf 'hello from the kernel\\n' | socat -t 3 - UDP4-LISTEN:9000,bind=" + kernel_ip_});
     ASSERT_TRUE(socat) << socat.error();
-    bool listening = false;
-    for (int i = 0; i < 50 && !listening; ++i) {
-        listening = env_->exec({"sh", "-c", "ss -Hnlu | grep -q ':9000 '"}).ok();
-        if (!listening) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    ASSERT_TRUE(listening) << "socat never bound port 9000";
+    ASSERT_TRUE(env_->wait_for_port(NetnsTap::Transport::Udp, 9000)) << "socat never bound port 9000";
     CommandResult nc = env_->exec({"sh", "-c", nc_command("hello from tcpip\\n", "-u -q 2 " + kernel_ip_ + " 9000")},
                                   Duration::seconds(15));
     CommandResult kernel = socat->wait(Duration::seconds(10));
