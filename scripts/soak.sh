@@ -133,12 +133,14 @@ for f in small.bin medium.bin large.bin; do files+=("$f" "$(sha256sum "$www/$f" 
 faults="drop=0.01,duplicate=0.005,reorder=0.01,corrupt=0.001"
 
 # start_app KEY APP N ARGS...: APP on tapN as 10.0.N.2, its log KEY.log (ip netns exec execs it,
-# so $! is the app); waits until it answers ping.
+# so $! is the app); waits until it answers ping. With a fixed mmap threshold glibc gives a freed
+# connection buffer (256 KiB) back to the kernel at once, instead of keeping or trimming it as its
+# heap moves: RSS then follows the memory the app holds, which is what the check is about.
 declare -A app_pid
 start_app() {
   local key=$1 app=$2 n=$3 i
   shift 3
-  ip netns exec "$ns" "$build/apps/$app" --tap "tap$n" --ip "10.0.$n.2/24" "$@" >"$out/$key.log" 2>&1 &
+  MALLOC_MMAP_THRESHOLD_=131072 ip netns exec "$ns" "$build/apps/$app" --tap "tap$n" --ip "10.0.$n.2/24" "$@" >"$out/$key.log" 2>&1 &
   app_pid[$key]=$!
   started+=($!)
   for ((i = 0; i < 20; i++)); do
