@@ -20,7 +20,8 @@ that differs or a wait longer than its timeout.
                                                 every second: RSS of each app, the stack's counters
                                                 from tcpip-httpd's /stats; fails when an app is gone or
                                                 a heartbeat is older than 30 s
-    soak.py report CSV PNG                      the chart, and the RSS check (end vs a fifth of the run)
+    soak.py report CSV PNG                      the chart, and the RSS check (the mean over the last tenth
+                                                of the run vs the mean over a tenth around its fifth)
 """
 import csv
 import hashlib
@@ -445,19 +446,23 @@ def report(csv_path, png_path):
     t = [float(r["seconds"]) for r in rows]
     apps = [k.removeprefix("rss_kib_") for k in rows[0] if k.startswith("rss_kib_")]
     duration = t[-1]
-    fifth = min(range(len(t)), key=lambda i: abs(t[i] - duration / 5))
+    # RSS breathes by a connection's buffers (256 KiB, 5 % of a small app) as connections come and
+    # go, so a single sample decides nothing. The value "at" a time is the mean over a tenth of the
+    # run (at least 5 samples): around the fifth, and the last tenth for the end. A leak still
+    # shows (it moves the mean); the coming and going of one buffer does not.
+    half = max(duration / 20, 2.5)
+    fifth_window = [i for i in range(len(t)) if abs(t[i] - duration / 5) <= half]
+    end_window = [i for i in range(len(t)) if t[i] >= duration - 2 * half]
+    fifth = fifth_window[len(fifth_window) // 2]
     failures = []
     summary = []
-    # A value "at" a time is the median of the 5 samples around it (the last 5 for the end), so
-    # one second in which a connection's buffers happen to be allocated does not decide.
-    def around(values, i):
-        window = sorted(values[max(0, i - 2):i + 3] if i + 3 <= len(values) else values[-5:])
-        return window[len(window) // 2]
     for app in apps:
         rss = [int(r[f"rss_kib_{app}"]) for r in rows]
-        start, at_fifth, end = rss[0], around(rss, fifth), around(rss, len(rss) - 1)
+        start = rss[0]
+        at_fifth = round(sum(rss[i] for i in fifth_window) / len(fifth_window))
+        end = round(sum(rss[i] for i in end_window) / len(end_window))
         growth = (end - at_fifth) / at_fifth * 100
-        summary.append(f"{app} RSS start {start} KiB, at {t[fifth]:.0f} s {at_fifth} KiB, end {end} KiB ({growth:+.1f} %)")
+        summary.append(f"{app} RSS start {start} KiB, around {t[fifth]:.0f} s {at_fifth} KiB, end {end} KiB ({growth:+.1f} %)")
         if end > at_fifth * 1.05:
             failures.append(f"{app}'s RSS grew {growth:.1f} % from a fifth of the run ({at_fifth} KiB) to the end ({end} KiB)")
     for line in summary:
@@ -469,7 +474,8 @@ def report(csv_path, png_path):
         fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 7), sharex=True, gridspec_kw={"height_ratios": [2, 1]})
         for app in apps:
             top.plot(t, [int(r[f"rss_kib_{app}"]) / 1024 for r in rows], label=app)
-        top.axvline(t[fifth], color="grey", linestyle=":", label="a fifth of the run")
+        top.axvspan(t[fifth_window[0]], t[fifth_window[-1]], color="grey", alpha=0.2, label="compared: around a fifth...")
+        top.axvspan(t[end_window[0]], t[end_window[-1]], color="tab:olive", alpha=0.2, label="...and the end")
         top.set_ylabel("RSS (MiB)")
         top.set_ylim(bottom=0)
         top.legend(loc="lower right")

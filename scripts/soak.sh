@@ -34,7 +34,9 @@
 #
 # It fails (exit 1, one line saying why) when an app exits or crashes, a load makes no progress for
 # 30 s (a stuck connection), a byte differs, the apps do not answer at the end, or an app's RSS at
-# the end is more than 5 % above its RSS at a fifth of the run. Exit 2: bad arguments.
+# the end is more than 5 % above its RSS at a fifth of the run (each the mean over a tenth of the
+# run: RSS breathes by a connection's 256 KiB buffers, 5 % of these small apps, as connections come
+# and go; see scripts/soak.py report). Exit 2: bad arguments.
 #
 # Why the bulk runs are not many short iperf3 tests: each test ends with our side in TIME-WAIT for
 # 60 s, and a TIME-WAIT socket still holds its send and receive buffers (stack/tcp), ~260 KiB of
