@@ -5,12 +5,14 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <type_traits>
 
 namespace tcpip::app {
 
@@ -25,6 +27,11 @@ const char* kSharedUsage =
     "  --pcap FILE         capture every frame, both ways, to FILE (Wireshark reads it)\n"
     "  --no-offload        plain 1514-byte frames with full checksums on the TAP (default:\n"
     "                      checksum and TCP segmentation offload through IFF_VNET_HDR)\n"
+    "  --faults SPEC       seeded faults between the stack and the TAP, e.g.\n"
+    "                      drop=0.01,duplicate=0.005,reorder=0.01,corrupt=0.001,seed=7; keys: drop,\n"
+    "                      duplicate, reorder, corrupt (probabilities), delay, jitter, reorder_timeout\n"
+    "                      (ms), rate (bytes/s), burst, max_frame_size (bytes), queue_limit (frames),\n"
+    "                      direction (both, tx or rx), seed\n"
     "  --help              this text\n";
 
 EventLoop* g_loop_to_stop = nullptr;  // the one thing a signal handler may touch
@@ -115,6 +122,10 @@ CommonOptions Args::parse(int argc, char** argv) {
             options.pcap = std::string(value());
         } else if (arg == "--no-offload") {
             options.offload = false;
+        } else if (arg == "--faults") {
+            FaultSpec spec;
+            if (auto error = parse_faults(value(), spec); !error.empty()) fail("--faults: " + error);
+            options.faults = spec;
         } else if (arg.size() > 1 && arg[0] == '-') {
             bool known = false;
             for (auto& option : options_) {
@@ -171,6 +182,83 @@ std::string parse_seconds(std::string_view text, double min, double& out) {
     return "";
 }
 
+std::string parse_faults(std::string_view spec, FaultSpec& out) {
+    if (spec.empty()) return "empty fault spec (expected KEY=VALUE[,KEY=VALUE...])";
+    LinkFaults faults;
+    std::string direction = "both";
+    std::uint64_t seed = 1;
+    std::vector<std::string> seen;
+    while (!spec.empty()) {
+        const auto comma = spec.find(',');
+        const std::string_view pair = spec.substr(0, comma);
+        spec = comma == std::string_view::npos ? std::string_view{} : spec.substr(comma + 1);
+        if (comma != std::string_view::npos && spec.empty()) return "trailing ','";
+        const auto eq = pair.find('=');
+        if (eq == std::string_view::npos || eq == 0) return "'" + std::string(pair) + "' is not KEY=VALUE";
+        const std::string key(pair.substr(0, eq));
+        const std::string_view text = pair.substr(eq + 1);
+        if (std::find(seen.begin(), seen.end(), key) != seen.end()) return "'" + key + "' given twice";
+        seen.push_back(key);
+        auto bad = [&](const std::string& why) { return key + "=" + std::string(text) + ": " + why; };
+
+        auto probability = [&](double& field) -> std::string {
+            double p = 0;
+            if (auto error = parse_seconds(text, 0.0, p); !error.empty() || p > 1.0) {
+                return bad("a probability must be a number from 0 to 1");
+            }
+            field = p;
+            return "";
+        };
+        auto millis = [&](Duration& field) -> std::string {
+            double ms = 0;
+            if (auto error = parse_seconds(text, 0.0, ms); !error.empty() || ms > 3'600'000.0) {
+                return bad("expected milliseconds from 0 to 3600000");
+            }
+            field = Duration::micros(static_cast<std::int64_t>(ms * 1000.0 + 0.5));
+            return "";
+        };
+        auto integer = [&](auto& field, long long max) -> std::string {
+            long long v = 0;
+            if (auto error = parse_int(text, 0, max, v); !error.empty()) return bad(error);
+            field = static_cast<std::remove_reference_t<decltype(field)>>(v);
+            return "";
+        };
+
+        std::string error;
+        if (key == "drop") error = probability(faults.drop);
+        else if (key == "duplicate") error = probability(faults.duplicate);
+        else if (key == "reorder") error = probability(faults.reorder);
+        else if (key == "corrupt") error = probability(faults.corrupt);
+        else if (key == "delay") error = millis(faults.delay);
+        else if (key == "jitter") error = millis(faults.jitter);
+        else if (key == "reorder_timeout") error = millis(faults.reorder_timeout);
+        else if (key == "rate") error = integer(faults.rate_bytes_per_second, 1'000'000'000'000LL);
+        else if (key == "burst") error = integer(faults.burst_bytes, 1'000'000'000LL);
+        else if (key == "queue_limit") error = integer(faults.queue_limit, 1'000'000LL);
+        else if (key == "max_frame_size") error = integer(faults.max_frame_size, 1'000'000LL);
+        else if (key == "seed") error = integer(seed, 100'000'000'000'000'000LL);
+        else if (key == "direction") {
+            direction = std::string(text);
+            if (direction != "both" && direction != "tx" && direction != "rx") error = bad("expected both, tx or rx");
+        } else {
+            error = "unknown key '" + key + "' (drop, duplicate, reorder, corrupt, delay, jitter, reorder_timeout, "
+                    "rate, burst, queue_limit, max_frame_size, direction, seed)";
+        }
+        if (!error.empty()) return error;
+    }
+    out.seed = seed;
+    out.config = direction == "tx" ? FaultConfig::tx_only(faults)
+                 : direction == "rx" ? FaultConfig::rx_only(faults)
+                                     : FaultConfig::both(faults);
+    return "";
+}
+
+NetDevice& DeviceChain::device() {
+    if (pcap_) return *pcap_;
+    if (faults_) return *faults_;
+    return *tap_;
+}
+
 DeviceChain::DeviceChain(const std::string& program, const CommonOptions& options) {
     auto tap = TapDevice::open(options.tap, options.mac, TapOptions{.mtu = 1500, .offload = options.offload});
     if (!tap) {
@@ -178,10 +266,12 @@ DeviceChain::DeviceChain(const std::string& program, const CommonOptions& option
         std::exit(1);
     }
     tap_ = std::make_unique<TapDevice>(std::move(*tap));
+    if (options.faults) faults_ = std::make_unique<FaultInjector>(*tap_, options.faults->config, options.faults->seed);
     if (options.pcap) {
         PcapOptions pcap_options;
         pcap_options.timestamps = PcapTimestamps::WallClock;
-        auto pcap = PcapWriter::open(*tap_, *options.pcap, pcap_options);
+        NetDevice& inner = faults_ ? static_cast<NetDevice&>(*faults_) : *tap_;
+        auto pcap = PcapWriter::open(inner, *options.pcap, pcap_options);
         if (!pcap) {
             std::cerr << program << ": " << pcap.error().message() << "\n";
             std::exit(1);
@@ -246,6 +336,10 @@ void RuntimeHost::print_stats(std::ostream& os) {
     runtime_->with_stack([&](Stack& stack) {
         stack.print_stats(os);
         tcpip::print_stats(os, "tap", devices_.tap().stats());
+        if (const FaultInjector* faults = devices_.faults()) {
+            tcpip::print_stats(os, "faults_tx", faults->tx_stats());
+            tcpip::print_stats(os, "faults_rx", faults->rx_stats());
+        }
         return 0;
     });
 }

@@ -9,6 +9,8 @@
 //   --mac MAC           our MAC address (default 02:74:63:70:00:02, locally administered)
 //   --pcap FILE         capture every frame, both ways, to FILE
 //   --no-offload        no IFF_VNET_HDR offloads on the TAP (plain frames, full checksums)
+//   --faults SPEC       put a FaultInjector (drivers/fault_injector.h) between the stack and the
+//                       TAP: SPEC is KEY=VALUE[,KEY=VALUE...], see parse_faults below
 //   --help              usage
 // A bad flag or value prints one line to stderr and exits with status 2.
 //
@@ -31,6 +33,7 @@
 
 #include <iosfwd>
 
+#include "drivers/fault_injector.h"
 #include "drivers/pcap_writer.h"
 #include "drivers/tap_device.h"
 #include "stack/core/clock.h"
@@ -40,6 +43,22 @@
 
 namespace tcpip::app {
 
+// What --faults asks for: the injector's faults and its seed.
+struct FaultSpec {
+    FaultConfig config;
+    std::uint64_t seed = 1;
+};
+
+// Parses a --faults value: comma-separated KEY=VALUE pairs named after LinkFaults' fields.
+//   drop=P  duplicate=P  reorder=P  corrupt=P     probabilities per frame, in [0, 1]
+//   delay=MS  jitter=MS  reorder_timeout=MS       milliseconds (decimals allowed)
+//   rate=BYTES_PER_S  burst=BYTES  queue_limit=N  the rate limiter (rate=0: none)
+//   max_frame_size=BYTES                          larger frames are dropped (0: no limit)
+//   direction=both|tx|rx                          which way the faults apply (default both)
+//   seed=N                                        the generator's seed (default 1)
+// A key may appear once. Returns an error message naming the bad pair, or "" and fills `out`.
+std::string parse_faults(std::string_view spec, FaultSpec& out);
+
 struct CommonOptions {
     std::string tap = "tap0";
     Ipv4Cidr ip = Ipv4Cidr{Ipv4Address(10, 0, 0, 2), 24};
@@ -47,6 +66,7 @@ struct CommonOptions {
     MacAddress mac = MacAddress({0x02, 0x74, 0x63, 0x70, 0x00, 0x02});
     std::optional<std::string> pcap;
     bool offload = true;  // checksum and TCP segmentation offload on the TAP (drivers/tap_device.h)
+    std::optional<FaultSpec> faults;
 };
 
 // A small argument parser: the shared flags, plus whatever the app adds.
@@ -90,16 +110,20 @@ std::string parse_int(std::string_view text, long long min, long long max, long 
 // Parses a positive decimal number of seconds (e.g. "0.2"); returns an error message or "".
 std::string parse_seconds(std::string_view text, double min, double& out);
 
-// The TAP (opened in the calling thread's network namespace) and, with --pcap, the pcap writer
-// around it. On failure prints the one-line reason and exits with 1.
+// The TAP (opened in the calling thread's network namespace), with --faults the fault injector
+// around it, and with --pcap the pcap writer around that (so the capture shows what the stack
+// sent and what reached it, after the faults). On failure prints the one-line reason and exits
+// with 1.
 class DeviceChain {
 public:
     DeviceChain(const std::string& program, const CommonOptions& options);
-    NetDevice& device() { return pcap_ ? static_cast<NetDevice&>(*pcap_) : *tap_; }
+    NetDevice& device();
     const TapDevice& tap() const { return *tap_; }
+    const FaultInjector* faults() const { return faults_.get(); }
 
 private:
     std::unique_ptr<TapDevice> tap_;
+    std::unique_ptr<FaultInjector> faults_;
     std::unique_ptr<PcapWriter> pcap_;
 };
 
@@ -152,7 +176,8 @@ public:
     int stop_fd() const;
     bool stop_requested() const;
 
-    // The stack's counters (as Stack::print_stats) and the TAP driver's, under "tap:".
+    // The stack's counters (as Stack::print_stats), the TAP driver's under "tap:", and with
+    // --faults the injector's under "faults_tx:" and "faults_rx:".
     void print_stats(std::ostream& os);
 
 private:

@@ -116,15 +116,22 @@ void ArpLayer::send_ipv4(Instant now, Ipv4Address next_hop, Packet datagram) {
         (void)ethernet_.send(now, *mac, EtherType::Ipv4, std::move(datagram));
         return;
     }
-    // Queue it, within both bounds: per neighbour and in total. When full, the newest datagram is
-    // the one dropped (as Linux's unres_qlen does it, oldest first would reorder a stream).
+    // Queue it, within the bounds in packets and in bytes, per neighbour and in total. When full,
+    // the newest datagram is the one dropped (Linux drops the oldest from unres_qlen; dropping
+    // the newest keeps what is queued in order and makes no difference to a flood).
     auto [it, fresh] = pending_.try_emplace(next_hop);
     Resolution& resolution = it->second;
-    if (resolution.waiting.size() >= config_.arp_pending_per_neighbor || pending_total_ >= config_.arp_pending_total) {
+    const std::size_t bytes = datagram.capacity();
+    if (resolution.waiting.size() >= config_.arp_pending_per_neighbor || pending_total_ >= config_.arp_pending_total ||
+        resolution.bytes + bytes > config_.arp_pending_bytes_per_neighbor ||
+        pending_bytes_total_ + bytes > config_.arp_pending_bytes_total) {
         ++stats_.pending_dropped;
+        ++stats_.pending_queue_full;
     } else {
         resolution.waiting.push_back(std::move(datagram));
+        resolution.bytes += bytes;
         ++pending_total_;
+        pending_bytes_total_ += bytes;
     }
     if (fresh) {
         // First datagram for this address: ask now, and again until the tries run out.
@@ -149,8 +156,9 @@ void ArpLayer::on_retry_timer(Instant now, Ipv4Address target) {
     // No answer to the last try: give up on everything that waited for this address.
     ++stats_.resolve_failed;
     std::deque<Packet> dropped = std::move(resolution.waiting);
-    pending_.erase(it);
     pending_total_ -= dropped.size();
+    pending_bytes_total_ -= resolution.bytes;
+    pending_.erase(it);
     for (auto& datagram : dropped) {
         ++stats_.pending_dropped;
         if (on_unreachable_) on_unreachable_(now, target, std::move(datagram));
@@ -163,6 +171,7 @@ void ArpLayer::flush(Instant now, Ipv4Address ip, MacAddress mac) {
     pending_.erase(it);
     timers_.cancel(resolution.retry_timer);
     pending_total_ -= resolution.waiting.size();
+    pending_bytes_total_ -= resolution.bytes;
     for (auto& datagram : resolution.waiting) {
         (void)ethernet_.send(now, mac, EtherType::Ipv4, std::move(datagram));
     }

@@ -5,7 +5,9 @@
 //   1. IPv4 hands a datagram to send_ipv4(next_hop). If the neighbour cache has a fresh entry the
 //      frame leaves at once.
 //   2. Otherwise the datagram waits in a bounded queue for that address, and a broadcast request
-//      goes out. It is repeated every `arp_retry_interval` up to `arp_request_tries` times
+//      goes out. The queues are bounded in packets and in buffer bytes (each datagram charged
+//      with the capacity of its buffer, as Linux charges skb truesize against unres_qlen_bytes),
+//      per address and in total: a datagram that does not fit is dropped on arrival. It is repeated every `arp_retry_interval` up to `arp_request_tries` times
 //      (RFC 1122 2.3.2.1: at most one request per second per address).
 //   3. A reply (or any ARP packet from that address, by the merge rule) fills the cache entry and
 //      the queued datagrams leave in the order they came.
@@ -65,6 +67,7 @@ public:
 
     std::size_t cache_size() const { return cache_.size(); }
     std::size_t pending_packets() const { return pending_total_; }
+    std::size_t pending_bytes() const { return pending_bytes_total_; }
 
 private:
     struct Entry {
@@ -75,6 +78,7 @@ private:
     };
     struct Resolution {
         std::deque<Packet> waiting;  // datagrams to send once the answer comes, oldest first
+        std::size_t bytes = 0;       // buffer bytes they hold (the sum of their capacities)
         std::uint32_t tries = 0;     // requests sent so far
         TimerId retry_timer = 0;
     };
@@ -99,6 +103,7 @@ private:
     std::list<Ipv4Address> lru_;  // every cached address, most recently used first
     std::unordered_map<Ipv4Address, Resolution> pending_;
     std::size_t pending_total_ = 0;  // datagrams waiting across all resolutions
+    std::size_t pending_bytes_total_ = 0;  // their buffer bytes
 };
 
 }  // namespace tcpip

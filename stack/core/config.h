@@ -24,6 +24,8 @@ struct StackConfig {
     std::size_t arp_cache_capacity = 256;                   // least recently used entry goes first
     std::size_t arp_pending_per_neighbor = 16;              // packets queued while resolving one address
     std::size_t arp_pending_total = 256;                    // packets queued across all resolutions
+    std::size_t arp_pending_bytes_per_neighbor = 212992;    // buffer bytes queued for one address (Linux's unres_qlen_bytes)
+    std::size_t arp_pending_bytes_total = 1024 * 1024;      // buffer bytes queued across all resolutions
 
     // ---- IPv4 (RFC 791, RFC 1122 3.2.1) ----
     std::uint8_t ip_default_ttl = 64;                       // as Linux (net.ipv4.ip_default_ttl)
@@ -34,6 +36,9 @@ struct StackConfig {
     // ---- ICMP (RFC 1122 3.2.2, RFC 1812 4.3.2.8) ----
     Duration icmp_error_interval = Duration::millis(1);     // token bucket: one error per interval...
     std::uint32_t icmp_error_burst = 50;                    // ...with bursts up to this many (net.ipv4.icmp_msgs_burst)
+
+    // ---- UDP (RFC 768, RFC 1122 4.1) ----
+    std::size_t udp_rcvbuf = 212992;                        // default SO_RCVBUF of a UDP socket, in buffer bytes (net.core.rmem_default)
 
     // ---- TCP (RFC 9293, RFC 6298, RFC 5681, RFC 1122 4.2) ----
     Duration tcp_min_rto = Duration::millis(200);           // as Linux (TCP_RTO_MIN)

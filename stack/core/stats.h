@@ -34,12 +34,14 @@ struct ArpStats {
     Counter rx_not_for_us = 0;      // a request for another address
     Counter resolve_failed = 0;     // gave up after the last retry
     Counter pending_dropped = 0;    // a packet waiting for resolution was dropped (queue full or failure)
+    Counter pending_queue_full = 0; // of those, dropped on arrival: a bound in packets or bytes was reached
 
     template <class F>
     void for_each(F&& f) const {
         f("rx_requests", rx_requests); f("rx_replies", rx_replies); f("tx_requests", tx_requests);
         f("tx_replies", tx_replies); f("rx_malformed", rx_malformed); f("rx_not_for_us", rx_not_for_us);
         f("resolve_failed", resolve_failed); f("pending_dropped", pending_dropped);
+        f("pending_queue_full", pending_queue_full);
     }
 };
 

@@ -21,6 +21,7 @@ UdpLayer::~UdpLayer() { ip_.register_protocol(IpProtocol::Udp, nullptr); }
 
 UdpSocket* UdpLayer::open() {
     auto socket = std::make_unique<UdpSocket>();
+    socket->rcvbuf = config_.udp_rcvbuf;
     UdpSocket* raw = socket.get();
     sockets_.emplace(raw, std::move(socket));
     return raw;

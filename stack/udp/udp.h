@@ -6,9 +6,10 @@
 //   unconnected one, a socket bound to our address beats one bound to the wildcard 0.0.0.0.
 // - No socket for it: ICMP port unreachable (rate-limited by ICMP), counted as rx_no_port.
 // - Checksums are always generated, verified when non-zero (zero means "none": RFC 768).
-// - Each socket's receive queue is bounded by its receive buffer (SO_RCVBUF), charged with the
-//   buffer size each datagram occupies, as Linux charges skb truesize: a datagram that does not
-//   fit is dropped and counted, and the stack never waits for an application.
+// - Each socket's receive queue is bounded by its receive buffer (SO_RCVBUF, by default
+//   StackConfig::udp_rcvbuf, Linux's rmem_default), charged with the buffer size each datagram
+//   occupies, as Linux charges skb truesize: a datagram that does not fit is dropped and counted
+//   (rx_queue_full), and the stack never waits for an application.
 // - An ICMP error about a datagram a connected socket sent becomes that socket's pending error
 //   (port unreachable -> ECONNREFUSED), reported by its next call, as on Linux.
 #pragma once
@@ -33,7 +34,6 @@ namespace tcpip {
 
 class UdpSocket {
 public:
-    static constexpr std::size_t kDefaultRcvbuf = 212992;  // Linux's net.core.rmem_default
     static constexpr std::size_t kMaxPayload = 65535 - 20 - 8;  // 65,507
 
     struct Datagram {
@@ -48,7 +48,7 @@ public:
     std::uint16_t remote_port = 0; // 0: not connected
     bool reuse_address = false;  // SO_REUSEADDR
     bool broadcast = false;      // SO_BROADCAST: may send to broadcast addresses
-    std::size_t rcvbuf = kDefaultRcvbuf;
+    std::size_t rcvbuf = 0;      // SO_RCVBUF, in buffer bytes; UdpLayer::open sets StackConfig::udp_rcvbuf
 
     bool bound() const { return local_port != 0; }
     bool connected() const { return remote_port != 0; }

@@ -257,6 +257,73 @@ TEST_F(ArpTest, TotalQueueBoundAcrossNeighbours) {
     for (std::uint8_t i = 0; i < 4; ++i) expect_tagged(sent[i], kPeerMac, kPeerIp, static_cast<std::uint8_t>(i + 1));
 }
 
+TEST_F(ArpTest, PerNeighbourQueueIsBoundedInBytes) {
+    config.arp_pending_per_neighbor = 1000;  // the count is not what stops it here
+    config.arp_pending_bytes_per_neighbor = 3 * PacketPool::kSmallCapacity;
+    for (std::uint8_t tag = 1; tag <= 10; ++tag) send_tagged(at(0), kPeerIp, tag);
+    expect_request_for(expect_one(), kPeerIp);
+    EXPECT_EQ(stack().arp().pending_packets(), 3u);
+    EXPECT_EQ(stack().arp().pending_bytes(), 3 * PacketPool::kSmallCapacity);
+    EXPECT_EQ(stats().arp.pending_dropped, 7u);
+    EXPECT_EQ(stats().arp.pending_queue_full, 7u);
+
+    inject(at(10), arp_reply(kPeerMac, kPeerIp));
+    auto sent = take_sent();
+    ASSERT_EQ(sent.size(), 3u);
+    for (std::uint8_t i = 0; i < 3; ++i) expect_tagged(sent[i], kPeerMac, kPeerIp, static_cast<std::uint8_t>(i + 1));
+    EXPECT_EQ(stack().arp().pending_bytes(), 0u);
+}
+
+TEST_F(ArpTest, TotalQueueIsBoundedInBytesAcrossNeighbours) {
+    config.arp_pending_total = 1000;
+    config.arp_pending_bytes_total = 4 * PacketPool::kSmallCapacity;
+    for (std::uint8_t tag = 1; tag <= 3; ++tag) send_tagged(at(0), kPeerIp, tag);
+    for (std::uint8_t tag = 11; tag <= 13; ++tag) send_tagged(at(0), kOtherIp, tag);
+    EXPECT_EQ(take_sent().size(), 2u);  // one request per address
+    EXPECT_EQ(stack().arp().pending_packets(), 4u);
+    EXPECT_EQ(stack().arp().pending_bytes(), 4 * PacketPool::kSmallCapacity);
+    EXPECT_EQ(stats().arp.pending_queue_full, 2u);
+    // Nobody answers: after the last try everything queued is dropped, and the bytes are free.
+    for (int t = 1'000; t <= 3'000; t += 1'000) poll(at(t));
+    (void)take_sent();
+    EXPECT_EQ(stack().arp().pending_packets(), 0u);
+    EXPECT_EQ(stack().arp().pending_bytes(), 0u);
+    EXPECT_EQ(stats().arp.pending_dropped, 6u);
+}
+
+// A flood with the default bounds: 64 KiB buffers (what segmentation offload hands down) to 100
+// silent neighbours. The count bounds (16 per neighbour, 256 in all) would let 256 of them wait,
+// 16 MiB; the byte bounds keep 3 per neighbour (Linux's unres_qlen_bytes) and 1 MiB in all.
+TEST_F(ArpTest, FloodOfLargeDatagramsStaysWithinTheDefaultByteBounds) {
+    const StackConfig defaults;
+    std::size_t offered = 0;
+    for (std::uint8_t host = 10; host < 110; ++host) {
+        const Ipv4Address dst{10, 0, 0, host};
+        for (int i = 0; i < 10; ++i, ++offered) {
+            Packet datagram = stack().pool().allocate(60'000);
+            ASSERT_GE(datagram.capacity(), PacketPool::kLargeCapacity);
+            Tins::IP header(tins_ip(dst), tins_ip(kOurIp));
+            header.protocol(kTestProtocol);
+            auto bytes = (header / raw(pattern(1000))).serialize();
+            auto out = datagram.append(bytes.size());
+            std::copy(bytes.begin(), bytes.end(), out.begin());
+            stack().arp().send_ipv4(at(0), dst, std::move(datagram));
+            ASSERT_LE(stack().arp().pending_bytes(), defaults.arp_pending_bytes_total);
+        }
+    }
+    const std::size_t kept = defaults.arp_pending_bytes_total / PacketPool::kLargeCapacity;  // 15
+    EXPECT_EQ(stack().arp().pending_packets(), kept);
+    EXPECT_LE(stack().arp().pending_bytes(), defaults.arp_pending_bytes_total);
+    EXPECT_EQ(stats().arp.pending_queue_full, offered - kept);
+    EXPECT_EQ(stats().arp.pending_dropped, offered - kept);
+    // The stack still resolves and sends to a neighbour that answers.
+    (void)take_sent();
+    send_tagged(at(100), kPeerIp, 7);
+    expect_request_for(expect_one(), kPeerIp);
+    inject(at(110), arp_reply(kPeerMac, kPeerIp));
+    expect_tagged(expect_one(), kPeerMac, kPeerIp, 7);
+}
+
 // ---- The cache -----------------------------------------------------------------------------
 
 TEST_F(ArpTest, LearnedEntryIsUsedUntilItsLifetimeThenAskedAgain) {

@@ -317,6 +317,32 @@ TEST_F(Ipv4Test, ReassemblyMemoryIsBounded) {
     EXPECT_LE(stack().ipv4().reassembly_bytes(), bound);
 }
 
+// A flood with the default bounds: 100 datagrams of 64 KiB, every fragment but the last, so none
+// ever completes. Each holds 44 buffers (88 KiB); 64 datagrams would hold 5.5 MiB, but the bytes
+// stay within ip_reassembly_memory (4 MiB, Linux's ipfrag_high_thresh) by dropping the oldest.
+TEST_F(Ipv4Test, ReassemblyFloodStaysWithinTheDefaultMemory) {
+    const StackConfig defaults;
+    const auto data = pattern(65'000);
+    for (std::uint16_t i = 0; i < 100; ++i) {
+        auto frames = echo_fragments(7, i, data, 1480, static_cast<std::uint16_t>(0x7000 + i));
+        frames.pop_back();  // never the last fragment
+        for (auto& frame : frames) queue(frame);
+        poll(at(10 + i));
+        ASSERT_LE(stack().ipv4().reassembly_bytes(), defaults.ip_reassembly_memory) << "after datagram " << i;
+        ASSERT_LE(stack().ipv4().reassembly_datagrams(), defaults.ip_reassembly_max_datagrams);
+    }
+    EXPECT_GT(stack().ipv4().reassembly_bytes(), defaults.ip_reassembly_memory / 2);
+    EXPECT_LT(stack().ipv4().reassembly_datagrams(), 64u);  // the byte bound, not the count, stopped it
+    EXPECT_GE(stats().ipv4.reasm_fails, 50u);               // the oldest made way, each counted
+    // A whole datagram still gets through, and the time-out empties the rest.
+    inject_all(at(200), echo_fragments(8, 1, pattern(kReasmData), 1480, 0x2000));
+    expect_echo_reply(take_sent_raw(), 8, 1, pattern(kReasmData));
+    poll(at(200 + 30'000));
+    (void)take_sent_raw();
+    EXPECT_EQ(stack().ipv4().reassembly_bytes(), 0u);
+    EXPECT_EQ(stack().ipv4().reassembly_datagrams(), 0u);
+}
+
 TEST_F(Ipv4Test, ReassemblyDatagramCountIsBounded) {
     config.ip_reassembly_max_datagrams = 4;
     for (std::uint16_t i = 0; i < 10; ++i) {

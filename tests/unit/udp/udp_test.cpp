@@ -360,6 +360,59 @@ TEST_F(UdpTest, FullReceiveBufferDropsAndCounts) {
     EXPECT_EQ(pop(socket), pattern(10));
 }
 
+TEST_F(UdpTest, ReceiveBufferDefaultComesFromConfig) {
+    config.udp_rcvbuf = 4 * PacketPool::kSmallCapacity;
+    UdpSocket* socket = bound(Ipv4Address::any(), 7);
+    EXPECT_EQ(socket->rcvbuf, config.udp_rcvbuf);
+    for (int i = 0; i < 50; ++i) queue(udp_frame(7, pattern(100, static_cast<std::uint8_t>(i))));
+    poll(at(10));
+    EXPECT_EQ(socket->rx_queue.size(), 4u);
+    EXPECT_LE(socket->rx_queued_bytes, config.udp_rcvbuf);
+    EXPECT_EQ(stats().udp.rx_queue_full, 46u);
+}
+
+// A flood into a socket nobody reads, with the default bound (Linux's rmem_default, 212,992
+// bytes of buffers): the queue stops growing there, and every datagram past it is counted.
+TEST_F(UdpTest, FloodStaysWithinTheDefaultReceiveBuffer) {
+    const std::size_t limit = StackConfig{}.udp_rcvbuf;
+    EXPECT_EQ(limit, 212'992u);
+    UdpSocket* socket = bound(Ipv4Address::any(), 7);
+    for (int round = 0; round < 10; ++round) {
+        for (int i = 0; i < 100; ++i) queue(udp_frame(7, pattern(1000, static_cast<std::uint8_t>(i))));
+        poll(at(10 + round));
+        ASSERT_LE(socket->rx_queued_bytes, limit);
+    }
+    const std::size_t queued = socket->rx_queue.size();
+    EXPECT_EQ(queued, limit / PacketPool::kSmallCapacity);  // 104 one-frame datagrams
+    EXPECT_EQ(stats().udp.rx_datagrams, queued);
+    EXPECT_EQ(stats().udp.rx_queue_full, 1000u - queued);
+    // The stack still answers: a read makes room for the next datagram.
+    (void)pop(socket);
+    inject(at(20), udp_frame(7, pattern(10)));
+    EXPECT_EQ(socket->rx_queue.size(), queued);
+    EXPECT_EQ(socket->rx_queue.back().data.size(), 10u);
+}
+
+// Reassembled datagrams sit in 64 KiB buffers and are charged for them, not for their length:
+// with the default bound only three fit, whatever the count.
+TEST_F(UdpTest, LargeDatagramsAreChargedTheirWholeBuffer) {
+    const std::size_t limit = StackConfig{}.udp_rcvbuf;
+    UdpSocket* socket = bound(Ipv4Address::any(), 7);
+    const auto data = pattern(UdpSocket::kMaxPayload, 9);
+    const auto udp_bytes = libtins_udp(kPeerIp, kOurIp, kPeerPort, 7, data);
+    for (std::uint16_t i = 0; i < 10; ++i) {
+        Tins::IP header = ip_to_us(17);
+        header.id(static_cast<std::uint16_t>(0x5000 + i));
+        inject_all(at(10 + i), fragment(header, udp_bytes, 1480));
+        ASSERT_LE(socket->rx_queued_bytes, limit);
+    }
+    EXPECT_EQ(stats().ipv4.reasm_ok, 10u);
+    const std::size_t queued = socket->rx_queue.size();
+    EXPECT_EQ(queued, limit / PacketPool::kLargeCapacity);  // 3
+    EXPECT_EQ(stats().udp.rx_queue_full, 10u - queued);
+    for (std::size_t i = 0; i < queued; ++i) EXPECT_EQ(pop(socket), data);
+}
+
 TEST_F(UdpTest, ClosingASocketReturnsItsBuffers) {
     UdpSocket* socket = bound(Ipv4Address::any(), 7);
     const std::size_t in_use = stack().pool().buffers_in_use();
