@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -32,6 +33,9 @@ const char* kSharedUsage =
     "                      duplicate, reorder, corrupt (probabilities), delay, jitter, reorder_timeout\n"
     "                      (ms), rate (bytes/s), burst, max_frame_size (bytes), queue_limit (frames),\n"
     "                      direction (both, tx or rx), seed\n"
+    "  --max-connections N TCP connections at once, in any state but LISTEN (default 65536);\n"
+    "                      beyond it a new SYN is dropped, as Linux drops one when full\n"
+    "  --syn-backlog N     half-open connections per listener (default 256)\n"
     "  --help              this text\n";
 
 EventLoop* g_loop_to_stop = nullptr;  // the one thing a signal handler may touch
@@ -126,6 +130,11 @@ CommonOptions Args::parse(int argc, char** argv) {
             FaultSpec spec;
             if (auto error = parse_faults(value(), spec); !error.empty()) fail("--faults: " + error);
             options.faults = spec;
+        } else if (arg == "--max-connections" || arg == "--syn-backlog") {
+            long long n = 0;
+            if (auto error = parse_int(value(), 1, 10'000'000, n); !error.empty()) fail(std::string(arg) + ": " + error);
+            (arg == "--max-connections" ? options.stack.tcp_max_connections : options.stack.tcp_max_syn_backlog) =
+                static_cast<std::size_t>(n);
         } else if (arg.size() > 1 && arg[0] == '-') {
             bool known = false;
             for (auto& option : options_) {
@@ -281,7 +290,8 @@ DeviceChain::DeviceChain(const std::string& program, const CommonOptions& option
 }
 
 Host::Host(const std::string& program, const CommonOptions& options) : devices_(program, options) {
-    stack_ = std::make_unique<Stack>(devices_.device(), InterfaceConfig{options.ip, options.gateway}, StackConfig{},
+    raise_open_file_limit();
+    stack_ = std::make_unique<Stack>(devices_.device(), InterfaceConfig{options.ip, options.gateway}, options.stack,
                                      random_seed());
     loop_ = std::make_unique<EventLoop>(*stack_, clock_);
     stack_->start(clock_.now());
@@ -298,7 +308,8 @@ void Host::stop_on_signals() {
 
 RuntimeHost::RuntimeHost(const std::string& program, const CommonOptions& options, StackThread mode)
     : devices_(program, options) {
-    runtime_ = std::make_unique<Runtime>(devices_.device(), InterfaceConfig{options.ip, options.gateway}, StackConfig{},
+    raise_open_file_limit();
+    runtime_ = std::make_unique<Runtime>(devices_.device(), InterfaceConfig{options.ip, options.gateway}, options.stack,
                                          random_seed());
     Runtime::set_default(runtime_.get());
     if (mode == StackThread::Caller) return;
@@ -350,6 +361,21 @@ sockaddr_in socket_address(Ipv4Address address, std::uint16_t port) {
     sin.sin_port = htons(port);
     sin.sin_addr.s_addr = htonl(address.to_u32());
     return sin;
+}
+
+std::uint64_t raise_open_file_limit() {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+    if (limit.rlim_cur < limit.rlim_max) {
+        const rlim_t before = limit.rlim_cur;
+        limit.rlim_cur = limit.rlim_max;
+        if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+            std::cerr << "warning: cannot raise the open-file limit from " << before << " to " << limit.rlim_max << ": "
+                      << std::strerror(errno) << "; at most about that many sockets\n";
+            return before;
+        }
+    }
+    return limit.rlim_cur;
 }
 
 std::uint64_t random_seed() {

@@ -11,8 +11,15 @@
 //   --no-offload        no IFF_VNET_HDR offloads on the TAP (plain frames, full checksums)
 //   --faults SPEC       put a FaultInjector (drivers/fault_injector.h) between the stack and the
 //                       TAP: SPEC is KEY=VALUE[,KEY=VALUE...], see parse_faults below
+//   --max-connections N TCP connections at once (StackConfig::tcp_max_connections)
+//   --syn-backlog N     half-open connections per listener (StackConfig::tcp_max_syn_backlog)
 //   --help              usage
 // A bad flag or value prints one line to stderr and exits with status 2.
+//
+// Both hosts raise the soft RLIMIT_NOFILE to the hard limit first: every socket of ours holds a
+// kernel descriptor (an eventfd, stack/socket/runtime.cpp), so the default soft limit of 1024
+// would cap a server at about a thousand connections (EMFILE from accept) long before the stack's
+// own limits matter.
 //
 // Two ways to run the stack:
 //   Host          the stack and its EventLoop on the app's own thread: for apps that use the
@@ -67,6 +74,7 @@ struct CommonOptions {
     std::optional<std::string> pcap;
     bool offload = true;  // checksum and TCP segmentation offload on the TAP (drivers/tap_device.h)
     std::optional<FaultSpec> faults;
+    StackConfig stack;    // the stack's tunables: defaults, except what the shared flags set
 };
 
 // A small argument parser: the shared flags, plus whatever the app adds.
@@ -187,6 +195,10 @@ private:
 
 // A sockaddr_in for bind/connect/sendto, from our address type.
 sockaddr_in socket_address(Ipv4Address address, std::uint16_t port);
+
+// Raises the soft limit on open descriptors (RLIMIT_NOFILE) to the hard limit; returns the soft
+// limit now in force. The hosts call it; on failure it warns and carries on with the old limit.
+std::uint64_t raise_open_file_limit();
 
 // 64 random bits from the kernel (getrandom), to seed the stack's secrets.
 std::uint64_t random_seed();
