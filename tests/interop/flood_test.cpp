@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <chrono>
 #include <cstdlib>
 
 #include "tests/interop/apps.h"
@@ -289,6 +290,15 @@ protected:
     std::optional<BackgroundCommand> echo_;
 };
 
+// Seconds since the previous call (the first call starts the count): where a test's time goes.
+double lap() {
+    static std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
+    const auto now = std::chrono::steady_clock::now();
+    const double seconds = std::chrono::duration<double>(now - last).count();
+    last = now;
+    return seconds;
+}
+
 // "section.name=value ..." for the counters asked for, from an app's statistics.
 std::string counters(const std::string& out, const std::vector<std::pair<std::string, std::string>>& which) {
     std::string line;
@@ -355,11 +365,12 @@ TEST_F(FloodInterop, RealClientConnectsDuringSynFloodThanksToCookies) {
 // connection, and the kernel's slab per connection for the same client against a kernel server.
 TEST_F(FloodInterop, TenThousandConcurrentConnectionsAndTheirMemory) {
     constexpr int kConnections = 10000;
-    constexpr int kSample = 100;  // connections that then carry 320 KiB each way
+    constexpr int kSample = 20;  // connections that then carry 320 KiB each way (slow today: see the timing line)
     auto app = start_echo(*env_, our_ip_, {"--port", std::to_string(kPort)});
     ASSERT_TRUE(app) << app.error();
     echo_.emplace(std::move(*app));
 
+    lap();
     CommandResult ours = python(kHoldConnections,
                                 {our_ip_, std::to_string(kPort), std::to_string(kConnections), "200",
                                  std::to_string(echo_->pid()), "45", std::to_string(kSample), "320"},
@@ -376,12 +387,15 @@ TEST_F(FloodInterop, TenThousandConcurrentConnectionsAndTheirMemory) {
     EXPECT_EQ(value_of(ours.output, "carried_kib").value_or(0), kSample * 320) << ours.output;
     const long long ours_slab = value_of(ours.output, "slab_holding_kib").value_or(0) - value_of(ours.output, "slab_before_kib").value_or(0);
 
+    const double hold_seconds = lap();
     EXPECT_TRUE(answers_ping()) << "tcpip-echo stopped answering pings";
+    const double ping_seconds = lap();
     // Frames the kernel dropped because tcpip-echo's TAP queue was full (the close burst, say).
     std::printf("[ ours     ] kernel tap tx_dropped=%llu\n",
                 static_cast<unsigned long long>(env_->kernel_counter("tx_dropped").value_or(0)));
     CommandResult stopped = echo_->stop(Duration::seconds(15));
     echo_.reset();
+    const double stop_seconds = lap();
     EXPECT_EQ(stopped.exit_code, 0) << stopped.output;
     EXPECT_EQ(stat_or(stopped.output, "tcp_echo", "accepted", 0), static_cast<std::uint64_t>(kConnections)) << stopped.output;
 
@@ -399,6 +413,9 @@ TEST_F(FloodInterop, TenThousandConcurrentConnectionsAndTheirMemory) {
                                   {kernel_ip_, "7007", std::to_string(kConnections), "200", std::to_string(server->pid()), "45", "0", "0"},
                                   Duration::seconds(60));
     server->stop(Duration::seconds(2));
+    const double kernel_seconds = lap();
+    std::printf("[ timing   ] ours: client %.1f s, first ping answered after %.1f s, stop %.1f s; kernel: %.1f s\n",
+                hold_seconds, ping_seconds, stop_seconds, kernel_seconds);
     std::printf("[ kernel   ] %s\n", kernel.output.c_str());
     EXPECT_EQ(value_of(kernel.output, "connected").value_or(-1), kConnections) << kernel.output;
     EXPECT_EQ(value_of(kernel.output, "echoed").value_or(-1), kConnections) << kernel.output;
