@@ -344,10 +344,13 @@ TEST_F(FloodInterop, RealClientConnectsDuringSynFloodThanksToCookies) {
     ASSERT_TRUE(app) << app.error();
     echo_.emplace(std::move(*app));
 
+    const std::uint64_t dropped_before = env_->kernel_counter("tx_dropped").value_or(0);
     CommandResult r = python(kFloodAndConnect,
                              {syn_flood_path(), our_ip_, std::to_string(kPort), "5000", "2", "0.5", "10"},
                              Duration::seconds(30));
-    std::printf("[ flood    ] %s\n", r.output.c_str());
+    // SYNs the kernel could not queue to tcpip-echo (its TAP queue full: a loaded machine).
+    const std::uint64_t tap_dropped = env_->kernel_counter("tx_dropped").value_or(0) - dropped_before;
+    std::printf("[ flood    ] %skernel tap tx_dropped=%llu\n", r.output.c_str(), static_cast<unsigned long long>(tap_dropped));
     EXPECT_EQ(value_of(r.output, "sent").value_or(-1), 5000) << r.output;
     // The client's echo worked, and it connected while the flood was still going on.
     EXPECT_EQ(value_of(r.output, "echo_ok").value_or(0), 1) << "the real client did not get through: " << r.output;
@@ -369,8 +372,9 @@ TEST_F(FloodInterop, RealClientConnectsDuringSynFloodThanksToCookies) {
                                {"arp", "tx_requests"}, {"state", "tcp_sockets"}})
                     .c_str());
 
-    // The tool's SYNs were well formed: all reached TCP, none failed a checksum.
-    EXPECT_GE(stat_or(out, "tcp", "rx_segments", 0), 5000u) << out;
+    // The tool's SYNs were well formed: all reached TCP (but those the TAP's queue dropped), none
+    // failed a checksum.
+    EXPECT_GE(stat_or(out, "tcp", "rx_segments", 0) + tap_dropped, 5000u) << out;
     EXPECT_EQ(stat_or(out, "tcp", "rx_bad_checksum", 1), 0u) << out;
     EXPECT_EQ(stat_or(out, "tcp", "rx_malformed", 1), 0u) << out;
     EXPECT_EQ(stat_or(out, "ipv4", "rx_bad_checksum", 1), 0u) << out;
