@@ -428,11 +428,7 @@ TEST_F(FloodInterop, TenThousandConcurrentConnectionsAndTheirMemory) {
     // sockets per connection; the server's share is half (the two ends are the same objects).
     auto server = env_->exec_background({"python3", "-c", kKernelEchoServer, kernel_ip_, "7007"});
     ASSERT_TRUE(server) << server.error();
-    bool listening = false;
-    for (int i = 0; i < 50 && !listening; ++i) {
-        listening = env_->exec({"sh", "-c", "ss -Hltn 'sport = :7007' | grep -q 7007 || { sleep 0.1; exit 1; }"}).ok();
-    }
-    ASSERT_TRUE(listening) << "the kernel echo server never listened";
+    ASSERT_TRUE(env_->wait_for_port(NetnsTap::Transport::Tcp, 7007)) << "the kernel echo server never listened";
     CommandResult kernel = python(kHoldConnections,
                                   {kernel_ip_, "7007", std::to_string(kConnections), "200", std::to_string(server->pid()), "45", "0", "0", "-"},
                                   Duration::seconds(60));
