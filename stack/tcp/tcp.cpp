@@ -572,6 +572,9 @@ Verdict TcpLayer::fail(Instant now, TcpSocket* s, SocketError error) {
 // was reset) is not freed: it stays, CLOSED, until the application calls close().
 void TcpLayer::destroy(TcpSocket* s) {
     if (s->gone) return;
+    // The application holds every socket it opened or accepted until it calls close(); a child
+    // not yet accepted is the layer's alone.
+    const bool held_by_application = !s->user_closed && s->listener == nullptr;
     if (s->state == TcpState::TimeWait && time_wait_count_ > 0) --time_wait_count_;
     if (s->counted_orphan) {
         s->counted_orphan = false;
@@ -595,7 +598,7 @@ void TcpLayer::destroy(TcpSocket* s) {
         if (s->state == TcpState::SynReceived && l->queues.syn_queue > 0) --l->queues.syn_queue;
         s->listener = nullptr;
     }
-    if (!s->user_closed && s->on_event) {
+    if (held_by_application) {
         s->state = TcpState::Closed;
         s->connect_reported = true;
         s->timers = TcpTimers{};

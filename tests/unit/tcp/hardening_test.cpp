@@ -407,3 +407,27 @@ TEST_F(TcpHardeningTest, InvariantCheckSeesABrokenTcb) {
 
 }  // namespace
 }  // namespace tcpip::tcp_test
+
+namespace tcpip::tcp_test {
+namespace {
+
+// Found by fuzz_stack: a connection the application half-closed after the peer's FIN (LAST-ACK)
+// ends when our FIN is acknowledged, but the application still holds it and will call close().
+// Whether it is held does not depend on a wake-up hook being set: this one has none.
+TEST_F(TcpHardeningTest, LastAckEndsAConnectionTheApplicationStillHolds) {
+    established();
+    sock->on_event = nullptr;
+    send(at(100), seg().fin().seq(peer()).ack(us()));
+    expect_sent(at(100), seg().seq(us()).ack(peer(1)));
+    shutdown_write(at(200));
+    expect_sent(at(200), seg().fin().seq(us()).ack(peer(1)));
+    send(at(210), seg().seq(peer(1)).ack(us(1)));  // LAST-ACK -> CLOSED
+    EXPECT_EQ(state(), TcpState::Closed);
+    EXPECT_EQ(tcp().socket_count(), 2u) << "kept for the application";
+    close(at(300));
+    EXPECT_EQ(tcp().socket_count(), 1u);
+    expect_nothing(at(400));
+}
+
+}  // namespace
+}  // namespace tcpip::tcp_test
