@@ -33,6 +33,16 @@ protected:
     std::string our_ip_, kernel_ip_;
 };
 
+// Whether the apps under test were built with AddressSanitizer (they are built with the tests, so
+// the test's own build says). Their RSS is then no measure of what they hold: ASan keeps freed
+// memory in quarantine (up to 256 MiB) and maps shadow memory beside every allocation. Memory
+// bounds are asserted in the plain build and only reported under ASan.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kAppsUnderAsan = true;
+#else
+inline constexpr bool kAppsUnderAsan = false;
+#endif
+
 // The value of "key=value" in a script's output (space or newline separated), or nullopt.
 inline std::optional<long long> value_of(const std::string& output, const std::string& key) {
     std::size_t at = 0;

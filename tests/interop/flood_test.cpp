@@ -462,8 +462,10 @@ TEST_F(FloodInterop, TenThousandConcurrentConnectionsAndTheirMemory) {
     // (issue 13, part 2). With both allocated at SYN time (2 x 256 KiB) the first figure was
     // 11 KiB (the pages were never written) but the second 577 KiB: a ring buffer that data has
     // gone round is resident in full.
-    EXPECT_LT(ours_per_connection, 64.0) << "RSS per idle connection";
-    EXPECT_LT(static_cast<double>(rss2 - rss1) / kSample, 64.0) << "RSS per idle connection that carried data";
+    if (!kAppsUnderAsan) {  // see kAppsUnderAsan: under ASan the figures are reported, not bounded
+        EXPECT_LT(ours_per_connection, 64.0) << "RSS per idle connection";
+        EXPECT_LT(static_cast<double>(rss2 - rss1) / kSample, 64.0) << "RSS per idle connection that carried data";
+    }
 }
 
 // --max-connections 100 and 150 connections at once: 100 are made and echo; the SYNs of the other
