@@ -46,8 +46,11 @@ struct TcpObservation {
 //   - the send buffer and the receive buffer within their capacity, and out-of-order data
 //     (the assembler's ranges, offsets past the in-order data) within the receive buffer too;
 //   - a listener's accept queue within its backlog, its SYN queue within tcp_max_syn_backlog.
-// and fills `out` with what the target reads of each connection.
-inline void check_tcp_invariants(const TcpLayer& tcp, const StackConfig& config, TcpObservation& out) {
+// and fills `out` with what the target reads of each connection. With `torn_down` (the
+// application closed everything and every timer ran), the layer must hold no socket at all:
+// each one left is described, and the check fails.
+inline void check_tcp_invariants(const TcpLayer& tcp, const StackConfig& config, TcpObservation& out,
+                                 bool torn_down = false) {
     out = TcpObservation{};
     out.sockets = tcp.socket_count();
     tcp.for_each_socket([&](const TcpSocket& s) {
@@ -59,14 +62,26 @@ inline void check_tcp_invariants(const TcpLayer& tcp, const StackConfig& config,
         if (!(cond)) {                                                                                          \
             std::fprintf(stderr,                                                                                \
                          "socket %u -> %u in %s: iss %u snd_una %u snd_nxt %u snd_max %u fin_sent %d fin_seq %u " \
-                         "send_buffer %zu/%zu rcv_nxt %u receive_buffer %zu/%zu\n",                               \
+                         "send_buffer %zu/%zu snd_wnd %u rcv_nxt %u receive_buffer %zu/%zu user_closed %d "     \
+                         "fin_queued %d timers: rto %d persist %d time_wait %d keepalive %d retransmits %u\n",  \
                          unsigned{s.local_port}, unsigned{s.remote_port}, to_string(s.state), s.iss.raw(),      \
                          s.snd_una.raw(), s.snd_nxt.raw(), s.snd_max.raw(), int{s.fin_sent}, s.fin_seq.raw(),   \
-                         s.send_buffer.size(), s.send_buffer.capacity(), s.rcv_nxt.raw(),                       \
-                         s.receive_buffer.size(), s.receive_buffer.capacity());                                 \
+                         s.send_buffer.size(), s.send_buffer.capacity(), s.snd_wnd, s.rcv_nxt.raw(),            \
+                         s.receive_buffer.size(), s.receive_buffer.capacity(), int{s.user_closed},              \
+                         int{s.fin_queued}, int{s.rto_deadline.has_value()}, int{s.persist_deadline.has_value()}, \
+                         int{s.time_wait_deadline.has_value()}, int{s.keepalive_deadline.has_value()},          \
+                         s.retransmits);                                                                        \
             ::tcpip::fuzz::oracle_failed("stack", #cond, __FILE__, __LINE__);                                   \
         }                                                                                                       \
     } while (false)
+
+        // After teardown no socket may be left, with one known exception: an orphan (closed by the
+        // application) whose peer advertised a zero window and then went silent is probed for
+        // ever. Linux gives up on it after tcp_orphan_retries probes; here that is issue 13 part 4
+        // (orphans bounded and reaped), not done yet. Remove the exception with that work; the
+        // input that found it is tests/fuzz/regressions/stack/zero-window-orphan-probed-forever.
+        const bool zero_window_orphan = s.user_closed && s.snd_wnd == 0 && s.persist_deadline.has_value();
+        TCP_CHECK(!torn_down || zero_window_orphan);
 
         TCP_CHECK(s.snd_una <= s.snd_nxt);
         TCP_CHECK(s.snd_nxt <= s.snd_max);
