@@ -80,10 +80,10 @@ if ((${#missing[@]})); then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# ---- Build: only the fuzz targets (no gtest or benchmarks in this build directory).
+# ---- Build: only the fuzz targets (a -Dfuzz=enabled build has no unit tests or benchmarks).
 build=build-fuzz
 if [[ ! -f "$build/build.ninja" ]]; then
-    CC=clang CXX=clang++ meson setup "$build" -Dfuzz=enabled -Dtests=disabled -Dbench=disabled >/dev/null
+    CC=clang CXX=clang++ meson setup "$build" -Dfuzz=enabled >/dev/null
 fi
 ninja -C "$build" -j "$(nproc)" "${targets[@]/#/tests/fuzz/fuzz_}" >/dev/null
 
