@@ -5,10 +5,16 @@
 //
 // A target aborts on a failed check; gtest then reports the test as crashed, with the check's
 // message on stderr. Each file is named before it runs (SCOPED_TRACE would not survive an abort).
+//
+// A file named open-* is a bug found and not fixed yet, in code whose owner fixes it (TCP state
+// handling): it would crash this test, so it is listed and skipped unless TCPIP_FUZZ_OPEN=1 is
+// set (to reproduce it, or to check a fix). Whoever fixes the bug drops the "open-" from the name,
+// and from then on the input guards the fix like any other.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -29,8 +35,14 @@ std::vector<std::uint8_t> read_file(const fs::path& path) {
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-// Runs every file under dir/<target>/ through the target; returns how many ran.
-std::size_t run_all(const fs::path& dir) {
+bool run_open_bugs() {
+    const char* value = std::getenv("TCPIP_FUZZ_OPEN");
+    return value != nullptr && std::string(value) == "1";
+}
+
+// Runs every file under dir/<target>/ through the target; returns how many ran. Files named
+// open-* are collected in `open` instead, unless TCPIP_FUZZ_OPEN=1.
+std::size_t run_all(const fs::path& dir, std::vector<std::string>* open = nullptr) {
     std::size_t count = 0;
     for (const Target& target : kTargets) {
         const fs::path folder = dir / std::string(target.name);
@@ -41,6 +53,10 @@ std::size_t run_all(const fs::path& dir) {
         }
         std::sort(files.begin(), files.end());
         for (const fs::path& file : files) {
+            if (open != nullptr && file.filename().string().starts_with("open-") && !run_open_bugs()) {
+                open->push_back(std::string(target.name) + "/" + file.filename().string());
+                continue;
+            }
             std::fprintf(stderr, "%s: %s\n", std::string(target.name).c_str(), file.filename().c_str());
             const auto bytes = read_file(file);
             target.run(Input(bytes.data(), bytes.size()));
@@ -51,7 +67,11 @@ std::size_t run_all(const fs::path& dir) {
 }
 
 TEST(FuzzRegressions, EveryCrashingInputIsHandled) {
-    run_all(kFuzzDir / "regressions");
+    std::vector<std::string> open;
+    run_all(kFuzzDir / "regressions", &open);
+    for (const std::string& name : open) {
+        std::printf("open bug, not run (TCPIP_FUZZ_OPEN=1 runs it): tests/fuzz/regressions/%s\n", name.c_str());
+    }
 }
 
 TEST(FuzzRegressions, SeedCorpusRuns) {
