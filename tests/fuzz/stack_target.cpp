@@ -119,6 +119,15 @@ std::vector<std::uint8_t> pattern(std::size_t n, std::uint8_t salt) {
     return out;
 }
 
+// Whether to steer clear of the known, not yet fixed bugs (see app_action).
+bool avoid_open_bugs() {
+    static const bool avoid = [] {
+        const char* value = std::getenv("TCPIP_FUZZ_AVOID_OPEN");
+        return value != nullptr && value[0] == '1';
+    }();
+    return avoid;
+}
+
 // ---- The harness ----
 
 class Harness {
@@ -320,6 +329,11 @@ private:
                 break;
             }
             case 3:
+                // The open bug of tests/fuzz/regressions/stack/open-last-ack-frees-socket-before-close:
+                // SHUT_WR in CLOSE-WAIT leads to LAST-ACK, where the ACK of our FIN frees the socket
+                // the application still holds. A long run that wants to look past it sets
+                // TCPIP_FUZZ_AVOID_OPEN=1; CI does not.
+                if (avoid_open_bugs() && (op & 0x10) != 0 && tcp().info(s).state == TcpState::CloseWait) break;
                 (void)tcp().shutdown(now(), s, (op & 0x08) != 0, (op & 0x10) != 0);
                 break;
             case 4:
