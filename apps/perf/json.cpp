@@ -432,6 +432,10 @@ private:
                 magnitude = magnitude * 10 + digit;
             }
             if (fits && negative && magnitude > (std::uint64_t{1} << 63)) fits = false;
+            // "-0" is the double -0.0, as cJSON reads it, not the integer 0: an integer has no
+            // sign of zero, and -0.0 is written back as "-0", so the text would not survive a
+            // read and a write (found by fuzz_perf_json, tests/fuzz/regressions/perf_json/).
+            if (negative && magnitude == 0) fits = false;
             if (fits) {
                 out.integral_ = true;
                 out.integer_ = negative ? static_cast<std::int64_t>(0 - magnitude) : static_cast<std::int64_t>(magnitude);

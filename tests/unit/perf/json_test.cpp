@@ -1,6 +1,7 @@
 // The JSON reader and writer of apps/perf (iperf3's control messages and -J output).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 
 #include "apps/perf/json.h"
@@ -30,6 +31,19 @@ TEST(Json, CJsonsUnsignedMinusOneReadsAsMinusOne) {
     EXPECT_EQ(doc->find("neg")->as_int64(), INT64_MIN);
     EXPECT_EQ(doc->find("big")->as_int64(), INT64_MAX);  // clamped
     EXPECT_DOUBLE_EQ(doc->find("big")->as_number(), 1e300);
+}
+
+TEST(Json, NegativeZeroSurvivesAReadAndAWrite) {
+    // Found by fuzz_perf_json: "-0e1" read as -0.0 was written "-0", which read as the integer 0
+    // and was written "0". "-0" now reads as the double -0.0, as in cJSON.
+    for (const char* text : {"-0", "-0e1", "-0.0"}) {
+        auto doc = parse_json(text);
+        ASSERT_TRUE(doc) << text;
+        EXPECT_EQ(doc->dump(), "-0") << text;
+        EXPECT_TRUE(std::signbit(doc->as_number())) << text;
+        EXPECT_EQ(doc->as_int64(), 0) << text;
+    }
+    EXPECT_EQ(parse_json("0")->dump(), "0");
 }
 
 TEST(Json, NumbersStringsAndEscapes) {
