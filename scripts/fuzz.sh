@@ -62,23 +62,8 @@ done
 
 # ---- What the build needs: clang, and libFuzzer with the sanitizer runtimes, which Debian ships
 # in libclang-rt-14-dev (it holds libclang_rt.fuzzer-x86_64.a and the ASan/UBSan libraries).
-packages=(clang libclang-rt-14-dev meson ninja-build)
-missing=()
-for p in "${packages[@]}"; do
-    if [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" != "install ok installed" ]]; then
-        missing+=("$p")
-    fi
-done
-if ((${#missing[@]})); then
-    if [[ $(id -u) -ne 0 ]]; then
-        echo "fuzz.sh: missing Debian packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})" >&2
-        exit 1
-    fi
-    echo "fuzz.sh: installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+source scripts/packages.sh
+install_missing fuzz.sh clang libclang-rt-14-dev meson ninja-build || exit 1
 
 # ---- Build: only the fuzz targets (a -Dfuzz=enabled build has no unit tests or benchmarks).
 build=build-fuzz

@@ -18,23 +18,8 @@ packages=(
   apache2-utils                                             # ab: load on tcpip-httpd (interop/hardening)
 )
 
-missing=()
-for p in "${packages[@]}"; do
-  # dpkg-query prints "install ok installed" only for packages that are fully installed.
-  if [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" != "install ok installed" ]]; then
-    missing+=("$p")
-  fi
-done
-if ((${#missing[@]})); then
-  if [[ $(id -u) -ne 0 ]]; then
-    echo "setup: missing Debian packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})" >&2
-    exit 1
-  fi
-  echo "setup: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+source scripts/packages.sh
+install_missing setup "${packages[@]}" || exit 1
 
 if [[ ! -f "$build_dir/build.ninja" ]]; then
   meson setup "$build_dir" "$@"

@@ -76,17 +76,8 @@ fail() {
 
 build=${TCPIP_BUILD:-build}
 python=/usr/bin/python3  # Debian's, which sees python3-matplotlib
-packages=(iproute2 iputils-ping iperf3 python3 python3-matplotlib)
-missing=()
-for p in "${packages[@]}"; do
-  [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" == "install ok installed" ]] || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "soak: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } ||
-    fail "could not install ${missing[*]}"
-fi
+source scripts/packages.sh
+install_missing soak iproute2 iputils-ping iperf3 python3 python3-matplotlib || fail "could not install what it needs"
 if [[ ! -f $build/build.ninja ]]; then
   scripts/setup.sh "$build" >/dev/null
 fi
