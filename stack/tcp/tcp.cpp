@@ -51,7 +51,8 @@ void TcpLayer::set_options(Instant now, TcpSocket* s, const TcpUserOptions& opti
     }
     if (options.keepalive != old.keepalive || options.keepalive_idle != old.keepalive_idle) keepalive_changed(now, s);
     if (options.congestion != old.congestion && s->snd.cc) {
-        // Switched on a live connection (Linux allows it): the new algorithm starts from the old window.
+        // Switched on a live connection (Linux allows it): the new algorithm starts from its own
+        // initial window, as after Linux's tcp_reinit_congestion_control.
         s->snd.cc = make_congestion(s);
     }
     if (options.nodelay && !old.nodelay && is_synchronized(s->state)) output(now, s);
@@ -96,8 +97,7 @@ std::string TcpLayer::check_invariants() const {
         // while unacknowledged, plus the FIN once sent, plus a zero-window probe byte at most.
         const std::uint32_t flight = s.snd.in_flight();
         if (flight > s.snd.buffer.size() + 3) return broken("more in flight than the send buffer holds");
-        if (find_connection(s.local_address, s.local_port, s.remote_address, s.remote_port) != &s &&
-            s.state != TcpState::Closed) {
+        if (find_connection(s.local_address, s.local_port, s.remote_address, s.remote_port) != &s) {
             return broken("a connection missing from the 4-tuple table");
         }
     }
