@@ -729,6 +729,17 @@ std::uint64_t stat_or(const std::string& out, const std::string& section, const 
     return stat_from_output(out, section, name).value_or(dflt);
 }
 
+// Stops the app (SIGTERM), expects a clean exit, prints the counters asked for after `label`, and
+// returns what it printed: its statistics, for the test's own assertions.
+std::string stop_and_report(std::optional<BackgroundCommand>& app, const char* label,
+                            const std::vector<std::pair<std::string, std::string>>& which) {
+    CommandResult stopped = app->stop();
+    app.reset();
+    EXPECT_EQ(stopped.exit_code, 0) << stopped.output;
+    std::printf("%s %s\n", label, counters(stopped.output, which).c_str());
+    return stopped.output;
+}
+
 // 5,000 spoofed SYNs in 2 s from 198.18.0.0/15 (RFC 2544's benchmarking range), which is off-link:
 // tcpip-echo answers each through its gateway, the kernel, which does not forward and drops the
 // SYN-ACKs, as the Internet drops those sent to spoofed sources. So every half-open connection is
@@ -757,17 +768,12 @@ TEST_F(FloodInterop, RealClientConnectsDuringSynFloodThanksToCookies) {
 
     // Alive and answering.
     EXPECT_TRUE(answers_ping()) << "tcpip-echo stopped answering pings";
-    CommandResult stopped = echo_->stop();
-    echo_.reset();
-    const std::string& out = stopped.output;
-    EXPECT_EQ(stopped.exit_code, 0) << out;
-    std::printf("[ flood    ] %s\n",
-                counters(out, {{"tcp", "rx_segments"}, {"tcp", "passive_opens"}, {"tcp", "syn_dropped"},
-                               {"tcp", "syn_cookies_sent"}, {"tcp", "syn_cookies_ok"}, {"tcp", "syn_cookies_failed"},
-                               {"tcp", "tx_segments"}, {"tcp", "retransmitted_segments"}, {"tcp", "rx_bad_checksum"},
-                               {"ipv4", "rx_bad_checksum"}, {"ipv4", "tx_no_route"}, {"icmp", "rx_errors"},
-                               {"arp", "tx_requests"}, {"state", "tcp_sockets"}})
-                    .c_str());
+    const std::string out = stop_and_report(
+        echo_, "[ flood    ]",
+        {{"tcp", "rx_segments"}, {"tcp", "passive_opens"}, {"tcp", "syn_dropped"}, {"tcp", "syn_cookies_sent"},
+         {"tcp", "syn_cookies_ok"}, {"tcp", "syn_cookies_failed"}, {"tcp", "tx_segments"},
+         {"tcp", "retransmitted_segments"}, {"tcp", "rx_bad_checksum"}, {"ipv4", "rx_bad_checksum"},
+         {"ipv4", "tx_no_route"}, {"icmp", "rx_errors"}, {"arp", "tx_requests"}, {"state", "tcp_sockets"}});
 
     // The tool's SYNs were well formed: all reached TCP (but those the TAP's queue dropped), none
     // failed a checksum.
@@ -910,14 +916,10 @@ TEST_F(FloodInterop, FragmentFloodIsBoundedAndTheStackKeepsAnswering) {
     const Liveness live = check_liveness("frags");
     const double check_seconds = lap();
 
-    CommandResult stopped = echo_->stop();
-    echo_.reset();
-    const std::string& out = stopped.output;
-    EXPECT_EQ(stopped.exit_code, 0) << out;
-    std::printf("[ frags    ] %s\n", counters(out, {{"ipv4", "rx_fragments"}, {"ipv4", "reasm_ok"}, {"ipv4", "reasm_fails"},
-                                                    {"ipv4", "reasm_overlap"}, {"ipv4", "reasm_timeout"},
-                                                    {"ipv4", "frag_created"}, {"icmp", "tx_echo_replies"}})
-                                           .c_str());
+    const std::string out = stop_and_report(
+        echo_, "[ frags    ]",
+        {{"ipv4", "rx_fragments"}, {"ipv4", "reasm_ok"}, {"ipv4", "reasm_fails"}, {"ipv4", "reasm_overlap"},
+         {"ipv4", "reasm_timeout"}, {"ipv4", "frag_created"}, {"icmp", "tx_echo_replies"}});
     std::printf("[ timing   ] frags: flood %.1f s, checks %.1f s\n", flood_seconds, check_seconds);
     expect_survived("frags", rss, 8 * 1024, live.ping, live.fragmented_received, live.tcp_echo, live.udp_echo);
     // Every flood fragment arrived (but those the TAP's queue dropped) and none completed a
@@ -952,16 +954,12 @@ TEST_F(FloodInterop, UdpFloodIsBoundedAndTheStackKeepsAnswering) {
     const Liveness live = check_liveness("udp");
     const double check_seconds = lap();
 
-    CommandResult stopped = echo_->stop();
-    echo_.reset();
-    const std::string& out = stopped.output;
-    EXPECT_EQ(stopped.exit_code, 0) << out;
-    std::printf("[ udp      ] %s\n",
-                counters(out, {{"udp", "rx_datagrams"}, {"udp", "tx_datagrams"}, {"udp", "rx_no_port"}, {"udp", "rx_queue_full"},
-                               {"icmp", "tx_dest_unreachable"}, {"icmp", "tx_rate_limited"}, {"ipv4", "reasm_ok"},
-                               {"ipv4", "reasm_fails"}, {"udp_echo", "rx_datagrams"}, {"udp_echo", "tx_datagrams"},
-                               {"udp_echo", "tx_errors"}, {"arp", "pending_dropped"}})
-                    .c_str());
+    const std::string out = stop_and_report(
+        echo_, "[ udp      ]",
+        {{"udp", "rx_datagrams"}, {"udp", "tx_datagrams"}, {"udp", "rx_no_port"}, {"udp", "rx_queue_full"},
+         {"icmp", "tx_dest_unreachable"}, {"icmp", "tx_rate_limited"}, {"ipv4", "reasm_ok"},
+         {"ipv4", "reasm_fails"}, {"udp_echo", "rx_datagrams"}, {"udp_echo", "tx_datagrams"},
+         {"udp_echo", "tx_errors"}, {"arp", "pending_dropped"}});
     std::printf("[ timing   ] udp: flood %.1f s, checks %.1f s\n", flood_seconds, check_seconds);
     expect_survived("udp", rss, 8 * 1024, live.ping, live.fragmented_received, live.tcp_echo, live.udp_echo);
     EXPECT_GT(stat_or(out, "udp", "rx_no_port", 0), 1000u) << out;
@@ -992,15 +990,11 @@ TEST_F(FloodInterop, ArpPendingFloodIsBoundedAndTheStackKeepsAnswering) {
     const Liveness live = check_liveness("arp");
     const double check_seconds = lap();
 
-    CommandResult stopped = echo_->stop();
-    echo_.reset();
-    const std::string& out = stopped.output;
-    EXPECT_EQ(stopped.exit_code, 0) << out;
-    std::printf("[ arp      ] %s\n",
-                counters(out, {{"arp", "tx_requests"}, {"arp", "resolve_failed"}, {"arp", "pending_dropped"},
-                               {"arp", "pending_queue_full"}, {"udp_echo", "rx_datagrams"}, {"udp_echo", "tx_datagrams"},
-                               {"udp", "rx_queue_full"}})
-                    .c_str());
+    const std::string out = stop_and_report(
+        echo_, "[ arp      ]",
+        {{"arp", "tx_requests"}, {"arp", "resolve_failed"}, {"arp", "pending_dropped"},
+         {"arp", "pending_queue_full"}, {"udp_echo", "rx_datagrams"}, {"udp_echo", "tx_datagrams"},
+         {"udp", "rx_queue_full"}});
     std::printf("[ timing   ] arp: flood and settling %.1f s, checks %.1f s\n", flood_seconds, check_seconds);
     expect_survived("arp", rss, 8 * 1024, live.ping, live.fragmented_received, live.tcp_echo, live.udp_echo);
     EXPECT_GT(stat_or(out, "arp", "pending_queue_full", 0), 0u) << out;
@@ -1037,15 +1031,11 @@ TEST_F(FloodInterop, TcpOutOfOrderFloodIsBoundedAndTheConnectionSurvives) {
     const Liveness live = check_liveness("ooo");
     const double check_seconds = lap();
 
-    CommandResult stopped = echo_->stop();
-    echo_.reset();
-    const std::string& out = stopped.output;
-    EXPECT_EQ(stopped.exit_code, 0) << out;
-    std::printf("[ ooo      ] %s\n",
-                counters(out, {{"tcp", "rx_segments"}, {"tcp", "rx_out_of_order"}, {"tcp", "rx_out_of_window"},
-                               {"tcp", "rx_duplicate"}, {"tcp", "rx_bad_checksum"}, {"tcp", "established_resets"},
-                               {"tcp_echo", "accepted"}})
-                    .c_str());
+    const std::string out = stop_and_report(
+        echo_, "[ ooo      ]",
+        {{"tcp", "rx_segments"}, {"tcp", "rx_out_of_order"}, {"tcp", "rx_out_of_window"},
+         {"tcp", "rx_duplicate"}, {"tcp", "rx_bad_checksum"}, {"tcp", "established_resets"},
+         {"tcp_echo", "accepted"}});
     std::printf("[ timing   ] ooo: flood %.1f s, checks %.1f s\n", flood_seconds, check_seconds);
     expect_survived("ooo", rss, 256 + 2 * 1024, live.ping, live.fragmented_received, live.tcp_echo, live.udp_echo);
     EXPECT_GT(stat_or(out, "tcp", "rx_out_of_order", 0), 0u) << out;
