@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -33,6 +34,13 @@ const char* kSharedUsage =
     "                      duplicate, reorder, corrupt (probabilities), delay, jitter, reorder_timeout\n"
     "                      (ms), rate (bytes/s), burst, max_frame_size (bytes), queue_limit (frames),\n"
     "                      direction (both, tx or rx), seed\n"
+    "  --loss PCT          a bad path, the same both ways: PCT % of frames lost (e.g. 1, 0.1)\n"
+    "  --delay MS[,JITTER] MS ms of one-way delay (+ up to JITTER ms), so the round trip grows by 2 x MS\n"
+    "  --rate MBIT         a bottleneck of MBIT Mbit/s each way\n"
+    "  --reorder PCT       PCT % of frames overtaken by the next one\n"
+    "  --duplicate PCT     PCT % of frames delivered twice\n"
+    "                      (these set the same knobs as --faults, over it; frames larger than the MTU\n"
+    "                      are cut first, so faults act on MTU-sized frames as on a real link)\n"
     "  --max-connections N TCP connections at once, in any state but LISTEN (default 65536);\n"
     "                      beyond it a new SYN is dropped, as Linux drops one when full\n"
     "  --syn-backlog N     half-open connections per listener (default 256)\n"
@@ -91,6 +99,7 @@ void Args::fail(const std::string& message) const {
 
 CommonOptions Args::parse(int argc, char** argv) {
     CommonOptions options;
+    PathFlags path;
     std::size_t next_positional = 0;
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
@@ -130,6 +139,18 @@ CommonOptions Args::parse(int argc, char** argv) {
             FaultSpec spec;
             if (auto error = parse_faults(value(), spec); !error.empty()) fail("--faults: " + error);
             options.faults = spec;
+        } else if (arg == "--loss" || arg == "--reorder" || arg == "--duplicate") {
+            double p = 0;
+            if (auto error = parse_percent(value(), p); !error.empty()) fail(std::string(arg) + ": " + error);
+            (arg == "--loss" ? path.loss : arg == "--reorder" ? path.reorder : path.duplicate) = p;
+        } else if (arg == "--delay") {
+            Duration delay;
+            if (auto error = parse_delay(value(), delay, path.jitter); !error.empty()) fail("--delay: " + error);
+            path.delay = delay;
+        } else if (arg == "--rate") {
+            std::uint64_t rate = 0;
+            if (auto error = parse_rate_mbit(value(), rate); !error.empty()) fail("--rate: " + error);
+            path.rate_bytes_per_second = rate;
         } else if (arg == "--max-connections" || arg == "--syn-backlog") {
             long long n = 0;
             if (auto error = parse_int(value(), 1, 10'000'000, n); !error.empty()) fail(std::string(arg) + ": " + error);
@@ -158,6 +179,13 @@ CommonOptions Args::parse(int argc, char** argv) {
     }
     for (std::size_t i = next_positional; i < positionals_.size(); ++i) {
         if (positionals_[i].required) fail("missing " + positionals_[i].name);
+    }
+    if (path.any()) {
+        // Over --faults if given (its seed and other knobs stay), in both directions.
+        FaultSpec spec = options.faults.value_or(FaultSpec{});
+        path.apply(spec.config.tx);
+        path.apply(spec.config.rx);
+        options.faults = spec;
     }
     if (options.gateway && !options.ip.contains(*options.gateway)) {
         fail("--gateway " + options.gateway->to_string() + " is not on the subnet " + options.ip.to_string());
@@ -188,6 +216,68 @@ std::string parse_seconds(std::string_view text, double min, double& out) {
     if (s.empty() || end != s.c_str() + s.size() || errno != 0) return "'" + s + "' is not a number of seconds";
     if (value < min) return "'" + s + "' is below the minimum of " + std::to_string(min);
     out = value;
+    return "";
+}
+
+void PathFlags::apply(LinkFaults& faults) const {
+    if (loss) faults.drop = *loss;
+    if (reorder) faults.reorder = *reorder;
+    if (duplicate) faults.duplicate = *duplicate;
+    if (delay) faults.delay = *delay;
+    if (jitter) faults.jitter = *jitter;
+    if (rate_bytes_per_second) faults.rate_bytes_per_second = *rate_bytes_per_second;
+}
+
+namespace {
+
+// A decimal number (strtod's syntax, nothing after it, finite), or nullopt.
+std::optional<double> parse_number(std::string_view text) {
+    std::string s(text);
+    char* end = nullptr;
+    errno = 0;
+    const double value = std::strtod(s.c_str(), &end);
+    if (s.empty() || end != s.c_str() + s.size() || errno != 0 || !std::isfinite(value)) return std::nullopt;
+    return value;
+}
+
+// Milliseconds from 0 to one hour, to the microsecond.
+std::string parse_millis(std::string_view text, Duration& out) {
+    auto ms = parse_number(text);
+    if (!ms || *ms < 0 || *ms > 3'600'000.0) {
+        return "'" + std::string(text) + "' is not a number of milliseconds from 0 to 3600000";
+    }
+    out = Duration::micros(static_cast<std::int64_t>(*ms * 1000.0 + 0.5));
+    return "";
+}
+
+}  // namespace
+
+std::string parse_percent(std::string_view text, double& probability) {
+    auto pct = parse_number(text);
+    if (!pct || *pct < 0 || *pct > 100) return "'" + std::string(text) + "' is not a percentage from 0 to 100";
+    probability = *pct / 100.0;
+    return "";
+}
+
+std::string parse_delay(std::string_view text, Duration& delay, std::optional<Duration>& jitter) {
+    const auto comma = text.find(',');
+    if (auto error = parse_millis(text.substr(0, comma), delay); !error.empty()) return error + " (expected MS[,JITTER])";
+    if (comma == std::string_view::npos) return "";
+    Duration j;
+    if (auto error = parse_millis(text.substr(comma + 1), j); !error.empty()) {
+        return "jitter " + error + " (expected MS[,JITTER])";
+    }
+    jitter = j;
+    return "";
+}
+
+std::string parse_rate_mbit(std::string_view text, std::uint64_t& bytes_per_second) {
+    auto mbit = parse_number(text);
+    if (!mbit || *mbit <= 0 || *mbit > 1'000'000) {
+        return "'" + std::string(text) + "' is not a rate in Mbit/s above 0 and at most 1000000";
+    }
+    // Mbit/s as netem and iperf3 count them: 10^6 bits per second, 125,000 bytes.
+    bytes_per_second = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(*mbit * 125'000.0 + 0.5));
     return "";
 }
 
@@ -264,6 +354,7 @@ std::string parse_faults(std::string_view spec, FaultSpec& out) {
 
 NetDevice& DeviceChain::device() {
     if (pcap_) return *pcap_;
+    if (segmenter_tx_) return *segmenter_tx_;
     if (faults_) return *faults_;
     return *tap_;
 }
@@ -275,11 +366,21 @@ DeviceChain::DeviceChain(const std::string& program, const CommonOptions& option
         std::exit(1);
     }
     tap_ = std::make_unique<TapDevice>(std::move(*tap));
-    if (options.faults) faults_ = std::make_unique<FaultInjector>(*tap_, options.faults->config, options.faults->seed);
+    if (options.faults) {
+        NetDevice* below = tap_.get();
+        if (options.offload) {
+            segmenter_rx_ = std::make_unique<SoftwareOffload>(*tap_);
+            below = segmenter_rx_.get();
+        }
+        faults_ = std::make_unique<FaultInjector>(*below, options.faults->config, options.faults->seed);
+        if (options.offload) segmenter_tx_ = std::make_unique<SoftwareOffload>(*faults_);
+    }
     if (options.pcap) {
         PcapOptions pcap_options;
         pcap_options.timestamps = PcapTimestamps::WallClock;
-        NetDevice& inner = faults_ ? static_cast<NetDevice&>(*faults_) : *tap_;
+        NetDevice& inner = segmenter_tx_ ? static_cast<NetDevice&>(*segmenter_tx_)
+                           : faults_     ? static_cast<NetDevice&>(*faults_)
+                                         : *tap_;
         auto pcap = PcapWriter::open(inner, *options.pcap, pcap_options);
         if (!pcap) {
             std::cerr << program << ": " << pcap.error().message() << "\n";
@@ -351,6 +452,8 @@ void RuntimeHost::print_stats(std::ostream& os) {
             tcpip::print_stats(os, "faults_tx", faults->tx_stats());
             tcpip::print_stats(os, "faults_rx", faults->rx_stats());
         }
+        if (const SoftwareOffload* cut = devices_.segmenter_tx()) tcpip::print_stats(os, "segmenter_tx", cut->stats());
+        if (const SoftwareOffload* cut = devices_.segmenter_rx()) tcpip::print_stats(os, "segmenter_rx", cut->stats());
         return 0;
     });
 }

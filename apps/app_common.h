@@ -11,6 +11,13 @@
 //   --no-offload        no IFF_VNET_HDR offloads on the TAP (plain frames, full checksums)
 //   --faults SPEC       put a FaultInjector (drivers/fault_injector.h) between the stack and the
 //                       TAP: SPEC is KEY=VALUE[,KEY=VALUE...], see parse_faults below
+//   --loss PCT          the path flags: a FaultInjector on the TAP that behaves like a bad path,
+//   --delay MS[,JITTER]   the same both ways (so --delay adds twice MS to a round trip): PCT %
+//   --rate MBIT           of frames lost, duplicated or reordered, MS (+ up to JITTER) ms of
+//   --reorder PCT         one-way delay, a bottleneck of MBIT Mbit/s. They set the same fields
+//   --duplicate PCT       as --faults (drop, delay, jitter, rate, reorder, duplicate), over it.
+//                       With faults and offloads both on, SoftwareOffload cuts 64 KiB frames
+//                       into MTU-sized ones on each side of the injector (see DeviceChain).
 //   --max-connections N TCP connections at once (StackConfig::tcp_max_connections)
 //   --syn-backlog N     half-open connections per listener (StackConfig::tcp_max_syn_backlog)
 //   --help              usage
@@ -42,6 +49,7 @@
 
 #include "drivers/fault_injector.h"
 #include "drivers/pcap_writer.h"
+#include "drivers/software_offload.h"
 #include "drivers/tap_device.h"
 #include "stack/core/clock.h"
 #include "stack/event_loop.h"
@@ -66,6 +74,25 @@ struct FaultSpec {
 // A key may appear once. Returns an error message naming the bad pair, or "" and fills `out`.
 std::string parse_faults(std::string_view spec, FaultSpec& out);
 
+// What the path flags (--loss, --delay, --rate, --reorder, --duplicate) ask for; unset until given.
+struct PathFlags {
+    std::optional<double> loss, reorder, duplicate;  // probabilities per frame, in [0, 1]
+    std::optional<Duration> delay, jitter;           // one way
+    std::optional<std::uint64_t> rate_bytes_per_second;
+
+    bool any() const { return loss || reorder || duplicate || delay || jitter || rate_bytes_per_second; }
+    // Sets the fields given, leaves the others as they are.
+    void apply(LinkFaults& faults) const;
+};
+
+// The path flags' values, each parsed on its own; every one returns an error message or "".
+//   PCT         a percentage from 0 to 100 ("0.1", "5"), stored as a probability
+//   MS[,JITTER] milliseconds from 0 to 3600000 (decimals allowed), the jitter optional
+//   MBIT        Mbit/s (10^6 bits per second), more than 0 and at most 1000000, stored as bytes/s
+std::string parse_percent(std::string_view text, double& probability);
+std::string parse_delay(std::string_view text, Duration& delay, std::optional<Duration>& jitter);
+std::string parse_rate_mbit(std::string_view text, std::uint64_t& bytes_per_second);
+
 struct CommonOptions {
     std::string tap = "tap0";
     Ipv4Cidr ip = Ipv4Cidr{Ipv4Address(10, 0, 0, 2), 24};
@@ -73,7 +100,7 @@ struct CommonOptions {
     MacAddress mac = MacAddress({0x02, 0x74, 0x63, 0x70, 0x00, 0x02});
     std::optional<std::string> pcap;
     bool offload = true;  // checksum and TCP segmentation offload on the TAP (drivers/tap_device.h)
-    std::optional<FaultSpec> faults;
+    std::optional<FaultSpec> faults;  // --faults, with the path flags applied over it both ways
     StackConfig stack;    // the stack's tunables: defaults, except what the shared flags set
 };
 
@@ -118,20 +145,35 @@ std::string parse_int(std::string_view text, long long min, long long max, long 
 // Parses a positive decimal number of seconds (e.g. "0.2"); returns an error message or "".
 std::string parse_seconds(std::string_view text, double min, double& out);
 
-// The TAP (opened in the calling thread's network namespace), with --faults the fault injector
-// around it, and with --pcap the pcap writer around that (so the capture shows what the stack
-// sent and what reached it, after the faults). On failure prints the one-line reason and exits
-// with 1.
+// The TAP (opened in the calling thread's network namespace), with faults (--faults or the path
+// flags) the fault injector around it, and with --pcap the pcap writer around that (so the
+// capture shows what the stack sent and what reached it, after the faults). On failure prints
+// the one-line reason and exits with 1.
+//
+// Faults act on frames no larger than the MTU, as on a real link. With offloads on, the stack
+// sends and the kernel hands up TCP frames of up to 64 KiB, so a SoftwareOffload on each side of
+// the injector cuts them first (drivers/software_offload.h):
+//
+//     Stack -> [PcapWriter] -> SoftwareOffload -> FaultInjector -> SoftwareOffload -> TapDevice
+//              "segmenter_tx": cuts what          each frame        "segmenter_rx": cuts what
+//              the stack sends                    on its own        the kernel sends
+//
+// Both complete every checksum in software, as the bytes now cross a "wire" that may corrupt them.
 class DeviceChain {
 public:
     DeviceChain(const std::string& program, const CommonOptions& options);
     NetDevice& device();
     const TapDevice& tap() const { return *tap_; }
     const FaultInjector* faults() const { return faults_.get(); }
+    // The two segmenters, when faults and offloads are both on (else null).
+    const SoftwareOffload* segmenter_tx() const { return segmenter_tx_.get(); }
+    const SoftwareOffload* segmenter_rx() const { return segmenter_rx_.get(); }
 
 private:
     std::unique_ptr<TapDevice> tap_;
+    std::unique_ptr<SoftwareOffload> segmenter_rx_;
     std::unique_ptr<FaultInjector> faults_;
+    std::unique_ptr<SoftwareOffload> segmenter_tx_;
     std::unique_ptr<PcapWriter> pcap_;
 };
 
@@ -185,7 +227,8 @@ public:
     bool stop_requested() const;
 
     // The stack's counters (as Stack::print_stats), the TAP driver's under "tap:", and with
-    // --faults the injector's under "faults_tx:" and "faults_rx:".
+    // faults the injector's under "faults_tx:" and "faults_rx:" (and the segmenters' under
+    // "segmenter_tx:" and "segmenter_rx:" when offloads are on).
     void print_stats(std::ostream& os);
 
 private:

@@ -84,25 +84,90 @@ Result<void, DeviceError> SoftwareOffload::transmit(Instant now, Packet frame) {
 }
 
 Result<void, DeviceError> SoftwareOffload::segment(Instant now, const Packet& frame) {
-    auto l = layout_of(frame, true);
-    if (!l || frame.pool() == nullptr) {
+    pieces_.clear();
+    if (frame.pool() == nullptr ||
+        !segment_tcp_frame(frame, frame.offload().segment_size, *frame.pool(), frame.headroom(), pieces_)) {
         ++stats_.malformed;
         return Unexpected(DeviceError::Io);
     }
+    ++stats_.segmented_frames;
+    Result<void, DeviceError> result;
+    for (Packet& piece : pieces_) {
+        ++stats_.pieces;
+        // Like a NIC, the pieces all go; the first error is what the caller hears about.
+        auto sent = inner_.transmit(now, std::move(piece));
+        if (!sent && result) result = sent;
+    }
+    pieces_.clear();
+    return result;
+}
+
+std::size_t SoftwareOffload::receive(Instant now, PacketPool& pool, std::vector<Packet>& batch, std::size_t max) {
+    last_receive_ = now;
+    const std::size_t largest = inner_.mtu() + kEthernetHeader;
+    // Read only as many frames as may go up in this call; pieces left over from a large frame
+    // count against that, so what waits here stays bounded.
+    if (ready_.size() < max) {
+        received_.clear();
+        inner_.receive(now, pool, received_, max - ready_.size());
+        for (Packet& frame : received_) {
+            if (frame.size() <= largest) {
+                ready_.push_back(std::move(frame));
+                continue;
+            }
+            // The sender's MSS, or the most a frame of our MTU holds after these headers.
+            auto l = layout_of(frame, true);
+            std::size_t mss = frame.offload().segment_size;
+            if (l && mss == 0) mss = largest - l->headers;
+            pieces_.clear();
+            if (!l || !segment_tcp_frame(frame, mss, pool, frame.headroom(), pieces_)) {
+                ++stats_.rx_large_passed;  // not ours to cut: up whole, as without this decorator
+                ready_.push_back(std::move(frame));
+                continue;
+            }
+            ++stats_.rx_segmented_frames;
+            for (Packet& piece : pieces_) {
+                piece.offload().checksum_verified = frame.offload().checksum_verified;
+                ++stats_.rx_pieces;
+                ready_.push_back(std::move(piece));
+            }
+            pieces_.clear();
+        }
+        received_.clear();
+    }
+    std::size_t count = 0;
+    while (count < max && !ready_.empty()) {
+        batch.push_back(std::move(ready_.front()));
+        ready_.pop_front();
+        ++count;
+    }
+    return count;
+}
+
+std::optional<Instant> SoftwareOffload::poll_at() const {
+    if (!ready_.empty()) return last_receive_;  // pieces wait: come back at once
+    return inner_.poll_at();
+}
+
+bool segment_tcp_frame(const Packet& frame, std::size_t mss, PacketPool& pool, std::size_t headroom,
+                       std::vector<Packet>& out) {
+    auto l = layout_of(frame, true);
+    if (!l || mss == 0) return false;
     const std::uint8_t* p = frame.data();
-    const std::size_t mss = frame.offload().segment_size;
-    const std::size_t payload = frame.size() - l->headers;
+    // Only the IPv4 datagram is cut: Ethernet padding after it (a short frame) is not payload.
+    const std::size_t datagram_end = l->ip + load_be16(p + l->ip + 2);
+    if (datagram_end < l->headers || datagram_end > frame.size()) return false;
+    const std::size_t payload = datagram_end - l->headers;
+    if (payload == 0) return false;
     const std::uint32_t seq = load_be32(p + l->transport + 4);
     const std::uint16_t ident = load_be16(p + l->ip + 4);
     const std::uint8_t flags = p[l->transport + 13];
-    ++stats_.segmented_frames;
 
-    Result<void, DeviceError> result;
     std::size_t index = 0;
     for (std::size_t offset = 0; offset < payload; offset += mss, ++index) {
         const std::size_t chunk = std::min(mss, payload - offset);
         const bool last = offset + chunk == payload;
-        Packet piece = frame.pool()->allocate(l->headers + chunk, frame.headroom());
+        Packet piece = pool.allocate(l->headers + chunk, headroom);
         std::uint8_t* q = piece.append(l->headers + chunk).data();
         std::memcpy(q, p, l->headers);
         std::memcpy(q + l->headers, p + l->headers + offset, chunk);
@@ -113,12 +178,9 @@ Result<void, DeviceError> SoftwareOffload::segment(Instant now, const Packet& fr
         if (index > 0) piece_flags &= static_cast<std::uint8_t>(~kTcpCwr);
         q[l->transport + 13] = piece_flags;
         complete_checksum(q, l->headers + chunk, *l, 16);
-        ++stats_.pieces;
-        // Like a NIC, the pieces all go; the first error is what the caller hears about.
-        auto sent = inner_.transmit(now, std::move(piece));
-        if (!sent && result) result = sent;
+        out.push_back(std::move(piece));
     }
-    return result;
+    return true;
 }
 
 }  // namespace tcpip

@@ -1,21 +1,34 @@
 // SoftwareOffload: a decorator that gives any NetDevice the offloads a TAP with IFF_VNET_HDR has
 // (checksum completion and TCP segmentation), done in software just before the frame leaves, as
-// Linux's GSO does for a NIC without TSO.
+// Linux's GSO does for a NIC without TSO; and that cuts the large TCP frames the inner device
+// hands up (a TAP passes the kernel's 64 KiB segments whole) into MTU-sized ones.
 //
 //     Stack --(64 KiB TCP segment, partial checksum)--> SoftwareOffload --(1514-byte frames)--> inner
+//     Stack <--------------(1514-byte frames)---------- SoftwareOffload <--(64 KiB, from a TAP)-- inner
 //
-// What it is for: the simulation and the tests run TCP with segmentation offload on over the
-// in-memory link, through loss, reordering and corruption, with the receiving stack checking
-// every checksum, so the TSO path of TCP is tested exactly like the plain one. (The real TAP's
-// offloads are tested against the Linux kernel in tests/interop.)
+// What it is for:
+//   - the simulation and the tests run TCP with segmentation offload on over the in-memory link,
+//     through loss, reordering and corruption, with the receiving stack checking every checksum,
+//     so the TSO path of TCP is tested exactly like the plain one;
+//   - a FaultInjector on a TAP with offloads must see what a real link carries: frames no larger
+//     than the MTU, each lost or delayed on its own, not 64 KiB bursts dropped whole. The apps
+//     (apps/app_common.h) put one SoftwareOffload above the injector, which cuts what the stack
+//     sends, and one below it, which cuts what the kernel sends:
+//         Stack -> SoftwareOffload -> FaultInjector -> SoftwareOffload -> TapDevice
 //
 // The cut follows what the kernel's tcp_gso_segment does: each piece gets a copy of the Ethernet,
 // IPv4 and TCP headers; its own IPv4 total length, identification (the first one's plus its
 // index) and header checksum; its own sequence number; FIN and PSH only on the last piece, CWR
-// only on the first; and a complete TCP checksum.
+// only on the first; and a complete TCP checksum. A received frame is cut into pieces of the
+// sender's MSS (PacketOffload::segment_size, which TapDevice fills in from the virtio header), or
+// of the largest that fits the MTU when it does not say; the pieces keep the frame's
+// checksum_verified (the kernel vouched for the bytes, and the new checksums are computed anyway,
+// so a bit flipped further up is caught: FaultInjector clears the flag when it corrupts).
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <vector>
 
 #include "drivers/net_device.h"
 #include "stack/core/stats.h"
@@ -23,10 +36,21 @@
 namespace tcpip {
 
 struct SoftwareOffloadStats {
-    Counter segmented_frames = 0;  // large frames cut into pieces
+    Counter segmented_frames = 0;  // large frames sent that were cut into pieces
     Counter pieces = 0;            // frames they became
     Counter checksums_completed = 0;
     Counter malformed = 0;         // an offload request on a frame that is not TCP/IPv4 (a bug upstream): dropped
+    Counter rx_segmented_frames = 0;  // large frames received that were cut into pieces
+    Counter rx_pieces = 0;            // frames they became
+    Counter rx_large_passed = 0;      // large frames received that are not TCP/IPv4: handed up whole
+
+    template <class F>
+    void for_each(F&& f) const {
+        f("segmented_frames", segmented_frames); f("pieces", pieces);
+        f("checksums_completed", checksums_completed); f("malformed", malformed);
+        f("rx_segmented_frames", rx_segmented_frames); f("rx_pieces", rx_pieces);
+        f("rx_large_passed", rx_large_passed);
+    }
 };
 
 class SoftwareOffload final : public NetDevice {
@@ -38,18 +62,29 @@ public:
     std::size_t mtu() const override { return inner_.mtu(); }
     MacAddress mac() const override { return inner_.mac(); }
     DeviceCapabilities capabilities() const override;
-    std::size_t receive(Instant now, PacketPool& pool, std::vector<Packet>& batch, std::size_t max) override {
-        return inner_.receive(now, pool, batch, max);
-    }
+    // Hands up at most `max` frames; the pieces of a large frame that do not fit wait for the
+    // next call, and poll_at() says "now" while any wait.
+    std::size_t receive(Instant now, PacketPool& pool, std::vector<Packet>& batch, std::size_t max) override;
     Result<void, DeviceError> transmit(Instant now, Packet frame) override;
     int wait_fd() const override { return inner_.wait_fd(); }
-    std::optional<Instant> poll_at() const override { return inner_.poll_at(); }
+    std::optional<Instant> poll_at() const override;
 
 private:
     Result<void, DeviceError> segment(Instant now, const Packet& frame);
 
     NetDevice& inner_;
     SoftwareOffloadStats stats_;
+    std::vector<Packet> pieces_;    // one frame's pieces, reused between calls
+    std::vector<Packet> received_;  // from the inner device, reused between receive() calls
+    std::deque<Packet> ready_;      // received frames and pieces, in order, not yet handed up
+    Instant last_receive_;          // when receive() last ran: "now" for poll_at()
 };
+
+// Cuts a TCP/IPv4 frame into frames of at most `mss` payload bytes each, as tcp_gso_segment does
+// (see the file comment), allocated from `pool` with `headroom` and appended to `out` in sequence
+// order. Returns false (and appends nothing) if the frame is not a well-formed TCP/IPv4 frame.
+// Public for the unit tests, which check every field with libtins.
+bool segment_tcp_frame(const Packet& frame, std::size_t mss, PacketPool& pool, std::size_t headroom,
+                       std::vector<Packet>& out);
 
 }  // namespace tcpip

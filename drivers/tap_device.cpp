@@ -97,6 +97,7 @@ static_assert(sizeof(VirtioNetHeader) == 10);
 constexpr std::uint8_t kNeedsChecksum = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
 constexpr std::uint8_t kDataValid = 2;      // VIRTIO_NET_HDR_F_DATA_VALID
 constexpr std::uint8_t kGsoTcpV4 = 1;       // VIRTIO_NET_HDR_GSO_TCPV4
+constexpr std::uint8_t kGsoEcn = 0x80;      // VIRTIO_NET_HDR_GSO_ECN: the segment may carry CWR
 
 // dev_valid_name() in net/core/dev.c: not empty, not "." or "..", no '/', ':' or whitespace.
 bool valid_interface_name(const std::string& name) {
@@ -265,6 +266,12 @@ std::size_t TapDevice::receive_with_header(PacketPool& pool, std::vector<Packet>
         // frame went from its memory to ours); DATA_VALID: it checked it. Either way it is good.
         if (header.flags & (kNeedsChecksum | kDataValid)) {
             packet.offload().checksum_verified = true;
+        }
+        // A large TCP frame says how the kernel's TCP would have cut it for a real wire (its MSS):
+        // the stack takes it whole, but a device that must cut it (SoftwareOffload before a fault
+        // injector) needs the size. The ECN bit only says CWR may be set: cutting handles that.
+        if ((header.gso_type & ~kGsoEcn) == kGsoTcpV4 && header.gso_size != 0 && length > mtu_ + kEthernetHeader) {
+            packet.offload().segment_size = header.gso_size;
         }
         batch.push_back(std::move(packet));
         count++;

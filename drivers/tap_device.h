@@ -33,7 +33,8 @@
 //   - segmentation: gso_type VIRTIO_NET_HDR_GSO_TCPV4 with gso_size says "this frame is one TCP
 //     segment of up to 64 KiB; cut it into gso_size-byte segments where it must be" (TSO). The
 //     kernel passes its own large segments to us whole (we take them as they are: TCP does not
-//     care how its bytes were cut), and takes the large ones we send as a NIC's GRO would hand
+//     care how its bytes were cut; receive() keeps gso_size in offload().segment_size for a
+//     device that must cut them, see drivers/software_offload.h), and takes the large ones we send as a NIC's GRO would hand
 //     them over: its own TCP receives them whole, and only a route out through a real NIC would
 //     cut them.
 // TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4) tells the kernel we understand both, which turns on the
