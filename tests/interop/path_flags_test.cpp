@@ -45,7 +45,7 @@ TEST_F(PathFlagsInterop, LossAndDelayActOnMtuSizedFramesWhileTransfersComplete) 
     EXPECT_GE(summary.received, 15) << ping.output;
     EXPECT_LT(summary.received, 30 + 1) << ping.output;
     EXPECT_GE(summary.avg_ms, 20.0) << ping.output;
-    EXPECT_LT(summary.avg_ms, 35.0) << ping.output;
+    EXPECT_LT(summary.avg_ms, 40.0) << ping.output;
 
     // A transfer each way through the lossy path, 4 s each: the kernel sends to us, then we send
     // to the kernel (-R). iperf3 counts what the sender wrote and what the receiver got by the
