@@ -34,9 +34,9 @@
 #   c  kernel -> stack    iperf3 -c in B to tcpip-perf -s in A (our stack)
 # and, when tcpip-perf takes the flags, b again with -C cubic, -C reno and --no-sack (a variant
 # whose flag tcpip-perf rejects is skipped, with a message saying so). Each cell reports the
-# ratios b/a and c/a of the medians. Kernel TCP in both namespaces: cubic, SACK, timestamps, ECN
-# when asked (tcp_ecn=2), no metrics cache between runs (tcp_no_metrics_save=1); the values in
-# force are written to the results.
+# ratios b/a and c/a of the medians. Kernel TCP in both namespaces: CUBIC for the kernel senders
+# (iperf3 -C cubic), SACK, timestamps, ECN when asked (tcp_ecn=2), no metrics cache between runs
+# (tcp_no_metrics_save=1); the values in force are written to the results.
 #
 # Then the seeded simulation (build-release/bench/paths-sim): two of our stacks in virtual time
 # over a 1 Gbit/s link with 200 ms one-way delay, goodput against the Mathis bound.
@@ -151,15 +151,22 @@ for link in "$ns_a br0" "$ns_a ra" "$ns_a st1" "$ns_a st2" "$ns_a lo" "$ns_b rb"
   read -r ns dev <<<"$link"
   ip -n "$ns" link set "$dev" up
 done
-kernel_sysctls=(net.ipv4.tcp_congestion_control=cubic net.ipv4.tcp_sack=1 net.ipv4.tcp_timestamps=1
-  net.ipv4.tcp_ecn=2 net.ipv4.tcp_no_metrics_save=1 net.ipv6.conf.all.disable_ipv6=1
-  net.ipv6.conf.default.disable_ipv6=1)
+# The kernel's TCP. The congestion control is chosen per socket (iperf3 -C cubic, TCP_CONGESTION:
+# root may pick any algorithm the kernel has), because a new namespace inherits the default of the
+# initial one and may set only the algorithms that one allows.
+kernel_sysctls=(net.ipv4.tcp_sack=1 net.ipv4.tcp_timestamps=1 net.ipv4.tcp_ecn=2 net.ipv4.tcp_no_metrics_save=1
+  net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1)
 for ns in "$ns_a" "$ns_b"; do
   ip netns exec "$ns" sysctl -qw "${kernel_sysctls[@]}"
 done
-kernel_settings=$(ip netns exec "$ns_b" sysctl -n net.ipv4.tcp_congestion_control net.ipv4.tcp_sack \
-  net.ipv4.tcp_timestamps net.ipv4.tcp_ecn net.ipv4.tcp_no_metrics_save net.ipv4.tcp_rmem net.ipv4.tcp_wmem |
-  paste -sd ';')
+kernel_cc=cubic
+grep -qw "$kernel_cc" /proc/sys/net/ipv4/tcp_available_congestion_control 2>/dev/null ||
+  modprobe "tcp_$kernel_cc" 2>/dev/null || true
+grep -qw "$kernel_cc" /proc/sys/net/ipv4/tcp_available_congestion_control ||
+  fail "the kernel has no $kernel_cc congestion control ($(cat /proc/sys/net/ipv4/tcp_available_congestion_control))"
+kernel_settings="congestion control $kernel_cc (iperf3 -C; namespace default $(ip netns exec "$ns_b" sysctl -n \
+  net.ipv4.tcp_congestion_control));$(ip netns exec "$ns_b" sysctl net.ipv4.tcp_sack net.ipv4.tcp_timestamps \
+  net.ipv4.tcp_ecn net.ipv4.tcp_no_metrics_save net.ipv4.tcp_rmem net.ipv4.tcp_wmem | tr '\t' ' ' | paste -sd ';')"
 
 # start NAMESPACE LOG PATTERN COMMAND...: runs COMMAND in the background (ip netns exec execs it,
 # so the PID is the command's own) and waits up to 10 s for PATTERN in its output. Sets $pid.
@@ -264,7 +271,7 @@ for delay in "${delay_list[@]}"; do
     for ((run = 1; run <= runs; run++)); do
       echo "paths: [cell $cell: loss $loss %, delay $delay ms] run $run/$runs"
       kernel_server
-      measure "a-$tag-$run" a "$loss" "$delay" "$run" "$ns_a" iperf3 -c "$kernel_b" -t "$seconds" -J
+      measure "a-$tag-$run" a "$loss" "$delay" "$run" "$ns_a" iperf3 -c "$kernel_b" -t "$seconds" -J -C "$kernel_cc"
       for variant in b "${variants[@]}"; do
         kernel_server
         # shellcheck disable=SC2086
@@ -273,7 +280,7 @@ for delay in "${delay_list[@]}"; do
           ${variant_flags[$variant]:-}
       done
       kill -0 "$perf_server_pid" 2>/dev/null || fail "tcpip-perf -s is no longer running (see $raw_dir/tcpip-perf-server.log)"
-      measure "c-$tag-$run" c "$loss" "$delay" "$run" "$ns_b" iperf3 -c "$stack_server" -t "$seconds" -J
+      measure "c-$tag-$run" c "$loss" "$delay" "$run" "$ns_b" iperf3 -c "$stack_server" -t "$seconds" -J -C "$kernel_cc"
     done
     stop "$relay_pid"
   done

@@ -182,6 +182,13 @@ def draw_chart(path, rows, info, sim):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from matplotlib.ticker import FuncFormatter
+
+    def plain_numbers(ax):
+        # 0.5, 2, 300 rather than 5x10^-1: the log axis' labels as plain figures.
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+
     delays = sorted({r["delay_ms"] for r in rows})
     variants = [v for v, _ in VARIANTS if any(v in r["median_mbits"] for r in rows)]
     colors = {"a": "#7f7f7f", "b": "#1f77b4", "c": "#ff7f0e", "b_cubic": "#2ca02c", "b_reno": "#9467bd",
@@ -200,12 +207,16 @@ def draw_chart(path, rows, info, sim):
                     xs.append(g + (i - (len(variants) - 1) / 2) * width)
                     ys.append(max(r["median_mbits"][v], 1e-3))
             ax.bar(xs, ys, width * 0.95, color=colors.get(v, "#000000"), label=LABELS[v])
+        top = 1e-3
         for g, r in enumerate(cell_rows):
             ratio = r["ratio_to_kernel"].get("b")
+            cell_top = max([1e-3] + list(r["median_mbits"].values()))
+            top = max(top, cell_top)
             if ratio is not None:
-                top = max(r["median_mbits"].values())
-                ax.text(g, max(top, 1e-3) * 1.15, f"b/a {ratio:.2f}", ha="center", fontsize=8)
+                ax.text(g, cell_top * 1.2, f"b/a {ratio:.2f}", ha="center", fontsize=8)
         ax.set_yscale("log")
+        ax.set_ylim(top=top * 3)
+        plain_numbers(ax)
         ax.set_xticks(range(len(cell_rows)), [f"{r['loss_pct']:g} %" for r in cell_rows])
         ax.set_xlabel("loss (each way)")
         ax.set_ylabel("Mbit/s (log)")
@@ -214,10 +225,11 @@ def draw_chart(path, rows, info, sim):
         ax = axes[0][-1]
         cells = sim["cells"]
         ax.bar([i - 0.2 for i in range(len(cells))], [max(c["goodput_mbit"], 1e-3) for c in cells], 0.38,
-               color="#1f77b4", label="simulation: our stack -> our stack")
+               color="#17becf", label="simulation: our stack -> our stack")
         mathis = [(i + 0.2, c["mathis_mbit"]) for i, c in enumerate(cells) if c["mathis_mbit"] is not None]
         ax.bar([x for x, _ in mathis], [m for _, m in mathis], 0.38, color="#bcbd22", label="Mathis bound")
         ax.set_yscale("log")
+        plain_numbers(ax)
         ax.set_xticks(range(len(cells)), [f"{c['loss_pct']:g} %" for c in cells])
         ax.set_xlabel("loss (each way)")
         ax.set_title(f"simulation: {sim['rate_mbit']:g} Mbit/s, {sim['delay_ms']:g} ms one way", fontsize=10)
