@@ -182,10 +182,11 @@ def draw_chart(path, rows, info, sim):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator
 
     def plain_numbers(ax):
         # 0.5, 2, 300 rather than 5x10^-1: the log axis' labels as plain figures.
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
 
@@ -232,6 +233,7 @@ def draw_chart(path, rows, info, sim):
         plain_numbers(ax)
         ax.set_xticks(range(len(cells)), [f"{c['loss_pct']:g} %" for c in cells])
         ax.set_xlabel("loss (each way)")
+        ax.set_ylabel("Mbit/s (log)")
         ax.set_title(f"simulation: {sim['rate_mbit']:g} Mbit/s, {sim['delay_ms']:g} ms one way", fontsize=10)
     entries = {}
     for ax in axes[0]:
