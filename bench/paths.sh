@@ -43,7 +43,8 @@
 #
 # Output: DIR/results.json, results.csv, results.png, simulation.csv (drawn by bench/paths_report.py)
 # and DIR/raw/ (every iperf3 JSON and log), and a table on stdout. Exit status: 0 when every
-# measurement was taken, whatever the figures; 1 when the harness failed; 2 for bad arguments.
+# measurement was taken, whatever the figures; 1 when the harness failed or a transfer gave no
+# result (the report is still written, that transfer counted as 0); 2 for bad arguments.
 set -euo pipefail
 caller_dir=$PWD
 cd "$(dirname "$0")/.."
@@ -205,6 +206,7 @@ wait_for_iperf3() {
   fail "iperf3 -s never listened in $ns_b"
 }
 
+failed_transfers=0
 client_timeout=$((seconds * 3 + 30))  # its own length, connection set-up over a lossy 200 ms path, reporting
 
 # measure NAME VARIANT CELL... RUN COMMAND_NS COMMAND...: one transfer; records its goodput.
@@ -219,6 +221,7 @@ measure() {
   else
     echo "paths: warning: $name: no result ($(head -c 200 "$raw_dir/$name.report")); counted as 0" >&2
     mbits=0
+    failed_transfers=$((failed_transfers + 1))
   fi
   printf '%s\t%s\t%s\t%s\t%s\n' "$loss" "$delay" "$variant" "$run" "$mbits" >>"$measurements"
   printf '  %-9s %10.2f Mbit/s\n' "$variant" "$mbits"
@@ -314,3 +317,4 @@ echo
 echo "paths: $out/results.json"
 echo "paths: $out/results.csv"
 echo "paths: $out/results.png"
+((failed_transfers == 0)) || fail "$failed_transfers transfer(s) gave no result (counted as 0 Mbit/s; see $raw_dir)"

@@ -122,8 +122,12 @@ RelayOptions parse(int argc, char** argv) {
             check(app::parse_rate_mbit(value(), rate));
             o.path.rate_bytes_per_second = rate;
         } else if (arg == "--faults") {
+            const std::string text = value();
+            if (text.find("direction=") != std::string::npos) {
+                usage_error("--faults: direction= does not apply here: the relay puts the same faults on each direction");
+            }
             app::FaultSpec spec;
-            check(app::parse_faults(value(), spec));
+            check(app::parse_faults(text, spec));
             o.faults = spec;
         } else if (arg == "--seed") {
             long long n = 0;
