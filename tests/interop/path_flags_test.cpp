@@ -91,6 +91,41 @@ TEST_F(PathFlagsInterop, LossAndDelayActOnMtuSizedFramesWhileTransfersComplete) 
     EXPECT_EQ(stat("tcp", "rx_bad_checksum"), 0u) << stats;
 }
 
+// The kernel's large frames are cut at ITS segment size (the virtio header's gso_size, which
+// TapDevice keeps), not at whatever our MTU would allow: with a route MTU of 1200 on the kernel's
+// side, every frame it sends is at most 14 + 1200 bytes once cut, as the kernel itself would have
+// cut it for a real NIC. The capture (--pcap, taken above the injector) shows what the stack got.
+constexpr const char kLargestFromKernel[] = R"(
+import struct, sys
+data = open(sys.argv[1], 'rb').read()
+ours = bytes.fromhex(sys.argv[2].replace(':', ''))
+at, largest, count = 24, 0, 0
+while at + 16 <= len(data):
+    incl = struct.unpack('<I', data[at + 8:at + 12])[0]
+    frame = data[at + 16:at + 16 + incl]
+    at += 16 + incl
+    if frame[6:12] != ours and len(frame) > 100:
+        largest, count = max(largest, len(frame)), count + 1
+print('largest=%d frames=%d' % (largest, count))
+)";
+
+TEST_F(PathFlagsInterop, KernelFramesAreCutAtTheKernelsSegmentSize) {
+    const std::string subnet = env_->kernel_address().address.to_string();
+    ASSERT_TRUE(env_->exec({"ip", "route", "change", subnet.substr(0, subnet.rfind('.')) + ".0/24", "dev",
+                            env_->tap_name(), "mtu", "lock", "1200"}).ok());
+    const std::string pcap = "/tmp/tcpip-path-flags-" + std::to_string(::getpid()) + ".pcap";
+    auto app = start_app(*env_, "tcpip-perf", our_ip_, {"-s", "--stats", "--loss", "0.1", "--pcap", pcap});
+    ASSERT_TRUE(app) << app.error();
+    CommandResult r = env_->exec({"iperf3", "-c", our_ip_, "-t", "2"}, Duration::seconds(30));
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    const std::string stats = app->stop().output;
+    EXPECT_GT(stat_from_output(stats, "segmenter_rx", "rx_segmented_frames").value_or(0), 0u) << stats;
+    CommandResult sizes = run_command({"python3", "-c", kLargestFromKernel, pcap, "02:74:63:70:00:02"});
+    std::remove(pcap.c_str());
+    EXPECT_GT(value_of(sizes.output, "frames").value_or(0), 1000) << sizes.output;
+    EXPECT_EQ(value_of(sizes.output, "largest"), 14 + 1200) << sizes.output;
+}
+
 TEST_F(PathFlagsInterop, BadPathFlagIsOneLineAndExitStatus2) {
     CommandResult r = env_->exec({app_path("tcpip-echo"), "--tap", env_->tap_name(), "--loss", "200"});
     EXPECT_EQ(r.exit_code, 2) << r.output;
