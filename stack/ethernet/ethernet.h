@@ -15,6 +15,7 @@
 #include "drivers/net_device.h"
 #include "stack/core/packet.h"
 #include "stack/core/stats.h"
+#include "stack/core/trace.h"
 #include "stack/ethernet/header.h"
 
 namespace tcpip {
@@ -27,6 +28,8 @@ public:
     EthernetLayer(NetDevice& device, EthernetStats& stats);
 
     void register_handler(std::uint16_t ethertype, Handler handler);
+    // Who hears of every frame (null: nobody); the Stack sets StackConfig::tracer here.
+    void set_tracer(Tracer* tracer) { tracer_ = tracer; }
 
     // One received frame, straight from the device.
     void receive(Instant now, Packet frame);
@@ -41,10 +44,13 @@ public:
     NetDevice& device() { return device_; }
 
 private:
+    void demux(Instant now, Packet frame);
+
     NetDevice& device_;
     MacAddress mac_;
     DeviceCapabilities capabilities_;
     EthernetStats& stats_;
+    Tracer* tracer_ = nullptr;
     std::vector<std::pair<std::uint16_t, Handler>> handlers_;  // a handful: a vector beats a map
 };
 

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "stack/core/random.h"
+#include "stack/core/trace.h"
 #include "stack/ipv4/icmp.h"
 #include "stack/ipv4/reassembly.h"
 
@@ -56,17 +57,21 @@ void Ipv4Layer::receive(Instant now, Packet packet, const EthernetRepr& eth) {
     ++stats_.rx_packets;
     auto parsed = Ipv4Header::parse(packet.bytes());
     if (!parsed) {
+        TraceNote why = TraceNote::IpTruncated;
         switch (parsed.error()) {
-            case ParseError::BadVersion: ++stats_.rx_bad_version; break;
-            case ParseError::BadHeaderLength: ++stats_.rx_bad_header_length; break;
-            case ParseError::BadTotalLength: ++stats_.rx_bad_total_length; break;
+            case ParseError::BadVersion: ++stats_.rx_bad_version; why = TraceNote::IpBadVersion; break;
+            case ParseError::BadHeaderLength: ++stats_.rx_bad_header_length; why = TraceNote::IpBadHeaderLength; break;
+            case ParseError::BadTotalLength: ++stats_.rx_bad_total_length; why = TraceNote::IpBadTotalLength; break;
             default: ++stats_.rx_truncated; break;
         }
+        if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Ip, TraceDir::Rx, packet.bytes(), why);
         return;
     }
     const Ipv4Header& header = *parsed;
+    if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Ip, TraceDir::Rx, packet.bytes());
     if (config_.verify_rx_checksums && !header.checksum_valid()) {
         ++stats_.rx_bad_checksum;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Ip, TraceNote::IpBadChecksum);
         return;
     }
     Ipv4RxInfo info{Ipv4Repr::from(header), header.header_len(), eth.dst.is_broadcast()};
@@ -77,12 +82,14 @@ void Ipv4Layer::receive(Instant now, Packet packet, const EthernetRepr& eth) {
     if (info.header.src.is_broadcast() || info.header.src.is_multicast() ||
         (address_.prefix_len < 31 && info.header.src == address_.broadcast())) {
         ++stats_.rx_bad_source;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Ip, TraceNote::IpBadSource);
         return;
     }
     // A host accepts its own address and the broadcasts of its network; it forwards nothing.
     const Ipv4Address dst = info.header.dst;
     if (dst != address_.address && !dst.is_broadcast() && dst != address_.broadcast()) {
         ++stats_.rx_not_for_us;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Ip, TraceNote::IpNotForUs);
         return;
     }
 
@@ -107,10 +114,12 @@ void Ipv4Layer::deliver(Instant now, const Ipv4RxInfo& info, Packet payload) {
     Ipv4ProtocolHandler* handler = handlers_[info.header.protocol];
     if (handler == nullptr) {
         ++stats_.rx_unknown_protocol;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Ip, TraceNote::IpUnknownProtocol);
         icmp_->send_destination_unreachable(now, IcmpUnreachableCode::Protocol, info, payload);
         return;
     }
     ++stats_.rx_delivered;
+    if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Ip, TraceNote::IpDelivered);
     handler->receive(now, info, std::move(payload));
 }
 
@@ -125,6 +134,7 @@ Result<void, Ipv4SendError> Ipv4Layer::send(Instant now, Ipv4Address dst, std::u
                                             const Ipv4SendOptions& options) {
     if (payload.size() > 65535 - Ipv4Repr::header_len()) {
         ++stats_.frag_fails;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Ip, TraceNote::IpTooBigDontFragment);
         return Unexpected(Ipv4SendError::MessageTooBig);
     }
     // The next hop: broadcasts go to every host on the link; everything else by the routes.
@@ -134,6 +144,7 @@ Result<void, Ipv4SendError> Ipv4Layer::send(Instant now, Ipv4Address dst, std::u
         auto route = routes_.next_hop(dst);
         if (!route) {
             ++stats_.tx_no_route;
+            if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Ip, TraceNote::IpNoRoute);
             return Unexpected(Ipv4SendError::NoRoute);
         }
         next_hop = *route;
@@ -157,11 +168,13 @@ Result<void, Ipv4SendError> Ipv4Layer::send(Instant now, Ipv4Address dst, std::u
         header.payload_len = static_cast<std::uint16_t>(payload.size());
         header.emit(payload);
         ++stats_.tx_packets;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Ip, TraceDir::Tx, payload.bytes());
         transmit(now, dst, broadcast ? Ipv4Address::broadcast() : next_hop, std::move(payload));
         return {};
     }
     if (options.dont_fragment) {
         ++stats_.frag_fails;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Ip, TraceNote::IpTooBigDontFragment);
         return Unexpected(Ipv4SendError::MessageTooBig);
     }
 
@@ -181,6 +194,11 @@ Result<void, Ipv4SendError> Ipv4Layer::send(Instant now, Ipv4Address dst, std::u
         part.emit(fragment);
         ++stats_.frag_created;
         ++stats_.tx_packets;
+        if (Tracer* t = config_.tracer) [[unlikely]] {
+            t->packet(now, TraceLayer::Ip, TraceDir::Tx, fragment.bytes(), TraceNote::IpFragment,
+                      static_cast<std::uint32_t>(offset / per_fragment + 1),
+                      static_cast<std::uint32_t>((total + per_fragment - 1) / per_fragment));
+        }
         transmit(now, dst, broadcast ? Ipv4Address::broadcast() : next_hop, std::move(fragment));
     }
     return {};
