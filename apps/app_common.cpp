@@ -355,6 +355,10 @@ Tracing::Tracing(const std::string& program, const CommonOptions& options) {
 
 Tracing::~Tracing() = default;
 
+void Tracing::flush() {
+    if (tracer_) tracer_->done();
+}
+
 void Tracing::comment(PcapWriter* pcap) {
     if (!tracer_ || pcap == nullptr || pcap->format() != PcapFormat::PcapNg) return;
     pcap_ = std::make_unique<PcapComments>(*pcap);
@@ -380,6 +384,7 @@ Host::Host(const std::string& program, const CommonOptions& options)
 
 Host::~Host() {
     if (g_loop_to_stop == loop_.get()) g_loop_to_stop = nullptr;
+    tracing_.flush();  // what the last pass left unwritten (tcpip-ping sends from after its poll)
 }
 
 void Host::stop_on_signals() {
@@ -411,6 +416,7 @@ RuntimeHost::RuntimeHost(const std::string& program, const CommonOptions& option
 RuntimeHost::~RuntimeHost() {
     if (Runtime::get_default() == runtime_.get()) Runtime::set_default(nullptr);
     runtime_.reset();  // stops the stack's thread and closes every socket, before the device goes
+    tracing_.flush();
 }
 
 void RuntimeHost::stop_on_signals() {

@@ -159,6 +159,8 @@ public:
     // Comments every frame of a pcapng capture (nothing for a classic pcap).
     void comment(PcapWriter* pcap);
     Tracer* tracer() { return tracer_.get(); }
+    // Writes out what is not yet written (the hosts call it before the devices go).
+    void flush();
 
 private:
     class PcapComments;
