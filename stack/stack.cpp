@@ -42,7 +42,10 @@ std::size_t Stack::poll(Instant now) {
     for (;;) {
         rx_batch_.clear();
         std::size_t n = device_.receive(now, pool_, rx_batch_, config_.rx_batch);
-        for (auto& frame : rx_batch_) ethernet_.receive(now, std::move(frame));
+        for (auto& frame : rx_batch_) {
+            ethernet_.receive(now, std::move(frame));
+            if (Tracer* t = config_.tracer) [[unlikely]] t->done();  // the frame went as far up as it goes
+        }
         total += n;
         if (n < config_.rx_batch) break;
     }

@@ -10,17 +10,8 @@ void EthernetLayer::register_handler(std::uint16_t ethertype, Handler handler) {
 }
 
 void EthernetLayer::receive(Instant now, Packet frame) {
-    if (tracer_ == nullptr) [[likely]] {
-        demux(now, std::move(frame));
-        return;
-    }
-    tracer_->packet(now, TraceLayer::Eth, TraceDir::Rx, frame.bytes());
-    demux(now, std::move(frame));
-    tracer_->done();  // the frame went as far up as it goes
-}
-
-void EthernetLayer::demux(Instant now, Packet frame) {
     ++stats_.rx_frames;
+    if (tracer_) [[unlikely]] tracer_->packet(now, TraceLayer::Eth, TraceDir::Rx, frame.bytes());
     auto header = EthernetHeader::parse(frame.bytes());
     if (!header) {
         ++stats_.rx_runt;

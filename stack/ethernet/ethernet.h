@@ -28,7 +28,8 @@ public:
     EthernetLayer(NetDevice& device, EthernetStats& stats);
 
     void register_handler(std::uint16_t ethertype, Handler handler);
-    // Who hears of every frame (null: nobody); the Stack sets StackConfig::tracer here.
+    // Who hears of every frame (null: nobody); the Stack sets StackConfig::tracer here, and tells
+    // it when a received frame has gone as far up as it goes (Tracer::done).
     void set_tracer(Tracer* tracer) { tracer_ = tracer; }
 
     // One received frame, straight from the device.
@@ -44,8 +45,6 @@ public:
     NetDevice& device() { return device_; }
 
 private:
-    void demux(Instant now, Packet frame);
-
     NetDevice& device_;
     MacAddress mac_;
     DeviceCapabilities capabilities_;

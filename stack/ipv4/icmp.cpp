@@ -57,17 +57,16 @@ void Icmp::receive(Instant now, const Ipv4RxInfo& info, Packet payload) {
         if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Icmp, TraceDir::Rx, payload.bytes(), TraceNote::IcmpMalformed);
         return;
     }
-    Tracer* const tracer = config_.tracer;
-    if (tracer) [[unlikely]] tracer->packet(now, TraceLayer::Icmp, TraceDir::Rx, payload.bytes());
+    if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Icmp, TraceDir::Rx, payload.bytes());
     if (config_.verify_rx_checksums && !header->checksum_valid()) {
         ++stats_.rx_bad_checksum;
-        if (tracer) [[unlikely]] tracer->note(TraceLayer::Icmp, TraceNote::IcmpBadChecksum);
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Icmp, TraceNote::IcmpBadChecksum);
         return;
     }
     auto message = IcmpRepr::from(*header);
     if (!message) {
         ++stats_.rx_malformed;  // a type we do not handle (timestamp, redirect, ...)
-        if (tracer) [[unlikely]] tracer->note(TraceLayer::Icmp, TraceNote::IcmpUnsupported);
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Icmp, TraceNote::IcmpUnsupported);
         return;
     }
 
@@ -76,10 +75,10 @@ void Icmp::receive(Instant now, const Ipv4RxInfo& info, Packet payload) {
             ++stats_.rx_echo_requests;
             // Linux ignores echo requests sent to a broadcast address (icmp_echo_ignore_broadcasts).
             if (info.link_broadcast || info.header.dst != ip_.address()) {
-                if (tracer) [[unlikely]] tracer->note(TraceLayer::Icmp, TraceNote::IcmpEchoBroadcastIgnored);
+                if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Icmp, TraceNote::IcmpEchoBroadcastIgnored);
                 return;
             }
-            if (tracer) [[unlikely]] tracer->note(TraceLayer::Icmp, TraceNote::IcmpEchoAnswered);
+            if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Icmp, TraceNote::IcmpEchoAnswered);
             // The reply is the request with its type changed: turn it around in place. Only one
             // 16-bit word of the message changes (type/code 8/0 -> 0/0), so the checksum is
             // adjusted by RFC 1624 instead of summing up to 64 KiB again.
@@ -91,7 +90,7 @@ void Icmp::receive(Instant now, const Ipv4RxInfo& info, Packet payload) {
             store_be16(bytes, IcmpHeader::kChecksumOffset, checksum_adjust(old_checksum, old_word, new_word));
             Ipv4SendOptions options;
             options.tos = info.header.tos;
-            if (tracer) [[unlikely]] tracer->packet(now, TraceLayer::Icmp, TraceDir::Tx, payload.bytes());
+            if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Icmp, TraceDir::Tx, payload.bytes());
             if (ip_.send(now, info.header.src, IpProtocol::Icmp, std::move(payload), options)) {
                 ++stats_.tx_messages;
                 ++stats_.tx_echo_replies;
@@ -100,7 +99,7 @@ void Icmp::receive(Instant now, const Ipv4RxInfo& info, Packet payload) {
         }
         case IcmpType::EchoReply:
             ++stats_.rx_echo_replies;
-            if (tracer) [[unlikely]] tracer->note(TraceLayer::Icmp, TraceNote::IcmpEchoReply);
+            if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Icmp, TraceNote::IcmpEchoReply);
             if (on_echo_reply_) {
                 on_echo_reply_(now, EchoReply{info.header.src, message->ident, message->seq, info.header.ttl, message->data});
             }

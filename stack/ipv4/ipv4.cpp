@@ -68,10 +68,9 @@ void Ipv4Layer::receive(Instant now, Packet packet, const EthernetRepr& eth) {
         return;
     }
     const Ipv4Header& header = *parsed;
-    if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Ip, TraceDir::Rx, packet.bytes());
     if (config_.verify_rx_checksums && !header.checksum_valid()) {
         ++stats_.rx_bad_checksum;
-        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Ip, TraceNote::IpBadChecksum);
+        if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Ip, TraceDir::Rx, packet.bytes(), TraceNote::IpBadChecksum);
         return;
     }
     Ipv4RxInfo info{Ipv4Repr::from(header), header.header_len(), eth.dst.is_broadcast()};
@@ -82,17 +81,24 @@ void Ipv4Layer::receive(Instant now, Packet packet, const EthernetRepr& eth) {
     if (info.header.src.is_broadcast() || info.header.src.is_multicast() ||
         (address_.prefix_len < 31 && info.header.src == address_.broadcast())) {
         ++stats_.rx_bad_source;
-        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Ip, TraceNote::IpBadSource);
+        if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Ip, TraceDir::Rx, packet.bytes(), TraceNote::IpBadSource);
         return;
     }
     // A host accepts its own address and the broadcasts of its network; it forwards nothing.
     const Ipv4Address dst = info.header.dst;
     if (dst != address_.address && !dst.is_broadcast() && dst != address_.broadcast()) {
         ++stats_.rx_not_for_us;
-        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Ip, TraceNote::IpNotForUs);
+        if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Ip, TraceDir::Rx, packet.bytes(), TraceNote::IpNotForUs);
         return;
     }
 
+    if (Tracer* t = config_.tracer) [[unlikely]] {
+        // A fragment's fate is the reassembler's to tell; a whole datagram goes up, if anyone takes it.
+        const TraceNote note = header.is_fragment()                        ? TraceNote::None
+                               : handlers_[info.header.protocol] != nullptr ? TraceNote::IpDelivered
+                                                                           : TraceNote::IpUnknownProtocol;
+        t->packet(now, TraceLayer::Ip, TraceDir::Rx, packet.bytes(), note);
+    }
     // Cut Ethernet padding (total length rules), then strip the header. Its bytes stay in the
     // headroom, where ICMP finds them if it must quote this datagram.
     packet.truncate(header.total_length());
@@ -102,6 +108,9 @@ void Ipv4Layer::receive(Instant now, Packet packet, const EthernetRepr& eth) {
         ++stats_.rx_fragments;
         auto whole = reassembler_->add(now, info.header, info.header_len, std::move(packet));
         if (!whole) return;
+        if (Tracer* t = config_.tracer) [[unlikely]] {
+            t->note(TraceLayer::Ip, handlers_[whole->header.protocol] ? TraceNote::IpDelivered : TraceNote::IpUnknownProtocol);
+        }
         info.header = whole->header;
         info.header_len = whole->header_len;
         deliver(now, info, std::move(whole->payload));
@@ -114,12 +123,10 @@ void Ipv4Layer::deliver(Instant now, const Ipv4RxInfo& info, Packet payload) {
     Ipv4ProtocolHandler* handler = handlers_[info.header.protocol];
     if (handler == nullptr) {
         ++stats_.rx_unknown_protocol;
-        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Ip, TraceNote::IpUnknownProtocol);
         icmp_->send_destination_unreachable(now, IcmpUnreachableCode::Protocol, info, payload);
         return;
     }
     ++stats_.rx_delivered;
-    if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Ip, TraceNote::IpDelivered);
     handler->receive(now, info, std::move(payload));
 }
 

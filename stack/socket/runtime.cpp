@@ -73,6 +73,9 @@ private:
     Tracer* tracer_;
 };
 
+// Out of line and cold, so that on_stack_event stays small enough to inline.
+[[gnu::cold, gnu::noinline]] void trace_woken(Tracer* tracer, int fd) { tracer->socket_woken(fd); }
+
 // A call that took what frames brought (recv, accept): told once it knows what it took.
 void trace_taken(const Stack& stack, const Clock& clock, int fd, const char* call, std::int64_t value) {
     if (Tracer* t = stack.config().tracer) [[unlikely]] {
@@ -165,7 +168,7 @@ std::size_t Runtime::poll_stack() {
 }
 
 void Runtime::on_stack_event(SocketEntry& entry) {
-    if (Tracer* t = stack_.config().tracer) [[unlikely]] t->socket_woken(entry.fd);
+    if (Tracer* t = stack_.config().tracer) [[unlikely]] trace_woken(t, entry.fd);
     if (entry.event_pending) return;
     entry.event_pending = true;
     pending_events_.push_back(&entry);

@@ -17,19 +17,18 @@ void TcpLayer::receive(Instant now, const Ipv4RxInfo& info, Packet payload) {
         if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Tcp, TraceDir::Rx, payload.bytes(), TraceNote::TcpMalformed);
         return;
     }
-    Tracer* const tracer = config_.tracer;
-    if (tracer) [[unlikely]] tracer->packet(now, TraceLayer::Tcp, TraceDir::Rx, payload.bytes());
+    if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Tcp, TraceDir::Rx, payload.bytes());
     // A device with checksum offload may have vouched for it already (PacketOffload).
     if (config_.verify_rx_checksums && !payload.offload().checksum_verified &&
         !header->checksum_valid(info.header.src, info.header.dst)) {
         ++stats_.rx_bad_checksum;
-        if (tracer) [[unlikely]] tracer->note(TraceLayer::Tcp, TraceNote::TcpBadChecksum);
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Tcp, TraceNote::TcpBadChecksum);
         return;
     }
     // TCP is for unicast only (RFC 1122 4.2.3.10): a segment to a broadcast address is dropped.
     if (info.link_broadcast || info.header.dst != ip_.address()) {
         ++stats_.rx_malformed;
-        if (tracer) [[unlikely]] tracer->note(TraceLayer::Tcp, TraceNote::TcpNotUnicast);
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Tcp, TraceNote::TcpNotUnicast);
         return;
     }
     Segment seg{TcpRepr::from(*header), header->payload(), info.header.src, info.header.dst};
@@ -46,7 +45,7 @@ void TcpLayer::receive(Instant now, const Ipv4RxInfo& info, Packet payload) {
     // discarded. An incoming segment containing a RST is discarded. An incoming segment not
     // containing a RST causes a RST to be sent in response."
     ++stats_.rx_no_socket;
-    if (tracer) [[unlikely]] tracer->note(TraceLayer::Tcp, seg.header.flags.rst() ? TraceNote::TcpNoSocketRst : TraceNote::TcpNoSocket);
+    if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Tcp, seg.header.flags.rst() ? TraceNote::TcpNoSocketRst : TraceNote::TcpNoSocket);
     if (!seg.header.flags.rst()) send_reset_for(now, seg);
 }
 
@@ -54,10 +53,9 @@ void TcpLayer::receive(Instant now, const Ipv4RxInfo& info, Packet payload) {
 
 void TcpLayer::listen_input(Instant now, TcpSocket* listener, const Segment& seg) {
     const TcpFlags flags = seg.header.flags;
-    Tracer* const tracer = config_.tracer;
     // "First, check for a RST": an incoming RST is ignored.
     if (flags.rst()) {
-        if (tracer) [[unlikely]] tracer->note(TraceLayer::Tcp, TraceNote::TcpListenRst);
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Tcp, TraceNote::TcpListenRst);
         return;
     }
     // "Second, check for an ACK": any acknowledgment is bad here: <SEQ=SEG.ACK><CTL=RST>. Unless
@@ -70,13 +68,13 @@ void TcpLayer::listen_input(Instant now, TcpSocket* listener, const Segment& seg
             cookie_ack(now, listener, seg);
             return;
         }
-        if (tracer) [[unlikely]] tracer->note(TraceLayer::Tcp, TraceNote::TcpListenAck);
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Tcp, TraceNote::TcpListenAck);
         send_reset_for(now, seg);
         return;
     }
     // "Third, check for a SYN".
     if (!flags.syn()) {  // "Fourth, other data or control": drop it.
-        if (tracer) [[unlikely]] tracer->note(TraceLayer::Tcp, TraceNote::TcpListenNotSyn);
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Tcp, TraceNote::TcpListenNotSyn);
         return;
     }
 
@@ -87,12 +85,12 @@ void TcpLayer::listen_input(Instant now, TcpSocket* listener, const Segment& seg
     // memory.
     if (connections_.size() >= config_.tcp_max_connections) {
         ++stats_.connection_limit_dropped;
-        if (tracer) [[unlikely]] tracer->note(TraceLayer::Tcp, TraceNote::TcpConnectionLimit);
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Tcp, TraceNote::TcpConnectionLimit);
         return;
     }
     if (listener->queues.accept_queue.size() >= listener->queues.backlog) {
         ++stats_.syn_dropped;
-        if (tracer) [[unlikely]] tracer->note(TraceLayer::Tcp, TraceNote::TcpAcceptQueueFull);
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Tcp, TraceNote::TcpAcceptQueueFull);
         return;
     }
     if (listener->queues.syn_queue >= config_.tcp_max_syn_backlog) {
@@ -107,7 +105,7 @@ void TcpLayer::listen_input(Instant now, TcpSocket* listener, const Segment& seg
         const std::size_t index = syn_cookie::mss_index(mss);
         const SeqNum cookie = syn_cookie::make(cookie_key_, tuple, seg.header.seq, syn_cookie::minute(now), index);
         const auto window = static_cast<std::uint16_t>(std::min<std::size_t>(listener->opts.rcvbuf, 65535));
-        if (tracer) [[unlikely]] tracer->note(TraceLayer::Tcp, TraceNote::TcpSynCookieSent);
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Tcp, TraceNote::TcpSynCookieSent);
         send_syn_ack_cookie(now, seg, cookie, syn_cookie::kMssTable[index], window);
         ++stats_.syn_cookies_sent;
         return;
@@ -134,7 +132,7 @@ void TcpLayer::listen_input(Instant now, TcpSocket* listener, const Segment& seg
     ++listener->queues.syn_queue;
     ++stats_.passive_opens;
     child->state = TcpState::SynReceived;
-    if (tracer) [[unlikely]] tracer->tcp_state(child->local_port, child->remote_port, "LISTEN", "SYN-RECEIVED");
+    if (Tracer* t = config_.tracer) [[unlikely]] t->tcp_state(child->local_port, child->remote_port, "LISTEN", "SYN-RECEIVED");
     transmit(now, child, child->snd.iss, 0, TcpFlags::kSyn | TcpFlags::kAck);
     child->snd.nxt = child->snd.iss + 1;
     child->snd.max = child->snd.nxt;

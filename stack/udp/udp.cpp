@@ -191,13 +191,12 @@ void UdpLayer::receive(Instant now, const Ipv4RxInfo& info, Packet payload) {
         if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Udp, TraceDir::Rx, payload.bytes(), TraceNote::UdpMalformed);
         return;
     }
-    Tracer* const tracer = config_.tracer;
-    if (tracer) [[unlikely]] tracer->packet(now, TraceLayer::Udp, TraceDir::Rx, payload.bytes());
+    if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Udp, TraceDir::Rx, payload.bytes());
     // A device with checksum offload may have vouched for it already (PacketOffload).
     if (config_.verify_rx_checksums && !payload.offload().checksum_verified &&
         !header->checksum_valid(info.header.src, info.header.dst)) {
         ++stats_.rx_bad_checksum;
-        if (tracer) [[unlikely]] tracer->note(TraceLayer::Udp, TraceNote::UdpBadChecksum);
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Udp, TraceNote::UdpBadChecksum);
         return;
     }
     const std::uint16_t src_port = header->src_port();
@@ -205,14 +204,14 @@ void UdpLayer::receive(Instant now, const Ipv4RxInfo& info, Packet payload) {
     UdpSocket* socket = find(info.header.src, src_port, info.header.dst, dst_port);
     if (socket == nullptr) {
         ++stats_.rx_no_port;
-        if (tracer) [[unlikely]] tracer->note(TraceLayer::Udp, TraceNote::UdpNoPort);
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Udp, TraceNote::UdpNoPort);
         ip_.icmp().send_destination_unreachable(now, IcmpUnreachableCode::Port, info, payload);
         return;
     }
     // Charge the buffer against SO_RCVBUF; a full queue drops the newest datagram.
     if (socket->rx_queued_bytes + payload.capacity() > socket->rcvbuf) {
         ++stats_.rx_queue_full;
-        if (tracer) [[unlikely]] tracer->note(TraceLayer::Udp, TraceNote::UdpQueueFull);
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Udp, TraceNote::UdpQueueFull);
         return;
     }
     const std::size_t length = header->length();
@@ -221,8 +220,8 @@ void UdpLayer::receive(Instant now, const Ipv4RxInfo& info, Packet payload) {
     socket->rx_queued_bytes += payload.capacity();
     socket->rx_queue.push_back(UdpSocket::Datagram{info.header.src, src_port, std::move(payload)});
     ++stats_.rx_datagrams;
-    if (tracer) [[unlikely]] {
-        tracer->note(TraceLayer::Udp, TraceNote::UdpDelivered, dst_port, static_cast<std::uint32_t>(socket->rx_queue.size()));
+    if (Tracer* t = config_.tracer) [[unlikely]] {
+        t->note(TraceLayer::Udp, TraceNote::UdpDelivered, dst_port, static_cast<std::uint32_t>(socket->rx_queue.size()));
     }
     if (socket->on_event) socket->on_event();
 }
