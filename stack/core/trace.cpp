@@ -38,10 +38,11 @@ TraceWords describe(TraceNote note) {
         case TraceNote::IpFragmentDuplicate: return {"dropped: duplicate fragment", "RFC 791 3.2", true};
         case TraceNote::IpFragmentOverlap: return {"dropped: overlapping fragment, datagram discarded", "RFC 1858", true};
         case TraceNote::IpFragmentTooBig: return {"dropped: fragment past 65535 bytes, datagram discarded", "RFC 791 3.2", true};
-        case TraceNote::IpReassemblyTimeout: return {"reassembly timed out", "RFC 1122 3.3.2", true};
+        case TraceNote::IpReassemblyTimeout: return {"reassembly of datagram id {n} timed out", "RFC 1122 3.3.2", true};
         case TraceNote::IpFragment: return {"fragment {n} of {m}", "RFC 791 3.2", false};
         case TraceNote::IpNoRoute: return {"dropped: no route", "RFC 1122 3.3.1", true};
-        case TraceNote::IpTooBigDontFragment: return {"dropped: too big and DF set (EMSGSIZE)", "RFC 791 3.2", true};
+        case TraceNote::IpTooBigDontFragment:
+            return {"dropped: too big to send (DF set, or over 65535 bytes): EMSGSIZE", "RFC 791 3.2", true};
         case TraceNote::IpQueuedForArp: return {"(waited for ARP)", nullptr, false};
 
         case TraceNote::IcmpMalformed: return {"dropped: malformed", "RFC 792", true};

@@ -160,6 +160,7 @@ void Reassembler::on_timeout(Instant now, std::uint64_t serial) {
         if (it->serial != serial) continue;
         ++stats_.reasm_timeout;
         ++stats_.reasm_fails;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Ip, TraceNote::IpReassemblyTimeout, it->ident);
         std::optional<Ipv4Repr> first_header = it->first_header;
         std::size_t first_len = it->first_header_len;
         Packet first;

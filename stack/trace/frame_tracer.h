@@ -1,13 +1,13 @@
 // FrameTracer: the Tracer (stack/core/trace.h) behind `--trace`, `--trace-json` and the comments
 // of a pcapng capture. It gathers what the layers report into frames, one line per layer:
 //
-//     rx eth  16:77:be:3d:00:78 > 02:74:63:70:00:02 IPv4 74 B
-//        ip   10.0.0.1 > 10.0.0.2 TCP ttl 64 id 4711 DF len 60  ok
-//        tcp  33176 > 80 [S] seq 1822 win 64240 <mss 1460,sackOK,TS,ws 10>  LISTEN -> SYN-RECEIVED
-//     tx tcp  80 > 33176 [S.] seq 9a01 ack 1823 win 65535 <mss 1460,ws 3>
-//        ip   10.0.0.2 > 10.0.0.1 TCP ttl 64 id 301 DF len 52
-//        arp  10.0.0.1 is at 16:77:be:3d:00:78 (cached)
-//        eth  02:74:63:70:00:02 > 16:77:be:3d:00:78 IPv4 66 B
+//     rx eth  fe:02:ce:b3:bb:23 > 02:74:63:70:00:02 IPv4 74 B
+//        ip   10.0.0.1 > 10.0.0.2 TCP ttl 64 id 35611 DF len 60  ok
+//        tcp  36038 > 80 [S] seq 1088788209 win 64240 len 0 <mss 1460,sackOK,TS val 1720125516 ecr 0,ws 10>  LISTEN -> SYN-RECEIVED
+//     tx tcp  80 > 36038 [S.] seq 3940142717 ack 1088788210 win 65535 len 0 <mss 1460,ws 3>
+//        ip   10.0.0.2 > 10.0.0.1 TCP ttl 64 id 18852 DF len 48
+//        arp  10.0.0.1 is at fe:02:ce:b3:bb:23  (cached)
+//        eth  02:74:63:70:00:02 > fe:02:ce:b3:bb:23 IPv4 62 B
 //
 // How the reports become frames:
 //   - A received frame starts with Ethernet's report and gathers every layer's line on the way up

@@ -136,6 +136,21 @@ TEST_F(TraceTest, FragmentedDatagramIsHeldThenReassembled) {
     s.udp().close(udp);
 }
 
+TEST_F(TraceTest, ReassemblyTimeoutIsToldByATimer) {
+    peer_known = true;
+    quiet_stack();
+    Tins::IP header = ip_to_us(17);
+    header.id(0x0101);
+    auto frames = fragment(header, pattern(3000), 1480);
+    inject(at(10), frames[0]);
+    sink.take_text();
+    poll(at(31'000));  // past the 30 s reassembly timeout
+    const std::string text = sink.take_text();
+    // No frame caused it: a line of its own, then the ICMP error it sends.
+    EXPECT_LINE(text, "   ip   ", "reassembly of datagram id 257 timed out (RFC 1122 3.3.2)");
+    EXPECT_LINE(text, "tx icmp time exceeded (reassembly)", "");
+}
+
 TEST_F(TraceTest, HandshakeShowsRfc9293States) {
     peer_known = true;
     Stack& s = quiet_stack();
