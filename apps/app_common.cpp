@@ -36,8 +36,8 @@ const char* kSharedUsage =
     "  --max-connections N TCP connections at once, in any state but LISTEN (default 65536);\n"
     "                      beyond it a new SYN is dropped, as Linux drops one when full\n"
     "  --syn-backlog N     half-open connections per listener (default 256)\n"
-    "  --trace             print every frame on stderr, one line per layer (sock, tcp, udp, icmp, ip,\n"
-    "                      arp, eth) with what the stack decided; colour on a terminal\n"
+    "  --trace             print every frame, one line per layer (sock, tcp, udp, icmp, ip, arp, eth)\n"
+    "                      with what the stack decided, on stdout (tcpip-nc: stderr); colour on a terminal\n"
     "  --trace-layers L    only these layers, comma-separated, e.g. tcp,ip (implies --trace)\n"
     "  --trace-json FILE   the same events as JSON lines in FILE\n"
     "  --seed N            seed of the stack's random choices (ISNs, ports, IP IDs); printed either way\n"
@@ -340,7 +340,8 @@ Tracing::Tracing(const std::string& program, const CommonOptions& options) {
     if (!options.trace && !options.trace_json && !pcapng) return;
     tracer_ = std::make_unique<FrameTracer>();
     if (options.trace) {
-        text_ = std::make_unique<TextTraceSink>(stderr, ::isatty(STDERR_FILENO) == 1, options.trace_layers);
+        std::FILE* out = options.stdout_is_data ? stderr : stdout;
+        text_ = std::make_unique<TextTraceSink>(out, ::isatty(::fileno(out)) == 1, options.trace_layers);
         tracer_->add_sink(text_.get());
     }
     if (options.trace_json) {

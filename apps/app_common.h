@@ -13,8 +13,9 @@
 //                       TAP: SPEC is KEY=VALUE[,KEY=VALUE...], see parse_faults below
 //   --max-connections N TCP connections at once (StackConfig::tcp_max_connections)
 //   --syn-backlog N     half-open connections per listener (StackConfig::tcp_max_syn_backlog)
-//   --trace             every frame on stderr, one line per layer with its decision (FrameTracer,
-//                       stack/trace/frame_tracer.h); colour on a terminal
+//   --trace             every frame on stdout (stderr for tcpip-nc, whose stdout is data), one line
+//                       per layer with its decision (FrameTracer, stack/trace/frame_tracer.h);
+//                       colour on a terminal
 //   --trace-layers L    only these layers' lines, e.g. tcp,ip (implies --trace)
 //   --trace-json FILE   the same events as JSON lines in FILE
 //   --seed N            the seed of the stack's random choices (ISNs, ports, IP IDs); without it a
@@ -84,6 +85,7 @@ struct CommonOptions {
     std::optional<FaultSpec> faults;
     StackConfig stack;    // the stack's tunables: defaults, except what the shared flags set
     bool trace = false;                     // --trace (or --trace-layers)
+    bool stdout_is_data = false;            // set by the app: --trace's lines go to stderr, not stdout
     unsigned trace_layers = ~0u;            // bit 1 << TraceLayer for each layer shown
     std::optional<std::string> trace_json;  // --trace-json FILE
     std::optional<std::uint64_t> seed;      // --seed N

@@ -1339,6 +1339,7 @@ int main(int argc, char** argv) {
     });
     args.add_option({"--control-timeout"}, [&](std::string_view v) { return app::parse_seconds(v, 0.1, perf.control_timeout); });
     app::CommonOptions options = args.parse(argc, argv);
+    options.stdout_is_data = perf.json;  // -J: standard output is one JSON document; --trace writes on stderr
 
     if (perf.server == perf.host.has_value()) args.fail("give exactly one of -s and -c HOST");
     if (perf.test.bytes != 0 && perf.test.blocks != 0) args.fail("only one of -n and -k");

@@ -110,7 +110,7 @@ private:
     Instant last_now_;
 };
 
-// Writes frames as text to a FILE (stderr for --trace). Colour only where asked (a terminal).
+// Writes frames as text to a FILE (stdout for --trace). Colour only where asked (a terminal).
 class TextTraceSink final : public TraceSink {
 public:
     TextTraceSink(std::FILE* out, bool colour, unsigned layer_mask) : out_(out), colour_(colour), mask_(layer_mask) {}

@@ -136,7 +136,7 @@ import time; time.sleep(0.3)
             << line;
     }
     EXPECT_GT(trace_lines, 40) << out;
-    EXPECT_EQ(out.find('\x1b'), std::string::npos) << "no colour when stderr is not a terminal";
+    EXPECT_EQ(out.find('\x1b'), std::string::npos) << "no colour when the output is not a terminal";
 
     // --trace-json: the same events.
     const std::string events = read_all(json.str());
