@@ -368,7 +368,12 @@ void Tracing::comment(PcapWriter* pcap) {
 
 std::uint64_t stack_seed(const std::string& program, const CommonOptions& options) {
     const std::uint64_t seed = options.seed ? *options.seed : random_seed();
-    std::cerr << program << ": seed " << seed << " (--seed " << seed << " repeats this run's random choices)\n";
+    // An app whose output is data (tcpip-nc, tcpip-perf -J) keeps it clean, even of stderr, which
+    // scripts often merge into it: it says its seed only when the run is being watched or seeded.
+    const bool asked = options.seed || options.trace || options.trace_json || options.pcap;
+    if (!options.stdout_is_data || asked) {
+        std::cerr << program << ": seed " << seed << " (--seed " << seed << " repeats this run's random choices)\n";
+    }
     return seed;
 }
 
@@ -394,13 +399,12 @@ void Host::stop_on_signals() {
 }
 
 RuntimeHost::RuntimeHost(const std::string& program, const CommonOptions& options, StackThread mode)
-    : tracing_(program, options), devices_(program, options) {
+    : tracing_(program, options), devices_(program, options), seed_(stack_seed(program, options)) {
     raise_open_file_limit();
     tracing_.comment(devices_.pcap());
     StackConfig config = options.stack;
     config.tracer = tracing_.tracer();
-    runtime_ = std::make_unique<Runtime>(devices_.device(), InterfaceConfig{options.ip, options.gateway}, config,
-                                         stack_seed(program, options));
+    runtime_ = std::make_unique<Runtime>(devices_.device(), InterfaceConfig{options.ip, options.gateway}, config, seed_);
     Runtime::set_default(runtime_.get());
     if (mode == StackThread::Caller) return;
     // The stack's thread inherits this mask: with SIGINT and SIGTERM blocked there, the kernel

@@ -19,7 +19,8 @@
 //   --trace-layers L    only these layers' lines, e.g. tcp,ip (implies --trace)
 //   --trace-json FILE   the same events as JSON lines in FILE
 //   --seed N            the seed of the stack's random choices (ISNs, ports, IP IDs); without it a
-//                       random one; printed on stderr either way, so a run can be repeated
+//                       random one; printed on stderr either way (tcpip-nc and tcpip-perf -J: only
+//                       with --seed, a trace or a capture), so a run can be repeated
 //   --help              usage
 // With --pcap FILE.pcapng the capture is pcapng, each frame commented with the stack's decision.
 // A bad flag or value prints one line to stderr and exits with status 2.
@@ -173,7 +174,7 @@ private:
 };
 
 // The seed for a Stack: --seed's, or random_seed(); printed on stderr ("PROGRAM: seed N"), so
-// that a run can be repeated.
+// that a run can be repeated (by an app whose output is data only with --seed, a trace or a capture).
 std::uint64_t stack_seed(const std::string& program, const CommonOptions& options);
 
 // The device chain and the Stack on top of it, ready to run.
@@ -220,6 +221,8 @@ public:
     RuntimeHost& operator=(const RuntimeHost&) = delete;
 
     Runtime& runtime() { return *runtime_; }
+    // The seed the stack was built with (--seed, or a random one): apps seed their own choices from it.
+    std::uint64_t seed() const { return seed_; }
 
     // Makes SIGINT and SIGTERM write to a pipe instead of killing the process (the self-pipe
     // trick): stop_fd() is that pipe's read end, a kernel descriptor to put in tcpip::poll's set
@@ -235,6 +238,7 @@ public:
 private:
     Tracing tracing_;
     DeviceChain devices_;
+    std::uint64_t seed_ = 0;
     std::unique_ptr<Runtime> runtime_;
 };
 

@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "apps/app_common.h"
+#include "stack/core/random.h"
 #include "apps/perf/iperf_protocol.h"
 #include "apps/perf/json.h"
 #include "apps/perf/report.h"
@@ -1126,8 +1127,8 @@ private:
         } closer{conn};
         const Control control(conn, host_.stop_fd());
 
-        std::random_device rd;
-        const auto cookie = iperf::make_cookie([&] { return static_cast<std::uint32_t>(rd()); });
+        Random rng(host_.seed() ^ 0xc00c1e);  // from --seed too, so a run can be repeated
+        const auto cookie = iperf::make_cookie([&] { return static_cast<std::uint32_t>(rng.next()); });
         if (!control.write_all(cookie.data(), cookie.size())) return fail("unable to send the cookie");
         test_ = std::make_unique<Test>(options_, options_.test, /*is_server=*/false);
         test_->set_peer({options_.host->to_string(), options_.port}, std::string(cookie.data(), iperf::kCookieSize - 1));
