@@ -419,18 +419,31 @@ void FrameTracer::resolve(Instant now, Ipv4Address next_hop, MacAddress mac, Tra
 
 void FrameTracer::tcp_state(std::uint16_t local_port, std::uint16_t remote_port, const char* from, const char* to) {
     std::string change = std::string(from) + " -> " + to;
-    // The connection's latest line among the frames not yet written: the segment that caused the
-    // change, or the one the change sent.
+    auto ours = [&](const TraceLine& line) {
+        return line.layer == TraceLayer::Tcp && ((line.key_a == local_port && line.key_b == remote_port) ||
+                                                 (line.key_a == remote_port && line.key_b == local_port));
+    };
+    // While a received segment of the connection is processed, the change is its doing (even when
+    // an answer went out first: a FIN in FIN-WAIT-2 is acknowledged, then TIME-WAIT begins).
+    if (rx_open_ >= 0) {
+        for (TraceLine& line : frames_[static_cast<std::size_t>(rx_open_)].lines) {
+            if (ours(line)) {
+                line.decisions.push_back(std::move(change));
+                return;
+            }
+        }
+    }
+    // Otherwise the connection's latest line among the frames not yet written: the segment the
+    // change sent (our FIN, after close()).
     for (auto frame = frames_.rbegin(); frame != frames_.rend(); ++frame) {
         for (auto line = frame->lines.rbegin(); line != frame->lines.rend(); ++line) {
-            if (line->layer != TraceLayer::Tcp) continue;
-            if ((line->key_a == local_port && line->key_b == remote_port) ||
-                (line->key_a == remote_port && line->key_b == local_port)) {
+            if (ours(*line)) {
                 line->decisions.push_back(std::move(change));
                 return;
             }
         }
     }
+    // None yet (connect() enters SYN-SENT before the SYN is built): the next one.
     pending_states_.push_back(PendingState{local_port, remote_port, std::move(change)});
 }
 

@@ -179,6 +179,47 @@ TEST_F(TraceTest, HandshakeShowsRfc9293States) {
     s.tcp().close(at(30), listener);
 }
 
+TEST_F(TraceTest, ActiveOpenAndCloseStatesGoWithTheirSegments) {
+    peer_known = true;
+    Stack& s = quiet_stack();
+    TcpSocket* c = s.tcp().open();
+    (void)s.tcp().connect(at(10), c, kPeerIp, 80);
+    tracer.done();
+    std::string text = sink.take_text();
+    // The state changes before the SYN exists: it joins the SYN's line.
+    EXPECT_LINE(text, "tx tcp  ", "> 80 [S] seq");
+    EXPECT_LINE(text, "tx tcp  ", "CLOSED -> SYN-SENT");
+    auto sent = take_sent();
+    ASSERT_EQ(sent.size(), 1u);
+    const Tins::TCP& syn = sent[0].rfind_pdu<Tins::TCP>();
+    Tins::TCP syn_ack(syn.sport(), 80);
+    syn_ack.flags(Tins::TCP::SYN | Tins::TCP::ACK);
+    syn_ack.seq(7000);
+    syn_ack.ack_seq(syn.seq() + 1);
+    inject(at(20), eth_to_us() / ip_to_us() / syn_ack);
+    text = sink.take_text();
+    EXPECT_LINE(text, "   tcp  80 > ", "[S.] seq 7000");
+    EXPECT_LINE(text, "   tcp  80 > ", "SYN-SENT -> ESTABLISHED");
+    take_sent();
+    s.tcp().close(at(30), c);
+    tracer.done();
+    text = sink.take_text();
+    EXPECT_LINE(text, "tx tcp  ", "[F.]");
+    EXPECT_LINE(text, "tx tcp  ", "ESTABLISHED -> FIN-WAIT-1");
+    sent = take_sent();
+    ASSERT_EQ(sent.size(), 1u);
+    const Tins::TCP& fin = sent[0].rfind_pdu<Tins::TCP>();
+    Tins::TCP fin_ack(fin.sport(), 80);
+    fin_ack.flags(Tins::TCP::FIN | Tins::TCP::ACK);
+    fin_ack.seq(7001);
+    fin_ack.ack_seq(fin.seq() + 1);
+    inject(at(40), eth_to_us() / ip_to_us() / fin_ack);
+    text = sink.take_text();
+    // Both changes are the received FIN's doing, though our ACK of it went out in between.
+    EXPECT_LINE(text, "   tcp  80 > ", "FIN-WAIT-1 -> FIN-WAIT-2; FIN-WAIT-2 -> TIME-WAIT");
+    EXPECT_LINE(text, "tx tcp  ", "[.]");
+}
+
 TEST_F(TraceTest, DropsSayWhyWithTheRule) {
     peer_known = true;
     quiet_stack();
