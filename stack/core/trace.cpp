@@ -81,7 +81,8 @@ TraceWords describe(TraceNote note) {
         case TraceNote::TcpDataQueued: return {"{n} B queued ({m} B to read)", nullptr, false};
         case TraceNote::TcpOutOfOrder: return {"{n} B out of order: kept, duplicate ACK", "RFC 5681 4.2", false};
         case TraceNote::TcpDuplicate: return {"duplicate data: ACK sent", "RFC 9293 3.10.7.4", false};
-        case TraceNote::TcpRetransmission: return {"retransmission", "RFC 6298", false};
+        // After a timeout (RFC 6298) or duplicate ACKs (RFC 5681 3.2): the caller knows which.
+        case TraceNote::TcpRetransmission: return {"retransmission: sent before", nullptr, false};
         case TraceNote::TcpResetSent: return {"RST", "RFC 9293 3.10.7", false};
     }
     return {"?", nullptr, false};
