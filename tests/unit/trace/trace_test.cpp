@@ -220,6 +220,25 @@ TEST_F(TraceTest, ActiveOpenAndCloseStatesGoWithTheirSegments) {
     EXPECT_LINE(text, "tx tcp  ", "[.]");
 }
 
+TEST_F(TraceTest, ARetransmissionSaysSo) {
+    peer_known = true;
+    Stack& s = quiet_stack();
+    TcpSocket* listener = s.tcp().open();
+    ASSERT_TRUE(s.tcp().bind(listener, Ipv4Address::any(), 80));
+    ASSERT_TRUE(s.tcp().listen(listener, 8));
+    Tins::TCP syn(80, 40000);
+    syn.flags(Tins::TCP::SYN);
+    syn.seq(1000);
+    inject(at(10), eth_to_us() / ip_to_us() / syn);
+    std::string text = sink.take_text();
+    EXPECT_LINE(text, "tx tcp  80 > 40000 [S.]", "");
+    EXPECT_EQ(text.find("retransmission"), std::string::npos) << text;
+    poll(at(1500));  // the SYN-ACK was not acknowledged within the first RTO (1 s)
+    text = sink.take_text();
+    EXPECT_LINE(text, "tx tcp  80 > 40000 [S.]", "retransmission: sent before");
+    s.tcp().close(at(1600), listener);
+}
+
 TEST_F(TraceTest, DropsSayWhyWithTheRule) {
     peer_known = true;
     quiet_stack();
