@@ -44,6 +44,12 @@ const char* kSharedUsage =
     "  --max-connections N TCP connections at once, in any state but LISTEN (default 65536);\n"
     "                      beyond it a new SYN is dropped, as Linux drops one when full\n"
     "  --syn-backlog N     half-open connections per listener (default 256)\n"
+    "  --trace             print every frame, one line per layer (sock, tcp, udp, icmp, ip, arp, eth)\n"
+    "                      with what the stack decided, on stdout (tcpip-nc: stderr); colour on a terminal\n"
+    "  --trace-layers L    only these layers, comma-separated, e.g. tcp,ip (implies --trace)\n"
+    "  --trace-json FILE   the same events as JSON lines in FILE\n"
+    "  --seed N            seed of the stack's random choices (ISNs, ports, IP IDs); printed either way\n"
+    "  (--pcap FILE.pcapng writes pcapng, each frame commented with the stack's decision)\n"
     "  --help              this text\n";
 
 EventLoop* g_loop_to_stop = nullptr;  // the one thing a signal handler may touch
@@ -151,6 +157,27 @@ CommonOptions Args::parse(int argc, char** argv) {
             std::uint64_t rate = 0;
             if (auto error = parse_rate_mbit(value(), rate); !error.empty()) fail("--rate: " + error);
             path.rate_bytes_per_second = rate;
+        } else if (arg == "--trace") {
+            options.trace = true;
+        } else if (arg == "--trace-layers") {
+            auto v = value();
+            if (!parse_trace_layers(std::string(v), options.trace_layers)) {
+                fail("--trace-layers: '" + std::string(v) + "': expected a list of sock, tcp, udp, icmp, ip, arp, eth");
+            }
+            options.trace = true;
+        } else if (arg == "--trace-json") {
+            auto v = value();
+            if (v.empty()) fail("--trace-json: empty file name");
+            options.trace_json = std::string(v);
+        } else if (arg == "--seed") {
+            auto v = value();
+            if (v.empty() || v.size() > 20 || v.find_first_not_of("0123456789") != std::string_view::npos) {
+                fail("--seed: '" + std::string(v) + "' is not a number from 0 to 18446744073709551615");
+            }
+            errno = 0;
+            const unsigned long long seed = std::strtoull(std::string(v).c_str(), nullptr, 10);
+            if (errno == ERANGE) fail("--seed: '" + std::string(v) + "' is out of range (0 to 18446744073709551615)");
+            options.seed = seed;
         } else if (arg == "--max-connections" || arg == "--syn-backlog") {
             long long n = 0;
             if (auto error = parse_int(value(), 1, 10'000'000, n); !error.empty()) fail(std::string(arg) + ": " + error);
@@ -378,6 +405,7 @@ DeviceChain::DeviceChain(const std::string& program, const CommonOptions& option
     if (options.pcap) {
         PcapOptions pcap_options;
         pcap_options.timestamps = PcapTimestamps::WallClock;
+        pcap_options.format = pcap_format_for(*options.pcap);
         NetDevice& inner = segmenter_tx_ ? static_cast<NetDevice&>(*segmenter_tx_)
                            : faults_     ? static_cast<NetDevice&>(*faults_)
                                          : *tap_;
@@ -390,16 +418,80 @@ DeviceChain::DeviceChain(const std::string& program, const CommonOptions& option
     }
 }
 
-Host::Host(const std::string& program, const CommonOptions& options) : devices_(program, options) {
+// Writes each frame's trace as the comment of its pcapng record.
+class Tracing::PcapComments final : public TraceSink {
+public:
+    explicit PcapComments(PcapWriter& pcap) : pcap_(pcap) { pcap_.hold_for_comments(true); }
+    void on_wire(const TraceFrame& frame) override {
+        std::string text = format_text(frame);
+        if (!text.empty() && text.back() == '\n') text.pop_back();
+        if (frame.dir == TraceDir::Rx) {
+            pcap_.comment_received(std::move(text));
+        } else {
+            pcap_.comment_next_sent(std::move(text));
+        }
+    }
+
+private:
+    PcapWriter& pcap_;
+};
+
+Tracing::Tracing(const std::string& program, const CommonOptions& options) {
+    const bool pcapng = options.pcap && pcap_format_for(*options.pcap) == PcapFormat::PcapNg;
+    if (!options.trace && !options.trace_json && !pcapng) return;
+    tracer_ = std::make_unique<FrameTracer>();
+    if (options.trace) {
+        std::FILE* out = options.stdout_is_data ? stderr : stdout;
+        text_ = std::make_unique<TextTraceSink>(out, ::isatty(::fileno(out)) == 1, options.trace_layers);
+        tracer_->add_sink(text_.get());
+    }
+    if (options.trace_json) {
+        json_ = JsonTraceSink::open(*options.trace_json);
+        if (!json_) {
+            std::cerr << program << ": --trace-json: cannot create '" << *options.trace_json << "': " << std::strerror(errno) << "\n";
+            std::exit(1);
+        }
+        tracer_->add_sink(json_.get());
+    }
+}
+
+Tracing::~Tracing() = default;
+
+void Tracing::flush() {
+    if (tracer_) tracer_->done();
+}
+
+void Tracing::comment(PcapWriter* pcap) {
+    if (!tracer_ || pcap == nullptr || pcap->format() != PcapFormat::PcapNg) return;
+    pcap_ = std::make_unique<PcapComments>(*pcap);
+    tracer_->add_sink(pcap_.get());
+}
+
+std::uint64_t stack_seed(const std::string& program, const CommonOptions& options) {
+    const std::uint64_t seed = options.seed ? *options.seed : random_seed();
+    // An app whose output is data (tcpip-nc, tcpip-perf -J) keeps it clean, even of stderr, which
+    // scripts often merge into it: it says its seed only when the run is being watched or seeded.
+    const bool asked = options.seed || options.trace || options.trace_json || options.pcap;
+    if (!options.stdout_is_data || asked) {
+        std::cerr << program << ": seed " << seed << " (--seed " << seed << " repeats this run's random choices)\n";
+    }
+    return seed;
+}
+
+Host::Host(const std::string& program, const CommonOptions& options)
+    : tracing_(program, options), devices_(program, options), seed_(stack_seed(program, options)) {
     raise_open_file_limit();
-    stack_ = std::make_unique<Stack>(devices_.device(), InterfaceConfig{options.ip, options.gateway}, options.stack,
-                                     random_seed());
+    tracing_.comment(devices_.pcap());
+    StackConfig config = options.stack;
+    config.tracer = tracing_.tracer();
+    stack_ = std::make_unique<Stack>(devices_.device(), InterfaceConfig{options.ip, options.gateway}, config, seed_);
     loop_ = std::make_unique<EventLoop>(*stack_, clock_);
     stack_->start(clock_.now());
 }
 
 Host::~Host() {
     if (g_loop_to_stop == loop_.get()) g_loop_to_stop = nullptr;
+    tracing_.flush();  // what the last pass left unwritten (tcpip-ping sends from after its poll)
 }
 
 void Host::stop_on_signals() {
@@ -408,10 +500,12 @@ void Host::stop_on_signals() {
 }
 
 RuntimeHost::RuntimeHost(const std::string& program, const CommonOptions& options, StackThread mode)
-    : devices_(program, options) {
+    : tracing_(program, options), devices_(program, options), seed_(stack_seed(program, options)) {
     raise_open_file_limit();
-    runtime_ = std::make_unique<Runtime>(devices_.device(), InterfaceConfig{options.ip, options.gateway}, options.stack,
-                                         random_seed());
+    tracing_.comment(devices_.pcap());
+    StackConfig config = options.stack;
+    config.tracer = tracing_.tracer();
+    runtime_ = std::make_unique<Runtime>(devices_.device(), InterfaceConfig{options.ip, options.gateway}, config, seed_);
     Runtime::set_default(runtime_.get());
     if (mode == StackThread::Caller) return;
     // The stack's thread inherits this mask: with SIGINT and SIGTERM blocked there, the kernel
@@ -428,6 +522,7 @@ RuntimeHost::RuntimeHost(const std::string& program, const CommonOptions& option
 RuntimeHost::~RuntimeHost() {
     if (Runtime::get_default() == runtime_.get()) Runtime::set_default(nullptr);
     runtime_.reset();  // stops the stack's thread and closes every socket, before the device goes
+    tracing_.flush();
 }
 
 void RuntimeHost::stop_on_signals() {

@@ -20,7 +20,16 @@
 //                       into MTU-sized ones on each side of the injector (see DeviceChain).
 //   --max-connections N TCP connections at once (StackConfig::tcp_max_connections)
 //   --syn-backlog N     half-open connections per listener (StackConfig::tcp_max_syn_backlog)
+//   --trace             every frame on stdout (stderr for tcpip-nc, whose stdout is data), one line
+//                       per layer with its decision (FrameTracer, stack/trace/frame_tracer.h);
+//                       colour on a terminal
+//   --trace-layers L    only these layers' lines, e.g. tcp,ip (implies --trace)
+//   --trace-json FILE   the same events as JSON lines in FILE
+//   --seed N            the seed of the stack's random choices (ISNs, ports, IP IDs); without it a
+//                       random one; printed on stderr either way (tcpip-nc and tcpip-perf -J: only
+//                       with --seed, a trace or a capture), so a run can be repeated
 //   --help              usage
+// With --pcap FILE.pcapng the capture is pcapng, each frame commented with the stack's decision.
 // A bad flag or value prints one line to stderr and exits with status 2.
 //
 // Both hosts raise the soft RLIMIT_NOFILE to the hard limit first: every socket of ours holds a
@@ -55,6 +64,7 @@
 #include "stack/event_loop.h"
 #include "stack/socket/runtime.h"
 #include "stack/stack.h"
+#include "stack/trace/frame_tracer.h"
 
 namespace tcpip::app {
 
@@ -102,6 +112,11 @@ struct CommonOptions {
     bool offload = true;  // checksum and TCP segmentation offload on the TAP (drivers/tap_device.h)
     std::optional<FaultSpec> faults;  // --faults, with the path flags applied over it both ways
     StackConfig stack;    // the stack's tunables: defaults, except what the shared flags set
+    bool trace = false;                     // --trace (or --trace-layers)
+    bool stdout_is_data = false;            // set by the app: --trace's lines go to stderr, not stdout
+    unsigned trace_layers = ~0u;            // bit 1 << TraceLayer for each layer shown
+    std::optional<std::string> trace_json;  // --trace-json FILE
+    std::optional<std::uint64_t> seed;      // --seed N
 };
 
 // A small argument parser: the shared flags, plus whatever the app adds.
@@ -163,6 +178,7 @@ class DeviceChain {
 public:
     DeviceChain(const std::string& program, const CommonOptions& options);
     NetDevice& device();
+    PcapWriter* pcap() { return pcap_.get(); }
     const TapDevice& tap() const { return *tap_; }
     const FaultInjector* faults() const { return faults_.get(); }
     // The two segmenters, when faults and offloads are both on (else null).
@@ -177,6 +193,32 @@ private:
     std::unique_ptr<PcapWriter> pcap_;
 };
 
+// What --trace, --trace-layers, --trace-json and a .pcapng capture ask for: a FrameTracer and its
+// sinks (stderr, a JSON file, the capture's comments), or nothing at all (tracer() is null, and the
+// stack pays nothing). Declared before the device chain and the stack in the hosts, so it outlives
+// both; on failure (the JSON file) prints the one-line reason and exits with 1.
+class Tracing {
+public:
+    Tracing(const std::string& program, const CommonOptions& options);
+    ~Tracing();
+    // Comments every frame of a pcapng capture (nothing for a classic pcap).
+    void comment(PcapWriter* pcap);
+    Tracer* tracer() { return tracer_.get(); }
+    // Writes out what is not yet written (the hosts call it before the devices go).
+    void flush();
+
+private:
+    class PcapComments;
+    std::unique_ptr<FrameTracer> tracer_;
+    std::unique_ptr<TextTraceSink> text_;
+    std::unique_ptr<JsonTraceSink> json_;
+    std::unique_ptr<PcapComments> pcap_;
+};
+
+// The seed for a Stack: --seed's, or random_seed(); printed on stderr ("PROGRAM: seed N"), so
+// that a run can be repeated (by an app whose output is data only with --seed, a trace or a capture).
+std::uint64_t stack_seed(const std::string& program, const CommonOptions& options);
+
 // The device chain and the Stack on top of it, ready to run.
 class Host {
 public:
@@ -187,13 +229,16 @@ public:
     Stack& stack() { return *stack_; }
     EventLoop& loop() { return *loop_; }
     const Clock& clock() const { return clock_; }
+    std::uint64_t seed() const { return seed_; }
 
     // Stops the event loop on SIGINT and SIGTERM.
     void stop_on_signals();
 
 private:
     SystemClock clock_;
+    Tracing tracing_;
     DeviceChain devices_;
+    std::uint64_t seed_ = 0;
     std::unique_ptr<Stack> stack_;
     std::unique_ptr<EventLoop> loop_;
 };
@@ -218,6 +263,8 @@ public:
     RuntimeHost& operator=(const RuntimeHost&) = delete;
 
     Runtime& runtime() { return *runtime_; }
+    // The seed the stack was built with (--seed, or a random one): apps seed their own choices from it.
+    std::uint64_t seed() const { return seed_; }
 
     // Makes SIGINT and SIGTERM write to a pipe instead of killing the process (the self-pipe
     // trick): stop_fd() is that pipe's read end, a kernel descriptor to put in tcpip::poll's set
@@ -232,7 +279,9 @@ public:
     void print_stats(std::ostream& os);
 
 private:
+    Tracing tracing_;
     DeviceChain devices_;
+    std::uint64_t seed_ = 0;
     std::unique_ptr<Runtime> runtime_;
 };
 

@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "apps/app_common.h"
+#include "stack/core/random.h"
 #include "apps/perf/iperf_protocol.h"
 #include "apps/perf/json.h"
 #include "apps/perf/report.h"
@@ -1126,8 +1127,8 @@ private:
         } closer{conn};
         const Control control(conn, host_.stop_fd());
 
-        std::random_device rd;
-        const auto cookie = iperf::make_cookie([&] { return static_cast<std::uint32_t>(rd()); });
+        Random rng(host_.seed() ^ 0xc00c1e);  // from --seed too, so a run can be repeated
+        const auto cookie = iperf::make_cookie([&] { return static_cast<std::uint32_t>(rng.next()); });
         if (!control.write_all(cookie.data(), cookie.size())) return fail("unable to send the cookie");
         test_ = std::make_unique<Test>(options_, options_.test, /*is_server=*/false);
         test_->set_peer({options_.host->to_string(), options_.port}, std::string(cookie.data(), iperf::kCookieSize - 1));
@@ -1339,6 +1340,7 @@ int main(int argc, char** argv) {
     });
     args.add_option({"--control-timeout"}, [&](std::string_view v) { return app::parse_seconds(v, 0.1, perf.control_timeout); });
     app::CommonOptions options = args.parse(argc, argv);
+    options.stdout_is_data = perf.json;  // -J: standard output is one JSON document; --trace writes on stderr
 
     if (perf.server == perf.host.has_value()) args.fail("give exactly one of -s and -c HOST");
     if (perf.test.bytes != 0 && perf.test.blocks != 0) args.fail("only one of -n and -k");

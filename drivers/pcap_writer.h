@@ -1,5 +1,5 @@
-// PcapWriter: a NetDevice decorator that records every frame, both directions, to a pcap file
-// that Wireshark, tshark and tcpdump read (`tshark -r capture.pcap`).
+// PcapWriter: a NetDevice decorator that records every frame, both directions, to a pcap or
+// pcapng file that Wireshark, tshark and tcpdump read (`tshark -r capture.pcap`).
 //
 //     auto tap = TapDevice::open("tap0", mac);
 //     auto pcap = PcapWriter::open(*tap, "capture.pcap", {.timestamps = PcapTimestamps::WallClock});
@@ -10,6 +10,20 @@
 // version 2.4, snaplen 262144, link type 1 = LINKTYPE_ETHERNET), then per frame a 16-byte record
 // header (ts_sec, ts_usec, incl_len, orig_len) and the frame's bytes. All fields are written
 // little-endian; readers recognise the byte order from the magic.
+//
+// pcapng (PcapFormat::PcapNg, what an app picks for a name ending in ".pcapng"; the format of
+// draft-ietf-opsawg-pcapng): a Section Header Block and one Interface Description Block (Ethernet,
+// microsecond timestamps), then one Enhanced Packet Block per frame, which may carry options: the
+// direction (epb_flags: inbound or outbound) and comments (opt_comment, one per line of the text
+// given). The comment is how a
+// capture explains itself: the apps write there what the stack decided about the frame, in the
+// words of --trace, and Wireshark shows it in the packet details (`frame.comment`).
+//
+// Comments for received frames are known only after the stack has processed them, so with
+// hold_for_comments() the writer keeps each record until its comment arrives (comment_received(),
+// oldest received frame first; comment_next_sent() before transmit() for a frame we send), and
+// writes the records in the order the frames crossed the device. The hold is bounded: beyond
+// kMaxHeldRecords the oldest are written without a comment.
 //
 // Timestamps (a decision): the default, PcapTimestamps::FromNow, stamps each frame with the `now`
 // the stack passed in. In a simulation that is virtual time, so the capture is byte-for-byte the
@@ -27,6 +41,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -41,10 +56,19 @@ enum class PcapTimestamps {
     WallClock,  // CLOCK_REALTIME at the moment of the call: for real captures over a TAP
 };
 
+enum class PcapFormat {
+    Pcap,    // the classic libpcap format
+    PcapNg,  // pcapng, with per-frame comments and directions
+};
+
 struct PcapOptions {
     PcapTimestamps timestamps = PcapTimestamps::FromNow;
     std::uint32_t snaplen = 262144;  // frames longer than this are cut in the file (orig_len keeps the size)
+    PcapFormat format = PcapFormat::Pcap;
 };
+
+// PcapNg for a path ending in ".pcapng", the classic format for anything else.
+PcapFormat pcap_format_for(const std::string& path);
 
 struct PcapError {
     int error_number = 0;
@@ -70,6 +94,15 @@ public:
     static constexpr std::uint32_t kLinkTypeEthernet = 1;
     static constexpr std::size_t kGlobalHeaderSize = 24;
     static constexpr std::size_t kRecordHeaderSize = 16;
+    // pcapng block types and option codes.
+    static constexpr std::uint32_t kSectionHeaderBlock = 0x0A0D0D0A;
+    static constexpr std::uint32_t kByteOrderMagic = 0x1A2B3C4D;
+    static constexpr std::uint32_t kInterfaceDescriptionBlock = 0x00000001;
+    static constexpr std::uint32_t kEnhancedPacketBlock = 0x00000006;
+    static constexpr std::uint16_t kOptEndOfOpt = 0;
+    static constexpr std::uint16_t kOptComment = 1;
+    static constexpr std::uint16_t kOptEpbFlags = 2;
+    static constexpr std::size_t kMaxHeldRecords = 4096;
 
     // Creates (or truncates) `path` and writes the global header. The inner device must outlive
     // the writer.
@@ -77,9 +110,19 @@ public:
 
     PcapWriter(PcapWriter&&) noexcept = default;
     PcapWriter& operator=(PcapWriter&&) noexcept = default;
+    // Writes the records still held for a comment (without one).
+    ~PcapWriter() override;
 
     const PcapStats& stats() const { return stats_; }
     const std::string& path() const { return path_; }
+    PcapFormat format() const { return options_.format; }
+
+    // pcapng only: hold each record until its comment is given (see above).
+    void hold_for_comments(bool hold);
+    // The comment of the oldest received frame still without one.
+    void comment_received(std::string comment);
+    // The comment of the frame the next transmit() records.
+    void comment_next_sent(std::string comment);
 
     std::size_t mtu() const override { return inner_->mtu(); }
     MacAddress mac() const override { return inner_->mac(); }
@@ -93,9 +136,19 @@ private:
     PcapWriter(NetDevice& inner, UniqueFd fd, std::string path, PcapOptions options)
         : inner_(&inner), fd_(std::move(fd)), path_(std::move(path)), options_(options) {}
 
+    struct Held {
+        bool received;
+        bool commented;
+        std::int64_t micros;
+        std::vector<std::uint8_t> frame;
+        std::string comment;
+    };
+
     // The timestamp for frames of this call, in microseconds since the epoch (or since zero).
     std::int64_t timestamp_micros(Instant now) const;
-    void append_record(std::int64_t micros, Bytes frame);
+    void record(bool received, std::int64_t micros, Bytes frame, std::string comment);
+    void append_record(bool received, std::int64_t micros, Bytes frame, const std::string& comment);
+    void release_held();
     void flush();
 
     NetDevice* inner_;
@@ -104,6 +157,9 @@ private:
     PcapOptions options_;
     std::vector<std::uint8_t> buffer_;  // records waiting for the next flush(); capacity reused
     PcapStats stats_;
+    bool hold_ = false;
+    std::deque<Held> held_;             // with hold_: records not yet written, in order
+    std::string next_sent_comment_;
 };
 
 }  // namespace tcpip

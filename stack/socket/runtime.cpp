@@ -18,6 +18,7 @@
 #include <cstring>
 #include <vector>
 
+#include "stack/core/trace.h"
 #include "stack/socket/error_map.h"
 #include "stack/socket/posix.h"
 
@@ -53,6 +54,35 @@ struct PollWaiter {
         [[maybe_unused]] auto r = ::read(fd, &count, sizeof count);
     }
 };
+
+// An application's call that may send frames, told to the tracer (if any) as it starts; when it
+// returns, the frames it sent are complete (Tracer::done).
+class TracedCall {
+public:
+    TracedCall(const Stack& stack, const Clock& clock, int fd, const char* call, std::int64_t value = -1)
+        : tracer_(stack.config().tracer) {
+        if (tracer_) [[unlikely]] tracer_->socket_call(clock.now(), TraceDir::Tx, fd, call, value);
+    }
+    ~TracedCall() {
+        if (tracer_) [[unlikely]] tracer_->done();
+    }
+    TracedCall(const TracedCall&) = delete;
+    TracedCall& operator=(const TracedCall&) = delete;
+
+private:
+    Tracer* tracer_;
+};
+
+// Out of line and cold, so that on_stack_event stays small enough to inline.
+[[gnu::cold, gnu::noinline]] void trace_woken(Tracer* tracer, int fd) { tracer->socket_woken(fd); }
+
+// A call that took what frames brought (recv, accept): told once it knows what it took.
+void trace_taken(const Stack& stack, const Clock& clock, int fd, const char* call, std::int64_t value) {
+    if (Tracer* t = stack.config().tracer) [[unlikely]] {
+        if (value >= 0) t->socket_call(clock.now(), TraceDir::Rx, fd, call, value);
+        t->done();
+    }
+}
 
 PollWaiter& this_thread_waiter() {
     thread_local PollWaiter waiter;
@@ -138,6 +168,7 @@ std::size_t Runtime::poll_stack() {
 }
 
 void Runtime::on_stack_event(SocketEntry& entry) {
+    if (Tracer* t = stack_.config().tracer) [[unlikely]] trace_woken(t, entry.fd);
     if (entry.event_pending) return;
     entry.event_pending = true;
     pending_events_.push_back(&entry);
@@ -311,6 +342,7 @@ int Runtime::close(int fd) {
         Lock lock(mutex_);
         auto entry = find(fd);
         if (!entry) return fail_unknown(fd);
+        TracedCall traced(stack_, clock_, fd, "close");
         sockets_.erase(fd);
         if (entry->tcp()) tcp_linger(lock, *entry);  // SO_LINGER: wait for the data to be delivered
         close_locked(*entry);
@@ -345,7 +377,10 @@ int Runtime::connect(int fd, const sockaddr* addr, socklen_t len) {
     if (!entry) return fail_unknown(fd);
     if (static_cast<int>(len) < 0 || len > sizeof(sockaddr_storage) || len < sizeof(sa_family_t)) return fail(EINVAL);
     if (addr == nullptr) return fail(EFAULT);
-    if (entry->tcp()) return tcp_connect(lock, *entry, addr, len);
+    if (entry->tcp()) {
+        TracedCall traced(stack_, clock_, fd, "connect");
+        return tcp_connect(lock, *entry, addr, len);
+    }
     if (addr->sa_family == AF_UNSPEC) {
         stack_.udp().disconnect(entry->udp());
         return 0;
@@ -393,7 +428,11 @@ int Runtime::accept(int fd, sockaddr* addr, socklen_t* len) {
     Lock lock(mutex_);
     auto entry = find(fd);  // held: a close() meanwhile cannot free it under us
     if (!entry) return fail_unknown(fd);
-    if (entry->tcp()) return tcp_accept(lock, *entry, addr, len);
+    if (entry->tcp()) {
+        const int accepted = tcp_accept(lock, *entry, addr, len);
+        trace_taken(stack_, clock_, fd, "accept", accepted);
+        return accepted;
+    }
     return fail(EOPNOTSUPP);
 }
 
@@ -410,6 +449,7 @@ ssize_t Runtime::sendto(int fd, const void* buf, std::size_t len, int flags, con
     Lock lock(mutex_);
     auto entry = find(fd);  // held: a close() meanwhile cannot free it under us
     if (!entry) return fail_unknown(fd);
+    TracedCall traced(stack_, clock_, fd, addr != nullptr && !entry->tcp() ? "sendto" : "send", static_cast<std::int64_t>(len));
     // tcp_sendmsg ignores a destination address on a connection-mode socket, as POSIX allows.
     if (entry->tcp()) return tcp_send(lock, *entry, buf, len, flags);
     if (flags & MSG_OOB) return fail(EOPNOTSUPP);
@@ -444,6 +484,7 @@ ssize_t Runtime::recvfrom(int fd, void* buf, std::size_t len, int flags, sockadd
     if (entry->tcp()) {
         // tcp_recvmsg names no source: Linux sets *addrlen to 0.
         const ssize_t n = tcp_recv(lock, *entry, buf, len, flags);
+        trace_taken(stack_, clock_, fd, "recv", n);
         if (n >= 0 && addr != nullptr && addrlen != nullptr) *addrlen = 0;
         return n;
     }
@@ -482,6 +523,7 @@ ssize_t Runtime::recvfrom(int fd, void* buf, std::size_t len, int flags, sockadd
     if (!(flags & MSG_PEEK)) {
         UdpSocket::Datagram done = udp->pop();  // its buffer returns to the pool here, under the lock
     }
+    trace_taken(stack_, clock_, fd, "recvfrom", static_cast<std::int64_t>(copied));
     return static_cast<ssize_t>((flags & MSG_TRUNC) ? full : copied);
 }
 
@@ -492,7 +534,10 @@ int Runtime::shutdown(int fd, int how) {
     auto entry = find(fd);
     if (!entry) return fail_unknown(fd);
     if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR) return fail(EINVAL);
-    if (entry->tcp()) return tcp_shutdown(*entry, how);
+    if (entry->tcp()) {
+        TracedCall traced(stack_, clock_, fd, "shutdown");
+        return tcp_shutdown(*entry, how);
+    }
     if (how == SHUT_RD || how == SHUT_RDWR) entry->shut_rd = true;
     if (how == SHUT_WR || how == SHUT_RDWR) entry->shut_wr = true;
     entry->notify();
