@@ -18,6 +18,7 @@
 #include <cstring>
 #include <vector>
 
+#include "stack/socket/epoll_set.h"
 #include "stack/socket/error_map.h"
 #include "stack/socket/posix.h"
 
@@ -70,6 +71,18 @@ void SocketEntry::notify() {
     for (int waiter : poll_waiters) {
         if (waiter == own) continue;
         [[maybe_unused]] auto r = ::write(waiter, &one, sizeof one);
+    }
+    if (epoll_watches.empty()) return;
+    // Every epoll instance watching the socket, except that of those registered with
+    // EPOLLEXCLUSIVE only one is woken, each in turn (Linux wakes one or more of them).
+    const auto exclusive = static_cast<std::size_t>(std::count_if(
+        epoll_watches.begin(), epoll_watches.end(), [](const auto& w) { return w->exclusive; }));
+    const std::size_t chosen = exclusive > 0 ? exclusive_next++ % exclusive : 0;
+    std::size_t k = 0;
+    for (const auto& watch : epoll_watches) {
+        const bool wake = !watch->exclusive || k++ == chosen;
+        if (!wake) continue;
+        if (auto set = watch->set.lock()) set->enqueue(watch);
     }
 }
 
@@ -235,6 +248,11 @@ void Runtime::close_locked(SocketEntry& entry) {
         std::lock_guard<std::mutex> guard(r.mutex);
         r.owners.erase(entry.fd);
     }
+    // As Linux removes a closed file from every epoll set (eventpoll_release).
+    for (const auto& watch : entry.epoll_watches) {
+        if (auto set = watch->set.lock()) forget_watch(*set, watch);
+    }
+    entry.epoll_watches.clear();
     if (UdpSocket* udp = entry.udp()) stack_.udp().close(udp);  // queued packets go back to the pool
     if (TcpSocket* tcp = entry.tcp()) {
         // Graceful (FIN), or RST with unread data or a zero linger: the layer's decision. The
@@ -319,6 +337,22 @@ int Runtime::close(int fd) {
     ::close(fd);
     return 0;
 }
+
+int Runtime::detach(int fd) {
+    Lock lock(mutex_);
+    auto entry = find(fd);
+    if (!entry) return fail_unknown(fd);
+    sockets_.erase(fd);
+    close_locked(*entry);
+    return 0;
+}
+
+void Runtime::before_fork() {
+    stop_thread();
+    mutex_.lock();
+}
+
+void Runtime::after_fork() { mutex_.unlock(); }
 
 // ---------------------------------------------------------------------------------------------
 // Addresses
