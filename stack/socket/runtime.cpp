@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -343,7 +344,23 @@ int Runtime::detach(int fd) {
     auto entry = find(fd);
     if (!entry) return fail_unknown(fd);
     sockets_.erase(fd);
+    if (entry->tcp()) tcp_linger(lock, *entry);  // SO_LINGER, as close()
     close_locked(*entry);
+    return 0;
+}
+
+int Runtime::renumber(int from, int to) {
+    Lock lock(mutex_);
+    auto entry = find(from);
+    if (!entry) return fail_unknown(from);
+    if (find(to) || owner(to) != nullptr) return fail(EBUSY);
+    sockets_.erase(from);
+    entry->fd = to;
+    sockets_.emplace(to, entry);
+    Registry& r = registry();
+    std::lock_guard<std::mutex> guard(r.mutex);
+    r.owners.erase(from);
+    r.owners[to] = this;
     return 0;
 }
 
@@ -603,6 +620,31 @@ int Runtime::fcntl(int fd, int cmd, long arg) {
         case F_SETFD: return ::fcntl(fd, F_SETFD, static_cast<int>(arg));
         default: return fail(EINVAL);
     }
+}
+
+// sock_ioctl -> inet_ioctl -> tcp_ioctl / udp_ioctl (SIOCINQ is FIONREAD), and FIONBIO from
+// the generic file ioctls.
+int Runtime::ioctl(int fd, unsigned long request, void* arg) {
+    Lock lock(mutex_);
+    auto entry = find(fd);
+    if (!entry) return fail_unknown(fd);
+    if (request != FIONREAD && request != FIONBIO) return fail(ENOTTY);
+    if (arg == nullptr) return fail(EFAULT);
+    if (request == FIONBIO) {
+        int on = 0;
+        std::memcpy(&on, arg, sizeof on);
+        entry->nonblocking = on != 0;
+        return 0;
+    }
+    int bytes = 0;
+    if (TcpSocket* s = entry->tcp()) {
+        if (s->state == TcpState::Listen) return fail(EINVAL);  // as tcp_ioctl
+        bytes = static_cast<int>(std::min<std::size_t>(s->rcv.buffer.size(), INT_MAX));
+    } else if (UdpSocket* udp = entry->udp(); udp != nullptr && !udp->rx_queue.empty()) {
+        bytes = static_cast<int>(udp->rx_queue.front().data.size());
+    }
+    std::memcpy(arg, &bytes, sizeof bytes);
+    return 0;
 }
 
 // ---------------------------------------------------------------------------------------------

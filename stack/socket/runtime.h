@@ -120,6 +120,9 @@ public:
     int getsockopt(int fd, int level, int name, void* value, socklen_t* len);
     // F_GETFL / F_SETFL (O_NONBLOCK), F_GETFD / F_SETFD (FD_CLOEXEC, on the eventfd); others EINVAL.
     int fcntl(int fd, int cmd, long arg);
+    // FIONREAD (bytes to read: a stream's queue, a datagram socket's first datagram) and FIONBIO
+    // (O_NONBLOCK from an int); other requests ENOTTY, as for a socket that does not know them.
+    int ioctl(int fd, unsigned long request, void* arg);
 
     // tcpip::poll: any mix of our descriptors (of any runtimes) and kernel descriptors.
     static int poll(pollfd* fds, nfds_t nfds, int timeout_ms);
@@ -140,6 +143,9 @@ public:
     // aborted or closed as close() would) but leaves the descriptor open, so the caller can put
     // another file at that number with dup2() without a window in which the number is free.
     int detach(int fd);
+    // Gives socket `from` the descriptor number `to` (a dup of its eventfd the caller made):
+    // the shim's dup(), when the original number is closed while a duplicate lives on.
+    int renumber(int from, int to);
     // Around fork(): before it, stop the stack's thread and hold the lock (no other thread is
     // half-way through the stack when the address space is copied); after it, in the parent and
     // in the child, release the lock. restart_thread() starts the thread again (in whichever

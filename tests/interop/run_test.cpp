@@ -373,6 +373,90 @@ TEST_F(RunInterop, WrkLoadsAKernelServerFromTwoThreads) {
     EXPECT_GE(counter(s, "tcp", "active_opens"), 50u) << s;
 }
 
+// ---- Loopback, fork --------------------------------------------------------------------------------
+
+// 127.0.0.0/8 and ::1 stay the kernel's: a listener and a client on 127.0.0.1 inside a program
+// under tcpip-run talk through the kernel's loopback, while the same program's connection to the
+// kernel's address goes through our stack.
+TEST_F(RunInterop, LoopbackStaysTheKernelsWhileOtherTrafficUsesOurs) {
+    auto peer = env_->exec_background({"sh", "-c", "echo from the kernel side | nc -l " + kernel_ip_ + " 9300"});
+    ASSERT_TRUE(peer) << peer.error();
+    ASSERT_TRUE(env_->wait_for_port(NetnsTap::Transport::Tcp, 9300));
+    auto r = env_->exec(under_run({"python3", "-c",
+                                   "import socket\n"
+                                   "server = socket.socket()\n"
+                                   "server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+                                   "server.bind(('127.0.0.1', 0))\n"
+                                   "server.listen()\n"
+                                   "client = socket.create_connection(server.getsockname())\n"
+                                   "conn, peer = server.accept()\n"
+                                   "client.sendall(b'over loopback')\n"
+                                   "print('loopback:', conn.recv(100).decode(), peer[0])\n"
+                                   "outside = socket.create_connection(('" + kernel_ip_ + "', 9300))\n"
+                                   "print('tap:', outside.recv(100).decode().strip())\n"}),
+                        Duration::seconds(20));
+    EXPECT_TRUE(r.ok()) << r.output;
+    EXPECT_NE(r.output.find("loopback: over loopback 127.0.0.1"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("tap: from the kernel side"), std::string::npos) << r.output;
+    const std::string s = stats();
+    EXPECT_EQ(counter(s, "tcp", "active_opens"), 1u) << s;  // only the connection to the kernel's address
+    EXPECT_EQ(counter(s, "tcp", "passive_opens"), 0u) << s;
+}
+
+// A daemon: the parent makes the listener, forks and leaves; the child, alone, serves with it. A
+// process that uses the sockets after the other took them is told so in one line (EBADF).
+TEST_F(RunInterop, ADaemonsChildServesWithTheParentsListener) {
+    TCPIP_REQUIRE_PROGRAM("nc");
+    auto r = env_->exec(under_run({"python3", "-c",
+                                   "import os, socket, sys\n"
+                                   "s = socket.socket()\n"
+                                   "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+                                   "s.bind(('0.0.0.0', 9400))\n"
+                                   "s.listen()\n"
+                                   "if os.fork() > 0:\n"
+                                   "    os._exit(0)\n"
+                                   "os.setsid()\n"
+                                   "null = os.open('/dev/null', os.O_RDWR)\n"
+                                   "for fd in (0, 1, 2):\n"
+                                   "    os.dup2(null, fd)\n"
+                                   "s.settimeout(20)\n"
+                                   "c, peer = s.accept()\n"
+                                   "c.sendall(b'served by the child\\n')\n"
+                                   "c.close()\n"
+                                   "s.close()\n"}),
+                        Duration::seconds(10));
+    ASSERT_TRUE(r.ok()) << r.output;  // the parent, gone at once
+    auto got = until_ok({"nc", "-N", "-w", "5", our_ip_, "9400"});
+    EXPECT_EQ(got.output, "served by the child\n");
+    // The child writes the counters when it exits, just after serving.
+    for (int i = 0; i < 100 && counter(stats(), "tcp", "passive_opens") == 0; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_EQ(counter(stats(), "tcp", "passive_opens"), 1u) << stats();
+}
+
+TEST_F(RunInterop, AParentThatUsesSocketsItsChildTookIsToldInOneLine) {
+    auto r = env_->exec(under_run({"python3", "-c",
+                                   "import os, socket\n"
+                                   "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                                   "s.bind(('0.0.0.0', 9500))\n"
+                                   "pid = os.fork()\n"
+                                   "if pid == 0:\n"
+                                   "    print('child port', s.getsockname()[1], flush=True)\n"
+                                   "    os._exit(0)\n"
+                                   "os.waitpid(pid, 0)\n"
+                                   "try:\n"
+                                   "    s.getsockname()\n"
+                                   "except OSError as e:\n"
+                                   "    print('parent', os.strerror(e.errno))\n"}),
+                        Duration::seconds(10));
+    EXPECT_TRUE(r.ok()) << r.output;
+    EXPECT_NE(r.output.find("child port 9500"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("parent Bad file descriptor"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("tcpip-run: getsockname() in process "), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("moved to process"), std::string::npos) << r.output;
+}
+
 // ---- What tcpip-run refuses ----------------------------------------------------------------------
 
 // A statically linked program never loads the shim: refused with one line saying why.
