@@ -529,14 +529,16 @@ std::size_t total_length(const iovec* iov, int count) {
 }
 thread_local std::vector<char> t_buffer;
 
+int type_of(int primary_fd) {
+    std::lock_guard<std::mutex> lock(g.mutex);
+    auto it = g.info.find(primary_fd);
+    return it == g.info.end() ? SOCK_STREAM : it->second.type;
+}
+
 ssize_t send_vector(int fd, const iovec* iov, int count, int flags, const sockaddr* to, socklen_t to_len) {
     const int p = primary(fd);
     const std::size_t total = total_length(iov, count);
-    int type = SOCK_STREAM;
-    {
-        std::lock_guard<std::mutex> lock(g.mutex);
-        if (auto it = g.info.find(p); it != g.info.end()) type = it->second.type;
-    }
+    const int type = type_of(p);
     Inside in;
     if (count == 1) return tcpip::sendto(p, iov[0].iov_base, iov[0].iov_len, flags, to, to_len);
     // A datagram is one send; so is a stream write of up to 64 KiB (one copy, fewer segments).
@@ -564,16 +566,18 @@ ssize_t recv_vector(int fd, const iovec* iov, int count, int flags, sockaddr* fr
     const int p = primary(fd);
     const bool v6 = is_v6(fd);
     const std::size_t total = total_length(iov, count);
+    // A datagram's full length tells recvmsg whether it was cut (MSG_TRUNC in msg_flags).
+    const int asked = type_of(p) == SOCK_DGRAM ? flags | MSG_TRUNC : flags;
     sockaddr_in sin{};
     socklen_t sin_len = sizeof sin;
     ssize_t n;
     {
         Inside in;
         if (count == 1) {
-            n = tcpip::recvfrom(p, iov[0].iov_base, iov[0].iov_len, flags | MSG_TRUNC, reinterpret_cast<sockaddr*>(&sin), &sin_len);
+            n = tcpip::recvfrom(p, iov[0].iov_base, iov[0].iov_len, asked, reinterpret_cast<sockaddr*>(&sin), &sin_len);
         } else {
             t_buffer.resize(total);
-            n = tcpip::recvfrom(p, t_buffer.data(), total, flags | MSG_TRUNC, reinterpret_cast<sockaddr*>(&sin), &sin_len);
+            n = tcpip::recvfrom(p, t_buffer.data(), total, asked, reinterpret_cast<sockaddr*>(&sin), &sin_len);
             std::size_t left = n > 0 ? std::min<std::size_t>(static_cast<std::size_t>(n), total) : 0, at = 0;
             for (int i = 0; i < count && left > 0; ++i) {
                 const std::size_t part = std::min(left, iov[i].iov_len);

@@ -373,6 +373,88 @@ TEST_F(RunInterop, WrkLoadsAKernelServerFromTwoThreads) {
     EXPECT_GE(counter(s, "tcp", "active_opens"), 50u) << s;
 }
 
+// ---- The calls one by one, from python against the kernel's echo server --------------------------
+
+// Each call the shim covers, on a connection of ours to socat's echo (cat) on the kernel's side:
+// writev and readv, select and FIONREAD, dup (the duplicate outlives the original) and dup2 over a
+// kernel descriptor's number, sendmsg and recvmsg, sendfile from a file, AF_INET6 with mapped
+// addresses, a pure IPv6 destination refused, UDP with sendto/recvfrom.
+TEST_F(RunInterop, EachCoveredCallWorksOnOurSockets) {
+    TCPIP_REQUIRE_PROGRAM("socat");
+    auto echo = env_->exec_background({"socat", "TCP-LISTEN:9600,bind=" + kernel_ip_ + ",reuseaddr,fork", "EXEC:cat"});
+    ASSERT_TRUE(echo) << echo.error();
+    auto udp_echo = env_->exec_background({"socat", "UDP-RECVFROM:9601,bind=" + kernel_ip_ + ",fork", "EXEC:cat"});
+    ASSERT_TRUE(udp_echo) << udp_echo.error();
+    ASSERT_TRUE(env_->wait_for_port(NetnsTap::Transport::Tcp, 9600));
+    ASSERT_TRUE(env_->wait_for_port(NetnsTap::Transport::Udp, 9601));
+    write_file(dir_ + "/file.bin", random_bytes(100000, 6));
+    write_file(dir_ + "/calls.py",
+               "import errno, fcntl, os, select, socket, struct, termios, time\n"
+               "K = ('" + kernel_ip_ + "', 9600)\n"
+               "def exact(s, n):\n"
+               "    out = b''\n"
+               "    while len(out) < n:\n"
+               "        chunk = s.recv(n - len(out))\n"
+               "        assert chunk, 'eof'\n"
+               "        out += chunk\n"
+               "    return out\n"
+               "s = socket.create_connection(K)\n"
+               "os.writev(s.fileno(), [b'ab', b'cd', b'ef'])\n"
+               "r, _, _ = select.select([s], [], [], 5)\n"
+               "_, w, _ = select.select([], [s], [], 5)\n"
+               "print('select', s in r, s in w)\n"
+               "for _ in range(100):\n"
+               "    n = struct.unpack('i', fcntl.ioctl(s, termios.FIONREAD, b'0000'))[0]\n"
+               "    if n >= 6: break\n"
+               "    time.sleep(0.02)\n"
+               "print('fionread', n)\n"
+               "a, b = bytearray(4), bytearray(2)\n"
+               "print('readv', os.readv(s.fileno(), [a, b]), bytes(a + b))\n"
+               "d = s.dup()\n"
+               "s.close()\n"
+               "d.sendall(b'after dup')\n"
+               "print('dup', exact(d, 9))\n"
+               "spare = os.open('/dev/null', os.O_RDONLY)\n"
+               "os.dup2(d.fileno(), spare)\n"
+               "os.write(spare, b'via dup2')\n"
+               "print('dup2', exact(d, 8))\n"
+               "os.close(spare)\n"
+               "d.sendmsg([b'msg', b'-', b'parts'])\n"
+               "time.sleep(0.2)\n"
+               "data, anc, flags, addr = d.recvmsg(100)\n"
+               "print('recvmsg', data)\n"
+               "with open('" + dir_ + "/file.bin', 'rb') as f:\n"
+               "    sent = 0\n"
+               "    while sent < 100000:\n"
+               "        sent += os.sendfile(d.fileno(), f.fileno(), sent, 100000 - sent)\n"
+               "print('sendfile', sent, exact(d, 100000) == open('" + dir_ + "/file.bin', 'rb').read())\n"
+               "d.close()\n"
+               "six = socket.socket(socket.AF_INET6)\n"
+               "six.connect(('::ffff:" + kernel_ip_ + "', 9600))\n"
+               "print('v6', six.getsockname()[0] == '::ffff:" + our_ip_ + "', six.getpeername()[0])\n"
+               "six.close()\n"
+               "try:\n"
+               "    socket.socket(socket.AF_INET6).connect(('2001:db8::1', 80))\n"
+               "except OSError as e:\n"
+               "    print('pure v6', errno.errorcode[e.errno])\n"
+               "u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+               "u.settimeout(5)\n"
+               "u.sendto(b'datagram', ('" + kernel_ip_ + "', 9601))\n"
+               "print('udp', u.recvfrom(100))\n");
+    auto r = env_->exec(under_run({"python3", dir_ + "/calls.py"}), Duration::seconds(30));
+    EXPECT_TRUE(r.ok()) << r.output;
+    for (const std::string& line :
+         {std::string("select True True"), std::string("fionread 6"), std::string("readv 6 b'abcdef'"),
+          std::string("dup b'after dup'"), std::string("dup2 b'via dup2'"), std::string("recvmsg b'msg-parts'"),
+          std::string("sendfile 100000 True"), "v6 True ::ffff:" + kernel_ip_, std::string("pure v6 ENETUNREACH"),
+          "udp (b'datagram', ('" + kernel_ip_ + "', 9601))"}) {
+        EXPECT_NE(r.output.find(line + "\n"), std::string::npos) << "missing '" << line << "' in:\n" << r.output;
+    }
+    const std::string s = stats();
+    EXPECT_EQ(counter(s, "tcp", "active_opens"), 2u) << s;
+    EXPECT_GE(counter(s, "udp", "rx_datagrams"), 1u) << s;
+}
+
 // ---- Loopback, fork --------------------------------------------------------------------------------
 
 // 127.0.0.0/8 and ::1 stay the kernel's: a listener and a client on 127.0.0.1 inside a program
