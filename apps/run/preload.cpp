@@ -388,10 +388,11 @@ void at_exit() {
         for (auto& [fd, info] : g.info) open.push_back(fd);
     }
     for (int fd : open) g.runtime->detach(fd);  // as the kernel closes a process's files
-    // The kernel keeps delivering what an exited process queued; so do we, for a while.
+    // The kernel keeps delivering what an exited process queued (a closed connection's data and
+    // FIN, a datagram waiting for ARP); so do we, for a while.
     const Instant until = Runtime::system_clock().now() + Duration::seconds(5);
     while (Runtime::system_clock().now() < until &&
-           g.runtime->with_stack([](Stack& s) { return s.tcp().orphan_count(); }) > 0) {
+           g.runtime->with_stack([](Stack& s) { return s.tcp().orphan_count() + s.arp().pending_packets(); }) > 0) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     write_stats();
