@@ -5,8 +5,9 @@
 //
 // Start. The constructor below runs before the program's main(). In the process tcpip-run started
 // (TCPIP_RUN_PID), it parses the shared app flags tcpip-run passed (TCPIP_RUN_ARGS, the same
-// parser as every app), opens the TAP, makes a tcpip::Runtime and starts its stack thread. In any
-// other process (a program the first one runs) it stays out of the way: every call goes to libc.
+// parser as every app), opens the TAP and makes a tcpip::Runtime; the program's first socket call
+// starts the stack's thread. In any other process (a program the first one runs) it stays out of
+// the way: every call goes to libc.
 //
 // Descriptors. Our sockets are tcpip's descriptors: numbers of eventfds the runtime holds open,
 // so the program's other code never mistakes one for another file, and the kernel never hands the
@@ -25,7 +26,8 @@
 // there is handed over to a kernel socket at the same number (the options set so far replayed).
 //
 // fork. Before fork the stack's thread stops; after it, the first of parent and child to make a
-// socket call takes the stack over (an owner pid in a shared page) and restarts the thread; the
+// socket call takes the stack over (an owner pid in a shared page, 0 until someone does, as at
+// start) and restarts the thread; the
 // other is told so in one line and gets EBADF. A daemon (parent exits, child serves) and a server
 // that forks a child for a job without sockets both work.
 //
@@ -461,8 +463,10 @@ void start() {
         std::exit(1);
     }
     g.self = getpid();
-    g.owner = new (page) std::atomic<pid_t>(g.self);
-    start_stack_thread();
+    // No process runs the stack yet: the first socket call starts its thread (stack_here). A
+    // program's own start-up (setlocale, its libraries' constructors) runs before any thread of
+    // ours exists, and a program that never opens a socket never gets one.
+    g.owner = new (page) std::atomic<pid_t>(0);
     pthread_atfork(before_fork, after_fork_parent, after_fork_child);
     std::atexit(at_exit);
 }

@@ -15,7 +15,6 @@
 // loads the shim), and a Go program (it makes its system calls without libc).
 #include <elf.h>
 #include <fcntl.h>
-#include <link.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -116,22 +115,6 @@ std::string find_shim() {
     die("cannot find libtcpip-preload.so beside tcpip-run (set TCPIP_PRELOAD to its path)");
 }
 
-// When this build runs under AddressSanitizer, the shim does too, and ASan's runtime must come
-// first in the program's libraries: the path of the one this process loaded.
-std::string asan_runtime() {
-    std::string found;
-    dl_iterate_phdr(
-        [](dl_phdr_info* info, std::size_t, void* out) {
-            if (info->dlpi_name != nullptr && std::strstr(info->dlpi_name, "libasan.so") != nullptr) {
-                *static_cast<std::string*>(out) = info->dlpi_name;
-                return 1;
-            }
-            return 0;
-        },
-        &found);
-    return found;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -174,14 +157,6 @@ int main(int argc, char** argv) {
         joined += f;
     }
     std::string preload = find_shim();
-    if (const std::string asan = asan_runtime(); !asan.empty()) {
-        // A sanitized build (scripts/test.sh --sanitize): ASan's runtime first, and no leak report
-        // at exit, which would be about the program's own memory (python's, curl's), not ours.
-        preload = asan + ":" + preload;
-        const char* options = std::getenv("ASAN_OPTIONS");
-        const std::string asan_options = std::string(options ? options : "") + (options && *options ? ":" : "") + "detect_leaks=0";
-        ::setenv("ASAN_OPTIONS", asan_options.c_str(), 1);
-    }
     if (const char* existing = std::getenv("LD_PRELOAD"); existing != nullptr && *existing != '\0') {
         preload += std::string(":") + existing;
     }
