@@ -133,6 +133,7 @@ struct State {
     std::string stats_path;
     std::atomic<pid_t>* owner = nullptr;  // in a MAP_SHARED page: which process runs the stack (0: undecided)
     pid_t self = 0;
+    bool forked = false;                  // fork() has run in this process (or its parent)
     std::mutex mutex;                     // guards the maps below
     std::unordered_map<int, SocketInfo> info;                // by primary number
     std::unordered_map<int, int> primary_of;                 // alias -> primary
@@ -174,8 +175,9 @@ void start_stack_thread() {
     pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
-// Whether this process runs the stack; after a fork the first caller takes it (see the top).
-bool stack_here(const char* call) {
+// Takes the stack if no process has it yet (at start, and after a fork); true if this process
+// has it now.
+bool claim() {
     pid_t owner = g.owner->load();
     if (owner == g.self) return true;
     if (owner == 0 && g.owner->compare_exchange_strong(owner, g.self)) {
@@ -183,6 +185,13 @@ bool stack_here(const char* call) {
         start_stack_thread();
         return true;
     }
+    return g.owner->load() == g.self;
+}
+
+// Whether this process runs the stack; after a fork the first caller takes it (see the top).
+bool stack_here(const char* call) {
+    if (claim()) return true;
+    const pid_t owner = g.owner->load();
     {
         std::lock_guard<std::mutex> lock(g.mutex);
         if (g.told.insert("fork").second) {
@@ -382,8 +391,13 @@ void write_stats() {
 }
 
 void at_exit() {
-    if (g.runtime == nullptr || g.owner->load() != g.self) return;
+    if (g.runtime == nullptr) return;
     Inside in;
+    if (g.owner->load() == 0 && !g.forked) {  // the program never used a socket
+        write_stats();
+        return;
+    }
+    if (g.owner->load() != g.self) return;  // another process runs the stack
     std::vector<int> open;
     {
         std::lock_guard<std::mutex> lock(g.mutex);
@@ -404,6 +418,7 @@ void at_exit() {
 void before_fork() {
     if (g.runtime == nullptr) return;
     g.mutex.lock();
+    g.forked = true;
     if (g.owner->load() == g.self) {
         Inside in;
         g.runtime->before_fork();
@@ -736,7 +751,7 @@ int close(int fd) {
         return tcpip::close(fd);
     }
     // In a process that does not run the stack (after fork), only the descriptor goes.
-    if (tr::g.owner->load() == tr::g.self) {
+    if (claim()) {
         release_number(fd);
     } else {
         std::lock_guard<std::mutex> lock(tr::g.mutex);
@@ -1176,7 +1191,9 @@ int epoll_ctl(int epfd, int op, int fd, epoll_event* event) {
 
 int epoll_wait(int epfd, epoll_event* events, int maxevents, int timeout_ms) {
     if (t_inside || kind_of(epfd) != Kind::Epoll) return TCPIP_REAL(epoll_wait)(epfd, events, maxevents, timeout_ms);
-    if (tr::g.owner->load() != tr::g.self && !stack_here("epoll_wait()")) return -1;
+    // (An instance may hold only kernel descriptors: a process that does not run the stack may
+    // wait on it all the same; our sockets in it are never ready there.)
+    claim();
     Inside in;
     return tcpip::epoll_wait(epfd, events, maxevents, timeout_ms);
 }
