@@ -52,6 +52,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <climits>
@@ -84,7 +85,7 @@ namespace {
 
 thread_local bool t_inside = false;  // this thread is inside a call into tcpip: libc for everything
 
-// Marks the calling thread as inside tcpip for the scope, and keeps errno as the call set it.
+// Marks the calling thread as inside tcpip for the scope (errno is left as the call set it).
 struct Inside {
     bool was = t_inside;
     Inside() { t_inside = true; }
@@ -98,7 +99,7 @@ enum class Kind : std::uint8_t {
     Kernel = 0,  // not ours: straight to libc
     Socket4,     // a socket of ours the program made as AF_INET
     Socket6,     // a socket of ours the program made as AF_INET6 (addresses mapped)
-    Alias,       // a duplicate (dup, dup2, F_DUPFD) of one of ours: primary_of_ says which
+    Alias,       // a duplicate (dup, dup2, F_DUPFD) of one of ours: State::primary_of says which
     Epoll,       // an epoll instance of tcpip::epoll_create1
     Internal,    // the stack's own (the TAP): close() does not take it from the stack
 };
@@ -124,7 +125,7 @@ struct Option {
 struct SocketInfo {
     int type = SOCK_STREAM;
     bool v6only = false;
-    std::vector<Option> options;  // every setsockopt that succeeded, in order
+    std::vector<Option> options;  // the last value of each option set, in the order first set
 };
 
 struct State {
@@ -873,7 +874,10 @@ int setsockopt(int fd, int level, int name, const void* value, socklen_t len) {
     if (r == 0 && value != nullptr) {
         std::lock_guard<std::mutex> lock(tr::g.mutex);
         const char* bytes = static_cast<const char*>(value);
-        tr::g.info[p].options.push_back({level, name, std::vector<char>(bytes, bytes + len)});
+        auto& options = tr::g.info[p].options;
+        auto same = std::find_if(options.begin(), options.end(), [&](const Option& o) { return o.level == level && o.name == name; });
+        if (same != options.end()) same->value.assign(bytes, bytes + len);
+        else options.push_back({level, name, std::vector<char>(bytes, bytes + len)});
     }
     return r;
 }
