@@ -4,8 +4,12 @@
 // (level-triggered, EPOLLET, EPOLLONESHOT), EPOLLRDHUP, and the errno of a bad epoll_ctl. Our
 // sockets and kernel descriptors share one instance, as in an application.
 //
+// The last two tests cover the other calls the LD_PRELOAD shim (apps/run) needs from a Runtime:
+// ioctl (FIONREAD, FIONBIO), renumber and detach.
+//
 // Every wait has a timeout, so a broken wake-up fails the test instead of hanging it.
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/select.h>
 #include <unistd.h>
 
@@ -68,14 +72,11 @@ protected:
         Runtime::set_default(&b);
     }
 
-    // A UDP receiver and a sender, on the kernel's loopback or on our two stacks; send(n) sends
-    // one datagram of n bytes and waits until it has arrived (a recv with MSG_PEEK would consume
-    // the event edge, so it waits on a second, private epoll instead).
+    // A UDP receiver and a sender, on the kernel's loopback or on our two stacks.
     struct Udp {
         const Api* api;
         int rx = -1, tx = -1;
         sockaddr_in to{};
-        int (*peek_wait)(int fd) = nullptr;
     };
     Udp kernel_udp() {
         Udp u{&kKernel};
@@ -365,6 +366,50 @@ TEST_F(Epoll, SelectMixesOurSocketsAndKernelDescriptors) {
     ::close(pipe_fds[0]);
     ::close(pipe_fds[1]);
     close_udp(u);
+}
+
+// ioctl FIONREAD (the first datagram's length) and FIONBIO (O_NONBLOCK), as the kernel's.
+TEST_F(Epoll, IoctlFionreadAndFionbioMatchTheKernels) {
+    for (bool ours : {false, true}) {
+        SCOPED_TRACE(ours ? "ours" : "kernel");
+        Udp u = ours ? our_udp() : kernel_udp();
+        auto ioctl = [&](unsigned long request, int* arg) { return ours ? b.ioctl(u.rx, request, arg) : ::ioctl(u.rx, request, arg); };
+        int n = -1;
+        ASSERT_EQ(ioctl(FIONREAD, &n), 0);
+        EXPECT_EQ(n, 0);
+        send_and_settle(u, "hello");
+        send_and_settle(u, "hi");
+        ASSERT_EQ(ioctl(FIONREAD, &n), 0);
+        EXPECT_EQ(n, 5);  // the first datagram, not the queue
+        char buf[8];
+        ASSERT_EQ(u.api->recv(u.rx, buf, sizeof buf, 0), 5);
+        ASSERT_EQ(u.api->recv(u.rx, buf, sizeof buf, 0), 2);
+        int on = 1;
+        ASSERT_EQ(ioctl(FIONBIO, &on), 0);
+        EXPECT_EQ(errno_of([&] { return u.api->recv(u.rx, buf, sizeof buf, 0); }), EAGAIN);
+        close_udp(u);
+    }
+}
+
+// The shim's descriptor moves: renumber() gives a socket the number of a duplicate of its eventfd
+// (the original number then closes like any file); detach() forgets a socket and leaves its
+// number open for dup2().
+TEST_F(Epoll, RenumberAndDetachKeepTheDescriptorTableConsistent) {
+    Udp u = our_udp();
+    const int copy = ::dup(u.rx);
+    ASSERT_GE(copy, 0);
+    ASSERT_EQ(b.renumber(u.rx, copy), 0);
+    EXPECT_EQ(Runtime::owner(u.rx), nullptr);
+    EXPECT_EQ(Runtime::owner(copy), &b);
+    ::close(u.rx);
+    send_and_settle(Udp{&kOurs, copy, u.tx, u.to}, "moved");
+    char buf[8];
+    EXPECT_EQ(tcpip::recv(copy, buf, sizeof buf, 0), 5);
+    ASSERT_EQ(b.detach(copy), 0);
+    EXPECT_EQ(Runtime::owner(copy), nullptr);
+    EXPECT_GE(::fcntl(copy, F_GETFD), 0);  // still open, now a plain kernel descriptor
+    ::close(copy);
+    tcpip::close(u.tx);
 }
 
 }  // namespace
