@@ -570,6 +570,22 @@ TEST_F(RunInterop, AStaticProgramIsRefusedInOneLine) {
     EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
 }
 
+// A Go program (dynamically linked or not) makes its system calls without libc: refused too. Go's
+// linker marks its binaries with a .note.go.buildid section; a copy of /bin/true given one stands
+// in for a Go program here.
+TEST_F(RunInterop, AGoProgramIsRefusedInOneLine) {
+    TCPIP_REQUIRE_PROGRAM("objcopy");
+    const std::string fake = dir_ + "/go-program";
+    write_file(dir_ + "/note", "Go build ID");
+    auto made = run_command({"objcopy", "--add-section", ".note.go.buildid=" + dir_ + "/note", "/bin/true", fake});
+    ASSERT_TRUE(made.ok()) << made.output;
+    ASSERT_EQ(::chmod(fake.c_str(), 0755), 0);
+    auto r = env_->exec(under_run({fake}));
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.output.find("tcpip-run: " + fake + " is a Go program"), std::string::npos) << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+}
+
 // A call the shim does not support on our sockets gets one line naming it, and an errno.
 TEST_F(RunInterop, AnUnsupportedCallIsNamedInOneLine) {
     auto r = env_->exec(under_run({"python3", "-c",
