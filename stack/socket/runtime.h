@@ -148,8 +148,8 @@ public:
     int renumber(int from, int to);
     // Around fork(): before it, stop the stack's thread and hold the lock (no other thread is
     // half-way through the stack when the address space is copied); after it, in the parent and
-    // in the child, release the lock. restart_thread() starts the thread again (in whichever
-    // process keeps using the stack).
+    // in the child, release the lock. start_thread() then starts the thread again, in whichever
+    // process keeps using the stack.
     void before_fork();
     void after_fork();
 
