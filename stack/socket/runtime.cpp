@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "stack/core/trace.h"
+#include "stack/socket/epoll_set.h"
 #include "stack/socket/error_map.h"
 #include "stack/socket/posix.h"
 
@@ -100,6 +102,18 @@ void SocketEntry::notify() {
     for (int waiter : poll_waiters) {
         if (waiter == own) continue;
         [[maybe_unused]] auto r = ::write(waiter, &one, sizeof one);
+    }
+    if (epoll_watches.empty()) return;
+    // Every epoll instance watching the socket, except that of those registered with
+    // EPOLLEXCLUSIVE only one is woken, each in turn (Linux wakes one or more of them).
+    const auto exclusive = static_cast<std::size_t>(std::count_if(
+        epoll_watches.begin(), epoll_watches.end(), [](const auto& w) { return w->exclusive; }));
+    const std::size_t chosen = exclusive > 0 ? exclusive_next++ % exclusive : 0;
+    std::size_t k = 0;
+    for (const auto& watch : epoll_watches) {
+        const bool wake = !watch->exclusive || k++ == chosen;
+        if (!wake) continue;
+        if (auto set = watch->set.lock()) set->enqueue(watch);
     }
 }
 
@@ -266,6 +280,11 @@ void Runtime::close_locked(SocketEntry& entry) {
         std::lock_guard<std::mutex> guard(r.mutex);
         r.owners.erase(entry.fd);
     }
+    // As Linux removes a closed file from every epoll set (eventpoll_release).
+    for (const auto& watch : entry.epoll_watches) {
+        if (auto set = watch->set.lock()) forget_watch(*set, watch);
+    }
+    entry.epoll_watches.clear();
     if (UdpSocket* udp = entry.udp()) stack_.udp().close(udp);  // queued packets go back to the pool
     if (TcpSocket* tcp = entry.tcp()) {
         // Graceful (FIN), or RST with unread data or a zero linger: the layer's decision. The
@@ -351,6 +370,38 @@ int Runtime::close(int fd) {
     ::close(fd);
     return 0;
 }
+
+int Runtime::detach(int fd) {
+    Lock lock(mutex_);
+    auto entry = find(fd);
+    if (!entry) return fail_unknown(fd);
+    sockets_.erase(fd);
+    if (entry->tcp()) tcp_linger(lock, *entry);  // SO_LINGER, as close()
+    close_locked(*entry);
+    return 0;
+}
+
+int Runtime::renumber(int from, int to) {
+    Lock lock(mutex_);
+    auto entry = find(from);
+    if (!entry) return fail_unknown(from);
+    if (find(to) || owner(to) != nullptr) return fail(EBUSY);
+    sockets_.erase(from);
+    entry->fd = to;
+    sockets_.emplace(to, entry);
+    Registry& r = registry();
+    std::lock_guard<std::mutex> guard(r.mutex);
+    r.owners.erase(from);
+    r.owners[to] = this;
+    return 0;
+}
+
+void Runtime::before_fork() {
+    stop_thread();
+    mutex_.lock();
+}
+
+void Runtime::after_fork() { mutex_.unlock(); }
 
 // ---------------------------------------------------------------------------------------------
 // Addresses
@@ -614,6 +665,31 @@ int Runtime::fcntl(int fd, int cmd, long arg) {
         case F_SETFD: return ::fcntl(fd, F_SETFD, static_cast<int>(arg));
         default: return fail(EINVAL);
     }
+}
+
+// sock_ioctl -> inet_ioctl -> tcp_ioctl / udp_ioctl (SIOCINQ is FIONREAD), and FIONBIO from
+// the generic file ioctls.
+int Runtime::ioctl(int fd, unsigned long request, void* arg) {
+    Lock lock(mutex_);
+    auto entry = find(fd);
+    if (!entry) return fail_unknown(fd);
+    if (request != FIONREAD && request != FIONBIO) return fail(ENOTTY);
+    if (arg == nullptr) return fail(EFAULT);
+    if (request == FIONBIO) {
+        int on = 0;
+        std::memcpy(&on, arg, sizeof on);
+        entry->nonblocking = on != 0;
+        return 0;
+    }
+    int bytes = 0;
+    if (TcpSocket* s = entry->tcp()) {
+        if (s->state == TcpState::Listen) return fail(EINVAL);  // as tcp_ioctl
+        bytes = static_cast<int>(std::min<std::size_t>(s->rcv.buffer.size(), INT_MAX));
+    } else if (UdpSocket* udp = entry->udp(); udp != nullptr && !udp->rx_queue.empty()) {
+        bytes = static_cast<int>(udp->rx_queue.front().data.size());
+    }
+    std::memcpy(arg, &bytes, sizeof bytes);
+    return 0;
 }
 
 // ---------------------------------------------------------------------------------------------
