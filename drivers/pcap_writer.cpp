@@ -9,9 +9,13 @@
 #include <cstring>
 #include <ctime>
 
+#include "stack/core/bytes.h"
+
 namespace tcpip {
 
 namespace {
+
+constexpr std::size_t kEthernetHeader = 14;
 
 void put_le16(std::vector<std::uint8_t>& out, std::uint16_t v) {
     out.push_back(static_cast<std::uint8_t>(v));
@@ -69,15 +73,64 @@ std::int64_t PcapWriter::timestamp_micros(Instant now) const {
     return now.total_micros();
 }
 
-void PcapWriter::append_record(std::int64_t micros, Bytes frame) {
+std::uint8_t* PcapWriter::begin_record(std::int64_t micros, std::size_t size, std::size_t& captured) {
     micros = std::max<std::int64_t>(micros, 0);  // the format has no negative times
-    const auto captured = static_cast<std::uint32_t>(std::min<std::size_t>(frame.size(), options_.snaplen));
+    captured = std::min<std::size_t>(size, options_.snaplen);
     put_le32(buffer_, static_cast<std::uint32_t>(micros / 1000000));
     put_le32(buffer_, static_cast<std::uint32_t>(micros % 1000000));
-    put_le32(buffer_, captured);
-    put_le32(buffer_, static_cast<std::uint32_t>(frame.size()));
-    buffer_.insert(buffer_.end(), frame.begin(), frame.begin() + captured);
+    put_le32(buffer_, static_cast<std::uint32_t>(captured));
+    put_le32(buffer_, static_cast<std::uint32_t>(size));
+    buffer_.resize(buffer_.size() + captured);
     stats_.frames_written++;
+    return buffer_.data() + buffer_.size() - captured;
+}
+
+void PcapWriter::record(std::int64_t micros, const Packet& frame, bool transmitted) {
+    const Bytes bytes = frame.bytes();
+    const PacketOffload& request = frame.offload();
+    std::size_t captured = 0;
+
+    if (options_.segment && bytes.size() > inner_->mtu() + kEthernetHeader) {
+        if (auto l = offload::layout_of(bytes, true); l && l->end > l->headers) {
+            // Sent: the stack's own segment size. Received (the kernel's GSO frames, whose
+            // gso_size the TAP does not pass on): the most payload an MTU-sized datagram holds.
+            const std::size_t fits = inner_->mtu() > l->headers - l->ip ? inner_->mtu() - (l->headers - l->ip) : 0;
+            const std::size_t mss = transmitted && request.segment_size != 0 ? request.segment_size : fits;
+            if (mss > 0) {
+                for (std::size_t i = 0, n = offload::piece_count(*l, mss); i < n; ++i) {
+                    const std::size_t size = offload::piece_size(*l, mss, i);
+                    std::uint8_t* out = begin_record(micros, size, captured);
+                    if (captured == size) {
+                        offload::write_piece(bytes, *l, mss, i, out);
+                    } else {
+                        piece_.resize(size);
+                        offload::write_piece(bytes, *l, mss, i, piece_.data());
+                        std::memcpy(out, piece_.data(), captured);
+                    }
+                }
+                stats_.frames_segmented++;
+                return;
+            }
+        }
+    }
+
+    std::uint8_t* copy = begin_record(micros, bytes.size(), captured);
+    std::memcpy(copy, bytes.data(), captured);
+    // Only a checksum the offloads may have left partial, and only over the whole datagram.
+    const bool maybe_partial = transmitted ? request.checksum_partial : request.checksum_verified;
+    if (!options_.complete_checksums || !maybe_partial || captured < bytes.size()) return;
+    auto l = offload::layout_of(bytes, false);
+    if (!l || (load_be16(bytes.data() + l->ip + 6) & 0x3fff) != 0) return;  // not IPv4, or a fragment
+    std::size_t field = request.checksum_field;
+    if (!transmitted) {
+        if (l->protocol == 6) field = 16;
+        else if (l->protocol == 17 && load_be16(bytes.data() + l->transport + 6) != 0) field = 6;
+        else return;  // another protocol, or UDP without a checksum
+    }
+    if (l->transport + field + 2 > l->end) return;
+    const std::uint16_t before = load_be16(copy + l->transport + field);
+    offload::complete_checksum(MutableBytes{copy, captured}, *l, field);
+    if (load_be16(copy + l->transport + field) != before) stats_.checksums_completed++;
 }
 
 void PcapWriter::flush() {
@@ -91,14 +144,14 @@ std::size_t PcapWriter::receive(Instant now, PacketPool& pool, std::vector<Packe
     const std::size_t count = inner_->receive(now, pool, batch, max);
     if (count == 0) return 0;
     const std::int64_t micros = timestamp_micros(now);
-    for (std::size_t i = first; i < batch.size(); ++i) append_record(micros, batch[i].bytes());
+    for (std::size_t i = first; i < batch.size(); ++i) record(micros, batch[i], false);
     stats_.rx_frames += count;
     flush();
     return count;
 }
 
 Result<void, DeviceError> PcapWriter::transmit(Instant now, Packet frame) {
-    append_record(timestamp_micros(now), frame.bytes());
+    record(timestamp_micros(now), frame, true);
     stats_.tx_frames++;
     flush();
     return inner_->transmit(now, std::move(frame));
