@@ -18,7 +18,7 @@
 #include <cstdint>
 #include <optional>
 
-#include "drivers/net_device.h"
+#include "stack/net_device.h"
 #include "stack/core/stats.h"
 
 namespace tcpip {

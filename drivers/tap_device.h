@@ -54,7 +54,7 @@
 #include <string>
 #include <vector>
 
-#include "drivers/net_device.h"
+#include "stack/net_device.h"
 #include "drivers/unique_fd.h"
 #include "stack/core/stats.h"
 

@@ -54,7 +54,7 @@
 #include <thread>
 #include <unordered_map>
 
-#include "drivers/net_device.h"
+#include "stack/net_device.h"
 #include "stack/core/clock.h"
 #include "stack/core/config.h"
 #include "stack/event_loop.h"
