@@ -19,6 +19,7 @@
 //     std::string wire = dump_compact(out);             // {"bytes":123,"sender":true}
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
