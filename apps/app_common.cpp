@@ -26,7 +26,10 @@ const char* kSharedUsage =
     "  --ip ADDR/PREFIX    our address and subnet (default 10.0.0.2/24)\n"
     "  --gateway ADDR      default gateway\n"
     "  --mac MAC           our MAC address (default 02:74:63:70:00:02)\n"
-    "  --pcap FILE         capture every frame, both ways, to FILE (Wireshark reads it)\n"
+    "  --pcap FILE         capture every frame, both ways, to FILE (Wireshark reads it), as a\n"
+    "                      wire would carry it: checksums that offloads left partial are completed\n"
+    "  --pcap-segment      with --pcap: write TSO frames (up to 64 KiB) as the MTU-sized frames a\n"
+    "                      NIC would cut them into\n"
     "  --no-offload        plain 1514-byte frames with full checksums on the TAP (default:\n"
     "                      checksum and TCP segmentation offload through IFF_VNET_HDR)\n"
     "  --faults SPEC       seeded faults between the stack and the TAP, e.g.\n"
@@ -117,9 +120,8 @@ CommonOptions Args::parse(int argc, char** argv) {
             std::cout << "usage: " << program_ << " " << usage_ << "\n" << kSharedUsage;
             std::exit(0);
         } else if (arg == "--tap") {
-            auto v = value();
-            if (v.empty() || v.size() > 15) fail("--tap: interface name must be 1 to 15 characters");
-            options.tap = std::string(v);
+            options.tap = std::string(value());
+            if (auto bad = check_interface_name(options.tap)) fail("--tap: " + bad->message());
         } else if (arg == "--ip") {
             auto v = value();
             auto cidr = Ipv4Cidr::parse(v);
@@ -139,6 +141,8 @@ CommonOptions Args::parse(int argc, char** argv) {
             options.mac = *mac;
         } else if (arg == "--pcap") {
             options.pcap = std::string(value());
+        } else if (arg == "--pcap-segment") {
+            options.pcap_segment = true;
         } else if (arg == "--no-offload") {
             options.offload = false;
         } else if (arg == "--faults") {
@@ -214,6 +218,7 @@ CommonOptions Args::parse(int argc, char** argv) {
         path.apply(spec.config.rx);
         options.faults = spec;
     }
+    if (options.pcap_segment && !options.pcap) fail("--pcap-segment needs --pcap FILE");
     if (options.gateway && !options.ip.contains(*options.gateway)) {
         fail("--gateway " + options.gateway->to_string() + " is not on the subnet " + options.ip.to_string());
     }
@@ -393,6 +398,7 @@ DeviceChain::DeviceChain(const std::string& program, const CommonOptions& option
         std::exit(1);
     }
     tap_ = std::make_unique<TapDevice>(std::move(*tap));
+    if (tap_->created()) std::cerr << created_tap_notice(program, tap_->name(), options.ip, options.gateway) << "\n";
     if (options.faults) {
         NetDevice* below = tap_.get();
         if (options.offload) {
@@ -406,6 +412,7 @@ DeviceChain::DeviceChain(const std::string& program, const CommonOptions& option
         PcapOptions pcap_options;
         pcap_options.timestamps = PcapTimestamps::WallClock;
         pcap_options.format = pcap_format_for(*options.pcap);
+        pcap_options.segment = options.pcap_segment;
         NetDevice& inner = segmenter_tx_ ? static_cast<NetDevice&>(*segmenter_tx_)
                            : faults_     ? static_cast<NetDevice&>(*faults_)
                                          : *tap_;
@@ -551,6 +558,20 @@ void RuntimeHost::print_stats(std::ostream& os) {
         if (const SoftwareOffload* cut = devices_.segmenter_rx()) tcpip::print_stats(os, "segmenter_rx", cut->stats());
         return 0;
     });
+}
+
+std::string created_tap_notice(const std::string& program, const std::string& tap, Ipv4Cidr ours,
+                               std::optional<Ipv4Address> gateway) {
+    Ipv4Address kernel = Ipv4Address(ours.network().to_u32() + 1);
+    if (gateway) {
+        kernel = *gateway;
+    } else if (kernel == ours.address) {
+        kernel = Ipv4Address(kernel.to_u32() + 1);
+    }
+    const Ipv4Cidr kernel_cidr{kernel, ours.prefix_len};
+    return program + ": created TAP " + tap + " (down, no address; it goes away when " + program +
+           " exits); to reach " + ours.address.to_string() + " from the kernel run: ip link set dev " + tap +
+           " up; ip addr add " + kernel_cidr.to_string() + " dev " + tap;
 }
 
 sockaddr_in socket_address(Ipv4Address address, std::uint16_t port) {

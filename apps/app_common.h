@@ -3,11 +3,15 @@
 // and run its event loop until SIGINT or SIGTERM.
 //
 // Shared flags:
-//   --tap NAME          TAP interface to attach to (default tap0)
+//   --tap NAME          TAP interface to attach to (default tap0); if there is none of that name
+//                       the app creates it and says, in one line on stderr, the two `ip`
+//                       commands that make it reachable from the kernel (created_tap_notice)
 //   --ip ADDR/PREFIX    our address and subnet (default 10.0.0.2/24)
 //   --gateway ADDR      default gateway
 //   --mac MAC           our MAC address (default 02:74:63:70:00:02, locally administered)
-//   --pcap FILE         capture every frame, both ways, to FILE
+//   --pcap FILE         capture every frame, both ways, to FILE, as a wire would carry it
+//                       (checksums that offloads left partial are completed in the file)
+//   --pcap-segment      with --pcap: TSO frames written as the MTU-sized frames a NIC sends
 //   --no-offload        no IFF_VNET_HDR offloads on the TAP (plain frames, full checksums)
 //   --faults SPEC       put a FaultInjector (drivers/fault_injector.h) between the stack and the
 //                       TAP: SPEC is KEY=VALUE[,KEY=VALUE...], see parse_faults below
@@ -109,6 +113,7 @@ struct CommonOptions {
     std::optional<Ipv4Address> gateway;
     MacAddress mac = MacAddress({0x02, 0x74, 0x63, 0x70, 0x00, 0x02});
     std::optional<std::string> pcap;
+    bool pcap_segment = false;  // --pcap-segment: cut TSO frames in the capture (PcapOptions::segment)
     bool offload = true;  // checksum and TCP segmentation offload on the TAP (drivers/tap_device.h)
     std::optional<FaultSpec> faults;  // --faults, with the path flags applied over it both ways
     StackConfig stack;    // the stack's tunables: defaults, except what the shared flags set
@@ -284,6 +289,15 @@ private:
     std::uint64_t seed_ = 0;
     std::unique_ptr<Runtime> runtime_;
 };
+
+// The line an app prints when --tap named no existing TAP and opening it created one: the new TAP
+// is down and has no address on the kernel's side, so nothing reaches the stack until two `ip`
+// commands are run; the line gives them, with an address for the kernel in our subnet (the
+// gateway if there is one, else the first host address that is not ours). E.g.
+//   tcpip-echo: created TAP tap0 (down, no address; it goes away when tcpip-echo exits); to reach
+//   10.0.0.2 from the kernel run: ip link set dev tap0 up; ip addr add 10.0.0.1/24 dev tap0
+std::string created_tap_notice(const std::string& program, const std::string& tap, Ipv4Cidr ours,
+                               std::optional<Ipv4Address> gateway);
 
 // A sockaddr_in for bind/connect/sendto, from our address type.
 sockaddr_in socket_address(Ipv4Address address, std::uint16_t port);

@@ -49,7 +49,7 @@
 #include <random>
 #include <vector>
 
-#include "drivers/net_device.h"
+#include "stack/net_device.h"
 #include "stack/core/stats.h"
 
 namespace tcpip {

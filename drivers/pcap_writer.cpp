@@ -11,9 +11,13 @@
 #include <string_view>
 #include <utility>
 
+#include "stack/core/bytes.h"
+
 namespace tcpip {
 
 namespace {
+
+constexpr std::size_t kEthernetHeader = 14;
 
 void put_le16(std::vector<std::uint8_t>& out, std::uint16_t v) {
     out.push_back(static_cast<std::uint8_t>(v));
@@ -153,13 +157,61 @@ void PcapWriter::append_record(bool received, std::int64_t micros, Bytes frame, 
     stats_.frames_written++;
 }
 
-void PcapWriter::record(bool received, std::int64_t micros, Bytes frame, std::string comment) {
+void PcapWriter::capture(std::int64_t micros, const Packet& frame, bool transmitted, std::string comment) {
+    const Bytes bytes = frame.bytes();
+    const PacketOffload& request = frame.offload();
+
+    if (options_.segment && bytes.size() > inner_->mtu() + kEthernetHeader) {
+        if (auto l = offload::layout_of(bytes, true); l && l->end > l->headers) {
+            // Sent: the stack's own segment size. Received (the kernel's GSO frames, whose
+            // gso_size the TAP may not pass on): the most payload an MTU-sized datagram holds.
+            const std::size_t fits = inner_->mtu() > l->headers - l->ip ? inner_->mtu() - (l->headers - l->ip) : 0;
+            const std::size_t mss = transmitted && request.segment_size != 0 ? request.segment_size : fits;
+            if (mss > 0) {
+                // The comment goes with the first piece; the others wait for none.
+                for (std::size_t i = 0, n = offload::piece_count(*l, mss); i < n; ++i) {
+                    wire_.resize(offload::piece_size(*l, mss, i));
+                    offload::write_piece(bytes, *l, mss, i, wire_.data());
+                    record(!transmitted, micros, Bytes{wire_.data(), wire_.size()},
+                           i == 0 ? std::move(comment) : std::string{}, i == 0);
+                }
+                stats_.frames_segmented++;
+                return;
+            }
+        }
+    }
+
+    // Only a checksum the offloads may have left partial, and only over the whole datagram.
+    const bool maybe_partial = transmitted ? request.checksum_partial : request.checksum_verified;
+    auto l = offload::layout_of(bytes, false);
+    std::size_t field = request.checksum_field;
+    bool complete = options_.complete_checksums && maybe_partial && l &&
+                    (load_be16(bytes.data() + l->ip + 6) & 0x3fff) == 0;  // IPv4, not a fragment
+    if (complete && !transmitted) {
+        if (l->protocol == 6) field = 16;
+        else if (l->protocol == 17 && load_be16(bytes.data() + l->transport + 6) != 0) field = 6;
+        else complete = false;  // another protocol, or UDP without a checksum
+    }
+    if (complete && l->transport + field + 2 > l->end) complete = false;
+    if (!complete) {
+        record(!transmitted, micros, bytes, std::move(comment), true);
+        return;
+    }
+    wire_.assign(bytes.begin(), bytes.end());
+    const std::uint16_t before = load_be16(wire_.data() + l->transport + field);
+    offload::complete_checksum(MutableBytes{wire_.data(), wire_.size()}, *l, field);
+    if (load_be16(wire_.data() + l->transport + field) != before) stats_.checksums_completed++;
+    record(!transmitted, micros, Bytes{wire_.data(), wire_.size()}, std::move(comment), true);
+}
+
+void PcapWriter::record(bool received, std::int64_t micros, Bytes frame, std::string comment, bool awaits_comment) {
     if (!hold_) {
         append_record(received, micros, frame, comment);
         return;
     }
-    // A frame we send has its comment already; a received one waits for comment_received().
-    held_.push_back(Held{received, !received, micros, {frame.begin(), frame.end()}, std::move(comment)});
+    // A frame we send has its comment already; a received one waits for comment_received()
+    // (the pieces of one cut in the file after the first wait for none).
+    held_.push_back(Held{received, !(received && awaits_comment), micros, {frame.begin(), frame.end()}, std::move(comment)});
     release_held();
 }
 
@@ -205,14 +257,14 @@ std::size_t PcapWriter::receive(Instant now, PacketPool& pool, std::vector<Packe
     const std::size_t count = inner_->receive(now, pool, batch, max);
     if (count == 0) return 0;
     const std::int64_t micros = timestamp_micros(now);
-    for (std::size_t i = first; i < batch.size(); ++i) record(true, micros, batch[i].bytes(), {});
+    for (std::size_t i = first; i < batch.size(); ++i) capture(micros, batch[i], false, {});
     stats_.rx_frames += count;
     flush();
     return count;
 }
 
 Result<void, DeviceError> PcapWriter::transmit(Instant now, Packet frame) {
-    record(false, timestamp_micros(now), frame.bytes(), std::exchange(next_sent_comment_, {}));
+    capture(timestamp_micros(now), frame, true, std::exchange(next_sent_comment_, {}));
     stats_.tx_frames++;
     flush();
     return inner_->transmit(now, std::move(frame));

@@ -32,6 +32,18 @@
 // TAP should ask for PcapTimestamps::WallClock, which stamps frames with CLOCK_REALTIME as tcpdump
 // does (the only place in the drivers that reads a clock, and only when asked to).
 //
+// What a wire would carry (a decision): with offloads on (a TAP with IFF_VNET_HDR), the frames
+// between the stack and the device are not what a wire carries. A transmitted TCP segment holds
+// only the pseudo-header sum in its checksum field (PacketOffload::checksum_partial), for the
+// device to finish; a received frame the device vouches for (checksum_verified) may hold the
+// kernel's partial sum the same way (VIRTIO_NET_HDR_F_NEEDS_CSUM); and a TSO frame carries up to
+// 64 KiB in one TCP segment. Recorded as they are, Wireshark with checksum validation on marks
+// every such frame bad. So by default (PcapOptions::complete_checksums) the copy in the file gets
+// the checksum a NIC would have written, while the frame itself goes on unchanged; and with
+// PcapOptions::segment (the apps' --pcap-segment) a TSO frame is written as the MTU-sized frames a
+// NIC would cut it into (drivers/software_offload.h has that arithmetic): the sent ones at the
+// stack's segment size, the received ones (the kernel's GSO frames) at the largest that fits.
+//
 // Transmitted frames are recorded before they are handed to the inner device (what the stack sent,
 // even if the device then refuses it); received frames as the inner device delivers them. The
 // records of one receive() batch, or of one transmit(), go out in a single write(2) with no user
@@ -45,7 +57,8 @@
 #include <string>
 #include <vector>
 
-#include "drivers/net_device.h"
+#include "stack/net_device.h"
+#include "drivers/software_offload.h"
 #include "drivers/unique_fd.h"
 #include "stack/core/stats.h"
 
@@ -65,6 +78,8 @@ struct PcapOptions {
     PcapTimestamps timestamps = PcapTimestamps::FromNow;
     std::uint32_t snaplen = 262144;  // frames longer than this are cut in the file (orig_len keeps the size)
     PcapFormat format = PcapFormat::Pcap;
+    bool complete_checksums = true;  // partial TCP/UDP checksums written complete, as on a wire
+    bool segment = false;            // TSO frames written as MTU-sized frames, as on a wire
 };
 
 // PcapNg for a path ending in ".pcapng", the classic format for anything else.
@@ -80,11 +95,14 @@ struct PcapStats {
     Counter frames_written = 0;  // rx and tx
     Counter rx_frames = 0, tx_frames = 0;
     Counter write_errors = 0;    // write(2) calls that failed or wrote short
+    Counter checksums_completed = 0;  // records whose transport checksum was finished in the file
+    Counter frames_segmented = 0;     // TSO frames written as several records
 
     template <class F>
     void for_each(F&& f) const {
         f("frames_written", frames_written); f("rx_frames", rx_frames); f("tx_frames", tx_frames);
-        f("write_errors", write_errors);
+        f("write_errors", write_errors); f("checksums_completed", checksums_completed);
+        f("frames_segmented", frames_segmented);
     }
 };
 
@@ -146,7 +164,10 @@ private:
 
     // The timestamp for frames of this call, in microseconds since the epoch (or since zero).
     std::int64_t timestamp_micros(Instant now) const;
-    void record(bool received, std::int64_t micros, Bytes frame, std::string comment);
+    // Records `frame` as a wire would carry it (see above): one record, or one per TSO piece.
+    void capture(std::int64_t micros, const Packet& frame, bool transmitted, std::string comment);
+    // One record: written now, or held until its comment arrives (see hold_for_comments).
+    void record(bool received, std::int64_t micros, Bytes frame, std::string comment, bool awaits_comment);
     void append_record(bool received, std::int64_t micros, Bytes frame, const std::string& comment);
     void release_held();
     void flush();
@@ -156,6 +177,7 @@ private:
     std::string path_;
     PcapOptions options_;
     std::vector<std::uint8_t> buffer_;  // records waiting for the next flush(); capacity reused
+    std::vector<std::uint8_t> wire_;    // the frame as a wire carries it (checksums completed, or one TSO piece)
     PcapStats stats_;
     bool hold_ = false;
     std::deque<Held> held_;             // with hold_: records not yet written, in order

@@ -30,10 +30,43 @@
 #include <deque>
 #include <vector>
 
-#include "drivers/net_device.h"
+#include "stack/net_device.h"
 #include "stack/core/stats.h"
 
 namespace tcpip {
+
+// The arithmetic of the two offloads, on bytes: for SoftwareOffload below, and for PcapWriter,
+// which records frames as a wire would carry them.
+namespace offload {
+
+// Where the headers of an IPv4 frame are. `end` is where the IP datagram ends (its total length),
+// which may be short of the frame's end when Ethernet padding follows.
+struct FrameLayout {
+    std::size_t ip = 14;        // the IPv4 header
+    std::size_t transport = 0;  // the transport header
+    std::size_t headers = 0;    // Ethernet + IPv4 + TCP header bytes (TCP only)
+    std::size_t end = 0;        // the end of the datagram
+    std::uint8_t protocol = 0;  // IPv4's protocol field
+};
+
+// The layout of an IPv4 frame, or nullopt if it is not one or its lengths do not add up. With
+// `need_tcp`, a TCP segment whose header is all there.
+std::optional<FrameLayout> layout_of(Bytes frame, bool need_tcp);
+
+// Stores the full transport checksum (pseudo-header, transport header, payload) at `field` from
+// the transport header; for UDP a sum of 0 is sent as 0xffff (RFC 768).
+void complete_checksum(MutableBytes frame, const FrameLayout& l, std::size_t field);
+
+// TCP segmentation: the frames a TSO frame of `frame_size` bytes becomes with `mss` payload
+// bytes each, the size of piece `index`, and piece `index` written to `out` (piece_size bytes):
+// the headers copied, IPv4 total length, identification (the first one's plus the index) and
+// header checksum redone, the sequence number advanced, FIN and PSH only on the last piece, CWR
+// only on the first, and a complete TCP checksum (what Linux's tcp_gso_segment does).
+std::size_t piece_count(const FrameLayout& l, std::size_t mss);
+std::size_t piece_size(const FrameLayout& l, std::size_t mss, std::size_t index);
+void write_piece(Bytes frame, const FrameLayout& l, std::size_t mss, std::size_t index, std::uint8_t* out);
+
+}  // namespace offload
 
 struct SoftwareOffloadStats {
     Counter segmented_frames = 0;  // large frames sent that were cut into pieces
@@ -84,6 +117,8 @@ private:
 // (see the file comment), allocated from `pool` with `headroom` and appended to `out` in sequence
 // order. Returns false (and appends nothing) if the frame is not a well-formed TCP/IPv4 frame.
 // Public for the unit tests, which check every field with libtins.
+// Cuts the TCP frame into pieces of `mss` payload bytes (offload::write_piece), allocated from
+// `pool` with `headroom`, appended to `out`. False if it is not a TCP/IPv4 frame with payload.
 bool segment_tcp_frame(const Packet& frame, std::size_t mss, PacketPool& pool, std::size_t headroom,
                        std::vector<Packet>& out);
 

@@ -118,6 +118,14 @@ TapError own_error(TapErrorKind kind, const std::string& name) {
 
 }  // namespace
 
+std::optional<TapError> check_interface_name(const std::string& name) {
+    // ifr_name holds IFNAMSIZ bytes including the NUL, so a longer name would be cut, and could
+    // create or attach to an interface nobody asked for.
+    if (name.size() >= IFNAMSIZ) return own_error(TapErrorKind::NameTooLong, name);
+    if (!valid_interface_name(name)) return own_error(TapErrorKind::InvalidName, name);
+    return std::nullopt;
+}
+
 Result<TapDevice, TapError> TapDevice::open(const std::string& name, MacAddress mac, std::size_t mtu,
                                             const char* clone_device) {
     return open(name, mac, TapOptions{.mtu = mtu, .offload = false}, clone_device);
@@ -125,10 +133,7 @@ Result<TapDevice, TapError> TapDevice::open(const std::string& name, MacAddress 
 
 Result<TapDevice, TapError> TapDevice::open(const std::string& name, MacAddress mac, const TapOptions& options,
                                             const char* clone_device) {
-    // Check the name ourselves first: ifr_name holds IFNAMSIZ bytes including the NUL, so a
-    // longer name would be cut, and could create or attach to an interface nobody asked for.
-    if (name.size() >= IFNAMSIZ) return Unexpected(own_error(TapErrorKind::NameTooLong, name));
-    if (!valid_interface_name(name)) return Unexpected(own_error(TapErrorKind::InvalidName, name));
+    if (auto bad_name = check_interface_name(name)) return Unexpected(*bad_name);
 
     UniqueFd fd(::open(clone_device, O_RDWR | O_NONBLOCK | O_CLOEXEC));
     if (!fd) return Unexpected(classify_tap_error(errno, name, std::string("open ") + clone_device));
@@ -154,8 +159,15 @@ Result<TapDevice, TapError> TapDevice::open(const std::string& name, MacAddress 
     if (::ioctl(fd.get(), TUNSETOFFLOAD, offloads) < 0) {
         return Unexpected(classify_tap_error(errno, name, "ioctl(TUNSETOFFLOAD)"));
     }
+    // Created or attached? TUNGETIFF gives the interface's flags: IFF_PERSIST only on a TAP made
+    // with `ip tuntap add` (or TUNSETPERSIST), never on the one TUNSETIFF just made for us.
+    ifreq current{};
+    if (::ioctl(fd.get(), TUNGETIFF, &current) < 0) {
+        return Unexpected(classify_tap_error(errno, name, "ioctl(TUNGETIFF)"));
+    }
+    const bool created = (current.ifr_flags & IFF_PERSIST) == 0;
     std::string actual(ifr.ifr_name, ::strnlen(ifr.ifr_name, IFNAMSIZ));
-    return TapDevice(std::move(fd), std::move(actual), mac, options.mtu, options.offload);
+    return TapDevice(std::move(fd), std::move(actual), mac, options.mtu, options.offload, created);
 }
 
 DeviceCapabilities TapDevice::capabilities() const {

@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "drivers/net_device.h"
+#include "stack/net_device.h"
 #include "stack/core/packet.h"
 #include "stack/core/stats.h"
 #include "stack/core/trace.h"

@@ -56,7 +56,7 @@
 #include <thread>
 #include <unordered_map>
 
-#include "drivers/net_device.h"
+#include "stack/net_device.h"
 #include "stack/core/clock.h"
 #include "stack/core/config.h"
 #include "stack/event_loop.h"

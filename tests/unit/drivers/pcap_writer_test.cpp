@@ -372,5 +372,222 @@ TEST(PcapWriter, TsharkShowsThePcapngComments) {
     EXPECT_NE(output.find("Direction: Inbound"), std::string::npos) << output;
 }
 
+// ---- What a wire would carry: checksums completed, TSO frames cut ----
+
+constexpr std::size_t kTcpChecksum = 14 + 20 + 16;  // offset of the TCP checksum in a plain frame
+
+// A TCP/IPv4 frame from libtins, with correct checksums (libtins computes them when serializing).
+std::vector<std::uint8_t> tcp_frame(std::size_t payload_size, std::uint8_t flags = Tins::TCP::ACK, std::uint16_t id = 7) {
+    std::vector<std::uint8_t> payload(payload_size);
+    for (std::size_t i = 0; i < payload_size; ++i) payload[i] = static_cast<std::uint8_t>(i * 31 + 5);
+    Tins::IP ip("10.0.0.1", "10.0.0.2");
+    ip.id(id);
+    Tins::TCP tcp(80, 40000);
+    tcp.seq(1000);
+    tcp.ack_seq(5000);
+    tcp.flags(flags);
+    auto frame = Tins::EthernetII(kMacB.to_string(), kMacA.to_string()) / ip / tcp / Tins::RawPDU(payload);
+    return frame.serialize();
+}
+
+// Whether libtins, computing them afresh, finds the same IPv4 and TCP/UDP checksums as `bytes` hold.
+bool checksums_good(const std::vector<std::uint8_t>& bytes) {
+    Tins::EthernetII parsed(bytes.data(), static_cast<std::uint32_t>(bytes.size()));
+    Tins::EthernetII fresh = parsed;  // serialize() recomputes every checksum
+    const std::vector<std::uint8_t> redone = fresh.serialize();
+    Tins::EthernetII again(redone.data(), static_cast<std::uint32_t>(redone.size()));
+    if (parsed.rfind_pdu<Tins::IP>().checksum() != again.rfind_pdu<Tins::IP>().checksum()) return false;
+    if (auto* tcp = parsed.find_pdu<Tins::TCP>()) return tcp->checksum() == again.rfind_pdu<Tins::TCP>().checksum();
+    if (auto* udp = parsed.find_pdu<Tins::UDP>()) return udp->checksum() == again.rfind_pdu<Tins::UDP>().checksum();
+    return true;
+}
+
+// The records of a capture file, in order.
+std::vector<std::vector<std::uint8_t>> records_of(const std::string& path) {
+    std::vector<std::vector<std::uint8_t>> out;
+    Tins::FileSniffer reader(path);
+    reader.set_extract_raw_pdus(true);
+    for (Tins::Packet p = reader.next_packet(); p; p = reader.next_packet()) {
+        out.push_back(p.pdu()->rfind_pdu<Tins::RawPDU>().payload());
+    }
+    return out;
+}
+
+// A device that delivers the frames it is given with offload().checksum_verified, as a TAP with
+// IFF_VNET_HDR does for the kernel's frames (whose checksum may be only the pseudo-header sum).
+class VouchingDevice final : public NetDevice {
+public:
+    std::vector<std::vector<std::uint8_t>> frames;
+    std::size_t mtu() const override { return 1500; }
+    MacAddress mac() const override { return kMacA; }
+    DeviceCapabilities capabilities() const override { return {.rx_checksum_verified = true}; }
+    std::size_t receive(Instant, PacketPool& pool, std::vector<Packet>& batch, std::size_t) override {
+        for (auto& f : frames) {
+            batch.push_back(make_packet(pool, f));
+            batch.back().offload().checksum_verified = true;
+        }
+        const std::size_t n = frames.size();
+        frames.clear();
+        return n;
+    }
+    Result<void, DeviceError> transmit(Instant, Packet) override { return {}; }
+};
+
+TEST(PcapWriterWire, APartialChecksumIsCompletedInTheFileNotInTheFrame) {
+    TempPath path("partial");
+    QueueDevice inner(kMacA);
+    auto pcap = PcapWriter::open(inner, path.str());
+    ASSERT_TRUE(pcap.has_value());
+    PacketPool pool;
+    const std::vector<std::uint8_t> good = tcp_frame(100);
+    ASSERT_TRUE(checksums_good(good));
+    std::vector<std::uint8_t> partial = good;
+    store_be16(partial.data() + kTcpChecksum, 0x1234);  // as the stack leaves it for the device
+    ASSERT_FALSE(checksums_good(partial));
+    Packet frame = make_packet(pool, partial);
+    frame.offload().checksum_partial = true;
+    frame.offload().checksum_field = 16;
+    ASSERT_TRUE(pcap->transmit(Instant::zero(), std::move(frame)));
+
+    const auto records = records_of(path.str());
+    ASSERT_EQ(records.size(), 1u);
+    EXPECT_EQ(records[0], good) << "the file holds the frame with the checksum a NIC would write";
+    EXPECT_TRUE(checksums_good(records[0]));
+    EXPECT_EQ(inner.take_sent().at(0), partial) << "the device still gets the partial sum to finish";
+    EXPECT_EQ(pcap->stats().checksums_completed, 1u);
+}
+
+TEST(PcapWriterWire, AReceivedFrameTheDeviceVouchesForIsCompletedOthersAreLeftAlone) {
+    TempPath path("vouched");
+    VouchingDevice inner;
+    auto pcap = PcapWriter::open(inner, path.str());
+    ASSERT_TRUE(pcap.has_value());
+    const std::vector<std::uint8_t> good = tcp_frame(300);
+    std::vector<std::uint8_t> partial = good;
+    store_be16(partial.data() + kTcpChecksum, 0xbeef);
+    // UDP with no checksum (0) is legal and stays 0.
+    auto udp = (Tins::EthernetII(kMacA.to_string(), kMacB.to_string()) / Tins::IP("10.0.0.2", "10.0.0.1") /
+                Tins::UDP(53, 4000) / Tins::RawPDU("hello"))
+                   .serialize();
+    store_be16(udp.data() + 14 + 20 + 6, 0);
+    inner.frames = {partial, udp, good};
+    PacketPool pool;
+    std::vector<Packet> batch;
+    ASSERT_EQ(pcap->receive(Instant::zero(), pool, batch, 8), 3u);
+    EXPECT_EQ(test::to_vector(batch[0]), partial) << "the stack gets the frame as the device gave it";
+
+    const auto records = records_of(path.str());
+    ASSERT_EQ(records.size(), 3u);
+    EXPECT_EQ(records[0], good);
+    EXPECT_EQ(records[1], udp);
+    EXPECT_EQ(records[2], good);
+    EXPECT_EQ(pcap->stats().checksums_completed, 1u);
+
+    // Without the device's word, a bad checksum is what the wire carried: recorded as it came.
+    TempPath plain_path("plain");
+    QueueDevice plain(kMacA);
+    auto plain_pcap = PcapWriter::open(plain, plain_path.str());
+    ASSERT_TRUE(plain_pcap.has_value());
+    plain.inject(partial);
+    batch.clear();
+    ASSERT_EQ(plain_pcap->receive(Instant::zero(), pool, batch, 8), 1u);
+    EXPECT_EQ(records_of(plain_path.str()).at(0), partial);
+}
+
+TEST(PcapWriterWire, WithSegmentATsoFrameBecomesMtuSizedFrames) {
+    TempPath path("segment");
+    QueueDevice inner(kMacA);
+    PcapOptions options;
+    options.segment = true;
+    auto pcap = PcapWriter::open(inner, path.str(), options);
+    ASSERT_TRUE(pcap.has_value());
+    PacketPool pool;
+    const std::size_t payload = 4000, mss = 1448;
+    const std::vector<std::uint8_t> big = tcp_frame(payload, Tins::TCP::ACK | Tins::TCP::PSH | Tins::TCP::FIN | Tins::TCP::CWR, 100);
+    Packet frame = make_packet(pool, big);
+    frame.offload().checksum_partial = true;
+    frame.offload().checksum_field = 16;
+    frame.offload().segment_size = static_cast<std::uint16_t>(mss);
+    (void)pcap->transmit(Instant::zero(), std::move(frame));  // QueueDevice refuses it: the record is made first
+
+    const auto records = records_of(path.str());
+    ASSERT_EQ(records.size(), 3u);
+    EXPECT_EQ(pcap->stats().frames_segmented, 1u);
+    std::vector<std::uint8_t> joined;
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        const auto& r = records[i];
+        EXPECT_TRUE(checksums_good(r)) << "piece " << i;
+        EXPECT_LE(r.size(), 1514u) << "piece " << i;
+        Tins::EthernetII eth(r.data(), static_cast<std::uint32_t>(r.size()));
+        const auto& ip = eth.rfind_pdu<Tins::IP>();
+        const auto& tcp = eth.rfind_pdu<Tins::TCP>();
+        EXPECT_EQ(ip.id(), 100 + i) << "piece " << i;
+        EXPECT_EQ(ip.tot_len(), r.size() - 14) << "piece " << i;
+        EXPECT_EQ(tcp.seq(), 1000 + i * mss) << "piece " << i;
+        const bool last = i + 1 == records.size();
+        EXPECT_EQ(tcp.get_flag(Tins::TCP::FIN) != 0, last) << "piece " << i;
+        EXPECT_EQ(tcp.get_flag(Tins::TCP::PSH) != 0, last) << "piece " << i;
+        EXPECT_EQ(tcp.get_flag(Tins::TCP::CWR) != 0, i == 0) << "piece " << i;
+        const auto& data = eth.rfind_pdu<Tins::RawPDU>().payload();
+        EXPECT_EQ(data.size(), last ? payload - 2 * mss : mss) << "piece " << i;
+        joined.insert(joined.end(), data.begin(), data.end());
+    }
+    EXPECT_EQ(joined, std::vector<std::uint8_t>(big.begin() + 54, big.end()));
+
+    // Without the option the same frame is one record, whole, with its checksum completed.
+    TempPath whole_path("whole");
+    auto whole = PcapWriter::open(inner, whole_path.str());
+    ASSERT_TRUE(whole.has_value());
+    Packet again = make_packet(pool, big);
+    again.offload().checksum_partial = true;
+    again.offload().checksum_field = 16;
+    again.offload().segment_size = static_cast<std::uint16_t>(mss);
+    (void)whole->transmit(Instant::zero(), std::move(again));
+    const auto one = records_of(whole_path.str());
+    ASSERT_EQ(one.size(), 1u);
+    EXPECT_EQ(one[0], big);
+}
+
+TEST(PcapWriterWire, TsharkWithChecksumValidationFindsNoneBad) {
+    if (std::system("command -v tshark >/dev/null 2>&1") != 0) {
+        if (in_ci()) FAIL() << "tshark is not installed, and CI=true requires this check (apt-get install tshark)";
+        GTEST_SKIP() << "tshark is not installed (apt-get install tshark); the libtins checks still ran";
+    }
+    TempPath path("tshark-wire");
+    QueueDevice inner(kMacA);
+    PcapOptions options;
+    options.segment = true;
+    auto pcap = PcapWriter::open(inner, path.str(), options);
+    ASSERT_TRUE(pcap.has_value());
+    PacketPool pool;
+    for (std::size_t size : {0u, 100u, 1448u, 10000u}) {
+        std::vector<std::uint8_t> bytes = tcp_frame(size);
+        store_be16(bytes.data() + kTcpChecksum, 0x4242);
+        Packet frame = make_packet(pool, bytes);
+        frame.offload().checksum_partial = true;
+        frame.offload().checksum_field = 16;
+        frame.offload().segment_size = 1448;
+        (void)pcap->transmit(Instant::zero(), std::move(frame));
+    }
+    const std::string command = "tshark -n -r '" + path.str() +
+                                "' -o tcp.check_checksum:TRUE -o ip.check_checksum:TRUE "
+                                "-T fields -e ip.checksum.status -e tcp.checksum.status 2>/dev/null";
+    FILE* pipe = ::popen(command.c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    std::string output;
+    char buffer[512];
+    while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) output += buffer;
+    ASSERT_EQ(::pclose(pipe), 0) << command << "\n" << output;
+    // 1 + 1 + 1 + 7 (10,000 bytes in 1448-byte pieces) frames, each "1\t1": IPv4 and TCP good.
+    std::istringstream lines(output);
+    std::string line;
+    std::size_t frames = 0;
+    while (std::getline(lines, line)) {
+        ++frames;
+        EXPECT_EQ(line, "1\t1") << "frame " << frames << " (0 = bad, 2 = unverified)\n" << output;
+    }
+    EXPECT_EQ(frames, 10u) << output;
+}
+
 }  // namespace
 }  // namespace tcpip
