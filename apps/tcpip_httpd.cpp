@@ -3,8 +3,11 @@
 //   tcpip-httpd [--port 80] [--root DIR] [shared options]
 //
 // GET and HEAD of the files under --root; without --root, a built-in page about the stack. In
-// both modes /stats shows the stack's live counters and its TCP connections, like `ss -tan`
-// (so a file named "stats" at the top of the root is not reachable).
+// both modes /stats shows the stack's live counters and its TCP connections, like `ss -tan`, and
+// /connections lists the connections with their event logs (stack/tcp/tcp_log.h), each one's
+// timeline drawn live as SVG at /connections/<id> (apps/http/timeline.h). So files named "stats"
+// or "connections" at the top of the root are not reachable. --tcp-log-entries N sets how many
+// events each connection keeps (default 1000; 0 turns the logs off).
 //
 // The HTTP rules (parsing, path safety, content types, response heads) are pure functions in
 // apps/http/http.h and apps/http/files.h; this file is the server loop, an ordinary socket
@@ -54,6 +57,7 @@
 #include "apps/app_common.h"
 #include "apps/http/files.h"
 #include "apps/http/http.h"
+#include "apps/http/timeline.h"
 #include "stack/socket/socket.h"
 
 namespace {
@@ -124,7 +128,9 @@ std::string built_in_page(const tcpip::app::CommonOptions& options, long long po
          << "</code>; every header of this response was built by the stack at " << options.ip.address.to_string()
          << ", port " << port << ".</p>\n"
          << "<ul>\n<li><a href=\"/stats\">/stats</a>: the stack's live counters, layer by layer, and its TCP "
-            "connections (like <code>netstat -s</code> and <code>ss -tan</code>)</li>\n</ul>\n"
+            "connections (like <code>netstat -s</code> and <code>ss -tan</code>)</li>\n"
+            "<li><a href=\"/connections\">/connections</a>: each TCP connection's timeline, live: congestion "
+            "window, bytes in flight, windows, segments and retransmissions</li>\n</ul>\n"
          << "<hr><address>" << tcpip::http::kServerName << "</address>\n</body></html>\n";
     return page.str();
 }
@@ -200,6 +206,7 @@ private:
                       std::vector<std::pair<std::string, std::string>> extra = {});
     void queue_response(Connection& c, tcpip::http::ResponseHead head, const std::string& body, bool head_only);
     std::string stats_page();
+    std::vector<tcpip::TcpLogSnapshot> connection_logs(std::uint64_t only_id = 0);
     void drop(Connection& c);
 
     tcpip::app::RuntimeHost& host_;
@@ -464,7 +471,30 @@ void Server::answer(Connection& c, const tcpip::http::Request& request) {
     head.close = close;
     head.http10_keep_alive = http10_keep_alive;
     std::string body;
-    if (*path == "stats" || (!root_ && (path->empty() || *path == "index.html"))) {
+    bool csv = false;
+    const std::uint64_t connection = tcpip::http::connection_id_of(*path, csv);
+    if (*path == "connections") {
+        body = tcpip::http::connections_page(connection_logs());
+        head.content_type = "text/html; charset=utf-8";
+        head.extra.emplace_back("Cache-Control", "no-store");
+    } else if (connection != 0) {
+        const auto logs = connection_logs(connection);
+        if (logs.empty()) {
+            answer_error(c, 404, "No connection " + std::to_string(connection) + " (it may have ended).", close, head_only);
+            return;
+        }
+        if (csv) {
+            std::ostringstream out;
+            tcpip::tcp_log::write_csv_header(out);
+            if (!logs[0].entries.empty()) tcpip::tcp_log::write_csv(out, logs[0], logs[0].entries.front().at);
+            body = out.str();
+            head.content_type = "text/csv; charset=utf-8";
+        } else {
+            body = tcpip::http::connection_page(logs[0]);
+            head.content_type = "text/html; charset=utf-8";
+        }
+        head.extra.emplace_back("Cache-Control", "no-store");
+    } else if (*path == "stats" || (!root_ && (path->empty() || *path == "index.html"))) {
         body = *path == "stats" ? stats_page() : home_page_;
         head.content_type = *path == "stats" ? "text/plain; charset=utf-8" : "text/html; charset=utf-8";
         head.extra.emplace_back("Cache-Control", "no-store");
@@ -492,6 +522,20 @@ void Server::answer(Connection& c, const tcpip::http::Request& request) {
     queue_response(c, std::move(head), body, head_only);
 }
 
+// The event logs of the connections (not listeners), by id; only `only_id`'s when it is not 0.
+std::vector<tcpip::TcpLogSnapshot> Server::connection_logs(std::uint64_t only_id) {
+    std::vector<tcpip::TcpLogSnapshot> logs;
+    host_.runtime().with_stack([&](tcpip::Stack& stack) {
+        stack.tcp().for_each_socket([&](const tcpip::TcpSocket& s) {
+            if (!s.log || s.is_listener() || (only_id != 0 && s.log->id() != only_id)) return;
+            logs.push_back(stack.tcp().log_snapshot(&s));
+        });
+        return 0;
+    });
+    std::sort(logs.begin(), logs.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    return logs;
+}
+
 std::string Server::stats_page() {
     std::ostringstream os;
     os << "tcpip-httpd: live statistics of the stack serving this page\n\n";
@@ -513,13 +557,18 @@ int main(int argc, char** argv) {
                    "Serves HTTP/1.1 (GET, HEAD, keep-alive) on the TAP.\n"
                    "  --port N            TCP port (default 80)\n"
                    "  --root DIR          serve the files under DIR (default: a built-in page)\n"
-                   "In both modes /stats shows the stack's counters and TCP connections.\n");
+                   "  --tcp-log-entries N events kept per TCP connection for /connections (default 1000; 0: off)\n"
+                   "In both modes /stats shows the stack's counters and TCP connections, and /connections each\n"
+                   "connection's timeline (live SVG at /connections/<id>, CSV at /connections/<id>.csv).\n");
     args.add_option({"--port", "-p"}, [&](std::string_view v) { return app::parse_int(v, 1, 65535, port); });
     args.add_option({"--root", "-r"}, [&](std::string_view v) {
         root_dir = std::string(v);
         return std::string();
     });
+    long long log_entries = 1000;
+    args.add_option({"--tcp-log-entries"}, [&](std::string_view v) { return app::parse_int(v, 0, 10'000'000, log_entries); });
     app::CommonOptions options = args.parse(argc, argv);
+    options.stack.tcp_log_entries = static_cast<std::size_t>(log_entries);
 
     std::optional<http::DocumentRoot> root;
     if (root_dir) {

@@ -16,6 +16,7 @@ packages=(
   iproute2 iputils-ping iputils-arping                      # network namespaces, ping, arping
   tshark socat netcat-openbsd iperf3 curl python3           # interop peers (curl: tcpip-httpd) and pcap checks
   apache2-utils                                             # ab: load on tcpip-httpd (interop/hardening)
+  python3-matplotlib                                        # scripts/plot_tcp.py (interop/perf, docs)
 )
 
 source scripts/packages.sh
