@@ -36,6 +36,8 @@ const char* kSharedUsage =
     "  --max-connections N TCP connections at once, in any state but LISTEN (default 65536);\n"
     "                      beyond it a new SYN is dropped, as Linux drops one when full\n"
     "  --syn-backlog N     half-open connections per listener (default 256)\n"
+    "  --seed N            seed the stack (ISNs, IP IDs, ports) with N instead of random bytes, so the\n"
+    "                      run can be repeated (tcpip-replay); the seed used is printed on stderr\n"
     "  --help              this text\n";
 
 EventLoop* g_loop_to_stop = nullptr;  // the one thing a signal handler may touch
@@ -130,6 +132,10 @@ CommonOptions Args::parse(int argc, char** argv) {
             FaultSpec spec;
             if (auto error = parse_faults(value(), spec); !error.empty()) fail("--faults: " + error);
             options.faults = spec;
+        } else if (arg == "--seed") {
+            long long n = 0;
+            if (auto error = parse_int(value(), 0, 1'000'000'000'000'000'000LL, n); !error.empty()) fail("--seed: " + error);
+            options.seed = static_cast<std::uint64_t>(n);
         } else if (arg == "--max-connections" || arg == "--syn-backlog") {
             long long n = 0;
             if (auto error = parse_int(value(), 1, 10'000'000, n); !error.empty()) fail(std::string(arg) + ": " + error);
@@ -292,7 +298,7 @@ DeviceChain::DeviceChain(const std::string& program, const CommonOptions& option
 Host::Host(const std::string& program, const CommonOptions& options) : devices_(program, options) {
     raise_open_file_limit();
     stack_ = std::make_unique<Stack>(devices_.device(), InterfaceConfig{options.ip, options.gateway}, options.stack,
-                                     random_seed());
+                                     stack_seed(program, options));
     loop_ = std::make_unique<EventLoop>(*stack_, clock_);
     stack_->start(clock_.now());
 }
@@ -310,7 +316,7 @@ RuntimeHost::RuntimeHost(const std::string& program, const CommonOptions& option
     : devices_(program, options) {
     raise_open_file_limit();
     runtime_ = std::make_unique<Runtime>(devices_.device(), InterfaceConfig{options.ip, options.gateway}, options.stack,
-                                         random_seed());
+                                         stack_seed(program, options));
     Runtime::set_default(runtime_.get());
     if (mode == StackThread::Caller) return;
     // The stack's thread inherits this mask: with SIGINT and SIGTERM blocked there, the kernel
@@ -376,6 +382,12 @@ std::uint64_t raise_open_file_limit() {
         }
     }
     return limit.rlim_cur;
+}
+
+std::uint64_t stack_seed(const std::string& program, const CommonOptions& options) {
+    const std::uint64_t seed = options.seed ? *options.seed : random_seed();
+    std::cerr << program << ": seed " << seed << "\n";
+    return seed;
 }
 
 std::uint64_t random_seed() {

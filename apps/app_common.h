@@ -13,6 +13,8 @@
 //                       TAP: SPEC is KEY=VALUE[,KEY=VALUE...], see parse_faults below
 //   --max-connections N TCP connections at once (StackConfig::tcp_max_connections)
 //   --syn-backlog N     half-open connections per listener (StackConfig::tcp_max_syn_backlog)
+//   --seed N            the stack's seed (ISN secrets, IP IDs, ports) instead of getrandom(), so a
+//                       run can be repeated: tcpip-replay replays a capture made with it
 //   --help              usage
 // A bad flag or value prints one line to stderr and exits with status 2.
 //
@@ -75,6 +77,7 @@ struct CommonOptions {
     bool offload = true;  // checksum and TCP segmentation offload on the TAP (drivers/tap_device.h)
     std::optional<FaultSpec> faults;
     StackConfig stack;    // the stack's tunables: defaults, except what the shared flags set
+    std::optional<std::uint64_t> seed;  // --seed: the stack's seed; otherwise random_seed()
 };
 
 // A small argument parser: the shared flags, plus whatever the app adds.
@@ -202,5 +205,7 @@ std::uint64_t raise_open_file_limit();
 
 // 64 random bits from the kernel (getrandom), to seed the stack's secrets.
 std::uint64_t random_seed();
+// --seed's value, or random_seed(); says which on stderr ("PROGRAM: seed N"), so a run can be repeated.
+std::uint64_t stack_seed(const std::string& program, const CommonOptions& options);
 
 }  // namespace tcpip::app
