@@ -37,7 +37,7 @@ const char* kSharedUsage =
     "                      beyond it a new SYN is dropped, as Linux drops one when full\n"
     "  --syn-backlog N     half-open connections per listener (default 256)\n"
     "  --seed N            seed the stack (ISNs, IP IDs, ports) with N instead of random bytes, so the\n"
-    "                      run can be repeated (tcpip-replay); the seed used is printed on stderr\n"
+    "                      run can be repeated (tcpip-replay)\n"
     "  --help              this text\n";
 
 EventLoop* g_loop_to_stop = nullptr;  // the one thing a signal handler may touch
@@ -384,10 +384,8 @@ std::uint64_t raise_open_file_limit() {
     return limit.rlim_cur;
 }
 
-std::uint64_t stack_seed(const std::string& program, const CommonOptions& options) {
-    const std::uint64_t seed = options.seed ? *options.seed : random_seed();
-    std::cerr << program << ": seed " << seed << "\n";
-    return seed;
+std::uint64_t stack_seed(const std::string&, const CommonOptions& options) {
+    return options.seed ? *options.seed : random_seed();
 }
 
 std::uint64_t random_seed() {
