@@ -548,8 +548,22 @@ public:
         return r;
     }
 
-    // The streams' TCP event logs as one CSV (tcp_log::write_csv), times from the first entry.
+    // The streams' TCP event logs as one CSV (tcp_log::write_csv), times from the first entry. A
+    // sender's log would end with data still in flight (the test ends when the last block is
+    // written, not acknowledged): wait, at most 5 s, until every byte is acknowledged, so that the
+    // log holds the whole transfer.
     void write_tcp_logs(const std::string& path) const {
+        if (we_send_) {
+            const auto give_up = SteadyClock::now() + std::chrono::seconds(5);
+            for (const auto& s : streams_) {
+                Runtime* runtime = Runtime::owner(s->fd);
+                while (runtime != nullptr && SteadyClock::now() < give_up) {
+                    const auto log = runtime->tcp_log(s->fd);
+                    if (!log || log->send_buffered == 0) break;
+                    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+                }
+            }
+        }
         std::vector<TcpLogSnapshot> logs;
         for (const auto& s : streams_) {
             if (Runtime* runtime = Runtime::owner(s->fd)) {

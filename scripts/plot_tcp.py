@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Draws the TCP event log that `tcpip-perf --tcp-log FILE.csv` writes (stack/tcp/tcp_log.h).
 
-    scripts/plot_tcp.py FILE.csv [--out PREFIX] [--conn ID]
+    scripts/plot_tcp.py FILE.csv [--out PREFIX] [--conn ID] [--from SECONDS] [--to SECONDS]
 
 For each connection in the file (or only --conn ID), two PNGs:
 
@@ -13,7 +13,8 @@ For each connection in the file (or only --conn ID), two PNGs:
                            received as a step line, the peer's window as the line above it
                            (ack + window) and SACK blocks as short green bars
 
-PREFIX defaults to FILE without its .csv. Prints the name of each file it writes. Exits 1 with a
+PREFIX defaults to FILE without its .csv. --from and --to draw only that stretch of time (a zoom on
+one recovery, say). Prints the name of each file it writes. Exits 1 with a
 one-line message when the file is not such a CSV.
 """
 import argparse
@@ -130,6 +131,14 @@ def plot_tseq(rows, title, out):
         ax.step(ack_t, win_v, where="post", color="tab:olive", linewidth=0.8, linestyle="--",
                 label="ACK + window (the peer's right edge)")
     ax.autoscale()
+    # The peer's right edge may run far above the data (a large receive window), flattening the
+    # segments into a line: then the scale follows the segments and ACKs, and the edge leaves the top.
+    values = [y for bar in sent + again for _, y in bar] + ack_v
+    if values and win_v:
+        low, high = min(values), max(values)
+        if max(win_v) - high > 0.5 * max(high - low, 1):
+            margin = 0.05 * max(high - low, 1)
+            ax.set_ylim(low - margin, high + margin)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("relative sequence number (bytes)")
     ax.set_title(title)
@@ -145,8 +154,15 @@ def main():
     parser.add_argument("csv")
     parser.add_argument("--out", help="prefix of the PNG files (default: the CSV's name without .csv)")
     parser.add_argument("--conn", help="only this connection id")
+    parser.add_argument("--from", dest="start", type=float, help="draw from this time (s)")
+    parser.add_argument("--to", dest="end", type=float, help="draw up to this time (s)")
     args = parser.parse_args()
     conns = read(args.csv)
+    if args.start is not None or args.end is not None:
+        low = args.start if args.start is not None else float("-inf")
+        high = args.end if args.end is not None else float("inf")
+        conns = {c: [r for r in rows if low <= r["time_s"] <= high] for c, rows in conns.items()}
+        conns = {c: rows for c, rows in conns.items() if rows}
     if args.conn is not None:
         if args.conn not in conns:
             fail(f"{args.csv}: no connection {args.conn} (there are: {', '.join(conns) or 'none'})")

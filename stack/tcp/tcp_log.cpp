@@ -127,6 +127,7 @@ TcpLogSnapshot snapshot(const TcpSocket& s) {
     out.state = s.state;
     out.iss = s.snd.iss;
     out.irs = s.rcv.irs;
+    out.send_buffered = s.snd.buffer.size();
     if (s.log) {
         out.id = s.log->id();
         out.recorded = s.log->recorded();

@@ -89,6 +89,7 @@ struct TcpLogSnapshot {
     TcpState state = TcpState::Closed;     // now
     SeqNum iss, irs;                       // for relative sequence numbers
     std::uint64_t recorded = 0;            // entries ever recorded; recorded - entries.size() were dropped
+    std::size_t send_buffered = 0;         // bytes in the send buffer now (unsent or unacknowledged)
     std::vector<TcpLogEntry> entries;
 };
 
