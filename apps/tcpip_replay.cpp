@@ -1,12 +1,12 @@
 // tcpip-replay: replays a capture against the stack and says whether the stack still does exactly
 // what it did when the capture was made.
 //
-//   tcpip-replay --app echo [--port N] [--seed N] [--ip ADDR/PREFIX] [--mac MAC] CAPTURE.pcap
+//   tcpip-replay --app echo|httpd [--port N] [--seed N] [--ip ADDR/PREFIX] [--mac MAC] CAPTURE.pcap
 //
 // The capture is one that an app wrote with --pcap (and --seed N, --no-offload), with a peer on the
 // other side of the TAP. The replay builds the same Stack, seeded the same, on a ManualClock and a
-// QueueDevice (no TAP, no thread, no real time), runs the app's own logic on it (apps/echo/ for
-// --app echo), and plays the capture: each frame of the peer's (any frame whose Ethernet source is
+// QueueDevice (no TAP, no thread, no real time), runs the app's own logic on it (see App below),
+// and plays the capture: each frame of the peer's (any frame whose Ethernet source is
 // not --mac) goes in at its recorded time, every timer runs at its own deadline in between, and the
 // app serves after each step, as tcpip-echo's loop does after each tcpip::poll. The peer's frames
 // that the stack received in one batch carry one timestamp in the capture; they go in together.
@@ -22,17 +22,24 @@
 // which is printed with both frames, the field that differs, and the state of every TCP
 // connection (its TCB and its last events); 2 for a bad argument or an unreadable capture.
 //
-// Only --app echo is implemented: httpd and perf-server read the real clock in their own logic
-// (idle timeouts, test durations) and would first need it passed in; they are refused (exit 2).
+// --app echo runs apps/echo/echo_server.h; --app httpd runs apps/http/server.h on the built-in
+// page, its clocks taken from the capture (pages whose figures come from the real clock, /stats
+// and /connections, do not replay). --app perf-server is refused (exit 2): tcpip-perf's logic
+// reads the real clock and runs a thread per stream, and would first need both taken out.
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "apps/app_common.h"
 #include "apps/echo/echo_server.h"
+#include "apps/http/server.h"
 #include "apps/replay/capture.h"
 #include "drivers/frame_driver.h"
 #include "drivers/memory_link.h"
@@ -48,17 +55,52 @@ using replay::Frame;
 class App {
 public:
     virtual ~App() = default;
-    virtual std::string open(std::uint16_t port) = 0;
+    // Opens its sockets in the default runtime (the replay's); "" or why not.
+    virtual std::string open(std::uint16_t port, Runtime& runtime, const Clock& clock) = 0;
     virtual void serve() = 0;  // whatever is ready, without blocking
 };
 
+// tcpip-echo's service (apps/echo/echo_server.h).
 class EchoApp final : public App {
 public:
-    std::string open(std::uint16_t port) override { return server_.open(port); }
+    std::string open(std::uint16_t port, Runtime&, const Clock&) override { return server_.open(port); }
     void serve() override { server_.serve(); }
 
 private:
     echo::EchoServer server_;
+};
+
+// tcpip-httpd's server (apps/http/server.h), serving the built-in page, its clocks the replay's:
+// the capture's timestamps are wall-clock microseconds, so the Date field comes out as it was.
+class HttpdApp final : public App {
+public:
+    explicit HttpdApp(const app::CommonOptions& options) : options_(options) {}
+    ~HttpdApp() override {
+        if (server_) server_->close_all();
+        if (listener_ >= 0) tcpip::close(listener_);
+    }
+
+    std::string open(std::uint16_t port, Runtime& runtime, const Clock& clock) override {
+        sockaddr_in at = app::socket_address(Ipv4Address::any(), port);
+        listener_ = tcpip::socket(AF_INET, SOCK_STREAM, 0);
+        int one = 1;
+        if (listener_ < 0 || tcpip::setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+            tcpip::bind(listener_, reinterpret_cast<const sockaddr*>(&at), sizeof at) != 0 || tcpip::listen(listener_, 256) != 0) {
+            return "TCP port " + std::to_string(port) + ": " + std::strerror(errno);
+        }
+        httpd::set_nonblocking(listener_);
+        httpd::ServerEnv env{runtime, [&runtime](std::ostream& os) { runtime.with_stack([&](Stack& s) { s.print_stats(os); return 0; }); }};
+        env.now = [&clock] { return httpd::SteadyClock::time_point(std::chrono::microseconds(clock.now().total_micros())); };
+        env.wall = [&clock] { return static_cast<std::time_t>(clock.now().total_micros() / 1'000'000); };
+        server_.emplace(std::move(env), httpd::built_in_page(options_.tap, options_.ip.address, port), std::nullopt);
+        return "";
+    }
+    void serve() override { server_->serve(listener_, nullptr); }
+
+private:
+    const app::CommonOptions& options_;
+    int listener_ = -1;
+    std::optional<httpd::Server> server_;
 };
 
 struct Expected {
@@ -83,6 +125,7 @@ public:
     ~Replay() { Runtime::set_default(nullptr); }
 
     Runtime& runtime() { return runtime_; }
+    const Clock& clock() const { return clock_; }
 
     // Plays the whole capture; true when everything agreed.
     bool run() {
@@ -260,8 +303,10 @@ int main(int argc, char** argv) {
                    "Replays CAPTURE (a pcap an app wrote with --pcap, --seed N and --no-offload) against the stack\n"
                    "on a virtual clock, running the app's logic, and compares what the stack sends with the capture.\n"
                    "Exits 0 when they agree, 1 at the first difference (printed, with the TCP connections' state).\n"
-                   "  --app NAME          the app that made the capture: echo (httpd and perf-server: not yet)\n"
-                   "  --port N            its port (default: the app's own, 7 for echo)\n"
+                   "  --app NAME          the app that made the capture: echo, httpd (its built-in page; not\n"
+                   "                      /stats or /connections, whose figures come from the real clock), or\n"
+                   "                      perf-server (not yet)\n"
+                   "  --port N            its port (default: the app's own, 7 for echo, 80 for httpd)\n"
                    "  --seed N            the seed the app ran with (default 0)\n"
                    "  --ip, --mac         the app's address and MAC, as when it recorded (defaults as the apps')\n");
     args.add_option({"--app"}, [&](std::string_view v) {
@@ -281,16 +326,22 @@ int main(int argc, char** argv) {
     });
     app::CommonOptions options = args.parse(argc, argv);
     if (app_name.empty()) args.fail("--app is required (echo, httpd or perf-server)");
-    if (app_name != "echo") args.fail("--app " + app_name + ": not implemented yet (its logic reads the real clock)");
+    if (app_name == "perf-server") args.fail("--app perf-server: not implemented yet (its logic reads the real clock and runs threads)");
+    // As tcpip-httpd: a log for each connection (what /connections shows; nothing on the wire).
+    if (app_name == "httpd") options.stack.tcp_log_entries = 1000;
 
     auto capture = replay::read_pcap(capture_path);
     if (!capture) {
         std::cerr << "tcpip-replay: " << capture.error() << "\n";
         return 2;
     }
-    EchoApp app;
-    Replay replay(options, options.seed.value_or(0), std::move(*capture), app);
-    if (const std::string error = app.open(static_cast<std::uint16_t>(port.value_or(7))); !error.empty()) {
+    std::unique_ptr<App> app;
+    if (app_name == "echo") app = std::make_unique<EchoApp>();
+    else app = std::make_unique<HttpdApp>(options);
+    Replay replay(options, options.seed.value_or(0), std::move(*capture), *app);
+    const std::uint16_t default_port = app_name == "echo" ? 7 : 80;
+    if (const std::string error = app->open(static_cast<std::uint16_t>(port.value_or(default_port)), replay.runtime(), replay.clock());
+        !error.empty()) {
         std::cerr << "tcpip-replay: " << error << "\n";
         return 2;
     }
