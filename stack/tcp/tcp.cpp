@@ -71,6 +71,7 @@ std::string TcpLayer::check_invariants() const {
             return std::string(what) + " (" + to_string(s.state) + ", port " + std::to_string(s.local_port) + ")";
         };
         if (s.gone) return broken("a gone socket is still in the table");
+        if (s.log && s.log->size() > s.log->capacity()) return broken("event log beyond its bound");
         if (s.state == TcpState::TimeWait) ++time_wait;
         if (s.counted_orphan) {
             ++orphans;

@@ -131,6 +131,9 @@ public:
         config_.tcp_rcvbuf = 8 * 1024;
         config_.tcp_sndbuf = 8 * 1024;
         config_.tcp_max_syn_backlog = 8;
+        // The event log (tcp_log.h) on, in a small ring: its hooks run on every path the fuzzer
+        // finds, and check_invariants() holds the ring to its bound.
+        config_.tcp_log_entries = 16;
         stack_ = std::make_unique<Stack>(device_, InterfaceConfig{Ipv4Cidr{kOurIp, 24}, std::nullopt}, config_, 42);
         stack_->arp().add_static(kPeerIp, kPeerMac);
     }
