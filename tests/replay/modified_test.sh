@@ -4,7 +4,8 @@
 #   - one byte of a peer's TCP payload changed (its checksum then fails: the stack drops the
 #     segment and does not echo it);
 #   - one byte of a payload of ours changed (the echo the stack sends differs from the capture);
-#   - the wrong seed (IP IDs and the ISN secret differ).
+#   - the wrong seed (IP IDs and the ISN secret differ);
+# and a truncated file is refused with one line and exit 2.
 #
 #   modified_test.sh TCPIP_REPLAY CAPTURE SEED
 set -uo pipefail
@@ -59,4 +60,11 @@ expect_difference "a peer's payload byte changed" "$work/peer.pcap" "$seed"
 change_payload 1 "$work/ours.pcap" || fail "could not change the capture"
 expect_difference "a payload byte of ours changed" "$work/ours.pcap" "$seed"
 expect_difference "the wrong seed" "$capture" "$((seed + 1))"
+
+# Not a capture at all: one line and exit 2, not a crash.
+head -c 100 "$capture" > "$work/cut.pcap"
+out=$("$replay" --app echo --seed "$seed" "$work/cut.pcap" 2>&1)
+rc=$?
+[[ $rc -eq 2 && $(wc -l <<<"$out") -eq 1 && $out == *truncated* ]] || fail "a truncated capture: exit $rc: $out"
+echo "a truncated capture: $out"
 echo PASS
