@@ -19,10 +19,12 @@ void FrameDriver::advance_to(Instant t, const std::function<void()>& after_each)
     for (int guard = 0; guard < 100000; ++guard) {
         const auto next = poll_at_();
         if (!next || *next > t) break;
+        collect();  // what left before this instant (an application's call) is stamped with the time it left
         if (*next > clock_.now()) clock_.set(*next);
         run();
         if (after_each) after_each();
     }
+    collect();
     clock_.set(std::max(clock_.now(), t));
     run();
 }
