@@ -3,6 +3,8 @@
 //
 //   tcpip-perf -s [-p PORT] [-1] [-i SECS] [-J]                   server, one test after another
 //   tcpip-perf -c HOST [-p PORT] [-t SECS | -n BYTES | -k BLOCKS] [-l LEN] [-P N] [-R] [-J] [-i SECS]
+//   either with --tcp-log FILE.csv: the data connections' TCP event logs (stack/tcp/tcp_log.h),
+//   written when the streams close; scripts/plot_tcp.py draws them
 //
 // The protocol's messages are in apps/perf/iperf_protocol.h (read it first); this file is the
 // socket program around them, written only against the BSD-like API (tcpip::socket, connect,
@@ -34,6 +36,7 @@
 #include <cmath>
 #include <cstring>
 #include <ctime>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -48,6 +51,7 @@
 #include "apps/perf/json.h"
 #include "apps/perf/report.h"
 #include "stack/socket/socket.h"
+#include "stack/tcp/tcp_log.h"
 
 namespace {
 
@@ -70,6 +74,8 @@ struct PerfOptions {
     double interval = 1.0;         // -i, seconds; 0: no interval reports
     double control_timeout = 10.0; // --control-timeout, seconds
     bool print_stats = false;      // --stats: the stack's counters at exit
+    std::optional<std::string> tcp_log;       // --tcp-log FILE.csv
+    std::size_t tcp_log_entries = 200000;     // --tcp-log-entries: the ring per connection
     iperf::TestParams test;        // client: what to ask for
 };
 
@@ -514,9 +520,11 @@ public:
         running_ = false;
     }
 
-    // Closes the data connections (iperf3's server does this at TEST_END).
+    // Closes the data connections (iperf3's server does this at TEST_END), after writing their
+    // event logs if --tcp-log asked for them.
     void close_streams() {
         stop_streams();
+        if (options_.tcp_log && !streams_.empty()) write_tcp_logs(*options_.tcp_log);
         for (auto& s : streams_) {
             tcpip::close(s->fd);
         }
@@ -539,6 +547,39 @@ public:
             r.streams.push_back(sr);
         }
         return r;
+    }
+
+    // The streams' TCP event logs as one CSV (tcp_log::write_csv), times from the first entry. A
+    // sender's log would end with data still in flight (the test ends when the last block is
+    // written, not acknowledged): wait, at most 5 s, until every byte is acknowledged, so that the
+    // log holds the whole transfer.
+    void write_tcp_logs(const std::string& path) const {
+        if (we_send_) {
+            const auto give_up = SteadyClock::now() + std::chrono::seconds(5);
+            for (const auto& s : streams_) {
+                Runtime* runtime = Runtime::owner(s->fd);
+                while (runtime != nullptr && SteadyClock::now() < give_up) {
+                    const auto log = runtime->tcp_log(s->fd);
+                    if (!log || log->send_buffered == 0) break;
+                    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+                }
+            }
+        }
+        std::vector<TcpLogSnapshot> logs;
+        for (const auto& s : streams_) {
+            if (Runtime* runtime = Runtime::owner(s->fd)) {
+                if (auto log = runtime->tcp_log(s->fd)) logs.push_back(std::move(*log));
+            }
+        }
+        std::optional<Instant> start;
+        for (const auto& log : logs) {
+            if (!log.entries.empty() && (!start || log.entries.front().at < *start)) start = log.entries.front().at;
+        }
+        std::ofstream out(path, std::ios::trunc);
+        tcp_log::write_csv_header(out);
+        for (const auto& log : logs) tcp_log::write_csv(out, log, start.value_or(Instant::zero()));
+        out.flush();
+        if (!out) std::cerr << "tcpip-perf: cannot write " << path << "\n";
     }
 
     // Keeps what finish() measured, so the streams can be closed before the results go out.
@@ -1281,7 +1322,10 @@ int main(int argc, char** argv) {
                    "  -J                  JSON output\n"
                    "  -i SECS             interval between reports (default 1, 0 for none)\n"
                    "  --control-timeout SECS   how long to wait on the control connection (default 10)\n"
-                   "  --stats             print the stack's statistics at exit\n");
+                   "  --stats             print the stack's statistics at exit\n"
+                   "  --tcp-log FILE.csv  write the data connections' TCP event logs (cwnd, RTT, windows, segments,\n"
+                   "                      retransmissions and their causes) to FILE.csv; scripts/plot_tcp.py draws it\n"
+                   "  --tcp-log-entries N the most events kept per connection, the latest (default 200000)\n");
     args.add_flag({"-s", "--server"}, [&] { perf.server = true; });
     args.add_option({"-c", "--client"}, [&](std::string_view v) {
         auto a = Ipv4Address::parse(v);
@@ -1299,6 +1343,18 @@ int main(int argc, char** argv) {
     args.add_flag({"-J", "--json"}, [&] { perf.json = true; });
     args.add_flag({"-R", "--reverse"}, [&] { perf.test.reverse = true; });
     args.add_flag({"--stats"}, [&] { perf.print_stats = true; });
+    args.add_option({"--tcp-log"}, [&](std::string_view v) {
+        std::ofstream probe{std::string(v), std::ios::app};  // fail now, not after the test
+        if (!probe) return "cannot open '" + std::string(v) + "' for writing";
+        perf.tcp_log = std::string(v);
+        return std::string();
+    });
+    args.add_option({"--tcp-log-entries"}, [&](std::string_view v) {
+        long long n = 0;
+        auto e = app::parse_int(v, 1, 100'000'000, n);
+        perf.tcp_log_entries = static_cast<std::size_t>(n);
+        return e;
+    });
     args.add_option({"-t", "--time"}, [&](std::string_view v) {
         long long t = 0;
         time_given = true;
@@ -1340,6 +1396,7 @@ int main(int argc, char** argv) {
         perf.test.duration = 0;
     }
 
+    if (perf.tcp_log) options.stack.tcp_log_entries = perf.tcp_log_entries;
     app::RuntimeHost host("tcpip-perf", options);
     host.stop_on_signals();
     int status = 0;

@@ -18,6 +18,7 @@ packages=(
   tshark socat netcat-openbsd iperf3 curl python3           # interop peers (curl: tcpip-httpd) and pcap checks
   apache2-utils                                             # ab: load on tcpip-httpd (interop/hardening)
   wget nginx redis-server redis-tools wrk                  # stock programs under tcpip-run (interop/run)
+  python3-matplotlib                                        # scripts/plot_tcp.py (interop/perf, docs)
 )
 
 install_missing setup "${packages[@]}" || exit 1

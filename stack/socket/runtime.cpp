@@ -216,6 +216,13 @@ std::size_t Runtime::socket_count() {
     return sockets_.size();
 }
 
+std::optional<TcpLogSnapshot> Runtime::tcp_log(int fd) {
+    Lock lock(mutex_);
+    auto entry = find(fd);
+    if (!entry || entry->tcp() == nullptr) return std::nullopt;
+    return stack_.tcp().log_snapshot(entry->tcp());
+}
+
 std::shared_ptr<SocketEntry> Runtime::find(int fd) {
     auto it = sockets_.find(fd);
     return it == sockets_.end() ? nullptr : it->second;

@@ -101,6 +101,9 @@ public:
     }
     StackStats stats();
     std::size_t socket_count();
+    // A copy of TCP socket `fd`'s event log (stack/tcp/tcp_log.h), or nullopt if `fd` is not one
+    // of our TCP sockets. Empty entries when the log is off (StackConfig::tcp_log_entries).
+    std::optional<TcpLogSnapshot> tcp_log(int fd);
 
     // ---- The socket API, with the contracts of socket.h (which forwards here) ----
     int socket(int domain, int type, int protocol);

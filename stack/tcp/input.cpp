@@ -34,6 +34,7 @@ void TcpLayer::receive(Instant now, const Ipv4RxInfo& info, Packet payload) {
     Segment seg{TcpRepr::from(*header), header->payload(), info.header.src, info.header.dst};
 
     if (TcpSocket* s = find_connection(seg.dst, seg.header.dst_port, seg.src, seg.header.src_port)) {
+        if (s->log) tcp_log::received(now, *s, seg.header, seg.payload.size());
         segment_arrives(now, s, seg);
         return;
     }
@@ -133,6 +134,7 @@ void TcpLayer::listen_input(Instant now, TcpSocket* listener, const Segment& seg
     ++stats_.passive_opens;
     child->state = TcpState::SynReceived;
     if (Tracer* t = config_.tracer) [[unlikely]] t->tcp_state(child->local_port, child->remote_port, "LISTEN", "SYN-RECEIVED");
+    if (child->log) tcp_log::state_changed(now, *child, TcpState::Listen);
     transmit(now, child, child->snd.iss, 0, TcpFlags::kSyn | TcpFlags::kAck);
     child->snd.nxt = child->snd.iss + 1;
     child->snd.max = child->snd.nxt;
@@ -489,6 +491,7 @@ Verdict TcpLayer::process_ack(Instant now, TcpSocket* s, const Segment& seg) {
             s->timers.rto = now + s->snd.rtt.rto();
             if (retransmit_hole) {
                 // NewReno partial ACK (RFC 6582 3.2 step 3): the next hole is lost too.
+                if (s->log) tcp_log::cause(now, *s, TcpLogEvent::PartialAck);
                 retransmit_first(now, s);
             }
         }
@@ -522,6 +525,7 @@ Verdict TcpLayer::process_ack(Instant now, TcpSocket* s, const Segment& seg) {
         // window, with data outstanding.
         if (s->snd.cc->on_dup_ack(s->snd.una, s->snd.max, s->snd.in_flight())) {
             ++stats_.fast_retransmits;
+            if (s->log) tcp_log::cause(now, *s, TcpLogEvent::FastRetransmit);
             s->snd.timed_seq.reset();
             retransmit_first(now, s);
             s->timers.rto = now + s->snd.rtt.rto();

@@ -30,6 +30,7 @@ std::uint16_t TcpLayer::window_to_advertise(TcpSocket* s) {
 
 // Builds and sends one segment: `length` bytes of data from the send buffer at `seq`, with flags.
 void TcpLayer::transmit(Instant now, TcpSocket* s, SeqNum seq, std::size_t length, TcpFlags flags) {
+    if (s->log) tcp_log::sent(now, *s, seq, length, flags);
     Packet packet = pool_.allocate(length + TcpOptions::kMaxLen + TcpHeader::kMinHeaderLen);
     if (length > 0) {
         const std::size_t offset = static_cast<std::size_t>(seq - s->snd.una);

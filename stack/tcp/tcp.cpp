@@ -36,6 +36,7 @@ TcpSocket* TcpLayer::open() {
     s->opts.keepalive_idle = config_.tcp_keepalive_idle;
     s->opts.keepalive_interval = config_.tcp_keepalive_interval;
     s->opts.keepalive_count = config_.tcp_keepalive_probes;
+    if (config_.tcp_log_entries > 0) s->log = std::make_unique<TcpLog>(++log_ids_, config_.tcp_log_entries);
     TcpSocket* raw = s.get();
     sockets_.emplace(raw, std::move(s));
     return raw;
@@ -72,6 +73,7 @@ std::string TcpLayer::check_invariants() const {
             return std::string(what) + " (" + to_string(s.state) + ", port " + std::to_string(s.local_port) + ")";
         };
         if (s.gone) return broken("a gone socket is still in the table");
+        if (s.log && s.log->size() > s.log->capacity()) return broken("event log beyond its bound");
         if (s.state == TcpState::TimeWait) ++time_wait;
         if (s.counted_orphan) {
             ++orphans;
@@ -507,12 +509,17 @@ TcpInfo TcpLayer::info(const TcpSocket* s) const {
     return i;
 }
 
+void TcpLayer::enable_log(TcpSocket* s, std::size_t entries) {
+    s->log = entries == 0 ? nullptr : std::make_unique<TcpLog>(++log_ids_, entries);
+}
+
 // ---- States and endings ----------------------------------------------------------------------
 
 Verdict TcpLayer::enter_state(Instant now, TcpSocket* s, TcpState state) {
     const TcpState old = s->state;
     s->state = state;
     if (Tracer* t = config_.tracer) [[unlikely]] t->tcp_state(s->local_port, s->remote_port, to_string(old), to_string(state));
+    if (s->log) tcp_log::state_changed(now, *s, old);
     if (state == TcpState::TimeWait) {
         // Everything but the 2*MSL timer stops (RFC 9293 3.10.7.4 "TIME-WAIT STATE"). An orphan
         // that reaches TIME-WAIT is counted there, not among the orphans (as Linux).
@@ -560,7 +567,8 @@ Verdict TcpLayer::fail(Instant now, TcpSocket* s, SocketError error) {
     unregister_connection(s);
     if (s->state == TcpState::TimeWait && time_wait_count_ > 0) --time_wait_count_;
     if (Tracer* t = config_.tracer) [[unlikely]] t->tcp_state(s->local_port, s->remote_port, to_string(s->state), "CLOSED");
-    s->state = TcpState::Closed;
+    const TcpState old = std::exchange(s->state, TcpState::Closed);
+    if (s->log) tcp_log::state_changed(now, *s, old);
     s->timers.rto.reset();
     s->timers.persist.reset();
     s->timers.keepalive.reset();
@@ -682,6 +690,7 @@ Verdict TcpLayer::on_rto(Instant now, TcpSocket* s) {
     if (s->timers.retransmits >= limit) return fail(now, s, s->soft_error.value_or(SocketError::TimedOut));
     ++s->timers.retransmits;
     s->snd.rtt.back_off();
+    if (s->log) tcp_log::cause(now, *s, TcpLogEvent::Timeout);
     s->snd.timed_seq.reset();  // Karn: nothing retransmitted is timed
     if (handshake) {
         retransmit_first(now, s);

@@ -98,6 +98,10 @@ public:
     bool peer_closed(const TcpSocket* s) const;  // the peer sent FIN (POLLRDHUP)
 
     TcpInfo info(const TcpSocket* s) const;
+    // The connection's event log (tcp_log.h): started for every socket when
+    // StackConfig::tcp_log_entries is set, or for one socket here (a ring of `entries`; 0 stops it).
+    void enable_log(TcpSocket* s, std::size_t entries);
+    TcpLogSnapshot log_snapshot(const TcpSocket* s) const { return tcp_log::snapshot(*s); }
     // The application's options (setsockopt). set_options() applies what changed: buffer sizes
     // (the limits only; storage is allocated as data arrives), keepalive (its timer armed or
     // stopped, as Linux's tcp_set_keepalive), TCP_NODELAY (waiting data sent at once), the
@@ -217,6 +221,7 @@ private:
     std::size_t time_wait_count_ = 0;
     std::size_t orphan_count_ = 0;       // closed by the application, not yet over, not in TIME-WAIT
     SipKey cookie_key_;                  // keys the SYN cookie hash (syn_cookie.h)
+    std::uint64_t log_ids_ = 0;          // event logs started (tcp_log.h): the next one's id
 };
 
 }  // namespace tcpip

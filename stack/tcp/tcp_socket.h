@@ -52,6 +52,7 @@
 #include "stack/tcp/rtt.h"
 #include "stack/tcp/seq.h"
 #include "stack/tcp/state.h"
+#include "stack/tcp/tcp_log.h"
 
 namespace tcpip {
 
@@ -175,6 +176,9 @@ public:
 
     // ---- Statistics for TCP_INFO ----
     std::uint32_t total_retransmits = 0;
+
+    // The connection's timeline (tcp_log.h), or null when logging is off (the default).
+    std::unique_ptr<TcpLog> log;
 
     // ---- What the application sees ----
     std::optional<SocketError> error;       // a fatal error, reported once (SO_ERROR, or the next call)

@@ -32,6 +32,7 @@
 #include <optional>
 #include <vector>
 
+#include "drivers/frame_driver.h"
 #include "drivers/memory_link.h"
 #include "stack/core/clock.h"
 #include "stack/ethernet/header.h"
@@ -130,6 +131,9 @@ public:
         config_.tcp_rcvbuf = 8 * 1024;
         config_.tcp_sndbuf = 8 * 1024;
         config_.tcp_max_syn_backlog = 8;
+        // The event log (tcp_log.h) on, in a small ring: its hooks run on every path the fuzzer
+        // finds, and check_invariants() holds the ring to its bound.
+        config_.tcp_log_entries = 16;
         stack_ = std::make_unique<Stack>(device_, InterfaceConfig{Ipv4Cidr{kOurIp, 24}, std::nullopt}, config_, 42);
         stack_->arp().add_static(kPeerIp, kPeerMac);
     }
@@ -190,14 +194,8 @@ public:
         observe();
         // Far enough for every timer: retransmissions back off to tcp_max_rto (120 s) and give up
         // after tcp_retries; TIME-WAIT and orphaned FIN-WAIT-2 last 60 s; ARP and reassembly less.
-        const Instant limit = now() + Duration::seconds(4 * 3600);
-        for (int guard = 0; guard < 100000; ++guard) {
-            auto next = stack_->poll_at();
-            if (!next || *next > limit) break;
-            if (*next > now()) clock_.set(*next);
-            stack_->poll(now());
-            device_.take_sent();
-        }
+        driver_.advance_to(now() + Duration::seconds(4 * 3600), [&] { driver_.discard_sent(); });
+        driver_.discard_sent();
         // No TCP socket left (check_tcp_invariants says which one is, and knows one exception).
         check_tcp_invariants(tcp(), config_, observation_, /*torn_down=*/true);
         FUZZ_CHECK("stack", stack_->pool().buffers_in_use() == 0);
@@ -373,21 +371,18 @@ private:
     // The stack takes what the device has; what it sent is dropped (the peer's replies are the
     // fuzzer's business).
     void run() {
-        stack_->poll(now());
-        device_.take_sent();
+        driver_.run();
+        driver_.discard_sent();
     }
 
-    // Every timer due up to `t` runs at its own deadline, as in the TCP unit tests.
+    // Every timer due up to `t` runs at its own deadline, as in the TCP unit tests (the frame
+    // driver, drivers/frame_driver.h, that tcpip-replay shares).
     void advance(Instant t) {
-        for (int guard = 0; guard < 10000; ++guard) {
-            auto next = stack_->poll_at();
-            if (!next || *next > t) break;
-            if (*next > now()) clock_.set(*next);
-            run();
+        driver_.advance_to(t, [&] {
+            driver_.discard_sent();
             observe();
-        }
-        clock_.set(std::max(now(), t));
-        run();
+        });
+        driver_.discard_sent();
     }
 
     void observe() {
@@ -404,6 +399,7 @@ private:
     QueueDevice device_{kOurMac};
     ManualClock clock_;
     std::unique_ptr<Stack> stack_;
+    FrameDriver driver_{device_, clock_, [this](Instant t) { stack_->poll(t); }, [this] { return stack_->poll_at(); }};
     TcpSocket* listener_ = nullptr;
     std::vector<TcpSocket*> app_;  // sockets the application holds (not closed)
     TcpObservation observation_;

@@ -414,5 +414,54 @@ TEST_F(HttpdInterop, BuiltInPageAndStatsWithoutRoot) {
     EXPECT_GE(stat_from_output(out, "tcp", "passive_opens").value_or(0), 3u) << out;
 }
 
+// /connections lists the connections with their event logs; /connections/<id> draws one as SVG
+// in a page that reloads itself, and /connections/<id>.csv gives its log. The connection looked
+// at is the test's own, after it carried mid.bin (300 kB): its log holds the transfer.
+TEST_F(HttpdInterop, ConnectionsListAndLiveTimeline) {
+    start_httpd(true);
+    CommandResult list = curl({"-i", url("/connections")});
+    EXPECT_EQ(list.output.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << list.output;
+    EXPECT_NE(list.output.find("Content-Type: text/html"), std::string::npos) << list.output;
+    // Its own connection is listed, ESTABLISHED, from the kernel's address; ids are given in
+    // order, so the next connection's id is one more than the largest listed.
+    EXPECT_NE(list.output.find("</td><td>ESTABLISHED</td><td>" + our_ip_ + ":80</td><td>" + kernel_ip_ + ":"),
+              std::string::npos) << list.output;
+    std::uint64_t largest = 0;
+    for (std::size_t at = list.output.find("<a href=\"/connections/"); at != std::string::npos;
+         at = list.output.find("<a href=\"/connections/", at + 1)) {
+        largest = std::max<std::uint64_t>(largest, std::strtoull(list.output.c_str() + at + 22, nullptr, 10));
+    }
+    ASSERT_GT(largest, 0u) << list.output;
+    const std::string id = std::to_string(largest + 1);
+
+    // One keep-alive connection: the file, then that connection's own timeline and CSV.
+    CommandResult r = curl({"-o", "/dev/null", url("/mid.bin"), url("/connections/" + id), url("/connections/" + id + ".csv")});
+    const std::string& page = r.output;
+    EXPECT_NE(page.find("<meta http-equiv=\"refresh\" content=\"1\">"), std::string::npos) << page.substr(0, 2000);
+    EXPECT_NE(page.find("<h1>connection " + id + ": " + our_ip_ + ":80 &harr; " + kernel_ip_ + ":"), std::string::npos)
+        << page.substr(0, 2000);
+    EXPECT_NE(page.find("<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"window\""), std::string::npos);
+    EXPECT_NE(page.find("<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"sequence\""), std::string::npos);
+    // 300 kB: with the TAP's segmentation offload a segment may carry up to 64 kB.
+    EXPECT_GE(count(page, "<line class=\"segment\""), 5u);
+    const std::size_t csv = page.find("\nconn,time_s,event,state,seq,len,ack,win,flags,cause,sack,cwnd,");
+    ASSERT_NE(csv, std::string::npos) << page.substr(page.size() > 3000 ? page.size() - 3000 : 0);
+    EXPECT_NE(page.find("\n" + id + ",0.000000,state,LISTEN->SYN-RECEIVED,", csv), std::string::npos);
+    // The CSV's send rows add up to the file and the response head (column 6 is the length).
+    std::istringstream rows(page.substr(csv + 1));
+    std::string row;
+    std::uint64_t sent = 0;
+    while (std::getline(rows, row)) {
+        if (row.find("," + std::string("send,")) == std::string::npos) continue;
+        std::istringstream fields(row);
+        std::string field;
+        for (int i = 0; i < 6 && std::getline(fields, field, ','); ++i) {}
+        sent += std::strtoull(field.c_str(), nullptr, 10);
+    }
+    EXPECT_GT(sent, 300000u) << page.substr(csv);
+    EXPECT_NE(curl({"-w", "%{http_code}", url("/connections/999999")}).output.find("404"), std::string::npos);
+    stop_httpd();
+}
+
 }  // namespace
 }  // namespace tcpip::interop

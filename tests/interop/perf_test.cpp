@@ -12,6 +12,8 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "tests/interop/apps.h"
@@ -181,6 +183,70 @@ TEST_F(PerfClientInterop, OurClientSendsToIperf3) {
     // iperf3's own JSON says it received data (its sum_received).
     ASSERT_NE(kernel_view_.find("json=ok"), std::string::npos) << kernel_view_;
     EXPECT_GT(value_of(kernel_view_, "received").value_or(0), 1'000'000) << kernel_view_;
+}
+
+// --tcp-log: the data connection's event log as CSV, through 2 % loss so that it has
+// retransmissions; then scripts/plot_tcp.py draws it (two PNGs per connection).
+TEST_F(PerfClientInterop, TcpLogCsvAndPlots) {
+    const std::string csv = "/tmp/tcpip-perf-log-" + std::to_string(::getpid()) + ".csv";
+    const std::string png = "/tmp/tcpip-perf-log-" + std::to_string(::getpid());
+    CommandResult r = run_client({"-n", "1M", "--no-offload", "--faults", "drop=0.02,seed=5", "--tcp-log", csv});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    std::ifstream in(csv);
+    std::string line;
+    ASSERT_TRUE(std::getline(in, line)) << "no " << csv;
+    EXPECT_EQ(line, "conn,time_s,event,state,seq,len,ack,win,flags,cause,sack,cwnd,ssthresh,in_flight,snd_wnd,rcv_wnd,"
+                    "srtt_ms,rttvar_ms,rto_ms");
+    std::size_t rows = 0, sends = 0, receives = 0, retransmits = 0, bad = 0;
+    std::uint64_t data = 0;
+    std::string first_state;
+    while (std::getline(in, line)) {
+        ++rows;
+        std::vector<std::string> f;
+        std::istringstream fields(line);
+        for (std::string x; std::getline(fields, x, ',');) f.push_back(x);
+        if (line.back() == ',') f.emplace_back();
+        if (f.size() != 19) {
+            ++bad;
+            continue;
+        }
+        if (rows == 1) first_state = f[3];
+        if (f[2] == "send") {
+            ++sends;
+            data += std::strtoull(f[5].c_str(), nullptr, 10);
+        }
+        if (f[2] == "receive") ++receives;
+        if (f[2] == "retransmit") {
+            ++retransmits;
+            EXPECT_TRUE(f[9] == "rto" || f[9] == "fast_retransmit" || f[9] == "partial_ack") << line;
+        }
+    }
+    EXPECT_EQ(bad, 0u);
+    EXPECT_EQ(first_state, "CLOSED->SYN-SENT");    // our client's active open comes first
+    // Most of the megabyte: the test ends when the last block is written, and iperf3's server
+    // then closes the data connection (with a RST), so the tail may never be sent.
+    EXPECT_GE(data, 512u * 1024u);
+    EXPECT_GE(sends, 350u);                          // in segments of 1460 bytes at most
+    EXPECT_GE(receives, 100u);                       // the ACKs
+    EXPECT_GE(retransmits, 1u);                      // 2 % loss: about 14 segments
+    const char* source = std::getenv("TCPIP_SOURCE_ROOT");
+    const std::string script = std::string(source ? source : ".") + "/scripts/plot_tcp.py";
+    CommandResult plot = run_command({script, csv, "--out", png}, Duration::seconds(120));
+    ASSERT_EQ(plot.exit_code, 0) << plot.output;
+    std::istringstream names(plot.output);
+    std::size_t pngs = 0;
+    for (std::string name; std::getline(names, name);) {
+        std::ifstream image(name, std::ios::binary);
+        char magic[8] = {};
+        image.read(magic, 8);
+        EXPECT_EQ(std::string(magic + 1, 3), "PNG") << name;
+        image.seekg(0, std::ios::end);
+        EXPECT_GT(image.tellg(), 10000) << name;
+        std::remove(name.c_str());
+        ++pngs;
+    }
+    EXPECT_EQ(pngs, 2u) << plot.output;
+    std::remove(csv.c_str());
 }
 
 TEST_F(PerfClientInterop, OurClientReverseReceivesFromIperf3) {
