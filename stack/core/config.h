@@ -62,6 +62,8 @@ struct StackConfig {
     std::uint32_t tcp_orphan_retries = 8;                   // retransmissions of an orphan before it is reset (tcp_orphan_retries)
     Duration tcp_challenge_ack_interval = Duration::millis(500);  // per socket: at most one challenge ACK per interval... (RFC 5961 7)
     std::uint32_t tcp_challenge_ack_burst = 5;              // ...with bursts up to this many
+    bool tcp_sack = true;                                   // offer and accept SACK, RFC 2018 (net.ipv4.tcp_sack=1)
+    bool tcp_timestamps = true;                             // offer and accept timestamps, RFC 7323 (net.ipv4.tcp_timestamps=1)
 
     // ---- Packet buffers ----
     std::size_t rx_batch = 32;                              // frames read from the device per wake-up
