@@ -13,6 +13,8 @@
 //                       TAP: SPEC is KEY=VALUE[,KEY=VALUE...], see parse_faults below
 //   --max-connections N TCP connections at once (StackConfig::tcp_max_connections)
 //   --syn-backlog N     half-open connections per listener (StackConfig::tcp_max_syn_backlog)
+//   --no-sack           SACK off (StackConfig::tcp_sack), as Linux's net.ipv4.tcp_sack=0
+//   --no-timestamps     TCP timestamps off (StackConfig::tcp_timestamps), net.ipv4.tcp_timestamps=0
 //   --help              usage
 // A bad flag or value prints one line to stderr and exits with status 2.
 //
