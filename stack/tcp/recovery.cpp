@@ -44,7 +44,7 @@ void TcpLayer::sack_input(Instant now, TcpSocket* s, const Segment& seg) {
             dsack = true;
             ++stats_.dsacks_received;
             if (rec.tlp_end && rec.tlp_retransmitted && b.right == *rec.tlp_end) dsack_for_probe = true;
-            if (rec.undo_armed && rec.undo_retrans > 0) {
+            if (rec.undo_armed && rec.undo_retrans > 0 && rec.undo_marker < b.right) {
                 const std::uint32_t segs = (static_cast<std::uint32_t>(b.right - b.left) + s->mss - 1) / s->mss;
                 rec.undo_retrans -= std::min(rec.undo_retrans, segs);
                 // RFC 2883 section 4 (Linux's tcp_try_undo_dsack): every retransmission of the
@@ -177,6 +177,7 @@ void TcpLayer::enter_recovery_if_lost(Instant now, TcpSocket* s) {
 // A new episode that may be undone: its retransmissions are counted from here.
 void TcpLayer::arm_undo(TcpSocket* s) {
     s->rec.undo_armed = true;
+    s->rec.undo_marker = s->snd.una;
     s->rec.undo_retrans = 0;
     s->rec.first_rxt_seq.reset();
 }

@@ -174,11 +174,7 @@ void Scoreboard::clear_lost() {
 }
 
 const Scoreboard::Entry* Scoreboard::next_lost() const {
-    if (lost_ == retrans_ || lost_ == 0) {
-        // Every lost byte is being retransmitted already (lost_ counts those too): nothing is due,
-        // unless a retransmission is of something not lost (TLP, go-back-N); then look.
-        if (lost_ == 0) return nullptr;
-    }
+    if (lost_ == 0) return nullptr;
     for (const Entry& e : entries_) {
         if (e.lost && !e.retransmitted && !e.sacked) return &e;
     }

@@ -128,6 +128,7 @@ struct LossRecovery {
 
     // Undo (Linux's undo_marker, undo_retrans, retrans_stamp, prior_cwnd, prior_ssthresh).
     bool undo_armed = false;          // a reduction happened that may still be undone
+    SeqNum undo_marker;               // SND.UNA when it happened: D-SACKs of data below it do not count
     std::uint32_t undo_retrans = 0;   // its retransmissions (segments) not yet reported as duplicates
     std::optional<SeqNum> first_rxt_seq;  // the first retransmission of the episode...
     std::uint32_t first_rxt_tsval = 0;    // ...and our TSval then (Eifel, RFC 3522)

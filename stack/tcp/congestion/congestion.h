@@ -38,8 +38,10 @@ public:
     // a loss, RFC 8985 7.4.2), not by counting duplicate ACKs: a connection whose peer SACKs never
     // calls on_dup_ack(). Enters fast recovery at most once per window of data: nothing happens if a
     // recovery is already on, or if `snd_una` has not passed the previous recovery point (RFC 6582's
-    // "recover" rule: the loss is of data sent before the last reduction). Otherwise it reduces ssthresh as the algorithm does (NewReno: RFC 5681
-    // equation 4, max(in_flight / 2, 2 MSS)), sets cwnd = ssthresh, and the recovery point = `snd_max`.
+    // "recover" rule: the loss is of data sent before the last reduction). Otherwise it reduces
+    // ssthresh as the algorithm does (NewReno: RFC 5681 equation 4, max(in_flight / 2, 2 MSS)),
+    // sets cwnd = ssthresh, and the recovery point = `snd_max` (which may be `snd_una`: a recovery
+    // that the next ACK of new data ends, as after a tail loss probe repaired a loss).
     // During a recovery begun here on_ack() neither inflates nor deflates cwnd and never asks for a
     // retransmission (the scoreboard chooses what to resend, RFC 6675 NextSeg, while pipe < cwnd); the
     // first ACK at or past the recovery point ends the recovery with cwnd = ssthresh (as Linux's
