@@ -334,6 +334,18 @@ void TcpLayer::output(Instant now, TcpSocket* s) {
 
             if (unsent > 0) {
                 std::size_t length = std::min<std::size_t>({unsent, send_limit(s), usable});
+                if (s->sack_ok && s->snd.nxt < s->snd.max) {
+                    // Going back after a timeout: what the peer SACKed since is not sent again (as
+                    // Linux's tcp_xmit_retransmit_queue); a segment stops where a SACKed range begins.
+                    const SeqNum data_end = s->snd.fin_sent ? s->snd.fin_seq : s->snd.max;
+                    const SeqNum skip = seq_min(s->rec.scoreboard.skip_sacked(s->snd.nxt), data_end);
+                    if (skip != s->snd.nxt) {
+                        s->snd.nxt = skip;
+                        continue;
+                    }
+                    const SeqNum stop = s->rec.scoreboard.next_sacked(s->snd.nxt);
+                    if (stop > s->snd.nxt) length = std::min<std::size_t>(length, static_cast<std::size_t>(stop - s->snd.nxt));
+                }
                 if (length == 0) break;
                 // Several segments in one (TSO): whole segments only, unless it is the end of
                 // the data; the remainder waits for the rules below, as a lone segment would.

@@ -101,7 +101,7 @@ std::uint32_t Scoreboard::on_send(SeqNum seq, SeqNum end, Instant now) {
     return resent;
 }
 
-void Scoreboard::on_cumulative_ack(SeqNum una, const std::function<void(const Entry&)>& delivered) {
+void Scoreboard::on_cumulative_ack(SeqNum una, FunctionRef<void(const Entry&)> delivered) {
     if (una <= begin_) return;
     if (una >= end_) {
         for (const Entry& e : entries_) {
@@ -133,7 +133,7 @@ void Scoreboard::on_cumulative_ack(SeqNum una, const std::function<void(const En
     if (fack_ < begin_) fack_ = begin_;
 }
 
-std::uint32_t Scoreboard::on_sack(SackBlock block, const std::function<void(const Entry&)>& delivered) {
+std::uint32_t Scoreboard::on_sack(SackBlock block, FunctionRef<void(const Entry&)> delivered) {
     const SeqNum from = seq_max(block.left, begin_);
     const SeqNum to = seq_min(block.right, end_);
     if (!(from < to)) return 0;
@@ -173,6 +173,20 @@ void Scoreboard::clear_lost() {
     for (Entry& e : entries_) set_lost(e, false);
 }
 
+SeqNum Scoreboard::skip_sacked(SeqNum seq) const {
+    if (sacked_ == 0 || seq < begin_ || seq >= end_) return seq;
+    for (std::size_t i = index_of(seq); i < entries_.size() && entries_[i].sacked; ++i) seq = entries_[i].end;
+    return seq;
+}
+
+SeqNum Scoreboard::next_sacked(SeqNum seq) const {
+    if (sacked_ == 0 || seq >= end_) return end_;
+    for (std::size_t i = seq < begin_ ? 0 : index_of(seq); i < entries_.size(); ++i) {
+        if (entries_[i].sacked) return seq_max(entries_[i].start, seq);
+    }
+    return end_;
+}
+
 const Scoreboard::Entry* Scoreboard::next_lost() const {
     if (lost_ == 0) return nullptr;
     for (const Entry& e : entries_) {
@@ -181,7 +195,7 @@ const Scoreboard::Entry* Scoreboard::next_lost() const {
     return nullptr;
 }
 
-void Scoreboard::for_each(const std::function<bool(Entry&)>& f) {
+void Scoreboard::for_each(FunctionRef<bool(Entry&)> f) {
     for (Entry& e : entries_) {
         if (!f(e)) return;
     }

@@ -29,15 +29,37 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <functional>
-#include <optional>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "stack/core/time.h"
 #include "stack/tcp/header.h"
 #include "stack/tcp/seq.h"
 
 namespace tcpip {
+
+// A non-owning reference to a callable, for callbacks run during the call that receives them: no
+// heap allocation, unlike std::function with a lambda capturing more than two pointers (the
+// scoreboard is walked on every ACK, and the data path allocates nothing per packet).
+template <class Signature>
+class FunctionRef;
+
+template <class R, class... Args>
+class FunctionRef<R(Args...)> {
+public:
+    FunctionRef(std::nullptr_t) {}  // NOLINT: no callback
+    template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, FunctionRef>>>
+    FunctionRef(F&& f)  // NOLINT: implicit, as std::function's
+        : object_(const_cast<void*>(static_cast<const void*>(&f))),
+          call_([](void* o, Args... args) -> R { return (*static_cast<std::remove_reference_t<F>*>(o))(std::forward<Args>(args)...); }) {}
+    R operator()(Args... args) const { return call_(object_, std::forward<Args>(args)...); }
+    explicit operator bool() const { return call_ != nullptr; }
+
+private:
+    void* object_ = nullptr;
+    R (*call_)(void*, Args...) = nullptr;
+};
 
 class Scoreboard {
 public:
@@ -63,11 +85,11 @@ public:
 
     // The cumulative ACK moved to `una`: entries below it go. `delivered` is told of each one that
     // was not SACKed already (and of the acknowledged part of one cut by `una`), before it goes.
-    void on_cumulative_ack(SeqNum una, const std::function<void(const Entry&)>& delivered);
+    void on_cumulative_ack(SeqNum una, FunctionRef<void(const Entry&)> delivered);
 
     // A SACK block [left, right). Entries inside it (split at its edges) become SACKed;
     // `delivered` is told of each newly SACKed one. Returns the bytes newly SACKed.
-    std::uint32_t on_sack(SackBlock block, const std::function<void(const Entry&)>& delivered);
+    std::uint32_t on_sack(SackBlock block, FunctionRef<void(const Entry&)> delivered);
 
     // Marks the entry lost (RACK): its retransmission, if one was in flight, is presumed lost too.
     void mark_lost(Entry& e);
@@ -76,6 +98,11 @@ public:
     void on_timeout();
     // Retransmissions proved spurious (undo): nothing is lost any more.
     void clear_lost();
+
+    // For a resend from `seq` (the go-back after an RTO): past the SACKed entries that start at
+    // `seq`, if any (else `seq`); and where the next SACKed entry after that starts (else end()).
+    SeqNum skip_sacked(SeqNum seq) const;
+    SeqNum next_sacked(SeqNum seq) const;
 
     // The first entry that is lost, not SACKed, and not retransmitted (RFC 6675 NextSeg rule 1), or
     // nullptr.
@@ -96,7 +123,7 @@ public:
 
     // Walks the entries in sequence order; `f` may mark them lost (through mark_lost) and returns
     // false to stop.
-    void for_each(const std::function<bool(Entry&)>& f);
+    void for_each(FunctionRef<bool(Entry&)> f);
 
     // The invariants above, checked; an empty string if they hold. O(entries).
     std::string check() const;

@@ -265,6 +265,21 @@ TEST_F(TcpTest, RtoForgetsSackedData) {
     expect_nothing(at(2000));
 }
 
+// After an RTO the go-back resends from SND.UNA, but skips what the peer SACKs meanwhile (as
+// Linux): the ACK of the first segment SACKs the last two, so only the second goes again.
+TEST_F(TcpTest, GoBackAfterRtoSkipsNewlySackedData) {
+    established(Handshake().peer_sack());
+    write(at(100), 4 * 1460);
+    for (std::uint32_t i = 0; i < 4; ++i) take_sent(at(100));
+    expect_sent(at(122), seg().seq(us(3 * 1460)).ack(peer()).data(ours(3 * 1460, 1460)));  // the TLP
+    expect_sent(at(322), seg().seq(us()).ack(peer()).data(ours(0, 1460)));                 // the RTO
+    send(at(330), seg().seq(peer()).ack(us(1460)).sack(us(2920), us(4 * 1460)));
+    expect_sent(at(330), seg().seq(us(1460)).ack(peer()).data(ours(1460, 1460)));
+    expect_nothing(at(335));
+    send(at(340), seg().seq(peer()).ack(us(4 * 1460)));
+    expect_nothing(at(2000));
+}
+
 // ---- TLP (RFC 8985 section 7) -------------------------------------------------------------------
 
 // The last three segments of a flight are lost: no SACK will come. After PTO = 2 SRTT + 2 ms (more
