@@ -1,5 +1,6 @@
 // TCP, the Transmission Control Protocol (RFC 9293): a reliable, ordered byte stream between two
-// ports, with flow control (the receive window) and congestion control (RFC 5681, RFC 6582).
+// ports, with flow control (the receive window), congestion control (RFC 5681, RFC 6582), and
+// timestamps (RFC 7323) and SACK (RFC 2018) when the peer agrees.
 //
 // The layer is split by concept, one file each:
 //   tcp.h / tcp.cpp   the layer: connection table, listeners and backlog, opening and closing,
@@ -11,6 +12,8 @@
 //   syn_cookie.h      SYN cookies (RFC 4987 3.6) for a listener whose SYN queue is full
 //   ring_buffer.h     send and receive buffers; assembler.h out-of-order data
 //   rtt.h             the retransmission timeout (RFC 6298)
+//   scoreboard.h      with SACK, what the sender knows of each segment in flight (RFC 6675)
+//   recovery.cpp      loss recovery with SACK: RACK-TLP (RFC 8985), RFC 6675, undo (RFC 2883, 3522)
 //   congestion/       congestion control algorithms behind one interface
 //
 // All timers are deadlines in each socket; the layer keeps one TimerQueue entry per socket, for

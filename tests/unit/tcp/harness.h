@@ -20,8 +20,9 @@
 //
 // Matching (expect_sent): a matcher is a `seg()` describing the conversation from the peer's side,
 // so the segment we send must have its ports swapped. Flags, sequence number and payload length
-// are always compared; the acknowledgment number when ACK is set; the options exactly (MSS and
-// window scale present with these values, or absent; no other option); the window when the
+// are always compared; the acknowledgment number when ACK is set; the options exactly (MSS, window
+// scale, SACK-Permitted, timestamps and SACK blocks present with these values, or absent; no other
+// option; `ts_echo(e)` accepts any TSval with TSecr e, `ts_any()` any timestamps); the window when the
 // matcher sets one; the payload bytes when the matcher gives them (data()) rather than a length.
 // A matcher with our port 0 (`to(0)`) accepts any port of ours (an ephemeral one not yet known).
 #pragma once
