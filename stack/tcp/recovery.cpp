@@ -160,6 +160,8 @@ void TcpLayer::enter_recovery_if_lost(Instant now, TcpSocket* s) {
     if (!s->snd.cc->on_loss(s->snd.una, s->snd.max, s->snd.in_flight())) return;
     ++stats_.sack_recoveries;
     ++stats_.fast_retransmits;
+    // RFC 8985 6.2 step 4: a widened reordering window lasts 16 recoveries, then narrows again.
+    if (rec.reo_wnd_persist > 0 && --rec.reo_wnd_persist == 0) rec.reo_wnd_mult = 1;
     rec.prior_cwnd = prior_cwnd;
     rec.prior_ssthresh = prior_ssthresh;
     arm_undo(s);
@@ -195,8 +197,6 @@ void TcpLayer::undo(TcpSocket* s) {
         rec.rto_high.reset();
         s->snd.nxt = s->snd.max;
     }
-    // RFC 8985 6.2 step 4: at the end of a recovery the reordering window's growth decays.
-    if (rec.reo_wnd_persist > 0 && --rec.reo_wnd_persist == 0) rec.reo_wnd_mult = 1;
     ++stats_.spurious_undos;
 }
 
