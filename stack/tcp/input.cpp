@@ -504,6 +504,7 @@ Verdict TcpLayer::process_ack(Instant now, TcpSocket* s, const Segment& seg) {
     }
 
     const std::uint32_t in_flight_before = s->snd.in_flight();
+    const SeqNum una_before = s->snd.una;
     if (s->snd.una < ack) {
         // New data acknowledged.
         std::uint32_t acked = static_cast<std::uint32_t>(ack - s->snd.una);
@@ -544,7 +545,11 @@ Verdict TcpLayer::process_ack(Instant now, TcpSocket* s, const Segment& seg) {
                 }
                 s->rec.first_rxt_seq.reset();
             }
-            if (s->rec.rto_high && *s->rec.rto_high <= ack) s->rec.rto_high.reset();
+            if (s->rec.rto_high && *s->rec.rto_high <= ack) {
+                s->rec.rto_high.reset();
+                s->rec.frto = 0;
+            }
+            if (s->rec.frto != 0) frto_ack(s);
         }
         if (s->snd.nxt < s->snd.una) s->snd.nxt = s->snd.una;
         s->timers.retransmits = 0;
@@ -596,6 +601,8 @@ Verdict TcpLayer::process_ack(Instant now, TcpSocket* s, const Segment& seg) {
         }
     }
 
+    // F-RTO: a duplicate ACK after the timeout's retransmission says the timeout was real.
+    if (s->rec.frto != 0 && ack == una_before && s->snd.una != s->snd.max && seg.payload.empty()) frto_dupack(s);
     // With SACK, loss is found from the blocks and the clock (RACK), not by counting duplicates.
     if (s->sack_ok && is_synchronized(s->state)) sack_input(now, s, seg);
 

@@ -315,7 +315,10 @@ void TcpLayer::output(Instant now, TcpSocket* s) {
     if (can_send_data) {
         // Loss recovery with SACK first (RFC 6675 NextSeg rule 1): the segments judged lost, as
         // cwnd - pipe allows. Not while going back after a timeout: that resends everything anyway.
-        if (s->sack_ok && s->snd.nxt == s->snd.max && s->rec.scoreboard.lost_bytes() > 0) retransmit_lost(now, s);
+        // Nor while F-RTO sends new data to test the timeout.
+        if (s->sack_ok && s->snd.nxt == s->snd.max && s->rec.frto == 0 && s->rec.scoreboard.lost_bytes() > 0) {
+            retransmit_lost(now, s);
+        }
         for (;;) {
             // Data already sent (between snd_una and snd_nxt), not counting our FIN.
             const SeqNum sent_up_to = seq_min(s->snd.nxt, s->snd.fin_sent ? s->snd.fin_seq : s->snd.nxt);

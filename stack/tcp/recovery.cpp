@@ -312,6 +312,37 @@ void TcpLayer::tlp_ack(TcpSocket* s, const Segment& seg, bool dsack_for_probe) {
     // ACK = TLP.end_seq: wait, a D-SACK for the probe may follow the ACK of the original.
 }
 
+// F-RTO (RFC 5682 section 3, with SACK), as Linux's tcp_process_loss with tcp_frto: after an RTO
+// resent the first segment, the first ACK that advances SND.UNA lets new data go instead of the
+// go-back (step 2b); if the second ACK advances SND.UNA too, what it acknowledges was never resent:
+// the originals are arriving, the timeout was spurious, and its reduction is undone.
+void TcpLayer::frto_ack(TcpSocket* s) {
+    LossRecovery& rec = s->rec;
+    if (rec.frto == 1) {
+        // Without new data to send (or room for it in the peer's window) the test cannot be made:
+        // the conventional recovery goes on (RFC 5682 section 3, step 2b).
+        const SeqNum data_end = s->snd.fin_sent ? s->snd.fin_seq : s->snd.max;
+        const std::size_t sent = static_cast<std::size_t>(data_end - s->snd.una);
+        const std::uint32_t flight = s->snd.in_flight();
+        if (s->snd.buffer.size() <= sent || s->snd.fin_sent || s->snd.wnd <= flight) {
+            rec.frto = 0;
+            return;
+        }
+        rec.frto = 2;
+        s->snd.nxt = s->snd.max;  // new data next, as cwnd allows (two segments, after slow start's step)
+        return;
+    }
+    rec.frto = 0;
+    undo(s);
+}
+
+// A duplicate ACK while F-RTO waits: the timeout was real; the conventional go-back resumes from
+// SND.UNA (RFC 5682 section 3 step 3b).
+void TcpLayer::frto_dupack(TcpSocket* s) {
+    if (s->rec.frto == 2) s->snd.nxt = s->snd.una;
+    s->rec.frto = 0;
+}
+
 // The receiver's side of RFC 2018 section 4: the block holding this out-of-order segment is
 // reported first from now on; the others keep their order behind it.
 void TcpLayer::note_received_out_of_order(TcpSocket* s, SeqNum seq) {

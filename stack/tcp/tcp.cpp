@@ -100,6 +100,7 @@ std::string TcpLayer::check_invariants() const {
             if (sb.sacked_bytes() + sb.lost_bytes() > sb.flight()) return broken("scoreboard counts more SACKed and lost than in flight");
             if (sb.retransmitted_bytes() > sb.flight()) return broken("scoreboard counts more retransmitted than in flight");
             if (s.rec.tlp_end && *s.rec.tlp_end > s.snd.max) return broken("tail loss probe beyond SND.MAX");
+            if (s.rec.frto != 0 && !s.rec.rto_high) return broken("F-RTO on outside an RTO recovery");
         }
         if (!s.sack_ok && (!s.rec.scoreboard.empty() || s.rcv.sack_recent_count != 0 || s.rcv.dsack)) {
             return broken("SACK state on a connection without SACK");
@@ -544,6 +545,9 @@ Verdict TcpLayer::enter_state(Instant now, TcpSocket* s, TcpState state) {
     if (state == TcpState::Established && old != TcpState::Established) {
         s->rec.scoreboard.reset(s->snd.una);
         s->rec.rack_fack = s->snd.una;
+        // RACK's minimum RTT starts from the handshake's sample, as Linux's tcp_min_rtt: a
+        // retransmission acknowledged sooner than that cannot have been what was delivered.
+        if (s->snd.rtt.has_sample()) s->rec.min_rtt = s->snd.rtt.srtt();
     }
     if (state == TcpState::TimeWait) {
         // Everything but the 2*MSL timer stops (RFC 9293 3.10.7.4 "TIME-WAIT STATE"). An orphan
@@ -727,10 +731,14 @@ Verdict TcpLayer::on_rto(Instant now, TcpSocket* s) {
         // With SACK: the first expiry of an episode may be undone if it proves spurious (Eifel,
         // D-SACK); every mark goes (RFC 2018 section 8: the receiver may have reneged), all that
         // is outstanding is lost, and no fast recovery starts until SND.UNA passes SND.MAX.
+        // F-RTO on the first expiry of an episode, if more than the first segment is out (else
+        // there is nothing to tell a spurious timeout by).
+        s->rec.frto = 0;
         if (!s->rec.rto_high) {
             s->rec.prior_cwnd = s->snd.cc->cwnd();
             s->rec.prior_ssthresh = s->snd.cc->ssthresh();
             arm_undo(s);
+            if (s->snd.in_flight() > s->mss) s->rec.frto = 1;
         }
         s->rec.scoreboard.on_timeout();
         s->rec.rto_high = s->snd.max;

@@ -201,6 +201,8 @@ private:
     void on_tlp(Instant now, TcpSocket* s);
     void tlp_ack(TcpSocket* s, const Segment& seg, bool dsack_for_probe);
     void note_received_out_of_order(TcpSocket* s, SeqNum seq);
+    void frto_ack(TcpSocket* s);
+    void frto_dupack(TcpSocket* s);
 
     // tcp.cpp
     void arm_timer(TcpSocket* s);

@@ -125,6 +125,10 @@ struct LossRecovery {
     // After an RTO: SND.MAX then. Until SND.UNA reaches it the go-back-N resends everything (Linux's
     // CA_Loss with high_seq), and no fast recovery starts.
     std::optional<SeqNum> rto_high;
+    // F-RTO (RFC 5682 section 3, SACK-enhanced; Linux's tcp_frto): after an RTO, 1 while waiting
+    // for the first ACK, 2 for the second; 0 off. An RTO whose next two ACKs both advance SND.UNA
+    // while only new data was sent in between was spurious.
+    std::uint8_t frto = 0;
 
     // Undo (Linux's undo_marker, undo_retrans, retrans_stamp, prior_cwnd, prior_ssthresh).
     bool undo_armed = false;          // a reduction happened that may still be undone

@@ -280,6 +280,52 @@ TEST_F(TcpTest, GoBackAfterRtoSkipsNewlySackedData) {
     expect_nothing(at(2000));
 }
 
+// F-RTO (RFC 5682 section 3): the RTO was spurious (the ACKs were only late). The first ACK after
+// the timeout's retransmission lets new data go instead of the go-back; the second advances
+// SND.UNA again, over data never resent: the reduction is undone, nothing else is resent.
+TEST_F(TcpTest, FrtoUndoesASpuriousTimeout) {
+    established(Handshake().peer_sack());
+    write(at(100), 13 * 1460);
+    for (std::uint32_t i = 0; i < 10; ++i) take_sent(at(100));
+    const std::uint32_t cwnd_before = tcp().info(sock).cwnd;
+    // The probe at PTO (new data: the 11th segment), then the RTO resends the first.
+    expect_sent(at(122), seg().seq(us(10 * 1460)).ack(peer()).data(ours(10 * 1460, 1460)));
+    expect_sent(at(322), seg().seq(us()).ack(peer()).data(ours(0, 1460)));
+    EXPECT_EQ(tcp().info(sock).cwnd, 1460u);
+    // The first ACK (of originals, late): new data, two segments, instead of the go-back.
+    send(at(330), seg().seq(peer()).ack(us(2 * 1460)));
+    expect_sent(at(330), seg().seq(us(11 * 1460)).ack(peer()).data(ours(11 * 1460, 1460)));
+    expect_sent(at(330), seg().psh().seq(us(12 * 1460)).ack(peer()).data(ours(12 * 1460, 1460)));
+    expect_nothing(at(331));
+    // The second ACK advances again: the timeout was spurious.
+    send(at(332), seg().seq(peer()).ack(us(6 * 1460)));
+    EXPECT_EQ(stats().tcp.spurious_undos, 1u);
+    EXPECT_GE(tcp().info(sock).cwnd, cwnd_before);
+    send(at(340), seg().seq(peer()).ack(us(13 * 1460)));
+    expect_nothing(at(2000));
+    EXPECT_EQ(stats().tcp.retransmitted_segments, 1u);
+}
+
+// F-RTO when the timeout was real: after the new data, duplicate ACKs come, and the go-back
+// resumes from SND.UNA.
+TEST_F(TcpTest, FrtoFallsBackToGoBackWhenTheLossIsReal) {
+    established(Handshake().peer_sack());
+    write(at(100), 13 * 1460);
+    for (std::uint32_t i = 0; i < 10; ++i) take_sent(at(100));
+    expect_sent(at(122), seg().seq(us(10 * 1460)).ack(peer()).data(ours(10 * 1460, 1460)));
+    expect_sent(at(322), seg().seq(us()).ack(peer()).data(ours(0, 1460)));
+    send(at(330), seg().seq(peer()).ack(us(1460)));
+    expect_sent(at(330), seg().seq(us(11 * 1460)).ack(peer()).data(ours(11 * 1460, 1460)));
+    expect_sent(at(330), seg().psh().seq(us(12 * 1460)).ack(peer()).data(ours(12 * 1460, 1460)));
+    send(at(340), seg().seq(peer()).ack(us(1460)).sack(us(10 * 1460), us(12 * 1460)));
+    Seg next = take_sent(at(340));
+    EXPECT_EQ(next.seq_no, us(1460));  // the go-back, from SND.UNA
+    EXPECT_EQ(stats().tcp.spurious_undos, 0u);
+    sent_.clear();
+    send(at(350), seg().seq(peer()).ack(us(13 * 1460)));
+    expect_nothing(at(2000));
+}
+
 // ---- TLP (RFC 8985 section 7) -------------------------------------------------------------------
 
 // The last three segments of a flight are lost: no SACK will come. After PTO = 2 SRTT + 2 ms (more
