@@ -533,7 +533,11 @@ Verdict TcpLayer::process_ack(Instant now, TcpSocket* s, const Segment& seg) {
         const SeqNum prior_una = s->snd.una;
         s->snd.una = ack;
         if (s->sack_ok) {
-            s->rec.scoreboard.on_cumulative_ack(ack, [&](const Scoreboard::Entry& e) { rack_delivered(now, s, e, &seg); });
+            bool original_acked = false;  // data sent only once (Linux's FLAG_ORIG_SACK_ACKED)
+            s->rec.scoreboard.on_cumulative_ack(ack, [&](const Scoreboard::Entry& e) {
+                original_acked = original_acked || !e.ever_retransmitted;
+                rack_delivered(now, s, e, &seg);
+            });
             // Eifel (RFC 3522): the first ACK to cover the episode's first retransmission echoes a
             // TSval from before it: the original arrived, the retransmission was spurious.
             if (s->rec.undo_armed && s->rec.first_rxt_seq && prior_una <= *s->rec.first_rxt_seq &&
@@ -549,7 +553,7 @@ Verdict TcpLayer::process_ack(Instant now, TcpSocket* s, const Segment& seg) {
                 s->rec.rto_high.reset();
                 s->rec.frto = 0;
             }
-            if (s->rec.frto != 0) frto_ack(s);
+            if (s->rec.frto != 0) frto_ack(s, original_acked);
         }
         if (s->snd.nxt < s->snd.una) s->snd.nxt = s->snd.una;
         s->timers.retransmits = 0;

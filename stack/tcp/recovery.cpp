@@ -195,6 +195,7 @@ void TcpLayer::undo(TcpSocket* s) {
     rec.scoreboard.clear_lost();
     if (rec.rto_high) {
         rec.rto_high.reset();
+        rec.frto = 0;
         s->snd.nxt = s->snd.max;
     }
     ++stats_.spurious_undos;
@@ -314,9 +315,10 @@ void TcpLayer::tlp_ack(TcpSocket* s, const Segment& seg, bool dsack_for_probe) {
 
 // F-RTO (RFC 5682 section 3, with SACK), as Linux's tcp_process_loss with tcp_frto: after an RTO
 // resent the first segment, the first ACK that advances SND.UNA lets new data go instead of the
-// go-back (step 2b); if the second ACK advances SND.UNA too, what it acknowledges was never resent:
-// the originals are arriving, the timeout was spurious, and its reduction is undone.
-void TcpLayer::frto_ack(TcpSocket* s) {
+// go-back (step 2b); if the second ACK advances SND.UNA too, over data sent only once, the
+// originals are arriving: the timeout was spurious, and its reduction is undone. If it acknowledges
+// only data resent before (by a fast recovery), it proves nothing: the go-back resumes.
+void TcpLayer::frto_ack(TcpSocket* s, bool original_acked) {
     LossRecovery& rec = s->rec;
     if (rec.frto == 1) {
         // Without new data to send (or room for it in the peer's window) the test cannot be made:
@@ -333,7 +335,11 @@ void TcpLayer::frto_ack(TcpSocket* s) {
         return;
     }
     rec.frto = 0;
-    undo(s);
+    if (original_acked) {
+        undo(s);
+    } else {
+        s->snd.nxt = s->snd.una;
+    }
 }
 
 // A duplicate ACK while F-RTO waits: the timeout was real; the conventional go-back resumes from

@@ -732,13 +732,14 @@ Verdict TcpLayer::on_rto(Instant now, TcpSocket* s) {
         // D-SACK); every mark goes (RFC 2018 section 8: the receiver may have reneged), all that
         // is outstanding is lost, and no fast recovery starts until SND.UNA passes SND.MAX.
         // F-RTO on the first expiry of an episode, if more than the first segment is out (else
-        // there is nothing to tell a spurious timeout by).
+        // there is nothing to tell a spurious timeout by) and no fast recovery was on (as Linux:
+        // its retransmissions would blur what the ACKs say).
         s->rec.frto = 0;
         if (!s->rec.rto_high) {
             s->rec.prior_cwnd = s->snd.cc->cwnd();
             s->rec.prior_ssthresh = s->snd.cc->ssthresh();
             arm_undo(s);
-            if (s->snd.in_flight() > s->mss) s->rec.frto = 1;
+            if (s->snd.in_flight() > s->mss && !s->snd.cc->in_recovery()) s->rec.frto = 1;
         }
         s->rec.scoreboard.on_timeout();
         s->rec.rto_high = s->snd.max;

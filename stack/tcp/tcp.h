@@ -201,7 +201,7 @@ private:
     void on_tlp(Instant now, TcpSocket* s);
     void tlp_ack(TcpSocket* s, const Segment& seg, bool dsack_for_probe);
     void note_received_out_of_order(TcpSocket* s, SeqNum seq);
-    void frto_ack(TcpSocket* s);
+    void frto_ack(TcpSocket* s, bool original_acked);
     void frto_dupack(TcpSocket* s);
 
     // tcp.cpp
