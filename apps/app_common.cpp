@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -25,7 +26,10 @@ const char* kSharedUsage =
     "  --ip ADDR/PREFIX    our address and subnet (default 10.0.0.2/24)\n"
     "  --gateway ADDR      default gateway\n"
     "  --mac MAC           our MAC address (default 02:74:63:70:00:02)\n"
-    "  --pcap FILE         capture every frame, both ways, to FILE (Wireshark reads it)\n"
+    "  --pcap FILE         capture every frame, both ways, to FILE (Wireshark reads it), as a\n"
+    "                      wire would carry it: checksums that offloads left partial are completed\n"
+    "  --pcap-segment      with --pcap: write TSO frames (up to 64 KiB) as the MTU-sized frames a\n"
+    "                      NIC would cut them into\n"
     "  --no-offload        plain 1514-byte frames with full checksums on the TAP (default:\n"
     "                      checksum and TCP segmentation offload through IFF_VNET_HDR)\n"
     "  --faults SPEC       seeded faults between the stack and the TAP, e.g.\n"
@@ -33,6 +37,13 @@ const char* kSharedUsage =
     "                      duplicate, reorder, corrupt (probabilities), delay, jitter, reorder_timeout\n"
     "                      (ms), rate (bytes/s), burst, max_frame_size (bytes), queue_limit (frames),\n"
     "                      direction (both, tx or rx), seed\n"
+    "  --loss PCT          a bad path, the same both ways: PCT % of frames lost (e.g. 1, 0.1)\n"
+    "  --delay MS[,JITTER] MS ms of one-way delay (+ up to JITTER ms), so the round trip grows by 2 x MS\n"
+    "  --rate MBIT         a bottleneck of MBIT Mbit/s each way\n"
+    "  --reorder PCT       PCT % of frames overtaken by the next one\n"
+    "  --duplicate PCT     PCT % of frames delivered twice\n"
+    "                      (these set the same knobs as --faults, over it; frames larger than the MTU\n"
+    "                      are cut first, so faults act on MTU-sized frames as on a real link)\n"
     "  --max-connections N TCP connections at once, in any state but LISTEN (default 65536);\n"
     "                      beyond it a new SYN is dropped, as Linux drops one when full\n"
     "  --syn-backlog N     half-open connections per listener (default 256)\n"
@@ -40,6 +51,12 @@ const char* kSharedUsage =
     "                      Linux with net.ipv4.tcp_sack=0 (default: on)\n"
     "  --no-timestamps     neither offer nor accept TCP timestamps (RFC 7323: RTTM, PAWS), as Linux\n"
     "                      with net.ipv4.tcp_timestamps=0 (default: on)\n"
+    "  --trace             print every frame, one line per layer (sock, tcp, udp, icmp, ip, arp, eth)\n"
+    "                      with what the stack decided, on stdout (tcpip-nc: stderr); colour on a terminal\n"
+    "  --trace-layers L    only these layers, comma-separated, e.g. tcp,ip (implies --trace)\n"
+    "  --trace-json FILE   the same events as JSON lines in FILE\n"
+    "  --seed N            seed of the stack's random choices (ISNs, ports, IP IDs); printed either way\n"
+    "  (--pcap FILE.pcapng writes pcapng, each frame commented with the stack's decision)\n"
     "  --help              this text\n";
 
 EventLoop* g_loop_to_stop = nullptr;  // the one thing a signal handler may touch
@@ -95,6 +112,7 @@ void Args::fail(const std::string& message) const {
 
 CommonOptions Args::parse(int argc, char** argv) {
     CommonOptions options;
+    PathFlags path;
     std::size_t next_positional = 0;
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
@@ -106,9 +124,8 @@ CommonOptions Args::parse(int argc, char** argv) {
             std::cout << "usage: " << program_ << " " << usage_ << "\n" << kSharedUsage;
             std::exit(0);
         } else if (arg == "--tap") {
-            auto v = value();
-            if (v.empty() || v.size() > 15) fail("--tap: interface name must be 1 to 15 characters");
-            options.tap = std::string(v);
+            options.tap = std::string(value());
+            if (auto bad = check_interface_name(options.tap)) fail("--tap: " + bad->message());
         } else if (arg == "--ip") {
             auto v = value();
             auto cidr = Ipv4Cidr::parse(v);
@@ -128,6 +145,8 @@ CommonOptions Args::parse(int argc, char** argv) {
             options.mac = *mac;
         } else if (arg == "--pcap") {
             options.pcap = std::string(value());
+        } else if (arg == "--pcap-segment") {
+            options.pcap_segment = true;
         } else if (arg == "--no-offload") {
             options.offload = false;
         } else if (arg == "--no-sack") {
@@ -138,6 +157,39 @@ CommonOptions Args::parse(int argc, char** argv) {
             FaultSpec spec;
             if (auto error = parse_faults(value(), spec); !error.empty()) fail("--faults: " + error);
             options.faults = spec;
+        } else if (arg == "--loss" || arg == "--reorder" || arg == "--duplicate") {
+            double p = 0;
+            if (auto error = parse_percent(value(), p); !error.empty()) fail(std::string(arg) + ": " + error);
+            (arg == "--loss" ? path.loss : arg == "--reorder" ? path.reorder : path.duplicate) = p;
+        } else if (arg == "--delay") {
+            Duration delay;
+            if (auto error = parse_delay(value(), delay, path.jitter); !error.empty()) fail("--delay: " + error);
+            path.delay = delay;
+        } else if (arg == "--rate") {
+            std::uint64_t rate = 0;
+            if (auto error = parse_rate_mbit(value(), rate); !error.empty()) fail("--rate: " + error);
+            path.rate_bytes_per_second = rate;
+        } else if (arg == "--trace") {
+            options.trace = true;
+        } else if (arg == "--trace-layers") {
+            auto v = value();
+            if (!parse_trace_layers(std::string(v), options.trace_layers)) {
+                fail("--trace-layers: '" + std::string(v) + "': expected a list of sock, tcp, udp, icmp, ip, arp, eth");
+            }
+            options.trace = true;
+        } else if (arg == "--trace-json") {
+            auto v = value();
+            if (v.empty()) fail("--trace-json: empty file name");
+            options.trace_json = std::string(v);
+        } else if (arg == "--seed") {
+            auto v = value();
+            if (v.empty() || v.size() > 20 || v.find_first_not_of("0123456789") != std::string_view::npos) {
+                fail("--seed: '" + std::string(v) + "' is not a number from 0 to 18446744073709551615");
+            }
+            errno = 0;
+            const unsigned long long seed = std::strtoull(std::string(v).c_str(), nullptr, 10);
+            if (errno == ERANGE) fail("--seed: '" + std::string(v) + "' is out of range (0 to 18446744073709551615)");
+            options.seed = seed;
         } else if (arg == "--max-connections" || arg == "--syn-backlog") {
             long long n = 0;
             if (auto error = parse_int(value(), 1, 10'000'000, n); !error.empty()) fail(std::string(arg) + ": " + error);
@@ -167,6 +219,14 @@ CommonOptions Args::parse(int argc, char** argv) {
     for (std::size_t i = next_positional; i < positionals_.size(); ++i) {
         if (positionals_[i].required) fail("missing " + positionals_[i].name);
     }
+    if (path.any()) {
+        // Over --faults if given (its seed and other knobs stay), in both directions.
+        FaultSpec spec = options.faults.value_or(FaultSpec{});
+        path.apply(spec.config.tx);
+        path.apply(spec.config.rx);
+        options.faults = spec;
+    }
+    if (options.pcap_segment && !options.pcap) fail("--pcap-segment needs --pcap FILE");
     if (options.gateway && !options.ip.contains(*options.gateway)) {
         fail("--gateway " + options.gateway->to_string() + " is not on the subnet " + options.ip.to_string());
     }
@@ -196,6 +256,68 @@ std::string parse_seconds(std::string_view text, double min, double& out) {
     if (s.empty() || end != s.c_str() + s.size() || errno != 0) return "'" + s + "' is not a number of seconds";
     if (value < min) return "'" + s + "' is below the minimum of " + std::to_string(min);
     out = value;
+    return "";
+}
+
+void PathFlags::apply(LinkFaults& faults) const {
+    if (loss) faults.drop = *loss;
+    if (reorder) faults.reorder = *reorder;
+    if (duplicate) faults.duplicate = *duplicate;
+    if (delay) faults.delay = *delay;
+    if (jitter) faults.jitter = *jitter;
+    if (rate_bytes_per_second) faults.rate_bytes_per_second = *rate_bytes_per_second;
+}
+
+namespace {
+
+// A decimal number (strtod's syntax, nothing after it, finite), or nullopt.
+std::optional<double> parse_number(std::string_view text) {
+    std::string s(text);
+    char* end = nullptr;
+    errno = 0;
+    const double value = std::strtod(s.c_str(), &end);
+    if (s.empty() || end != s.c_str() + s.size() || errno != 0 || !std::isfinite(value)) return std::nullopt;
+    return value;
+}
+
+// Milliseconds from 0 to one hour, to the microsecond.
+std::string parse_millis(std::string_view text, Duration& out) {
+    auto ms = parse_number(text);
+    if (!ms || *ms < 0 || *ms > 3'600'000.0) {
+        return "'" + std::string(text) + "' is not a number of milliseconds from 0 to 3600000";
+    }
+    out = Duration::micros(static_cast<std::int64_t>(*ms * 1000.0 + 0.5));
+    return "";
+}
+
+}  // namespace
+
+std::string parse_percent(std::string_view text, double& probability) {
+    auto pct = parse_number(text);
+    if (!pct || *pct < 0 || *pct > 100) return "'" + std::string(text) + "' is not a percentage from 0 to 100";
+    probability = *pct / 100.0;
+    return "";
+}
+
+std::string parse_delay(std::string_view text, Duration& delay, std::optional<Duration>& jitter) {
+    const auto comma = text.find(',');
+    if (auto error = parse_millis(text.substr(0, comma), delay); !error.empty()) return error + " (expected MS[,JITTER])";
+    if (comma == std::string_view::npos) return "";
+    Duration j;
+    if (auto error = parse_millis(text.substr(comma + 1), j); !error.empty()) {
+        return "jitter " + error + " (expected MS[,JITTER])";
+    }
+    jitter = j;
+    return "";
+}
+
+std::string parse_rate_mbit(std::string_view text, std::uint64_t& bytes_per_second) {
+    auto mbit = parse_number(text);
+    if (!mbit || *mbit <= 0 || *mbit > 1'000'000) {
+        return "'" + std::string(text) + "' is not a rate in Mbit/s above 0 and at most 1000000";
+    }
+    // Mbit/s as netem and iperf3 count them: 10^6 bits per second, 125,000 bytes.
+    bytes_per_second = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(*mbit * 125'000.0 + 0.5));
     return "";
 }
 
@@ -272,6 +394,7 @@ std::string parse_faults(std::string_view spec, FaultSpec& out) {
 
 NetDevice& DeviceChain::device() {
     if (pcap_) return *pcap_;
+    if (segmenter_tx_) return *segmenter_tx_;
     if (faults_) return *faults_;
     return *tap_;
 }
@@ -283,11 +406,24 @@ DeviceChain::DeviceChain(const std::string& program, const CommonOptions& option
         std::exit(1);
     }
     tap_ = std::make_unique<TapDevice>(std::move(*tap));
-    if (options.faults) faults_ = std::make_unique<FaultInjector>(*tap_, options.faults->config, options.faults->seed);
+    if (tap_->created()) std::cerr << created_tap_notice(program, tap_->name(), options.ip, options.gateway) << "\n";
+    if (options.faults) {
+        NetDevice* below = tap_.get();
+        if (options.offload) {
+            segmenter_rx_ = std::make_unique<SoftwareOffload>(*tap_);
+            below = segmenter_rx_.get();
+        }
+        faults_ = std::make_unique<FaultInjector>(*below, options.faults->config, options.faults->seed);
+        if (options.offload) segmenter_tx_ = std::make_unique<SoftwareOffload>(*faults_);
+    }
     if (options.pcap) {
         PcapOptions pcap_options;
         pcap_options.timestamps = PcapTimestamps::WallClock;
-        NetDevice& inner = faults_ ? static_cast<NetDevice&>(*faults_) : *tap_;
+        pcap_options.format = pcap_format_for(*options.pcap);
+        pcap_options.segment = options.pcap_segment;
+        NetDevice& inner = segmenter_tx_ ? static_cast<NetDevice&>(*segmenter_tx_)
+                           : faults_     ? static_cast<NetDevice&>(*faults_)
+                                         : *tap_;
         auto pcap = PcapWriter::open(inner, *options.pcap, pcap_options);
         if (!pcap) {
             std::cerr << program << ": " << pcap.error().message() << "\n";
@@ -297,16 +433,80 @@ DeviceChain::DeviceChain(const std::string& program, const CommonOptions& option
     }
 }
 
-Host::Host(const std::string& program, const CommonOptions& options) : devices_(program, options) {
+// Writes each frame's trace as the comment of its pcapng record.
+class Tracing::PcapComments final : public TraceSink {
+public:
+    explicit PcapComments(PcapWriter& pcap) : pcap_(pcap) { pcap_.hold_for_comments(true); }
+    void on_wire(const TraceFrame& frame) override {
+        std::string text = format_text(frame);
+        if (!text.empty() && text.back() == '\n') text.pop_back();
+        if (frame.dir == TraceDir::Rx) {
+            pcap_.comment_received(std::move(text));
+        } else {
+            pcap_.comment_next_sent(std::move(text));
+        }
+    }
+
+private:
+    PcapWriter& pcap_;
+};
+
+Tracing::Tracing(const std::string& program, const CommonOptions& options) {
+    const bool pcapng = options.pcap && pcap_format_for(*options.pcap) == PcapFormat::PcapNg;
+    if (!options.trace && !options.trace_json && !pcapng) return;
+    tracer_ = std::make_unique<FrameTracer>();
+    if (options.trace) {
+        std::FILE* out = options.stdout_is_data ? stderr : stdout;
+        text_ = std::make_unique<TextTraceSink>(out, ::isatty(::fileno(out)) == 1, options.trace_layers);
+        tracer_->add_sink(text_.get());
+    }
+    if (options.trace_json) {
+        json_ = JsonTraceSink::open(*options.trace_json);
+        if (!json_) {
+            std::cerr << program << ": --trace-json: cannot create '" << *options.trace_json << "': " << std::strerror(errno) << "\n";
+            std::exit(1);
+        }
+        tracer_->add_sink(json_.get());
+    }
+}
+
+Tracing::~Tracing() = default;
+
+void Tracing::flush() {
+    if (tracer_) tracer_->done();
+}
+
+void Tracing::comment(PcapWriter* pcap) {
+    if (!tracer_ || pcap == nullptr || pcap->format() != PcapFormat::PcapNg) return;
+    pcap_ = std::make_unique<PcapComments>(*pcap);
+    tracer_->add_sink(pcap_.get());
+}
+
+std::uint64_t stack_seed(const std::string& program, const CommonOptions& options) {
+    const std::uint64_t seed = options.seed ? *options.seed : random_seed();
+    // An app whose output is data (tcpip-nc, tcpip-perf -J) keeps it clean, even of stderr, which
+    // scripts often merge into it: it says its seed only when the run is being watched or seeded.
+    const bool asked = options.seed || options.trace || options.trace_json || options.pcap;
+    if (!options.stdout_is_data || asked) {
+        std::cerr << program << ": seed " << seed << " (--seed " << seed << " repeats this run's random choices)\n";
+    }
+    return seed;
+}
+
+Host::Host(const std::string& program, const CommonOptions& options)
+    : tracing_(program, options), devices_(program, options), seed_(stack_seed(program, options)) {
     raise_open_file_limit();
-    stack_ = std::make_unique<Stack>(devices_.device(), InterfaceConfig{options.ip, options.gateway}, options.stack,
-                                     random_seed());
+    tracing_.comment(devices_.pcap());
+    StackConfig config = options.stack;
+    config.tracer = tracing_.tracer();
+    stack_ = std::make_unique<Stack>(devices_.device(), InterfaceConfig{options.ip, options.gateway}, config, seed_);
     loop_ = std::make_unique<EventLoop>(*stack_, clock_);
     stack_->start(clock_.now());
 }
 
 Host::~Host() {
     if (g_loop_to_stop == loop_.get()) g_loop_to_stop = nullptr;
+    tracing_.flush();  // what the last pass left unwritten (tcpip-ping sends from after its poll)
 }
 
 void Host::stop_on_signals() {
@@ -315,10 +515,12 @@ void Host::stop_on_signals() {
 }
 
 RuntimeHost::RuntimeHost(const std::string& program, const CommonOptions& options, StackThread mode)
-    : devices_(program, options) {
+    : tracing_(program, options), devices_(program, options), seed_(stack_seed(program, options)) {
     raise_open_file_limit();
-    runtime_ = std::make_unique<Runtime>(devices_.device(), InterfaceConfig{options.ip, options.gateway}, options.stack,
-                                         random_seed());
+    tracing_.comment(devices_.pcap());
+    StackConfig config = options.stack;
+    config.tracer = tracing_.tracer();
+    runtime_ = std::make_unique<Runtime>(devices_.device(), InterfaceConfig{options.ip, options.gateway}, config, seed_);
     Runtime::set_default(runtime_.get());
     if (mode == StackThread::Caller) return;
     // The stack's thread inherits this mask: with SIGINT and SIGTERM blocked there, the kernel
@@ -335,6 +537,7 @@ RuntimeHost::RuntimeHost(const std::string& program, const CommonOptions& option
 RuntimeHost::~RuntimeHost() {
     if (Runtime::get_default() == runtime_.get()) Runtime::set_default(nullptr);
     runtime_.reset();  // stops the stack's thread and closes every socket, before the device goes
+    tracing_.flush();
 }
 
 void RuntimeHost::stop_on_signals() {
@@ -359,8 +562,24 @@ void RuntimeHost::print_stats(std::ostream& os) {
             tcpip::print_stats(os, "faults_tx", faults->tx_stats());
             tcpip::print_stats(os, "faults_rx", faults->rx_stats());
         }
+        if (const SoftwareOffload* cut = devices_.segmenter_tx()) tcpip::print_stats(os, "segmenter_tx", cut->stats());
+        if (const SoftwareOffload* cut = devices_.segmenter_rx()) tcpip::print_stats(os, "segmenter_rx", cut->stats());
         return 0;
     });
+}
+
+std::string created_tap_notice(const std::string& program, const std::string& tap, Ipv4Cidr ours,
+                               std::optional<Ipv4Address> gateway) {
+    Ipv4Address kernel = Ipv4Address(ours.network().to_u32() + 1);
+    if (gateway) {
+        kernel = *gateway;
+    } else if (kernel == ours.address) {
+        kernel = Ipv4Address(kernel.to_u32() + 1);
+    }
+    const Ipv4Cidr kernel_cidr{kernel, ours.prefix_len};
+    return program + ": created TAP " + tap + " (down, no address; it goes away when " + program +
+           " exits); to reach " + ours.address.to_string() + " from the kernel run: ip link set dev " + tap +
+           " up; ip addr add " + kernel_cidr.to_string() + " dev " + tap;
 }
 
 sockaddr_in socket_address(Ipv4Address address, std::uint16_t port) {

@@ -3,19 +3,39 @@
 // and run its event loop until SIGINT or SIGTERM.
 //
 // Shared flags:
-//   --tap NAME          TAP interface to attach to (default tap0)
+//   --tap NAME          TAP interface to attach to (default tap0); if there is none of that name
+//                       the app creates it and says, in one line on stderr, the two `ip`
+//                       commands that make it reachable from the kernel (created_tap_notice)
 //   --ip ADDR/PREFIX    our address and subnet (default 10.0.0.2/24)
 //   --gateway ADDR      default gateway
 //   --mac MAC           our MAC address (default 02:74:63:70:00:02, locally administered)
-//   --pcap FILE         capture every frame, both ways, to FILE
+//   --pcap FILE         capture every frame, both ways, to FILE, as a wire would carry it
+//                       (checksums that offloads left partial are completed in the file)
+//   --pcap-segment      with --pcap: TSO frames written as the MTU-sized frames a NIC sends
 //   --no-offload        no IFF_VNET_HDR offloads on the TAP (plain frames, full checksums)
 //   --faults SPEC       put a FaultInjector (drivers/fault_injector.h) between the stack and the
 //                       TAP: SPEC is KEY=VALUE[,KEY=VALUE...], see parse_faults below
+//   --loss PCT          the path flags: a FaultInjector on the TAP that behaves like a bad path,
+//   --delay MS[,JITTER]   the same both ways (so --delay adds twice MS to a round trip): PCT %
+//   --rate MBIT           of frames lost, duplicated or reordered, MS (+ up to JITTER) ms of
+//   --reorder PCT         one-way delay, a bottleneck of MBIT Mbit/s. They set the same fields
+//   --duplicate PCT       as --faults (drop, delay, jitter, rate, reorder, duplicate), over it.
+//                       With faults and offloads both on, SoftwareOffload cuts 64 KiB frames
+//                       into MTU-sized ones on each side of the injector (see DeviceChain).
 //   --max-connections N TCP connections at once (StackConfig::tcp_max_connections)
 //   --syn-backlog N     half-open connections per listener (StackConfig::tcp_max_syn_backlog)
 //   --no-sack           SACK off (StackConfig::tcp_sack), as Linux's net.ipv4.tcp_sack=0
 //   --no-timestamps     TCP timestamps off (StackConfig::tcp_timestamps), net.ipv4.tcp_timestamps=0
+//   --trace             every frame on stdout (stderr for tcpip-nc, whose stdout is data), one line
+//                       per layer with its decision (FrameTracer, stack/trace/frame_tracer.h);
+//                       colour on a terminal
+//   --trace-layers L    only these layers' lines, e.g. tcp,ip (implies --trace)
+//   --trace-json FILE   the same events as JSON lines in FILE
+//   --seed N            the seed of the stack's random choices (ISNs, ports, IP IDs); without it a
+//                       random one; printed on stderr either way (tcpip-nc and tcpip-perf -J: only
+//                       with --seed, a trace or a capture), so a run can be repeated
 //   --help              usage
+// With --pcap FILE.pcapng the capture is pcapng, each frame commented with the stack's decision.
 // A bad flag or value prints one line to stderr and exits with status 2.
 //
 // Both hosts raise the soft RLIMIT_NOFILE to the hard limit first: every socket of ours holds a
@@ -44,11 +64,13 @@
 
 #include "drivers/fault_injector.h"
 #include "drivers/pcap_writer.h"
+#include "drivers/software_offload.h"
 #include "drivers/tap_device.h"
 #include "stack/core/clock.h"
 #include "stack/event_loop.h"
 #include "stack/socket/runtime.h"
 #include "stack/stack.h"
+#include "stack/trace/frame_tracer.h"
 
 namespace tcpip::app {
 
@@ -68,15 +90,40 @@ struct FaultSpec {
 // A key may appear once. Returns an error message naming the bad pair, or "" and fills `out`.
 std::string parse_faults(std::string_view spec, FaultSpec& out);
 
+// What the path flags (--loss, --delay, --rate, --reorder, --duplicate) ask for; unset until given.
+struct PathFlags {
+    std::optional<double> loss, reorder, duplicate;  // probabilities per frame, in [0, 1]
+    std::optional<Duration> delay, jitter;           // one way
+    std::optional<std::uint64_t> rate_bytes_per_second;
+
+    bool any() const { return loss || reorder || duplicate || delay || jitter || rate_bytes_per_second; }
+    // Sets the fields given, leaves the others as they are.
+    void apply(LinkFaults& faults) const;
+};
+
+// The path flags' values, each parsed on its own; every one returns an error message or "".
+//   PCT         a percentage from 0 to 100 ("0.1", "5"), stored as a probability
+//   MS[,JITTER] milliseconds from 0 to 3600000 (decimals allowed), the jitter optional
+//   MBIT        Mbit/s (10^6 bits per second), more than 0 and at most 1000000, stored as bytes/s
+std::string parse_percent(std::string_view text, double& probability);
+std::string parse_delay(std::string_view text, Duration& delay, std::optional<Duration>& jitter);
+std::string parse_rate_mbit(std::string_view text, std::uint64_t& bytes_per_second);
+
 struct CommonOptions {
     std::string tap = "tap0";
     Ipv4Cidr ip = Ipv4Cidr{Ipv4Address(10, 0, 0, 2), 24};
     std::optional<Ipv4Address> gateway;
     MacAddress mac = MacAddress({0x02, 0x74, 0x63, 0x70, 0x00, 0x02});
     std::optional<std::string> pcap;
+    bool pcap_segment = false;  // --pcap-segment: cut TSO frames in the capture (PcapOptions::segment)
     bool offload = true;  // checksum and TCP segmentation offload on the TAP (drivers/tap_device.h)
-    std::optional<FaultSpec> faults;
+    std::optional<FaultSpec> faults;  // --faults, with the path flags applied over it both ways
     StackConfig stack;    // the stack's tunables: defaults, except what the shared flags set
+    bool trace = false;                     // --trace (or --trace-layers)
+    bool stdout_is_data = false;            // set by the app: --trace's lines go to stderr, not stdout
+    unsigned trace_layers = ~0u;            // bit 1 << TraceLayer for each layer shown
+    std::optional<std::string> trace_json;  // --trace-json FILE
+    std::optional<std::uint64_t> seed;      // --seed N
 };
 
 // A small argument parser: the shared flags, plus whatever the app adds.
@@ -120,22 +167,64 @@ std::string parse_int(std::string_view text, long long min, long long max, long 
 // Parses a positive decimal number of seconds (e.g. "0.2"); returns an error message or "".
 std::string parse_seconds(std::string_view text, double min, double& out);
 
-// The TAP (opened in the calling thread's network namespace), with --faults the fault injector
-// around it, and with --pcap the pcap writer around that (so the capture shows what the stack
-// sent and what reached it, after the faults). On failure prints the one-line reason and exits
-// with 1.
+// The TAP (opened in the calling thread's network namespace), with faults (--faults or the path
+// flags) the fault injector around it, and with --pcap the pcap writer around that (so the
+// capture shows what the stack sent and what reached it, after the faults). On failure prints
+// the one-line reason and exits with 1.
+//
+// Faults act on frames no larger than the MTU, as on a real link. With offloads on, the stack
+// sends and the kernel hands up TCP frames of up to 64 KiB, so a SoftwareOffload on each side of
+// the injector cuts them first (drivers/software_offload.h):
+//
+//     Stack -> [PcapWriter] -> SoftwareOffload -> FaultInjector -> SoftwareOffload -> TapDevice
+//              "segmenter_tx": cuts what          each frame        "segmenter_rx": cuts what
+//              the stack sends                    on its own        the kernel sends
+//
+// Both complete every checksum in software, as the bytes now cross a "wire" that may corrupt them.
 class DeviceChain {
 public:
     DeviceChain(const std::string& program, const CommonOptions& options);
     NetDevice& device();
+    PcapWriter* pcap() { return pcap_.get(); }
     const TapDevice& tap() const { return *tap_; }
     const FaultInjector* faults() const { return faults_.get(); }
+    // The two segmenters, when faults and offloads are both on (else null).
+    const SoftwareOffload* segmenter_tx() const { return segmenter_tx_.get(); }
+    const SoftwareOffload* segmenter_rx() const { return segmenter_rx_.get(); }
 
 private:
     std::unique_ptr<TapDevice> tap_;
+    std::unique_ptr<SoftwareOffload> segmenter_rx_;
     std::unique_ptr<FaultInjector> faults_;
+    std::unique_ptr<SoftwareOffload> segmenter_tx_;
     std::unique_ptr<PcapWriter> pcap_;
 };
+
+// What --trace, --trace-layers, --trace-json and a .pcapng capture ask for: a FrameTracer and its
+// sinks (stderr, a JSON file, the capture's comments), or nothing at all (tracer() is null, and the
+// stack pays nothing). Declared before the device chain and the stack in the hosts, so it outlives
+// both; on failure (the JSON file) prints the one-line reason and exits with 1.
+class Tracing {
+public:
+    Tracing(const std::string& program, const CommonOptions& options);
+    ~Tracing();
+    // Comments every frame of a pcapng capture (nothing for a classic pcap).
+    void comment(PcapWriter* pcap);
+    Tracer* tracer() { return tracer_.get(); }
+    // Writes out what is not yet written (the hosts call it before the devices go).
+    void flush();
+
+private:
+    class PcapComments;
+    std::unique_ptr<FrameTracer> tracer_;
+    std::unique_ptr<TextTraceSink> text_;
+    std::unique_ptr<JsonTraceSink> json_;
+    std::unique_ptr<PcapComments> pcap_;
+};
+
+// The seed for a Stack: --seed's, or random_seed(); printed on stderr ("PROGRAM: seed N"), so
+// that a run can be repeated (by an app whose output is data only with --seed, a trace or a capture).
+std::uint64_t stack_seed(const std::string& program, const CommonOptions& options);
 
 // The device chain and the Stack on top of it, ready to run.
 class Host {
@@ -147,13 +236,16 @@ public:
     Stack& stack() { return *stack_; }
     EventLoop& loop() { return *loop_; }
     const Clock& clock() const { return clock_; }
+    std::uint64_t seed() const { return seed_; }
 
     // Stops the event loop on SIGINT and SIGTERM.
     void stop_on_signals();
 
 private:
     SystemClock clock_;
+    Tracing tracing_;
     DeviceChain devices_;
+    std::uint64_t seed_ = 0;
     std::unique_ptr<Stack> stack_;
     std::unique_ptr<EventLoop> loop_;
 };
@@ -178,6 +270,8 @@ public:
     RuntimeHost& operator=(const RuntimeHost&) = delete;
 
     Runtime& runtime() { return *runtime_; }
+    // The seed the stack was built with (--seed, or a random one): apps seed their own choices from it.
+    std::uint64_t seed() const { return seed_; }
 
     // Makes SIGINT and SIGTERM write to a pipe instead of killing the process (the self-pipe
     // trick): stop_fd() is that pipe's read end, a kernel descriptor to put in tcpip::poll's set
@@ -187,13 +281,25 @@ public:
     bool stop_requested() const;
 
     // The stack's counters (as Stack::print_stats), the TAP driver's under "tap:", and with
-    // --faults the injector's under "faults_tx:" and "faults_rx:".
+    // faults the injector's under "faults_tx:" and "faults_rx:" (and the segmenters' under
+    // "segmenter_tx:" and "segmenter_rx:" when offloads are on).
     void print_stats(std::ostream& os);
 
 private:
+    Tracing tracing_;
     DeviceChain devices_;
+    std::uint64_t seed_ = 0;
     std::unique_ptr<Runtime> runtime_;
 };
+
+// The line an app prints when --tap named no existing TAP and opening it created one: the new TAP
+// is down and has no address on the kernel's side, so nothing reaches the stack until two `ip`
+// commands are run; the line gives them, with an address for the kernel in our subnet (the
+// gateway if there is one, else the first host address that is not ours). E.g.
+//   tcpip-echo: created TAP tap0 (down, no address; it goes away when tcpip-echo exits); to reach
+//   10.0.0.2 from the kernel run: ip link set dev tap0 up; ip addr add 10.0.0.1/24 dev tap0
+std::string created_tap_notice(const std::string& program, const std::string& tap, Ipv4Cidr ours,
+                               std::optional<Ipv4Address> gateway);
 
 // A sockaddr_in for bind/connect/sendto, from our address type.
 sockaddr_in socket_address(Ipv4Address address, std::uint16_t port);

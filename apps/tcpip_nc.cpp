@@ -290,6 +290,7 @@ int main(int argc, char** argv) {
     args.add_positional("HOST", false, keep);
     args.add_positional("PORT", false, keep);
     app::CommonOptions options = args.parse(argc, argv);
+    options.stdout_is_data = true;  // standard output is the data: --trace writes on stderr
 
     // [HOST] PORT: the last positional is the port.
     if (positionals.empty()) args.fail("missing PORT");

@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "apps/app_common.h"
+#include "stack/core/random.h"
 #include "apps/perf/iperf_protocol.h"
 #include "apps/perf/json.h"
 #include "apps/perf/report.h"
@@ -229,7 +230,7 @@ public:
         if (Io io = read_exact(text.data(), len, deadline); io != Io::Ok) return io;
         auto parsed = parse_json(text);
         if (!parsed) {
-            error = "bad JSON: " + parsed.error().message + " at byte " + std::to_string(parsed.error().offset);
+            error = "bad JSON: " + parsed.error().message;
             return Io::Error;
         }
         out = std::move(*parsed);
@@ -587,62 +588,53 @@ public:
 
     // The -J document, as iperf3 lays it out (start, intervals, end).
     Json json_document(bool client, const std::string& error = "") const {
-        Json doc = Json::object();
-        Json start = Json::object();
         Json connected = Json::array();
         for (const auto& f : final_) {
-            connected.push(Json::object()
-                               .set("socket", Json::integer(f.fd))
-                               .set("local_host", Json::string(f.local.host))
-                               .set("local_port", Json::integer(f.local.port))
-                               .set("remote_host", Json::string(f.remote.host))
-                               .set("remote_port", Json::integer(f.remote.port)));
+            connected.push_back({{"socket", f.fd},
+                                 {"local_host", f.local.host},
+                                 {"local_port", f.local.port},
+                                 {"remote_host", f.remote.host},
+                                 {"remote_port", f.remote.port}});
         }
-        start.set("connected", std::move(connected));
-        start.set("version", Json::string(kVersion));
-        start.set("system_info", Json::string(system_info()));
         const std::time_t now = std::time(nullptr);
         char when[64];
         std::strftime(when, sizeof when, "%a, %d %b %Y %H:%M:%S GMT", std::gmtime(&now));
-        start.set("timestamp", Json::object().set("time", Json::string(when)).set("timesecs", Json::integer(now)));
-        Json peer = Json::object().set("host", Json::string(control_peer_.host)).set("port", Json::integer(control_peer_.port));
-        start.set(client ? "connecting_to" : "accepted_connection", std::move(peer));
-        start.set("cookie", Json::string(cookie_));
-        start.set("test_start", Json::object()
-                                    .set("protocol", Json::string("TCP"))
-                                    .set("num_streams", Json::integer(params_.parallel))
-                                    .set("blksize", Json::integer(params_.block_size))
-                                    .set("omit", Json::integer(0))
-                                    .set("duration", Json::integer(params_.duration))
-                                    .set("bytes", Json::integer(static_cast<std::int64_t>(params_.bytes)))
-                                    .set("blocks", Json::integer(static_cast<std::int64_t>(params_.blocks)))
-                                    .set("reverse", Json::integer(params_.reverse ? 1 : 0))
-                                    .set("tos", Json::integer(0)));
-        doc.set("start", std::move(start));
-        doc.set("intervals", intervals_);
+        Json start = {{"connected", std::move(connected)},
+                      {"version", kVersion},
+                      {"system_info", system_info()},
+                      {"timestamp", {{"time", when}, {"timesecs", now}}}};
+        start[client ? "connecting_to" : "accepted_connection"] = {{"host", control_peer_.host},
+                                                                   {"port", control_peer_.port}};
+        start["cookie"] = cookie_;
+        start["test_start"] = {{"protocol", "TCP"},
+                               {"num_streams", params_.parallel},
+                               {"blksize", params_.block_size},
+                               {"omit", 0},
+                               {"duration", params_.duration},
+                               {"bytes", params_.bytes},
+                               {"blocks", params_.blocks},
+                               {"reverse", params_.reverse ? 1 : 0},
+                               {"tos", 0}};
 
-        Json end = Json::object();
         Json streams = Json::array();
         for (const auto& f : final_) {
             const Side sent = sent_side(f);
             const Side received = received_side(f);
-            streams.push(Json::object()
-                             .set("sender", summary_json(0, sent.seconds, sent.bytes, sent.retrans, true, f.fd))
-                             .set("receiver", summary_json(0, received.seconds, received.bytes, std::nullopt, false, f.fd)));
+            streams.push_back({{"sender", summary_json(0, sent.seconds, sent.bytes, sent.retrans, true, f.fd)},
+                               {"receiver", summary_json(0, received.seconds, received.bytes, std::nullopt, false, f.fd)}});
         }
-        end.set("streams", std::move(streams));
         const Totals t = totals();
-        end.set("sum_sent", summary_json(0, t.sent.seconds, t.sent.bytes, t.sent.retrans, true));
-        end.set("sum_received", summary_json(0, t.received.seconds, t.received.bytes, std::nullopt, false));
-        end.set("cpu_utilization_percent", Json::object()
-                                               .set("host_total", Json::number(cpu_percent_[0]))
-                                               .set("host_user", Json::number(cpu_percent_[1]))
-                                               .set("host_system", Json::number(cpu_percent_[2]))
-                                               .set("remote_total", Json::number(peer_cpu_[0]))
-                                               .set("remote_user", Json::number(peer_cpu_[1]))
-                                               .set("remote_system", Json::number(peer_cpu_[2])));
-        doc.set("end", std::move(end));
-        if (!error.empty()) doc.set("error", Json::string(error));
+        Json end = {{"streams", std::move(streams)},
+                    {"sum_sent", summary_json(0, t.sent.seconds, t.sent.bytes, t.sent.retrans, true)},
+                    {"sum_received", summary_json(0, t.received.seconds, t.received.bytes, std::nullopt, false)},
+                    {"cpu_utilization_percent", {{"host_total", cpu_percent_[0]},
+                                                 {"host_user", cpu_percent_[1]},
+                                                 {"host_system", cpu_percent_[2]},
+                                                 {"remote_total", peer_cpu_[0]},
+                                                 {"remote_user", peer_cpu_[1]},
+                                                 {"remote_system", peer_cpu_[2]}}}};
+        Json doc = {{"start", std::move(start)}, {"intervals", intervals_}, {"end", std::move(end)}};
+        if (!error.empty()) doc["error"] = error;
         return doc;
     }
 
@@ -736,7 +728,7 @@ private:
                 ji.pmtu = t.pmtu;
             }
             if (options_.json) {
-                streams.push(interval_json(ji));
+                streams.push_back(interval_json(ji));
             } else {
                 std::cout << format_line({pad_id(s->fd), interval_start_, end, bytes, ji.retransmits, ji.snd_cwnd, ""});
             }
@@ -744,7 +736,7 @@ private:
         const std::optional<std::int64_t> sum_retrans = we_send_ ? std::optional<std::int64_t>(retrans_sum) : std::nullopt;
         if (options_.json) {
             JsonInterval total{-1, interval_start_, end, sum, sum_retrans, std::nullopt, std::nullopt, std::nullopt, std::nullopt, we_send_};
-            intervals_.push(Json::object().set("streams", std::move(streams)).set("sum", interval_json(total)));
+            intervals_.push_back({{"streams", std::move(streams)}, {"sum", interval_json(total)}});
         } else {
             if (streams_.size() > 1) std::cout << format_line({"SUM", interval_start_, end, sum, sum_retrans, std::nullopt, ""});
             std::cout << std::flush;
@@ -1053,7 +1045,7 @@ private:
             return false;
         }
         test.print_summary();
-        if (options_.json) std::cout << test.json_document(false).dump_pretty() << "\n" << std::flush;
+        if (options_.json) std::cout << dump_pretty(test.json_document(false)) << "\n" << std::flush;
 
         // IPERF_DONE (a client that just closes is fine too: the test is over).
         std::optional<State> state;
@@ -1080,8 +1072,8 @@ public:
         const int status = run_test();
         if (!error_.empty()) {
             if (options_.json) {
-                Json doc = test_ ? test_->json_document(true, error_) : Json::object().set("error", Json::string(error_));
-                std::cout << doc.dump_pretty() << "\n";
+                const Json doc = test_ ? test_->json_document(true, error_) : Json{{"error", error_}};
+                std::cout << dump_pretty(doc) << "\n";
             }
             std::cerr << "tcpip-perf: error - " << error_ << "\n";
         }
@@ -1126,8 +1118,8 @@ private:
         } closer{conn};
         const Control control(conn, host_.stop_fd());
 
-        std::random_device rd;
-        const auto cookie = iperf::make_cookie([&] { return static_cast<std::uint32_t>(rd()); });
+        Random rng(host_.seed() ^ 0xc00c1e);  // from --seed too, so a run can be repeated
+        const auto cookie = iperf::make_cookie([&] { return static_cast<std::uint32_t>(rng.next()); });
         if (!control.write_all(cookie.data(), cookie.size())) return fail("unable to send the cookie");
         test_ = std::make_unique<Test>(options_, options_.test, /*is_server=*/false);
         test_->set_peer({options_.host->to_string(), options_.port}, std::string(cookie.data(), iperf::kCookieSize - 1));
@@ -1204,7 +1196,7 @@ private:
                     test_->print_summary();
                     control.send_state(State::IperfDone);
                     if (options_.json) {
-                        std::cout << test_->json_document(true).dump_pretty() << "\n";
+                        std::cout << dump_pretty(test_->json_document(true)) << "\n";
                     } else {
                         std::cout << "\ntcpip-perf Done.\n";
                     }
@@ -1339,6 +1331,7 @@ int main(int argc, char** argv) {
     });
     args.add_option({"--control-timeout"}, [&](std::string_view v) { return app::parse_seconds(v, 0.1, perf.control_timeout); });
     app::CommonOptions options = args.parse(argc, argv);
+    options.stdout_is_data = perf.json;  // -J: standard output is one JSON document; --trace writes on stderr
 
     if (perf.server == perf.host.has_value()) args.fail("give exactly one of -s and -c HOST");
     if (perf.test.bytes != 0 && perf.test.blocks != 0) args.fail("only one of -n and -k");

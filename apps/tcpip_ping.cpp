@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "apps/app_common.h"
+#include "stack/core/random.h"
 
 namespace {
 
@@ -62,7 +63,7 @@ int main(int argc, char** argv) {
     host.stop_on_signals();
     Stack& stack = host.stack();
 
-    const std::uint16_t ident = static_cast<std::uint16_t>(app::random_seed());
+    const std::uint16_t ident = static_cast<std::uint16_t>(mix64(host.seed()));  // from --seed too
     std::vector<std::uint8_t> data(static_cast<std::size_t>(size));
     for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>(i);
 

@@ -15,6 +15,9 @@
 #   tcpip-e2e-b-PID   the other end, 10.99.0.2/24: the kernel baseline's server side
 # What it measures (the stack's figure, then the kernel's over the veth pair, then the ratio):
 #   throughput, both ways   iperf3 -c [-R] against apps/tcpip-perf -s (ours) / iperf3 -s (kernel)
+#   the same under tcpip-run  iperf3 -c [-R] against stock iperf3 -s under apps/run/tcpip-run (ours,
+#                           through the LD_PRELOAD shim) / the same kernel figure: beside the
+#                           tcpip-perf rows, the cost of the shim
 #   CPU per GB moved        utime+stime of the tcpip-perf process, before and after each run
 #   request/response        bench/tcp-rr rr: 1-byte ping-pong on one connection, against
 #                           apps/tcpip-echo (ours) / tcp-rr server (kernel); once with client and
@@ -60,9 +63,10 @@ fail() {
 
 echo "e2e: building build-release"
 scripts/setup.sh build-release --buildtype=release -Dtests=disabled -Dbench=enabled >/dev/null
-ninja -C build-release apps/tcpip-perf apps/tcpip-echo bench/tcp-rr >/dev/null ||
-  fail "could not build apps/tcpip-perf, apps/tcpip-echo and bench/tcp-rr"
+ninja -C build-release apps/tcpip-perf apps/tcpip-echo bench/tcp-rr apps/run/tcpip-run apps/run/libtcpip-preload.so \
+  >/dev/null || fail "could not build apps/tcpip-perf, apps/tcpip-echo, bench/tcp-rr and apps/run/tcpip-run"
 perf=build-release/apps/tcpip-perf echo_app=build-release/apps/tcpip-echo rr_tool=build-release/bench/tcp-rr
+run_tool=build-release/apps/run/tcpip-run
 python=/usr/bin/python3  # Debian's, which sees python3-matplotlib (a pyenv python3 on PATH would not)
 report=bench/e2e_report.py
 if ! "$python" -c 'import matplotlib' 2>/dev/null; then
@@ -232,6 +236,7 @@ for ((rep = 1; rep <= reps; rep++)); do
     echo "e2e: [$rep/$reps] throughput $direction"
     iperf_run "tput_$direction-kernel-$rep" "$ns_a" "$veth_server_ip" "${flag[@]}"
     record "tput_$direction" kernel "$rep" "$gbits"
+    record "run_$direction" kernel "$rep" "$gbits"  # the tcpip-run rows share the kernel's figure
     record "cpu_$direction" kernel "$rep" "$(awk -v c="$cpu" -v b="$bytes" 'BEGIN { printf "%.6f", c / (b / 1e9) }')"
 
     kill -0 "$perf_pid" 2>/dev/null || fail "tcpip-perf is no longer running (see $raw_dir/tcpip-perf.log)"
@@ -245,6 +250,24 @@ for ((rep = 1; rep <= reps; rep++)); do
 done
 stop "$perf_pid"
 stop "$iperf_server_pid"
+
+# ---- 1b. the same with stock iperf3 under tcpip-run: the shim's cost ----
+
+start "$ns_t" "$raw_dir/tcpip-run-iperf3.log" "Server listening" \
+  "$run_tool" --tap tap0 --ip "$stack_ip/24" --stats "$raw_dir/tcpip-run-iperf3.stats" -- iperf3 -s --forceflush
+run_pid=$pid
+wait_for_stack
+for ((rep = 1; rep <= reps; rep++)); do
+  for direction in k2s s2k; do
+    flag=()
+    [[ $direction == s2k ]] && flag=(-R)
+    echo "e2e: [$rep/$reps] throughput $direction, stock iperf3 under tcpip-run"
+    kill -0 "$run_pid" 2>/dev/null || fail "iperf3 under tcpip-run is no longer running (see $raw_dir/tcpip-run-iperf3.log)"
+    iperf_run "run_$direction-stack-$rep" "$ns_t" "$stack_ip" "${flag[@]}"
+    record "run_$direction" stack "$rep" "$gbits"
+  done
+done
+stop "$run_pid"
 
 # ---- 2. request/response, unpinned and pinned to cpu 0 ----
 

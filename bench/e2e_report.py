@@ -39,6 +39,10 @@ class Metric:
 METRICS = [
     Metric("tput_k2s", "throughput kernel->stack", "Gbit/s", target=0.35),
     Metric("tput_s2k", "throughput stack->kernel", "Gbit/s", target=0.35),
+    # Stock iperf3 under tcpip-run (the LD_PRELOAD shim) instead of tcpip-perf, against the same
+    # kernel figure: beside the rows above, what the shim costs.
+    Metric("run_k2s", "tcpip-run iperf3, kernel->stack", "Gbit/s"),
+    Metric("run_s2k", "tcpip-run iperf3, stack->kernel", "Gbit/s"),
     Metric("rr_pinned", "1-byte req/resp, pinned to cpu 0", "trans/s", target=1.0),
     Metric("rr_pinned_p50", "  latency p50, pinned", "us", higher_is_better=False),
     Metric("rr_pinned_p99", "  latency p99, pinned", "us", higher_is_better=False),

@@ -68,6 +68,7 @@ public:
             Packet copy = pool_.allocate(frame.size(), PacketPool::kDefaultHeadroom);
             auto dst = copy.append(frame.size());
             if (frame.size() != 0) std::memcpy(dst.data(), frame.data(), frame.size());
+            copy.offload() = frame.offload();
             batch_.push_back(std::move(copy));
         } else {
             batch_.push_back(std::move(frame));
@@ -101,6 +102,9 @@ Packet FaultInjector::copy_to_storage(const Packet& frame) {
     Packet copy = storage_.allocate(frame.size(), 0);
     auto dst = copy.append(frame.size());
     if (frame.size() != 0) std::memcpy(dst.data(), frame.data(), frame.size());
+    // What a device said about the frame travels with it (a TAP's "checksum verified", or a
+    // partial checksum for the inner device to complete).
+    copy.offload() = frame.offload();
     return copy;
 }
 
@@ -120,6 +124,8 @@ void FaultInjector::admit(Lane& lane, Instant now, Packet frame, Sink& sink) {
         std::uint64_t byte = lane.rng.below(frame.size());
         std::uint64_t bit = lane.rng.below(8);
         frame.data()[byte] ^= static_cast<std::uint8_t>(1u << bit);
+        // A device's word that the checksum was good no longer holds: the receiver must check.
+        frame.offload().checksum_verified = false;
         lane.stats.corrupted++;
     }
     if (lane.rng.chance(f.duplicate)) {
@@ -219,6 +225,8 @@ void FaultInjector::release_tx(Instant now) {
     TxSink sink(inner_, now, tx_.stats);
     release(tx_, now, sink);
 }
+
+void FaultInjector::flush(Instant now) { release_tx(now); }
 
 Result<void, DeviceError> FaultInjector::transmit(Instant now, Packet frame) {
     TxSink sink(inner_, now, tx_.stats);

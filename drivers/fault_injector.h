@@ -12,7 +12,8 @@
 //
 //   1. max_frame_size  a frame larger than this is dropped (an MTU black hole)          -> oversize
 //   2. drop            the frame is lost                                                -> dropped
-//   3. corrupt         one random bit of one random byte is flipped                     -> corrupted
+//   3. corrupt         one random bit of one random byte is flipped, and the frame loses
+//                      offload().checksum_verified (the receiver must check it)         -> corrupted
 //   4. duplicate       the frame is delivered twice (an exact copy right behind it)     -> duplicated
 //   then, for each copy:
 //   5. rate limit      the frame waits for the bottleneck: it leaves when a token bucket of
@@ -48,7 +49,7 @@
 #include <random>
 #include <vector>
 
-#include "drivers/net_device.h"
+#include "stack/net_device.h"
 #include "stack/core/stats.h"
 
 namespace tcpip {
@@ -130,6 +131,10 @@ public:
     void set_config(const FaultConfig& config);
     // Frames held by the injector (delayed, paced or held for reordering), both directions.
     std::size_t in_flight() const;
+    // Hands the inner device the transmitted frames whose time has come. receive() does this on
+    // every call; a program that only transmits through the injector (a relay between two
+    // devices, bench/tcpip_relay.cpp) calls this when poll_at() says.
+    void flush(Instant now);
 
     std::size_t mtu() const override { return inner_.mtu(); }
     MacAddress mac() const override { return inner_.mac(); }

@@ -31,7 +31,7 @@
 #include <utility>
 #include <vector>
 
-#include "drivers/net_device.h"
+#include "stack/net_device.h"
 #include "stack/core/stats.h"
 
 namespace tcpip {

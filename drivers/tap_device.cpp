@@ -97,6 +97,7 @@ static_assert(sizeof(VirtioNetHeader) == 10);
 constexpr std::uint8_t kNeedsChecksum = 1;  // VIRTIO_NET_HDR_F_NEEDS_CSUM
 constexpr std::uint8_t kDataValid = 2;      // VIRTIO_NET_HDR_F_DATA_VALID
 constexpr std::uint8_t kGsoTcpV4 = 1;       // VIRTIO_NET_HDR_GSO_TCPV4
+constexpr std::uint8_t kGsoEcn = 0x80;      // VIRTIO_NET_HDR_GSO_ECN: the segment may carry CWR
 
 // dev_valid_name() in net/core/dev.c: not empty, not "." or "..", no '/', ':' or whitespace.
 bool valid_interface_name(const std::string& name) {
@@ -117,6 +118,14 @@ TapError own_error(TapErrorKind kind, const std::string& name) {
 
 }  // namespace
 
+std::optional<TapError> check_interface_name(const std::string& name) {
+    // ifr_name holds IFNAMSIZ bytes including the NUL, so a longer name would be cut, and could
+    // create or attach to an interface nobody asked for.
+    if (name.size() >= IFNAMSIZ) return own_error(TapErrorKind::NameTooLong, name);
+    if (!valid_interface_name(name)) return own_error(TapErrorKind::InvalidName, name);
+    return std::nullopt;
+}
+
 Result<TapDevice, TapError> TapDevice::open(const std::string& name, MacAddress mac, std::size_t mtu,
                                             const char* clone_device) {
     return open(name, mac, TapOptions{.mtu = mtu, .offload = false}, clone_device);
@@ -124,10 +133,7 @@ Result<TapDevice, TapError> TapDevice::open(const std::string& name, MacAddress 
 
 Result<TapDevice, TapError> TapDevice::open(const std::string& name, MacAddress mac, const TapOptions& options,
                                             const char* clone_device) {
-    // Check the name ourselves first: ifr_name holds IFNAMSIZ bytes including the NUL, so a
-    // longer name would be cut, and could create or attach to an interface nobody asked for.
-    if (name.size() >= IFNAMSIZ) return Unexpected(own_error(TapErrorKind::NameTooLong, name));
-    if (!valid_interface_name(name)) return Unexpected(own_error(TapErrorKind::InvalidName, name));
+    if (auto bad_name = check_interface_name(name)) return Unexpected(*bad_name);
 
     UniqueFd fd(::open(clone_device, O_RDWR | O_NONBLOCK | O_CLOEXEC));
     if (!fd) return Unexpected(classify_tap_error(errno, name, std::string("open ") + clone_device));
@@ -153,8 +159,15 @@ Result<TapDevice, TapError> TapDevice::open(const std::string& name, MacAddress 
     if (::ioctl(fd.get(), TUNSETOFFLOAD, offloads) < 0) {
         return Unexpected(classify_tap_error(errno, name, "ioctl(TUNSETOFFLOAD)"));
     }
+    // Created or attached? TUNGETIFF gives the interface's flags: IFF_PERSIST only on a TAP made
+    // with `ip tuntap add` (or TUNSETPERSIST), never on the one TUNSETIFF just made for us.
+    ifreq current{};
+    if (::ioctl(fd.get(), TUNGETIFF, &current) < 0) {
+        return Unexpected(classify_tap_error(errno, name, "ioctl(TUNGETIFF)"));
+    }
+    const bool created = (current.ifr_flags & IFF_PERSIST) == 0;
     std::string actual(ifr.ifr_name, ::strnlen(ifr.ifr_name, IFNAMSIZ));
-    return TapDevice(std::move(fd), std::move(actual), mac, options.mtu, options.offload);
+    return TapDevice(std::move(fd), std::move(actual), mac, options.mtu, options.offload, created);
 }
 
 DeviceCapabilities TapDevice::capabilities() const {
@@ -265,6 +278,12 @@ std::size_t TapDevice::receive_with_header(PacketPool& pool, std::vector<Packet>
         // frame went from its memory to ours); DATA_VALID: it checked it. Either way it is good.
         if (header.flags & (kNeedsChecksum | kDataValid)) {
             packet.offload().checksum_verified = true;
+        }
+        // A large TCP frame says how the kernel's TCP would have cut it for a real wire (its MSS):
+        // the stack takes it whole, but a device that must cut it (SoftwareOffload before a fault
+        // injector) needs the size. The ECN bit only says CWR may be set: cutting handles that.
+        if ((header.gso_type & ~kGsoEcn) == kGsoTcpV4 && header.gso_size != 0 && length > mtu_ + kEthernetHeader) {
+            packet.offload().segment_size = header.gso_size;
         }
         batch.push_back(std::move(packet));
         count++;

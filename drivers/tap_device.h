@@ -14,6 +14,10 @@
 // TUNSETIFF with a name that does not exist creates a new TAP in the network namespace of the
 // calling *thread*; it lives until the last fd closes (we never set TUNSETPERSIST). With the name
 // of an existing persistent TAP (`ip tuntap add dev tap0 mode tap`) it attaches to it instead.
+// created() tells the two apart afterwards: a TAP that is not persistent was made by this open()
+// (an existing non-persistent one is held by another fd, and TUNSETIFF would have said EBUSY). A
+// new TAP is down and has no address on the kernel's side: nothing reaches it until someone runs
+// `ip link set NAME up` and `ip addr add ... dev NAME`, which the apps say when they create one.
 // The fd stays bound to that interface whatever namespace the thread enters afterwards, which is
 // how tests/interop/netns.h opens a TAP inside a fresh namespace and uses it from outside.
 //
@@ -33,7 +37,8 @@
 //   - segmentation: gso_type VIRTIO_NET_HDR_GSO_TCPV4 with gso_size says "this frame is one TCP
 //     segment of up to 64 KiB; cut it into gso_size-byte segments where it must be" (TSO). The
 //     kernel passes its own large segments to us whole (we take them as they are: TCP does not
-//     care how its bytes were cut), and takes the large ones we send as a NIC's GRO would hand
+//     care how its bytes were cut; receive() keeps gso_size in offload().segment_size for a
+//     device that must cut them, see drivers/software_offload.h), and takes the large ones we send as a NIC's GRO would hand
 //     them over: its own TCP receives them whole, and only a route out through a real NIC would
 //     cut them.
 // TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4) tells the kernel we understand both, which turns on the
@@ -46,10 +51,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "drivers/net_device.h"
+#include "stack/net_device.h"
 #include "drivers/unique_fd.h"
 #include "stack/core/stats.h"
 
@@ -74,6 +80,10 @@ struct TapError {
 
     std::string message() const;
 };
+
+// The name checks open() makes before touching the kernel (length, characters), or nullopt if
+// the name is acceptable: an app checks its --tap flag with it.
+std::optional<TapError> check_interface_name(const std::string& name);
 
 // Builds the TapError for an errno from the given step. Public so the messages are unit-tested
 // without needing root.
@@ -124,6 +134,9 @@ public:
     const std::string& name() const { return name_; }
     const TapStats& stats() const { return stats_; }
     bool offload() const { return offload_; }
+    // True if open() created the interface (it did not exist), false if it attached to an
+    // existing persistent TAP. A created TAP goes away when the device is closed.
+    bool created() const { return created_; }
 
     std::size_t mtu() const override { return mtu_; }
     MacAddress mac() const override { return mac_; }
@@ -133,8 +146,8 @@ public:
     int wait_fd() const override { return fd_.get(); }
 
 private:
-    TapDevice(UniqueFd fd, std::string name, MacAddress mac, std::size_t mtu, bool offload)
-        : fd_(std::move(fd)), name_(std::move(name)), mac_(mac), mtu_(mtu), offload_(offload) {}
+    TapDevice(UniqueFd fd, std::string name, MacAddress mac, std::size_t mtu, bool offload, bool created)
+        : fd_(std::move(fd)), name_(std::move(name)), mac_(mac), mtu_(mtu), offload_(offload), created_(created) {}
 
     std::size_t receive_with_header(PacketPool& pool, std::vector<Packet>& batch, std::size_t max);
     Result<void, DeviceError> transmit_with_header(const Packet& frame);
@@ -145,6 +158,7 @@ private:
     MacAddress mac_;
     std::size_t mtu_;
     bool offload_ = false;
+    bool created_ = false;
     TapStats stats_;
 };
 

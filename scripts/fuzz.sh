@@ -63,7 +63,7 @@ done
 # ---- What the build needs: clang, and libFuzzer with the sanitizer runtimes, which Debian ships
 # in libclang-rt-14-dev (it holds libclang_rt.fuzzer-x86_64.a and the ASan/UBSan libraries).
 source scripts/packages.sh
-install_missing fuzz.sh clang libclang-rt-14-dev meson ninja-build || exit 1
+install_missing fuzz.sh clang libclang-rt-14-dev "${build_packages[@]}" || exit 1
 
 # ---- Build: only the fuzz targets (a -Dfuzz=enabled build has no unit tests or benchmarks).
 build=build-fuzz

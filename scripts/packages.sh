@@ -19,3 +19,7 @@ install_missing() {
   DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
+
+# What building the library and the apps needs, in every build directory (setup.sh, fuzz.sh):
+# the compiler and meson, and nlohmann/json for tcpip-perf's iperf3 messages (apps/perf/json.h).
+build_packages=(meson ninja-build pkg-config g++ nlohmann-json3-dev)

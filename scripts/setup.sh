@@ -10,15 +10,16 @@ cd "$(dirname "$0")/.."
 build_dir=${1:-build}
 shift || true
 
+source scripts/packages.sh
 packages=(
-  meson ninja-build pkg-config g++
+  "${build_packages[@]}"                                    # compiler, meson, nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev libtins-dev   # build and test dependencies
   iproute2 iputils-ping iputils-arping                      # network namespaces, ping, arping
   tshark socat netcat-openbsd iperf3 curl python3           # interop peers (curl: tcpip-httpd) and pcap checks
   apache2-utils                                             # ab: load on tcpip-httpd (interop/hardening)
+  wget nginx redis-server redis-tools wrk                  # stock programs under tcpip-run (interop/run)
 )
 
-source scripts/packages.sh
 install_missing setup "${packages[@]}" || exit 1
 
 if [[ ! -f "$build_dir/build.ninja" ]]; then

@@ -2,6 +2,8 @@
 
 #include <ostream>
 
+#include "stack/core/trace.h"
+
 namespace tcpip {
 
 Stack::Stack(NetDevice& device, InterfaceConfig iface, StackConfig config, std::uint64_t seed)
@@ -25,10 +27,14 @@ Stack::Stack(NetDevice& device, InterfaceConfig iface, StackConfig config, std::
         ipv4_.next_hop_unreachable(now, next_hop, std::move(dropped));
     });
     ipv4_.configure(iface_.address, iface_.gateway);
+    ethernet_.set_tracer(config_.tracer);
     rx_batch_.reserve(config_.rx_batch);
 }
 
-void Stack::start(Instant now) { arp_.announce(now); }
+void Stack::start(Instant now) {
+    arp_.announce(now);
+    if (Tracer* t = config_.tracer) [[unlikely]] t->done();
+}
 
 std::size_t Stack::poll(Instant now) {
     std::size_t total = 0;
@@ -36,12 +42,16 @@ std::size_t Stack::poll(Instant now) {
     for (;;) {
         rx_batch_.clear();
         std::size_t n = device_.receive(now, pool_, rx_batch_, config_.rx_batch);
-        for (auto& frame : rx_batch_) ethernet_.receive(now, std::move(frame));
+        for (auto& frame : rx_batch_) {
+            ethernet_.receive(now, std::move(frame));
+            if (Tracer* t = config_.tracer) [[unlikely]] t->done();  // the frame went as far up as it goes
+        }
         total += n;
         if (n < config_.rx_batch) break;
     }
     rx_batch_.clear();
     timers_.run_due(now);
+    if (Tracer* t = config_.tracer) [[unlikely]] t->done();  // what the timers sent
     return total;
 }
 

@@ -18,7 +18,7 @@
 #include <optional>
 #include <vector>
 
-#include "drivers/net_device.h"
+#include "stack/net_device.h"
 #include "stack/arp/arp.h"
 #include "stack/core/config.h"
 #include "stack/core/packet.h"

@@ -70,7 +70,7 @@ std::uint32_t decode_length(const std::array<std::uint8_t, 4>& b) {
 }
 
 std::string frame_json(const Json& json) {
-    const std::string text = json.dump();
+    const std::string text = dump_compact(json);
     const auto prefix = encode_length(static_cast<std::uint32_t>(text.size()));
     std::string out(prefix.begin(), prefix.end());
     out += text;
@@ -85,10 +85,10 @@ namespace {
 // truncate anything; we say what is wrong instead).
 Result<std::optional<std::int64_t>, std::string> bounded(const Json& json, std::string_view key, std::int64_t min,
                                                           std::int64_t max) {
-    const Json* v = json.find(key);
+    const Json* v = member(json, key);
     if (v == nullptr) return std::optional<std::int64_t>();
     if (!v->is_number()) return Unexpected("\"" + std::string(key) + "\" is not a number");
-    const std::int64_t n = v->as_int64();
+    const std::int64_t n = as_int64(*v);
     if (n < min || n > max) {
         return Unexpected("\"" + std::string(key) + "\" = " + std::to_string(n) + " is out of range [" +
                           std::to_string(min) + ", " + std::to_string(max) + "]");
@@ -104,9 +104,9 @@ ParamError bad(std::string message) { return ParamError{IperfError::RecvParams, 
 Result<TestParams, ParamError> params_from_json(const Json& json) {
     if (!json.is_object()) return Unexpected(bad("parameters are not a JSON object"));
     // get_parameters reads a flag by its presence, whatever its value.
-    if (json.find("udp") != nullptr) return Unexpected(unimplemented("UDP tests are not supported (TCP only)"));
-    if (json.find("sctp") != nullptr) return Unexpected(unimplemented("SCTP tests are not supported (TCP only)"));
-    if (json.find("bidirectional") != nullptr) return Unexpected(unimplemented("--bidir is not supported"));
+    if (json.contains("udp")) return Unexpected(unimplemented("UDP tests are not supported (TCP only)"));
+    if (json.contains("sctp")) return Unexpected(unimplemented("SCTP tests are not supported (TCP only)"));
+    if (json.contains("bidirectional")) return Unexpected(unimplemented("--bidir is not supported"));
 
     TestParams p;
     std::string error;
@@ -132,91 +132,87 @@ Result<TestParams, ParamError> params_from_json(const Json& json) {
     }
     if (!error.empty()) return Unexpected(bad(error));
     if (p.omit != 0) return Unexpected(unimplemented("--omit is not supported"));
-    p.reverse = json.find("reverse") != nullptr;
-    p.nodelay = json.find("nodelay") != nullptr;
-    if (const Json* v = json.find("client_version"); v && v->is_string()) p.client_version = v->as_string();
-    if (const Json* v = json.find("title"); v && v->is_string()) p.title = v->as_string();
+    p.reverse = json.contains("reverse");
+    p.nodelay = json.contains("nodelay");
+    if (const Json* v = member(json, "client_version"); v && v->is_string()) p.client_version = v->get<std::string>();
+    if (const Json* v = member(json, "title"); v && v->is_string()) p.title = v->get<std::string>();
     return p;
 }
 
 Json params_to_json(const TestParams& p, std::string_view client_version) {
     // The members and their order as send_parameters writes them for a TCP test.
-    Json j = Json::object();
-    j.set("tcp", Json::boolean(true));
-    j.set("omit", Json::integer(p.omit));
-    j.set("time", Json::integer(p.duration));
-    if (p.bytes != 0) j.set("num", Json::integer(static_cast<std::int64_t>(p.bytes)));
-    if (p.blocks != 0) j.set("blockcount", Json::integer(static_cast<std::int64_t>(p.blocks)));
-    if (p.mss != 0) j.set("MSS", Json::integer(p.mss));
-    if (p.nodelay) j.set("nodelay", Json::boolean(true));
-    j.set("parallel", Json::integer(p.parallel));
-    if (p.reverse) j.set("reverse", Json::boolean(true));
-    if (p.window != 0) j.set("window", Json::integer(p.window));
-    j.set("len", Json::integer(p.block_size));
-    j.set("pacing_timer", Json::integer(1000));
-    if (!p.title.empty()) j.set("title", Json::string(p.title));
-    j.set("client_version", Json::string(std::string(client_version)));
+    Json j = {{"tcp", true}, {"omit", p.omit}, {"time", p.duration}};
+    if (p.bytes != 0) j["num"] = p.bytes;
+    if (p.blocks != 0) j["blockcount"] = p.blocks;
+    if (p.mss != 0) j["MSS"] = p.mss;
+    if (p.nodelay) j["nodelay"] = true;
+    j["parallel"] = p.parallel;
+    if (p.reverse) j["reverse"] = true;
+    if (p.window != 0) j["window"] = p.window;
+    j["len"] = p.block_size;
+    j["pacing_timer"] = 1000;
+    if (!p.title.empty()) j["title"] = p.title;
+    j["client_version"] = client_version;
     return j;
 }
 
 // ---- Results ----
 
 Json results_to_json(const TestResults& r) {
-    Json j = Json::object();
-    j.set("cpu_util_total", Json::number(r.cpu_total));
-    j.set("cpu_util_user", Json::number(r.cpu_user));
-    j.set("cpu_util_system", Json::number(r.cpu_system));
-    j.set("sender_has_retransmits", Json::integer(r.sender_has_retransmits));
-    if (!r.congestion_used.empty()) j.set("congestion_used", Json::string(r.congestion_used));
+    Json j = {{"cpu_util_total", r.cpu_total},
+              {"cpu_util_user", r.cpu_user},
+              {"cpu_util_system", r.cpu_system},
+              {"sender_has_retransmits", r.sender_has_retransmits}};
+    if (!r.congestion_used.empty()) j["congestion_used"] = r.congestion_used;
     Json streams = Json::array();
     for (const auto& s : r.streams) {
-        Json js = Json::object();
-        js.set("id", Json::integer(s.id));
-        js.set("bytes", Json::integer(s.bytes));
-        js.set("retransmits", Json::integer(s.retransmits));
-        js.set("jitter", Json::number(s.jitter));
-        js.set("errors", Json::integer(s.errors));
-        js.set("packets", Json::integer(s.packets));
-        js.set("start_time", Json::number(s.start_time));
-        js.set("end_time", Json::number(s.end_time));
-        streams.push(std::move(js));
+        streams.push_back({{"id", s.id},
+                           {"bytes", s.bytes},
+                           {"retransmits", s.retransmits},
+                           {"jitter", s.jitter},
+                           {"errors", s.errors},
+                           {"packets", s.packets},
+                           {"start_time", s.start_time},
+                           {"end_time", s.end_time}});
     }
-    j.set("streams", std::move(streams));
+    j["streams"] = std::move(streams);
     return j;
 }
 
 Result<TestResults, std::string> results_from_json(const Json& json) {
     if (!json.is_object()) return Unexpected(std::string("results are not a JSON object"));
-    const Json* total = json.find("cpu_util_total");
-    const Json* user = json.find("cpu_util_user");
-    const Json* system = json.find("cpu_util_system");
-    const Json* retrans = json.find("sender_has_retransmits");
-    const Json* streams = json.find("streams");
+    const Json* total = member(json, "cpu_util_total");
+    const Json* user = member(json, "cpu_util_user");
+    const Json* system = member(json, "cpu_util_system");
+    const Json* retrans = member(json, "sender_has_retransmits");
+    const Json* streams = member(json, "streams");
     if (!total || !user || !system || !retrans) return Unexpected(std::string("results lack the cpu or retransmit fields"));
     if (!streams || !streams->is_array()) return Unexpected(std::string("results have no \"streams\" array"));
     TestResults r;
-    r.cpu_total = total->as_number();
-    r.cpu_user = user->as_number();
-    r.cpu_system = system->as_number();
-    r.sender_has_retransmits = static_cast<int>(retrans->as_int64());  // cJSON's 2^64-1 reads as -1
-    if (const Json* c = json.find("congestion_used"); c && c->is_string()) r.congestion_used = c->as_string();
-    for (const Json& js : streams->items()) {
-        const Json* id = js.find("id");
-        const Json* bytes = js.find("bytes");
-        const Json* retransmits = js.find("retransmits");
-        if (!js.is_object() || !id || !bytes || !retransmits || !js.find("jitter") || !js.find("errors") ||
-            !js.find("packets")) {
+    r.cpu_total = as_double(*total);
+    r.cpu_user = as_double(*user);
+    r.cpu_system = as_double(*system);
+    r.sender_has_retransmits = static_cast<int>(as_int64(*retrans));  // cJSON's 2^64-1 reads as -1
+    if (const Json* c = member(json, "congestion_used"); c && c->is_string()) r.congestion_used = c->get<std::string>();
+    for (const Json& js : *streams) {
+        const Json* id = member(js, "id");
+        const Json* bytes = member(js, "bytes");
+        const Json* retransmits = member(js, "retransmits");
+        const Json* jitter = member(js, "jitter");
+        const Json* errors = member(js, "errors");
+        const Json* packets = member(js, "packets");
+        if (!id || !bytes || !retransmits || !jitter || !errors || !packets) {
             return Unexpected(std::string("a stream result lacks id, bytes, retransmits, jitter, errors or packets"));
         }
         StreamResult s;
-        s.id = static_cast<int>(id->as_int64());
-        s.bytes = bytes->as_int64();
-        s.retransmits = retransmits->as_int64();
-        s.jitter = js.find("jitter")->as_number();
-        s.errors = js.find("errors")->as_int64();
-        s.packets = js.find("packets")->as_int64();
-        if (const Json* t = js.find("start_time")) s.start_time = t->as_number();
-        if (const Json* t = js.find("end_time")) s.end_time = t->as_number();
+        s.id = static_cast<int>(as_int64(*id));
+        s.bytes = as_int64(*bytes);
+        s.retransmits = as_int64(*retransmits);
+        s.jitter = as_double(*jitter);
+        s.errors = as_int64(*errors);
+        s.packets = as_int64(*packets);
+        if (const Json* t = member(js, "start_time")) s.start_time = as_double(*t);
+        if (const Json* t = member(js, "end_time")) s.end_time = as_double(*t);
         r.streams.push_back(s);
     }
     return r;

@@ -1,96 +1,43 @@
-// A small JSON reader and writer (RFC 8259), enough for iperf3's control messages and -J output.
+// iperf3's JSON (its control messages and the -J report) with nlohmann/json, Debian's
+// nlohmann-json3-dev: the library does the grammar (RFC 8259), the escapes and the number
+// formatting; this header adds only what iperf3 and untrusted peers need on top.
 //
-// iperf3 speaks JSON on its control connection (the test parameters and each side's results) and
-// prints a JSON report with -J. Its JSON comes from cJSON, which has one habit a reader must
-// expect: it prints unsigned 64-bit values, so the "no retransmission count" marker -1 goes over
-// the wire as 18446744073709551615. A number written as an integer is therefore kept exactly as a
-// 64-bit two's-complement value (as_int64() gives -1 back for that text), beside its double.
-//
-// The parser never trusts its input: it checks every byte it reads against the end of the text,
-// bounds the nesting depth (a deep "[[[[..." cannot exhaust the stack) and rejects anything that
-// is not exactly one JSON value followed by white space. Errors say where and why.
+//   - Json is nlohmann::ordered_json: members keep their insertion order, so our -J document and
+//     our parameters read in the order iperf3 writes them. A repeated name: the last value wins.
+//   - parse_json never throws and bounds the nesting depth. nlohmann's parser is iterative, but
+//     dump() recurses, so a peer's "[[[[..." must not become a value 100,000 levels deep.
+//   - as_int64 reads cJSON's habit: iperf3 prints the "no retransmission count" marker -1 as the
+//     unsigned 18446744073709551615, which nlohmann keeps as an unsigned 64-bit number; as_int64
+//     gives -1 back for it (two's complement).
+//   - dump_compact / dump_pretty never throw: a string that is not valid UTF-8 (a -T title from
+//     the command line) is written with U+FFFD in place of the bad bytes.
 //
 //     auto doc = parse_json(R"({"time": 10, "reverse": true})");
-//     if (!doc) std::cerr << doc.error().message << " at byte " << doc.error().offset;
-//     const Json* t = doc->find("time");             // nullptr when absent
-//     Json out = Json::object();
-//     out.set("bytes", Json::integer(123)).set("sender", Json::boolean(true));
-//     std::string wire = out.dump();                  // {"bytes":123,"sender":true}
+//     if (!doc) std::cerr << doc.error().message;
+//     const Json* t = member(*doc, "time");            // nullptr when absent
+//     Json out = {{"bytes", 123}, {"sender", true}};
+//     std::string wire = dump_compact(out);             // {"bytes":123,"sender":true}
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
-#include <utility>
-#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "stack/core/result.h"
 
 namespace tcpip::perf {
 
-class Json {
-public:
-    enum class Type { Null, Bool, Number, String, Array, Object };
-    using Member = std::pair<std::string, Json>;
-
-    Json() = default;  // null
-    static Json boolean(bool value);
-    static Json number(double value);            // written with up to 17 significant digits
-    static Json integer(std::int64_t value);     // written exactly
-    static Json string(std::string value);
-    static Json array();
-    static Json object();
-
-    Type type() const { return type_; }
-    bool is_null() const { return type_ == Type::Null; }
-    bool is_bool() const { return type_ == Type::Bool; }
-    bool is_number() const { return type_ == Type::Number; }
-    bool is_string() const { return type_ == Type::String; }
-    bool is_array() const { return type_ == Type::Array; }
-    bool is_object() const { return type_ == Type::Object; }
-
-    // The value, or a neutral one (false, 0, "") when the type differs.
-    bool as_bool() const { return type_ == Type::Bool && bool_; }
-    double as_number() const { return type_ == Type::Number ? number_ : 0.0; }
-    // An integer literal exactly (wrapping 2^63..2^64-1 to negatives, as cJSON's -1 needs);
-    // another number truncated toward zero and clamped to the int64 range.
-    std::int64_t as_int64() const;
-    const std::string& as_string() const;
-
-    // Arrays. push appends and returns *this, for chaining.
-    const std::vector<Json>& items() const { return items_; }
-    Json& push(Json value);
-
-    // Objects keep their members in insertion order (iperf3's output reads better that way).
-    const std::vector<Member>& members() const { return members_; }
-    const Json* find(std::string_view key) const;
-    Json* find(std::string_view key);
-    // Sets `key` (replacing an existing member of that name) and returns *this, for chaining.
-    Json& set(std::string key, Json value);
-
-    // Compact text, as cJSON_PrintUnformatted: what goes on the control connection.
-    std::string dump() const;
-    // Indented with tabs, as cJSON_Print (iperf3 -J looks like this).
-    std::string dump_pretty() const;
-
-private:
-    void write(std::string& out, int indent) const;  // indent < 0: compact
-
-    Type type_ = Type::Null;
-    bool bool_ = false;
-    double number_ = 0.0;
-    bool integral_ = false;     // the number was written, or made, as an integer
-    std::int64_t integer_ = 0;  // its exact value when integral_
-    std::string string_;
-    std::vector<Json> items_;
-    std::vector<Member> members_;
-
-    friend class JsonParser;
-};
+using Json = nlohmann::ordered_json;
 
 struct JsonError {
-    std::size_t offset = 0;  // byte offset in the text where parsing stopped
+    std::size_t offset = 0;  // byte offset in the text where parsing stopped (0 when not known:
+                             // nesting too deep, a number beyond the double range such as 1e400)
     std::string message;
 };
 
@@ -99,9 +46,60 @@ struct JsonLimits {
 };
 
 // Parses exactly one JSON value (surrounded by optional white space).
-Result<Json, JsonError> parse_json(std::string_view text, JsonLimits limits = {});
+inline Result<Json, JsonError> parse_json(std::string_view text, JsonLimits limits = {}) {
+    // The callback sees each array and object open with the number of containers around it; a
+    // container too deep is discarded at once (its contents are read but never stored).
+    bool too_deep = false;
+    auto bound_depth = [&](int depth, Json::parse_event_t event, Json&) {
+        const bool opens = event == Json::parse_event_t::array_start || event == Json::parse_event_t::object_start;
+        if (opens && static_cast<std::size_t>(depth) >= limits.max_depth) too_deep = true;
+        return !too_deep;
+    };
+    try {
+        Json value = Json::parse(text.begin(), text.end(), bound_depth);
+        if (too_deep) return Unexpected(JsonError{0, "nested deeper than " + std::to_string(limits.max_depth) + " levels"});
+        return value;
+    } catch (const Json::parse_error& e) {
+        // e.byte counts from 1 and may point one past the end (at the end of the text).
+        const std::size_t offset = e.byte == 0 ? 0 : std::min(e.byte - 1, text.size());
+        return Unexpected(JsonError{offset, e.what()});
+    } catch (const Json::exception& e) {
+        return Unexpected(JsonError{0, e.what()});  // out_of_range: a number JSON allows but a double cannot hold
+    }
+}
 
-// A JSON string literal for `text`, with the quotes (control characters escaped as \uXXXX).
-std::string json_quote(std::string_view text);
+// The member `key` of an object, or nullptr when it is absent or `object` is not an object.
+inline const Json* member(const Json& object, std::string_view key) {
+    if (!object.is_object()) return nullptr;
+    const auto it = object.find(key);
+    return it == object.end() ? nullptr : &*it;
+}
+
+// A number as a signed 64-bit integer: integers exactly, 2^63..2^64-1 wrapped to negatives (so
+// cJSON's 18446744073709551615 is -1), a fraction truncated toward zero and clamped to the int64
+// range. Not a number: 0.
+inline std::int64_t as_int64(const Json& value) {
+    if (value.is_number_unsigned()) return static_cast<std::int64_t>(value.get<std::uint64_t>());
+    if (value.is_number_integer()) return value.get<std::int64_t>();
+    if (!value.is_number_float()) return 0;
+    const double d = value.get<double>();
+    if (std::isnan(d)) return 0;
+    if (d >= 9.2233720368547758e18) return std::numeric_limits<std::int64_t>::max();
+    if (d <= -9.2233720368547758e18) return std::numeric_limits<std::int64_t>::min();
+    return static_cast<std::int64_t>(d);
+}
+
+// A number as a double; not a number: 0.
+inline double as_double(const Json& value) { return value.is_number() ? value.get<double>() : 0.0; }
+
+// Compact text, as cJSON_PrintUnformatted: what goes on the control connection.
+inline std::string dump_compact(const Json& value) {
+    return value.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+// Indented with tabs, as iperf3 -J is (cJSON_Print).
+inline std::string dump_pretty(const Json& value) {
+    return value.dump(1, '\t', false, Json::error_handler_t::replace);
+}
 
 }  // namespace tcpip::perf

@@ -79,33 +79,33 @@ std::string format_line(const Line& line) {
 
 Json interval_json(const JsonInterval& in) {
     Json j = Json::object();
-    if (in.socket >= 0) j.set("socket", Json::integer(in.socket));
-    j.set("start", Json::number(in.start));
-    j.set("end", Json::number(in.end));
-    j.set("seconds", Json::number(in.end - in.start));
-    j.set("bytes", Json::integer(static_cast<std::int64_t>(in.bytes)));
-    j.set("bits_per_second", Json::number(bits_per_second(in.bytes, in.end - in.start)));
-    if (in.retransmits) j.set("retransmits", Json::integer(*in.retransmits));
-    if (in.snd_cwnd) j.set("snd_cwnd", Json::integer(static_cast<std::int64_t>(*in.snd_cwnd)));
-    if (in.rtt_us) j.set("rtt", Json::integer(*in.rtt_us));
-    if (in.rttvar_us) j.set("rttvar", Json::integer(*in.rttvar_us));
-    if (in.pmtu) j.set("pmtu", Json::integer(*in.pmtu));
-    j.set("omitted", Json::boolean(false));
-    j.set("sender", Json::boolean(in.sender));
+    if (in.socket >= 0) j["socket"] = in.socket;
+    j["start"] = in.start;
+    j["end"] = in.end;
+    j["seconds"] = in.end - in.start;
+    j["bytes"] = in.bytes;
+    j["bits_per_second"] = bits_per_second(in.bytes, in.end - in.start);
+    if (in.retransmits) j["retransmits"] = *in.retransmits;
+    if (in.snd_cwnd) j["snd_cwnd"] = *in.snd_cwnd;
+    if (in.rtt_us) j["rtt"] = *in.rtt_us;
+    if (in.rttvar_us) j["rttvar"] = *in.rttvar_us;
+    if (in.pmtu) j["pmtu"] = *in.pmtu;
+    j["omitted"] = false;
+    j["sender"] = in.sender;
     return j;
 }
 
 Json summary_json(double start, double end, std::uint64_t bytes, std::optional<std::int64_t> retransmits, bool sender,
                   std::optional<int> socket) {
     Json j = Json::object();
-    if (socket) j.set("socket", Json::integer(*socket));
-    j.set("start", Json::number(start));
-    j.set("end", Json::number(end));
-    j.set("seconds", Json::number(end - start));
-    j.set("bytes", Json::integer(static_cast<std::int64_t>(bytes)));
-    j.set("bits_per_second", Json::number(bits_per_second(bytes, end - start)));
-    if (retransmits) j.set("retransmits", Json::integer(*retransmits));
-    j.set("sender", Json::boolean(sender));
+    if (socket) j["socket"] = *socket;
+    j["start"] = start;
+    j["end"] = end;
+    j["seconds"] = end - start;
+    j["bytes"] = bytes;
+    j["bits_per_second"] = bits_per_second(bytes, end - start);
+    if (retransmits) j["retransmits"] = *retransmits;
+    j["sender"] = sender;
     return j;
 }
 

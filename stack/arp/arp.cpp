@@ -1,5 +1,7 @@
 #include "stack/arp/arp.h"
 
+#include "stack/core/trace.h"
+
 namespace tcpip {
 
 ArpLayer::ArpLayer(EthernetLayer& ethernet, TimerQueue& timers, PacketPool& pool, const StackConfig& config,
@@ -16,6 +18,7 @@ void ArpLayer::receive(Instant now, Packet packet, const EthernetRepr& /*header*
     auto parsed = ArpRepr::parse(packet.bytes());
     if (!parsed) {
         ++stats_.rx_malformed;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Arp, TraceDir::Rx, packet.bytes(), TraceNote::ArpMalformed);
         return;
     }
     const ArpRepr& arp = *parsed;
@@ -23,6 +26,7 @@ void ArpLayer::receive(Instant now, Packet packet, const EthernetRepr& /*header*
     bool is_reply = arp.operation == ArpOperation::Reply;
     if (!is_request && !is_reply) {
         ++stats_.rx_malformed;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Arp, TraceDir::Rx, packet.bytes(), TraceNote::ArpMalformed);
         return;
     }
     (is_request ? stats_.rx_requests : stats_.rx_replies)++;
@@ -40,7 +44,11 @@ void ArpLayer::receive(Instant now, Packet packet, const EthernetRepr& /*header*
 
     if (address_.is_unspecified() || arp.target_ip != address_) {
         ++stats_.rx_not_for_us;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Arp, TraceDir::Rx, packet.bytes(), TraceNote::ArpNotForUs);
         return;
+    }
+    if (Tracer* t = config_.tracer) [[unlikely]] {
+        t->packet(now, TraceLayer::Arp, TraceDir::Rx, packet.bytes(), is_request ? TraceNote::ArpAnswered : TraceNote::ArpLearned);
     }
     // Addressed to us: learn the sender even if new (it is about to talk to us), and answer.
     if (sender_usable && !merged) learn(now, arp.sender_ip, arp.sender_mac, /*create=*/true);
@@ -113,6 +121,7 @@ void ArpLayer::add_static(Ipv4Address ip, MacAddress mac) {
 
 void ArpLayer::send_ipv4(Instant now, Ipv4Address next_hop, Packet datagram) {
     if (auto mac = lookup(now, next_hop)) {
+        if (Tracer* t = config_.tracer) [[unlikely]] t->resolve(now, next_hop, *mac, TraceNote::ArpCached);
         (void)ethernet_.send(now, *mac, EtherType::Ipv4, std::move(datagram));
         return;
     }
@@ -127,11 +136,15 @@ void ArpLayer::send_ipv4(Instant now, Ipv4Address next_hop, Packet datagram) {
         pending_bytes_total_ + bytes > config_.arp_pending_bytes_total) {
         ++stats_.pending_dropped;
         ++stats_.pending_queue_full;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->resolve(now, next_hop, MacAddress::zero(), TraceNote::ArpQueueFull);
     } else {
         resolution.waiting.push_back(std::move(datagram));
         resolution.bytes += bytes;
         ++pending_total_;
         pending_bytes_total_ += bytes;
+        if (Tracer* t = config_.tracer) [[unlikely]] {
+            t->resolve(now, next_hop, MacAddress::zero(), TraceNote::ArpQueued, static_cast<std::uint32_t>(resolution.waiting.size()));
+        }
     }
     if (fresh) {
         // First datagram for this address: ask now, and again until the tries run out.
@@ -156,11 +169,16 @@ void ArpLayer::on_retry_timer(Instant now, Ipv4Address target) {
     // No answer to the last try: give up on everything that waited for this address.
     ++stats_.resolve_failed;
     std::deque<Packet> dropped = std::move(resolution.waiting);
+    const std::uint32_t tries = resolution.tries;
     pending_total_ -= dropped.size();
     pending_bytes_total_ -= resolution.bytes;
     pending_.erase(it);
     for (auto& datagram : dropped) {
         ++stats_.pending_dropped;
+        if (Tracer* t = config_.tracer) [[unlikely]] {
+            t->packet(now, TraceLayer::Ip, TraceDir::Tx, datagram.bytes(), TraceNote::IpQueuedForArp);
+            t->resolve(now, target, MacAddress::zero(), TraceNote::ArpNoAnswer, tries);
+        }
         if (on_unreachable_) on_unreachable_(now, target, std::move(datagram));
     }
 }
@@ -173,6 +191,10 @@ void ArpLayer::flush(Instant now, Ipv4Address ip, MacAddress mac) {
     pending_total_ -= resolution.waiting.size();
     pending_bytes_total_ -= resolution.bytes;
     for (auto& datagram : resolution.waiting) {
+        if (Tracer* t = config_.tracer) [[unlikely]] {
+            t->packet(now, TraceLayer::Ip, TraceDir::Tx, datagram.bytes(), TraceNote::IpQueuedForArp);
+            t->resolve(now, ip, mac, TraceNote::ArpResolved);
+        }
         (void)ethernet_.send(now, mac, EtherType::Ipv4, std::move(datagram));
     }
 }
@@ -182,6 +204,7 @@ void ArpLayer::send_request(Instant now, Ipv4Address target) {
     Packet packet = pool_.allocate(0);
     request.emit(packet);
     ++stats_.tx_requests;
+    if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Arp, TraceDir::Tx, packet.bytes());
     (void)ethernet_.send(now, MacAddress::broadcast(), EtherType::Arp, std::move(packet));
 }
 
@@ -190,6 +213,7 @@ void ArpLayer::send_reply(Instant now, const ArpRepr& request) {
     Packet packet = pool_.allocate(0);
     reply.emit(packet);
     ++stats_.tx_replies;
+    if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Arp, TraceDir::Tx, packet.bytes());
     // Unicast to the asker, as RFC 826 says (not broadcast).
     (void)ethernet_.send(now, request.sender_mac, EtherType::Arp, std::move(packet));
 }
@@ -202,6 +226,7 @@ void ArpLayer::announce(Instant now) {
     Packet packet = pool_.allocate(0);
     announcement.emit(packet);
     ++stats_.tx_requests;
+    if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Arp, TraceDir::Tx, packet.bytes());
     (void)ethernet_.send(now, MacAddress::broadcast(), EtherType::Arp, std::move(packet));
 }
 

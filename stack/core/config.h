@@ -9,6 +9,8 @@
 
 namespace tcpip {
 
+class Tracer;  // stack/core/trace.h
+
 // TCP congestion control algorithms (stack/tcp/congestion/, one file each). A socket uses
 // StackConfig::tcp_congestion unless the application chose another (TCP_CONGESTION).
 enum class CongestionAlgorithm : std::uint8_t { NewReno };
@@ -67,6 +69,9 @@ struct StackConfig {
 
     // ---- Packet buffers ----
     std::size_t rx_batch = 32;                              // frames read from the device per wake-up
+
+    // ---- Observation (not a tunable) ----
+    Tracer* tracer = nullptr;  // told what every layer decides (--trace); null: off, and free (core/trace.h)
 };
 
 }  // namespace tcpip

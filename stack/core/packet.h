@@ -40,6 +40,9 @@ struct PacketOffload {
     std::uint8_t checksum_field = 0;
     // Send: a TCP/IPv4 segment larger than the MTU that the device cuts into segments of
     // `segment_size` payload bytes each (TCP segmentation offload); 0 for an ordinary frame.
+    // Receive: a frame larger than the MTU that the sender's TCP cut no further (a TAP with
+    // offloads passes the kernel's 64 KiB segments whole); `segment_size` is its MSS. The layers
+    // ignore it; a device that must make MTU-sized frames of it uses it.
     std::uint16_t segment_size = 0;
 };
 

@@ -11,9 +11,11 @@ void EthernetLayer::register_handler(std::uint16_t ethertype, Handler handler) {
 
 void EthernetLayer::receive(Instant now, Packet frame) {
     ++stats_.rx_frames;
+    if (tracer_) [[unlikely]] tracer_->packet(now, TraceLayer::Eth, TraceDir::Rx, frame.bytes());
     auto header = EthernetHeader::parse(frame.bytes());
     if (!header) {
         ++stats_.rx_runt;
+        if (tracer_) [[unlikely]] tracer_->note(TraceLayer::Eth, TraceNote::EthRunt);
         return;
     }
     EthernetRepr repr = EthernetRepr::from(*header);
@@ -21,6 +23,7 @@ void EthernetLayer::receive(Instant now, Packet frame) {
     // so other group addresses are not for us either; a TAP never runs in promiscuous mode here.
     if (repr.dst != mac_ && !repr.dst.is_broadcast()) {
         ++stats_.rx_not_for_us;
+        if (tracer_) [[unlikely]] tracer_->note(TraceLayer::Eth, TraceNote::EthNotForUs);
         return;
     }
     for (auto& [type, handler] : handlers_) {
@@ -31,15 +34,18 @@ void EthernetLayer::receive(Instant now, Packet frame) {
         }
     }
     ++stats_.rx_unknown_type;
+    if (tracer_) [[unlikely]] tracer_->note(TraceLayer::Eth, TraceNote::EthUnknownType);
 }
 
 Result<void, DeviceError> EthernetLayer::send(Instant now, MacAddress dst, std::uint16_t ethertype, Packet payload) {
     EthernetRepr{dst, mac_, ethertype}.emit(payload);
+    if (tracer_) [[unlikely]] tracer_->packet(now, TraceLayer::Eth, TraceDir::Tx, payload.bytes());
     auto sent = device_.transmit(now, std::move(payload));
     if (sent) {
         ++stats_.tx_frames;
     } else {
         ++stats_.tx_device_errors;
+        if (tracer_) [[unlikely]] tracer_->note(TraceLayer::Eth, TraceNote::EthDeviceError);
     }
     return sent;
 }

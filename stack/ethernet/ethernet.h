@@ -12,9 +12,10 @@
 #include <utility>
 #include <vector>
 
-#include "drivers/net_device.h"
+#include "stack/net_device.h"
 #include "stack/core/packet.h"
 #include "stack/core/stats.h"
+#include "stack/core/trace.h"
 #include "stack/ethernet/header.h"
 
 namespace tcpip {
@@ -27,6 +28,9 @@ public:
     EthernetLayer(NetDevice& device, EthernetStats& stats);
 
     void register_handler(std::uint16_t ethertype, Handler handler);
+    // Who hears of every frame (null: nobody); the Stack sets StackConfig::tracer here, and tells
+    // it when a received frame has gone as far up as it goes (Tracer::done).
+    void set_tracer(Tracer* tracer) { tracer_ = tracer; }
 
     // One received frame, straight from the device.
     void receive(Instant now, Packet frame);
@@ -45,6 +49,7 @@ private:
     MacAddress mac_;
     DeviceCapabilities capabilities_;
     EthernetStats& stats_;
+    Tracer* tracer_ = nullptr;
     std::vector<std::pair<std::uint16_t, Handler>> handlers_;  // a handful: a vector beats a map
 };
 

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "stack/core/checksum.h"
+#include "stack/core/trace.h"
 
 namespace tcpip {
 
@@ -53,15 +54,19 @@ void Icmp::receive(Instant now, const Ipv4RxInfo& info, Packet payload) {
     auto header = IcmpHeader::parse(payload.bytes());
     if (!header) {
         ++stats_.rx_malformed;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Icmp, TraceDir::Rx, payload.bytes(), TraceNote::IcmpMalformed);
         return;
     }
+    if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Icmp, TraceDir::Rx, payload.bytes());
     if (config_.verify_rx_checksums && !header->checksum_valid()) {
         ++stats_.rx_bad_checksum;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Icmp, TraceNote::IcmpBadChecksum);
         return;
     }
     auto message = IcmpRepr::from(*header);
     if (!message) {
         ++stats_.rx_malformed;  // a type we do not handle (timestamp, redirect, ...)
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Icmp, TraceNote::IcmpUnsupported);
         return;
     }
 
@@ -69,7 +74,11 @@ void Icmp::receive(Instant now, const Ipv4RxInfo& info, Packet payload) {
         case IcmpType::EchoRequest: {
             ++stats_.rx_echo_requests;
             // Linux ignores echo requests sent to a broadcast address (icmp_echo_ignore_broadcasts).
-            if (info.link_broadcast || info.header.dst != ip_.address()) return;
+            if (info.link_broadcast || info.header.dst != ip_.address()) {
+                if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Icmp, TraceNote::IcmpEchoBroadcastIgnored);
+                return;
+            }
+            if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Icmp, TraceNote::IcmpEchoAnswered);
             // The reply is the request with its type changed: turn it around in place. Only one
             // 16-bit word of the message changes (type/code 8/0 -> 0/0), so the checksum is
             // adjusted by RFC 1624 instead of summing up to 64 KiB again.
@@ -81,6 +90,7 @@ void Icmp::receive(Instant now, const Ipv4RxInfo& info, Packet payload) {
             store_be16(bytes, IcmpHeader::kChecksumOffset, checksum_adjust(old_checksum, old_word, new_word));
             Ipv4SendOptions options;
             options.tos = info.header.tos;
+            if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Icmp, TraceDir::Tx, payload.bytes());
             if (ip_.send(now, info.header.src, IpProtocol::Icmp, std::move(payload), options)) {
                 ++stats_.tx_messages;
                 ++stats_.tx_echo_replies;
@@ -89,6 +99,7 @@ void Icmp::receive(Instant now, const Ipv4RxInfo& info, Packet payload) {
         }
         case IcmpType::EchoReply:
             ++stats_.rx_echo_replies;
+            if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Icmp, TraceNote::IcmpEchoReply);
             if (on_echo_reply_) {
                 on_echo_reply_(now, EchoReply{info.header.src, message->ident, message->seq, info.header.ttl, message->data});
             }
@@ -106,8 +117,10 @@ void Icmp::receive_error(Instant now, const Ipv4RxInfo& info, const IcmpRepr& me
     // and it must be about a datagram we sent.
     if (!quoted || message.data.size() < quoted->second + 8 || quoted->first.src != ip_.address()) {
         ++stats_.rx_malformed;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Icmp, TraceNote::IcmpErrorNotOurs);
         return;
     }
+    if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Icmp, TraceNote::IcmpErrorToTransport);
     IcmpErrorInfo error;
     error.type = message.type;
     error.code = message.code;
@@ -168,6 +181,7 @@ void Icmp::send_error(Instant now, std::uint8_t type, std::uint8_t code, const I
     if (!error_allowed(info, offending)) return;
     if (!take_rate_token(now)) {
         ++stats_.tx_rate_limited;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Icmp, TraceNote::IcmpRateLimited);
         return;
     }
     // The quote: the offending header (still in the packet's headroom) and as much of its payload
@@ -181,6 +195,7 @@ void Icmp::send_error(Instant now, std::uint8_t type, std::uint8_t code, const I
     IcmpRepr repr = type == IcmpType::DestinationUnreachable ? IcmpRepr::destination_unreachable(code, quote)
                                                              : IcmpRepr::time_exceeded(code, quote);
     repr.emit(message);
+    if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Icmp, TraceDir::Tx, message.bytes());
     if (ip_.send(now, info.header.src, IpProtocol::Icmp, std::move(message))) {
         ++stats_.tx_messages;
         if (type == IcmpType::DestinationUnreachable) ++stats_.tx_dest_unreachable;
@@ -192,6 +207,7 @@ Result<void, Ipv4SendError> Icmp::send_echo_request(Instant now, Ipv4Address dst
     Packet message = pool_.allocate(IcmpRepr::header_len() + data.size());
     std::memcpy(message.append(data.size()).data(), data.data(), data.size());
     IcmpRepr::echo_request(ident, seq, {}).emit(message);
+    if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Icmp, TraceDir::Tx, message.bytes());
     auto sent = ip_.send(now, dst, IpProtocol::Icmp, std::move(message));
     if (sent) ++stats_.tx_messages;
     return sent;

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "stack/core/random.h"
+#include "stack/core/trace.h"
 #include "stack/ipv4/icmp.h"
 #include "stack/ipv4/reassembly.h"
 
@@ -56,17 +57,20 @@ void Ipv4Layer::receive(Instant now, Packet packet, const EthernetRepr& eth) {
     ++stats_.rx_packets;
     auto parsed = Ipv4Header::parse(packet.bytes());
     if (!parsed) {
+        TraceNote why = TraceNote::IpTruncated;
         switch (parsed.error()) {
-            case ParseError::BadVersion: ++stats_.rx_bad_version; break;
-            case ParseError::BadHeaderLength: ++stats_.rx_bad_header_length; break;
-            case ParseError::BadTotalLength: ++stats_.rx_bad_total_length; break;
+            case ParseError::BadVersion: ++stats_.rx_bad_version; why = TraceNote::IpBadVersion; break;
+            case ParseError::BadHeaderLength: ++stats_.rx_bad_header_length; why = TraceNote::IpBadHeaderLength; break;
+            case ParseError::BadTotalLength: ++stats_.rx_bad_total_length; why = TraceNote::IpBadTotalLength; break;
             default: ++stats_.rx_truncated; break;
         }
+        if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Ip, TraceDir::Rx, packet.bytes(), why);
         return;
     }
     const Ipv4Header& header = *parsed;
     if (config_.verify_rx_checksums && !header.checksum_valid()) {
         ++stats_.rx_bad_checksum;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Ip, TraceDir::Rx, packet.bytes(), TraceNote::IpBadChecksum);
         return;
     }
     Ipv4RxInfo info{Ipv4Repr::from(header), header.header_len(), eth.dst.is_broadcast()};
@@ -77,15 +81,24 @@ void Ipv4Layer::receive(Instant now, Packet packet, const EthernetRepr& eth) {
     if (info.header.src.is_broadcast() || info.header.src.is_multicast() ||
         (address_.prefix_len < 31 && info.header.src == address_.broadcast())) {
         ++stats_.rx_bad_source;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Ip, TraceDir::Rx, packet.bytes(), TraceNote::IpBadSource);
         return;
     }
     // A host accepts its own address and the broadcasts of its network; it forwards nothing.
     const Ipv4Address dst = info.header.dst;
     if (dst != address_.address && !dst.is_broadcast() && dst != address_.broadcast()) {
         ++stats_.rx_not_for_us;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Ip, TraceDir::Rx, packet.bytes(), TraceNote::IpNotForUs);
         return;
     }
 
+    if (Tracer* t = config_.tracer) [[unlikely]] {
+        // A fragment's fate is the reassembler's to tell; a whole datagram goes up, if anyone takes it.
+        const TraceNote note = header.is_fragment()                        ? TraceNote::None
+                               : handlers_[info.header.protocol] != nullptr ? TraceNote::IpDelivered
+                                                                           : TraceNote::IpUnknownProtocol;
+        t->packet(now, TraceLayer::Ip, TraceDir::Rx, packet.bytes(), note);
+    }
     // Cut Ethernet padding (total length rules), then strip the header. Its bytes stay in the
     // headroom, where ICMP finds them if it must quote this datagram.
     packet.truncate(header.total_length());
@@ -95,6 +108,9 @@ void Ipv4Layer::receive(Instant now, Packet packet, const EthernetRepr& eth) {
         ++stats_.rx_fragments;
         auto whole = reassembler_->add(now, info.header, info.header_len, std::move(packet));
         if (!whole) return;
+        if (Tracer* t = config_.tracer) [[unlikely]] {
+            t->note(TraceLayer::Ip, handlers_[whole->header.protocol] ? TraceNote::IpDelivered : TraceNote::IpUnknownProtocol);
+        }
         info.header = whole->header;
         info.header_len = whole->header_len;
         deliver(now, info, std::move(whole->payload));
@@ -125,6 +141,7 @@ Result<void, Ipv4SendError> Ipv4Layer::send(Instant now, Ipv4Address dst, std::u
                                             const Ipv4SendOptions& options) {
     if (payload.size() > 65535 - Ipv4Repr::header_len()) {
         ++stats_.frag_fails;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Ip, TraceNote::IpTooBigDontFragment);
         return Unexpected(Ipv4SendError::MessageTooBig);
     }
     // The next hop: broadcasts go to every host on the link; everything else by the routes.
@@ -134,6 +151,7 @@ Result<void, Ipv4SendError> Ipv4Layer::send(Instant now, Ipv4Address dst, std::u
         auto route = routes_.next_hop(dst);
         if (!route) {
             ++stats_.tx_no_route;
+            if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Ip, TraceNote::IpNoRoute);
             return Unexpected(Ipv4SendError::NoRoute);
         }
         next_hop = *route;
@@ -157,11 +175,13 @@ Result<void, Ipv4SendError> Ipv4Layer::send(Instant now, Ipv4Address dst, std::u
         header.payload_len = static_cast<std::uint16_t>(payload.size());
         header.emit(payload);
         ++stats_.tx_packets;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Ip, TraceDir::Tx, payload.bytes());
         transmit(now, dst, broadcast ? Ipv4Address::broadcast() : next_hop, std::move(payload));
         return {};
     }
     if (options.dont_fragment) {
         ++stats_.frag_fails;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Ip, TraceNote::IpTooBigDontFragment);
         return Unexpected(Ipv4SendError::MessageTooBig);
     }
 
@@ -181,6 +201,11 @@ Result<void, Ipv4SendError> Ipv4Layer::send(Instant now, Ipv4Address dst, std::u
         part.emit(fragment);
         ++stats_.frag_created;
         ++stats_.tx_packets;
+        if (Tracer* t = config_.tracer) [[unlikely]] {
+            t->packet(now, TraceLayer::Ip, TraceDir::Tx, fragment.bytes(), TraceNote::IpFragment,
+                      static_cast<std::uint32_t>(offset / per_fragment + 1),
+                      static_cast<std::uint32_t>((total + per_fragment - 1) / per_fragment));
+        }
         transmit(now, dst, broadcast ? Ipv4Address::broadcast() : next_hop, std::move(fragment));
     }
     return {};

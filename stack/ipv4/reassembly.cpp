@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "stack/core/trace.h"
+
 namespace tcpip {
 
 namespace {
@@ -57,6 +59,7 @@ std::optional<Reassembler::Datagram> Reassembler::add(Instant now, const Ipv4Rep
     // and every fragment but the last carries a multiple of 8 bytes (offsets count 8-byte units).
     if (end > kMaxDatagramPayload || (header.more_fragments && (length == 0 || length % 8 != 0))) {
         ++stats_.reasm_fails;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Ip, TraceNote::IpFragmentTooBig);
         return std::nullopt;
     }
     const std::size_t memory = fragment.capacity();
@@ -79,6 +82,7 @@ std::optional<Reassembler::Datagram> Reassembler::add(Instant now, const Ipv4Rep
         if ((d.total_length && *d.total_length != end) || end < d.received || held_past_end) {
             ++stats_.reasm_overlap;
             ++stats_.reasm_fails;
+            if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Ip, TraceNote::IpFragmentOverlap);
             drop(it);
             return std::nullopt;
         }
@@ -86,6 +90,7 @@ std::optional<Reassembler::Datagram> Reassembler::add(Instant now, const Ipv4Rep
     }
     if (d.total_length && end > *d.total_length) {
         ++stats_.reasm_fails;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Ip, TraceNote::IpFragmentOverlap);
         drop(it);
         return std::nullopt;
     }
@@ -94,13 +99,16 @@ std::optional<Reassembler::Datagram> Reassembler::add(Instant now, const Ipv4Rep
     auto pos = d.fragments.begin();
     while (pos != d.fragments.end() && pos->offset < offset) ++pos;
     if (pos != d.fragments.end() && pos->offset == offset && pos->length == length) {
-        return std::nullopt;  // an exact duplicate: keep the one we have
+        // An exact duplicate: keep the one we have.
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Ip, TraceNote::IpFragmentDuplicate);
+        return std::nullopt;
     }
     bool overlaps_next = pos != d.fragments.end() && end > pos->offset;
     bool overlaps_prev = pos != d.fragments.begin() && std::prev(pos)->offset + std::prev(pos)->length > offset;
     if (overlaps_next || overlaps_prev) {
         ++stats_.reasm_overlap;
         ++stats_.reasm_fails;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Ip, TraceNote::IpFragmentOverlap);
         drop(it);
         return std::nullopt;
     }
@@ -116,10 +124,13 @@ std::optional<Reassembler::Datagram> Reassembler::add(Instant now, const Ipv4Rep
                                      std::move(fragment)});
 
     // With no overlaps, covering the total length byte for byte means there is no hole left.
+    const auto count = static_cast<std::uint32_t>(d.fragments.size());
     if (d.total_length && d.received == *d.total_length && d.first_header) {
         ++stats_.reasm_ok;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Ip, TraceNote::IpReassembled, count, count);
         return assemble(it);
     }
+    if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Ip, TraceNote::IpFragmentHeld, count);
     return std::nullopt;
 }
 
@@ -149,6 +160,7 @@ void Reassembler::on_timeout(Instant now, std::uint64_t serial) {
         if (it->serial != serial) continue;
         ++stats_.reasm_timeout;
         ++stats_.reasm_fails;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Ip, TraceNote::IpReassemblyTimeout, it->ident);
         std::optional<Ipv4Repr> first_header = it->first_header;
         std::size_t first_len = it->first_header_len;
         Packet first;

@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -18,6 +19,8 @@
 #include <cstring>
 #include <vector>
 
+#include "stack/core/trace.h"
+#include "stack/socket/epoll_set.h"
 #include "stack/socket/error_map.h"
 #include "stack/socket/posix.h"
 
@@ -54,6 +57,35 @@ struct PollWaiter {
     }
 };
 
+// An application's call that may send frames, told to the tracer (if any) as it starts; when it
+// returns, the frames it sent are complete (Tracer::done).
+class TracedCall {
+public:
+    TracedCall(const Stack& stack, const Clock& clock, int fd, const char* call, std::int64_t value = -1)
+        : tracer_(stack.config().tracer) {
+        if (tracer_) [[unlikely]] tracer_->socket_call(clock.now(), TraceDir::Tx, fd, call, value);
+    }
+    ~TracedCall() {
+        if (tracer_) [[unlikely]] tracer_->done();
+    }
+    TracedCall(const TracedCall&) = delete;
+    TracedCall& operator=(const TracedCall&) = delete;
+
+private:
+    Tracer* tracer_;
+};
+
+// Out of line and cold, so that on_stack_event stays small enough to inline.
+[[gnu::cold, gnu::noinline]] void trace_woken(Tracer* tracer, int fd) { tracer->socket_woken(fd); }
+
+// A call that took what frames brought (recv, accept): told once it knows what it took.
+void trace_taken(const Stack& stack, const Clock& clock, int fd, const char* call, std::int64_t value) {
+    if (Tracer* t = stack.config().tracer) [[unlikely]] {
+        if (value >= 0) t->socket_call(clock.now(), TraceDir::Rx, fd, call, value);
+        t->done();
+    }
+}
+
 PollWaiter& this_thread_waiter() {
     thread_local PollWaiter waiter;
     return waiter;
@@ -70,6 +102,18 @@ void SocketEntry::notify() {
     for (int waiter : poll_waiters) {
         if (waiter == own) continue;
         [[maybe_unused]] auto r = ::write(waiter, &one, sizeof one);
+    }
+    if (epoll_watches.empty()) return;
+    // Every epoll instance watching the socket, except that of those registered with
+    // EPOLLEXCLUSIVE only one is woken, each in turn (Linux wakes one or more of them).
+    const auto exclusive = static_cast<std::size_t>(std::count_if(
+        epoll_watches.begin(), epoll_watches.end(), [](const auto& w) { return w->exclusive; }));
+    const std::size_t chosen = exclusive > 0 ? exclusive_next++ % exclusive : 0;
+    std::size_t k = 0;
+    for (const auto& watch : epoll_watches) {
+        const bool wake = !watch->exclusive || k++ == chosen;
+        if (!wake) continue;
+        if (auto set = watch->set.lock()) set->enqueue(watch);
     }
 }
 
@@ -138,6 +182,7 @@ std::size_t Runtime::poll_stack() {
 }
 
 void Runtime::on_stack_event(SocketEntry& entry) {
+    if (Tracer* t = stack_.config().tracer) [[unlikely]] trace_woken(t, entry.fd);
     if (entry.event_pending) return;
     entry.event_pending = true;
     pending_events_.push_back(&entry);
@@ -235,6 +280,11 @@ void Runtime::close_locked(SocketEntry& entry) {
         std::lock_guard<std::mutex> guard(r.mutex);
         r.owners.erase(entry.fd);
     }
+    // As Linux removes a closed file from every epoll set (eventpoll_release).
+    for (const auto& watch : entry.epoll_watches) {
+        if (auto set = watch->set.lock()) forget_watch(*set, watch);
+    }
+    entry.epoll_watches.clear();
     if (UdpSocket* udp = entry.udp()) stack_.udp().close(udp);  // queued packets go back to the pool
     if (TcpSocket* tcp = entry.tcp()) {
         // Graceful (FIN), or RST with unread data or a zero linger: the layer's decision. The
@@ -311,6 +361,7 @@ int Runtime::close(int fd) {
         Lock lock(mutex_);
         auto entry = find(fd);
         if (!entry) return fail_unknown(fd);
+        TracedCall traced(stack_, clock_, fd, "close");
         sockets_.erase(fd);
         if (entry->tcp()) tcp_linger(lock, *entry);  // SO_LINGER: wait for the data to be delivered
         close_locked(*entry);
@@ -319,6 +370,38 @@ int Runtime::close(int fd) {
     ::close(fd);
     return 0;
 }
+
+int Runtime::detach(int fd) {
+    Lock lock(mutex_);
+    auto entry = find(fd);
+    if (!entry) return fail_unknown(fd);
+    sockets_.erase(fd);
+    if (entry->tcp()) tcp_linger(lock, *entry);  // SO_LINGER, as close()
+    close_locked(*entry);
+    return 0;
+}
+
+int Runtime::renumber(int from, int to) {
+    Lock lock(mutex_);
+    auto entry = find(from);
+    if (!entry) return fail_unknown(from);
+    if (find(to) || owner(to) != nullptr) return fail(EBUSY);
+    sockets_.erase(from);
+    entry->fd = to;
+    sockets_.emplace(to, entry);
+    Registry& r = registry();
+    std::lock_guard<std::mutex> guard(r.mutex);
+    r.owners.erase(from);
+    r.owners[to] = this;
+    return 0;
+}
+
+void Runtime::before_fork() {
+    stop_thread();
+    mutex_.lock();
+}
+
+void Runtime::after_fork() { mutex_.unlock(); }
 
 // ---------------------------------------------------------------------------------------------
 // Addresses
@@ -345,7 +428,10 @@ int Runtime::connect(int fd, const sockaddr* addr, socklen_t len) {
     if (!entry) return fail_unknown(fd);
     if (static_cast<int>(len) < 0 || len > sizeof(sockaddr_storage) || len < sizeof(sa_family_t)) return fail(EINVAL);
     if (addr == nullptr) return fail(EFAULT);
-    if (entry->tcp()) return tcp_connect(lock, *entry, addr, len);
+    if (entry->tcp()) {
+        TracedCall traced(stack_, clock_, fd, "connect");
+        return tcp_connect(lock, *entry, addr, len);
+    }
     if (addr->sa_family == AF_UNSPEC) {
         stack_.udp().disconnect(entry->udp());
         return 0;
@@ -393,7 +479,11 @@ int Runtime::accept(int fd, sockaddr* addr, socklen_t* len) {
     Lock lock(mutex_);
     auto entry = find(fd);  // held: a close() meanwhile cannot free it under us
     if (!entry) return fail_unknown(fd);
-    if (entry->tcp()) return tcp_accept(lock, *entry, addr, len);
+    if (entry->tcp()) {
+        const int accepted = tcp_accept(lock, *entry, addr, len);
+        trace_taken(stack_, clock_, fd, "accept", accepted);
+        return accepted;
+    }
     return fail(EOPNOTSUPP);
 }
 
@@ -410,6 +500,7 @@ ssize_t Runtime::sendto(int fd, const void* buf, std::size_t len, int flags, con
     Lock lock(mutex_);
     auto entry = find(fd);  // held: a close() meanwhile cannot free it under us
     if (!entry) return fail_unknown(fd);
+    TracedCall traced(stack_, clock_, fd, addr != nullptr && !entry->tcp() ? "sendto" : "send", static_cast<std::int64_t>(len));
     // tcp_sendmsg ignores a destination address on a connection-mode socket, as POSIX allows.
     if (entry->tcp()) return tcp_send(lock, *entry, buf, len, flags);
     if (flags & MSG_OOB) return fail(EOPNOTSUPP);
@@ -444,6 +535,7 @@ ssize_t Runtime::recvfrom(int fd, void* buf, std::size_t len, int flags, sockadd
     if (entry->tcp()) {
         // tcp_recvmsg names no source: Linux sets *addrlen to 0.
         const ssize_t n = tcp_recv(lock, *entry, buf, len, flags);
+        trace_taken(stack_, clock_, fd, "recv", n);
         if (n >= 0 && addr != nullptr && addrlen != nullptr) *addrlen = 0;
         return n;
     }
@@ -482,6 +574,7 @@ ssize_t Runtime::recvfrom(int fd, void* buf, std::size_t len, int flags, sockadd
     if (!(flags & MSG_PEEK)) {
         UdpSocket::Datagram done = udp->pop();  // its buffer returns to the pool here, under the lock
     }
+    trace_taken(stack_, clock_, fd, "recvfrom", static_cast<std::int64_t>(copied));
     return static_cast<ssize_t>((flags & MSG_TRUNC) ? full : copied);
 }
 
@@ -492,7 +585,10 @@ int Runtime::shutdown(int fd, int how) {
     auto entry = find(fd);
     if (!entry) return fail_unknown(fd);
     if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR) return fail(EINVAL);
-    if (entry->tcp()) return tcp_shutdown(*entry, how);
+    if (entry->tcp()) {
+        TracedCall traced(stack_, clock_, fd, "shutdown");
+        return tcp_shutdown(*entry, how);
+    }
     if (how == SHUT_RD || how == SHUT_RDWR) entry->shut_rd = true;
     if (how == SHUT_WR || how == SHUT_RDWR) entry->shut_wr = true;
     entry->notify();
@@ -569,6 +665,31 @@ int Runtime::fcntl(int fd, int cmd, long arg) {
         case F_SETFD: return ::fcntl(fd, F_SETFD, static_cast<int>(arg));
         default: return fail(EINVAL);
     }
+}
+
+// sock_ioctl -> inet_ioctl -> tcp_ioctl / udp_ioctl (SIOCINQ is FIONREAD), and FIONBIO from
+// the generic file ioctls.
+int Runtime::ioctl(int fd, unsigned long request, void* arg) {
+    Lock lock(mutex_);
+    auto entry = find(fd);
+    if (!entry) return fail_unknown(fd);
+    if (request != FIONREAD && request != FIONBIO) return fail(ENOTTY);
+    if (arg == nullptr) return fail(EFAULT);
+    if (request == FIONBIO) {
+        int on = 0;
+        std::memcpy(&on, arg, sizeof on);
+        entry->nonblocking = on != 0;
+        return 0;
+    }
+    int bytes = 0;
+    if (TcpSocket* s = entry->tcp()) {
+        if (s->state == TcpState::Listen) return fail(EINVAL);  // as tcp_ioctl
+        bytes = static_cast<int>(std::min<std::size_t>(s->rcv.buffer.size(), INT_MAX));
+    } else if (UdpSocket* udp = entry->udp(); udp != nullptr && !udp->rx_queue.empty()) {
+        bytes = static_cast<int>(udp->rx_queue.front().data.size());
+    }
+    std::memcpy(arg, &bytes, sizeof bytes);
+    return 0;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -43,6 +43,8 @@
 
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -54,10 +56,11 @@
 #include <thread>
 #include <unordered_map>
 
-#include "drivers/net_device.h"
+#include "stack/net_device.h"
 #include "stack/core/clock.h"
 #include "stack/core/config.h"
 #include "stack/event_loop.h"
+#include "stack/socket/epoll_set.h"
 #include "stack/socket/socket_entry.h"
 #include "stack/stack.h"
 
@@ -117,9 +120,38 @@ public:
     int getsockopt(int fd, int level, int name, void* value, socklen_t* len);
     // F_GETFL / F_SETFL (O_NONBLOCK), F_GETFD / F_SETFD (FD_CLOEXEC, on the eventfd); others EINVAL.
     int fcntl(int fd, int cmd, long arg);
+    // FIONREAD (bytes to read: a stream's queue, a datagram socket's first datagram) and FIONBIO
+    // (O_NONBLOCK from an int); other requests ENOTTY, as for a socket that does not know them.
+    int ioctl(int fd, unsigned long request, void* arg);
 
     // tcpip::poll: any mix of our descriptors (of any runtimes) and kernel descriptors.
     static int poll(pollfd* fds, nfds_t nfds, int timeout_ms);
+    // tcpip::select, over poll: the same mix.
+    static int select(int nfds, fd_set* readfds, fd_set* writefds, fd_set* exceptfds, timeval* timeout);
+
+    // tcpip::epoll_* (runtime_epoll.cpp): an epoll instance is a kernel epoll descriptor, so it
+    // watches kernel descriptors as the kernel does, plus a ready list for our sockets.
+    static int epoll_create1(int flags);
+    static int epoll_ctl(int epfd, int op, int fd, epoll_event* event);
+    static int epoll_wait(int epfd, epoll_event* events, int maxevents, int timeout_ms);
+    // Whether `fd` is an epoll instance made by epoll_create1 above.
+    static bool is_epoll(int fd);
+    // Forgets the epoll instance `fd` and closes its descriptor (tcpip::close does this).
+    static int close_epoll(int fd);
+
+    // For the LD_PRELOAD shim (apps/run/). detach: forgets socket `fd` (the connection is
+    // aborted or closed as close() would) but leaves the descriptor open, so the caller can put
+    // another file at that number with dup2() without a window in which the number is free.
+    int detach(int fd);
+    // Gives socket `from` the descriptor number `to` (a dup of its eventfd the caller made):
+    // the shim's dup(), when the original number is closed while a duplicate lives on.
+    int renumber(int from, int to);
+    // Around fork(): before it, stop the stack's thread and hold the lock (no other thread is
+    // half-way through the stack when the address space is copied); after it, in the parent and
+    // in the child, release the lock. start_thread() then starts the thread again, in whichever
+    // process keeps using the stack.
+    void before_fork();
+    void after_fork();
 
 private:
     using Lock = std::unique_lock<std::mutex>;
@@ -129,6 +161,12 @@ private:
     // Waits on `entry` until ready() or the deadline passes (false). Under the lock.
     bool wait(Lock& lock, SocketEntry& entry, std::optional<Instant> deadline, const std::function<bool()>& ready);
     void close_locked(SocketEntry& entry);
+    // Removes a watch from its epoll set (a socket closed, or EPOLL_CTL_DEL). Takes the set's lock.
+    static void forget_watch(EpollSet& set, const std::shared_ptr<EpollWatch>& watch);
+    // epoll_wait's look at the ready list: fills `events`, returns how many.
+    static int collect_ready(EpollSet& set, epoll_event* events, int maxevents);
+    // Runs the threadless runtimes a set watches (as poll() does); true if there were any.
+    static bool drive_threadless(EpollSet& set);
     void wake_if_earlier(std::optional<Instant> before);
     short events_locked(SocketEntry& entry, short requested);
     // Registers a new descriptor for `transport` (socket(), accept()). Under the lock.

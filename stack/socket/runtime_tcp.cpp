@@ -115,6 +115,9 @@ void Runtime::tcp_linger(Lock& lock, SocketEntry& entry) {
     wait(lock, entry, deadline_after(false, *entry.linger), [&] {
         TcpSocket* t = entry.tcp();
         if (t == nullptr || t->error) return true;
+        // The state moves on (to FIN-WAIT-1 or LAST-ACK) only when the FIN is sent, which waits
+        // behind any data the window does not yet let out.
+        if (!t->snd.fin_sent) return false;
         switch (t->state) {
             case TcpState::FinWait1:
             case TcpState::Closing:

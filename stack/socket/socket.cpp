@@ -63,6 +63,7 @@ int getsockopt(int fd, int level, int name, void* value, socklen_t* len) {
 // close, fcntl and poll work on any descriptor: a kernel one goes to the kernel.
 int close(int fd) {
     if (Runtime* runtime = Runtime::owner(fd)) return runtime->close(fd);
+    if (Runtime::is_epoll(fd)) return Runtime::close_epoll(fd);
     return ::close(fd);
 }
 
@@ -78,5 +79,13 @@ int fcntl(int fd, int cmd, ...) {
 }
 
 int poll(pollfd* fds, nfds_t nfds, int timeout_ms) { return Runtime::poll(fds, nfds, timeout_ms); }
+int select(int nfds, fd_set* readfds, fd_set* writefds, fd_set* exceptfds, timeval* timeout) {
+    return Runtime::select(nfds, readfds, writefds, exceptfds, timeout);
+}
+int epoll_create1(int flags) { return Runtime::epoll_create1(flags); }
+int epoll_ctl(int epfd, int op, int fd, epoll_event* event) { return Runtime::epoll_ctl(epfd, op, fd, event); }
+int epoll_wait(int epfd, epoll_event* events, int maxevents, int timeout_ms) {
+    return Runtime::epoll_wait(epfd, events, maxevents, timeout_ms);
+}
 
 }  // namespace tcpip

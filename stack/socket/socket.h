@@ -12,7 +12,8 @@
 // socket() creates in the default Runtime; every other call finds the descriptor's Runtime in the
 // registry (runtime.h). A descriptor that is not ours gets ENOTSOCK if the kernel knows the number
 // and EBADF if not, as Linux answers a socket call on a file or a closed number - except close,
-// fcntl and poll, which work on any descriptor, so they pass kernel descriptors to the kernel.
+// fcntl, poll, select and the epoll calls, which work on any descriptor, so they pass kernel
+// descriptors to the kernel.
 //
 // Supported: AF_INET with SOCK_DGRAM (UDP) and SOCK_STREAM (TCP); listen and accept on a
 // datagram socket fail with EOPNOTSUPP, as on Linux. For TCP (runtime_tcp.cpp has the details):
@@ -30,6 +31,10 @@
 //   close      graceful (FIN); RST with unread data or SO_LINGER {1, 0}; SO_LINGER {1, t} waits
 //              up to t for the data and FIN to be acknowledged
 //   poll       POLLIN, POLLOUT, POLLHUP, POLLRDHUP, POLLERR as Linux's tcp_poll sets them
+//   select     over poll, with Linux's mapping of the bits (readable: POLLIN, POLLHUP, POLLERR)
+//   epoll      level- and edge-triggered, EPOLLONESHOT, EPOLLRDHUP, EPOLLEXCLUSIVE; the instance is
+//              a kernel epoll descriptor, where kernel descriptors are watched by the kernel; our
+//              sockets are kept on a ready list, so a wait costs O(ready), not O(watched)
 //   options    SO_REUSEADDR, SO_KEEPALIVE, SO_RCVBUF/SO_SNDBUF (Linux's doubling), SO_LINGER,
 //              SO_RCVTIMEO/SO_SNDTIMEO, SO_ERROR, SO_TYPE, SO_ACCEPTCONN; TCP_NODELAY, TCP_MAXSEG,
 //              TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_INFO (struct tcp_info, Linux units)
@@ -37,6 +42,8 @@
 
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -63,5 +70,9 @@ int setsockopt(int fd, int level, int name, const void* value, socklen_t len);
 int getsockopt(int fd, int level, int name, void* value, socklen_t* len);
 int fcntl(int fd, int cmd, ...);
 int poll(struct pollfd* fds, nfds_t nfds, int timeout_ms);
+int select(int nfds, fd_set* readfds, fd_set* writefds, fd_set* exceptfds, struct timeval* timeout);
+int epoll_create1(int flags);
+int epoll_ctl(int epfd, int op, int fd, struct epoll_event* event);
+int epoll_wait(int epfd, struct epoll_event* events, int maxevents, int timeout_ms);
 
 }  // namespace tcpip

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include <condition_variable>
+#include <memory>
 #include <optional>
 #include <variant>
 #include <vector>
@@ -19,6 +20,8 @@
 #include "stack/udp/udp.h"
 
 namespace tcpip {
+
+struct EpollWatch;
 
 struct SocketEntry {
     // Linux's socket_state for a stream socket (SS_UNCONNECTED, SS_CONNECTING, SS_CONNECTED): it
@@ -48,6 +51,10 @@ struct SocketEntry {
     std::condition_variable cv;           // blocked calls wait here, on the runtime's mutex
     std::vector<int> poll_waiters;        // eventfds of tcpip::poll calls waiting on this socket
     bool event_pending = false;           // in the runtime's list of entries to notify (see Runtime::on_stack_event)
+    // The epoll instances watching this socket (epoll_set.h); notify() queues each on its set's
+    // ready list. Those with EPOLLEXCLUSIVE are woken one at a time, in turn (exclusive_next).
+    std::vector<std::shared_ptr<EpollWatch>> epoll_watches;
+    std::size_t exclusive_next = 0;
 
     UdpSocket* udp() const {
         auto* p = std::get_if<UdpSocket*>(&transport);

@@ -2,6 +2,7 @@
 // with the RST and SYN rules of RFC 5961. The headings below are the RFC's.
 #include <algorithm>
 
+#include "stack/core/trace.h"
 #include "stack/tcp/syn_cookie.h"
 #include "stack/tcp/tcp.h"
 
@@ -13,17 +14,21 @@ void TcpLayer::receive(Instant now, const Ipv4RxInfo& info, Packet payload) {
     auto header = TcpHeader::parse(payload.bytes());
     if (!header) {
         ++stats_.rx_malformed;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Tcp, TraceDir::Rx, payload.bytes(), TraceNote::TcpMalformed);
         return;
     }
+    if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Tcp, TraceDir::Rx, payload.bytes());
     // A device with checksum offload may have vouched for it already (PacketOffload).
     if (config_.verify_rx_checksums && !payload.offload().checksum_verified &&
         !header->checksum_valid(info.header.src, info.header.dst)) {
         ++stats_.rx_bad_checksum;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Tcp, TraceNote::TcpBadChecksum);
         return;
     }
     // TCP is for unicast only (RFC 1122 4.2.3.10): a segment to a broadcast address is dropped.
     if (info.link_broadcast || info.header.dst != ip_.address()) {
         ++stats_.rx_malformed;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Tcp, TraceNote::TcpNotUnicast);
         return;
     }
     Segment seg{TcpRepr::from(*header), header->payload(), info.header.src, info.header.dst};
@@ -40,6 +45,7 @@ void TcpLayer::receive(Instant now, const Ipv4RxInfo& info, Packet payload) {
     // discarded. An incoming segment containing a RST is discarded. An incoming segment not
     // containing a RST causes a RST to be sent in response."
     ++stats_.rx_no_socket;
+    if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Tcp, seg.header.flags.rst() ? TraceNote::TcpNoSocketRst : TraceNote::TcpNoSocket);
     if (!seg.header.flags.rst()) send_reset_for(now, seg);
 }
 
@@ -48,7 +54,10 @@ void TcpLayer::receive(Instant now, const Ipv4RxInfo& info, Packet payload) {
 void TcpLayer::listen_input(Instant now, TcpSocket* listener, const Segment& seg) {
     const TcpFlags flags = seg.header.flags;
     // "First, check for a RST": an incoming RST is ignored.
-    if (flags.rst()) return;
+    if (flags.rst()) {
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Tcp, TraceNote::TcpListenRst);
+        return;
+    }
     // "Second, check for an ACK": any acknowledgment is bad here: <SEQ=SEG.ACK><CTL=RST>. Unless
     // it is the third step of a handshake we answered with a SYN cookie (as Linux, only looked
     // for while cookies were sent recently: otherwise every stray ACK would cost two hashes).
@@ -59,11 +68,15 @@ void TcpLayer::listen_input(Instant now, TcpSocket* listener, const Segment& seg
             cookie_ack(now, listener, seg);
             return;
         }
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Tcp, TraceNote::TcpListenAck);
         send_reset_for(now, seg);
         return;
     }
     // "Third, check for a SYN".
-    if (!flags.syn()) return;  // "Fourth, other data or control": drop it.
+    if (!flags.syn()) {  // "Fourth, other data or control": drop it.
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Tcp, TraceNote::TcpListenNotSyn);
+        return;
+    }
 
     // Limits, as Linux applies them. A full accept queue drops the SYN (the peer retries; the
     // application is not keeping up, and cookies would only make more connections it cannot
@@ -72,10 +85,12 @@ void TcpLayer::listen_input(Instant now, TcpSocket* listener, const Segment& seg
     // memory.
     if (connections_.size() >= config_.tcp_max_connections) {
         ++stats_.connection_limit_dropped;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Tcp, TraceNote::TcpConnectionLimit);
         return;
     }
     if (listener->queues.accept_queue.size() >= listener->queues.backlog) {
         ++stats_.syn_dropped;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Tcp, TraceNote::TcpAcceptQueueFull);
         return;
     }
     if (listener->queues.syn_queue >= config_.tcp_max_syn_backlog) {
@@ -90,6 +105,7 @@ void TcpLayer::listen_input(Instant now, TcpSocket* listener, const Segment& seg
         const std::size_t index = syn_cookie::mss_index(mss);
         const SeqNum cookie = syn_cookie::make(cookie_key_, tuple, seg.header.seq, syn_cookie::minute(now), index);
         const auto window = static_cast<std::uint16_t>(std::min<std::size_t>(listener->opts.rcvbuf, 65535));
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Tcp, TraceNote::TcpSynCookieSent);
         send_syn_ack_cookie(now, seg, cookie, syn_cookie::kMssTable[index], window);
         ++stats_.syn_cookies_sent;
         return;
@@ -116,6 +132,7 @@ void TcpLayer::listen_input(Instant now, TcpSocket* listener, const Segment& seg
     ++listener->queues.syn_queue;
     ++stats_.passive_opens;
     child->state = TcpState::SynReceived;
+    if (Tracer* t = config_.tracer) [[unlikely]] t->tcp_state(child->local_port, child->remote_port, "LISTEN", "SYN-RECEIVED");
     transmit(now, child, child->snd.iss, 0, TcpFlags::kSyn | TcpFlags::kAck);
     child->snd.nxt = child->snd.iss + 1;
     child->snd.max = child->snd.nxt;
@@ -148,6 +165,7 @@ void TcpLayer::cookie_ack(Instant now, TcpSocket* listener, const Segment& seg) 
     const auto index = syn_cookie::check(cookie_key_, tuple, client_isn, cookie, syn_cookie::minute(now));
     if (!index) {
         ++stats_.syn_cookies_failed;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Tcp, TraceNote::TcpSynCookieBad);
         send_reset_for(now, seg);
         return;
     }
@@ -356,6 +374,7 @@ void TcpLayer::segment_arrives(Instant now, TcpSocket* s, const Segment& seg) {
         // "If an incoming segment is not acceptable, an acknowledgment should be sent in reply
         // (unless the RST bit is set)".
         ++stats_.rx_out_of_window;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Tcp, TraceNote::TcpOutOfWindow);
         if (!flags.rst()) {
             if (s->state == TcpState::TimeWait && flags.fin()) {
                 // "The only thing that can arrive in this state is a retransmission of the remote
@@ -420,6 +439,7 @@ Verdict TcpLayer::process_rst(Instant now, TcpSocket* s, const Segment& seg) {
         return Verdict::Drop;
     }
     ++stats_.rx_resets;
+    if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Tcp, TraceNote::TcpResetAccepted);
     switch (s->state) {
         case TcpState::SynReceived:
             // From a passive open: back to LISTEN, i.e. the child goes away quietly.
@@ -491,6 +511,7 @@ Verdict TcpLayer::process_ack(Instant now, TcpSocket* s, const Segment& seg) {
 
     // RFC 5961 section 5.2: an ACK of data never sent is answered and dropped.
     if (ack > s->snd.max) {
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Tcp, TraceNote::TcpAckOfUnsent);
         s->rcv.ack_now = true;
         output(now, s);
         return Verdict::Drop;
@@ -645,6 +666,7 @@ void TcpLayer::process_text(Instant now, TcpSocket* s, const Segment& seg) {
         if (old >= data.size()) {
             ++stats_.rx_duplicate;
             if (s->sack_ok) s->rcv.dsack = SackBlock{seg.header.seq, seg.header.seq + static_cast<std::uint32_t>(seg.payload.size())};
+            if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Tcp, TraceNote::TcpDuplicate);
             s->rcv.ack_now = true;
             return;
         }
@@ -674,6 +696,10 @@ void TcpLayer::process_text(Instant now, TcpSocket* s, const Segment& seg) {
         const std::size_t extra = s->rcv.assembler.take_front(data.size());
         s->rcv.buffer.commit(data.size() + extra);
         s->rcv.nxt += static_cast<std::uint32_t>(data.size() + extra);
+        if (Tracer* t = config_.tracer) [[unlikely]] {
+            t->note(TraceLayer::Tcp, TraceNote::TcpDataQueued, static_cast<std::uint32_t>(data.size() + extra),
+                    static_cast<std::uint32_t>(s->rcv.buffer.size()));
+        }
         if (extra > 0 || !s->rcv.assembler.empty()) {
             // Filling a hole: acknowledge at once, so the sender's recovery ends quickly (RFC 5681 4.2).
             s->rcv.ack_now = true;
@@ -689,6 +715,7 @@ void TcpLayer::process_text(Instant now, TcpSocket* s, const Segment& seg) {
         // Out of order: keep it at its place, and send an immediate duplicate ACK (RFC 5681 4.2)
         // so the sender's fast retransmit can start.
         ++stats_.rx_out_of_order;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Tcp, TraceNote::TcpOutOfOrder, static_cast<std::uint32_t>(data.size()));
         const auto start = static_cast<std::size_t>(offset);
         if (s->sack_ok) {
             // Bytes we hold already, beyond a hole: a D-SACK for them (RFC 2883 section 4.1.2).

@@ -2,6 +2,8 @@
 // avoidance, zero-window probing), RFC 1122 4.2.3.4 (Nagle), RFC 5681 (the congestion window).
 #include <algorithm>
 
+#include "stack/core/trace.h"
+
 #include "stack/tcp/tcp.h"
 
 namespace tcpip {
@@ -139,6 +141,12 @@ void TcpLayer::transmit(Instant now, TcpSocket* s, SeqNum seq, std::size_t lengt
         repr.emit(packet, s->local_address, s->remote_address);
     }
     if (length > s->mss) packet.offload().segment_size = s->mss;
+    if (Tracer* t = config_.tracer) [[unlikely]] {
+        // Sent before (SND.MAX is past it): a retransmission. A keepalive probe (no data, no SYN
+        // or FIN, at SND.MAX - 1) is not one.
+        const bool again = seq < s->snd.max && (length > 0 || flags.syn() || flags.fin());
+        t->packet(now, TraceLayer::Tcp, TraceDir::Tx, packet.bytes(), again ? TraceNote::TcpRetransmission : TraceNote::None);
+    }
 
     Ipv4SendOptions options;
     options.dont_fragment = true;  // as Linux: TCP sizes its own segments (path MTU discovery)
@@ -193,6 +201,7 @@ void TcpLayer::send_challenge_ack(Instant now, TcpSocket* s) {
     }
     --s->challenge_acks_left;
     ++stats_.challenge_acks;
+    if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Tcp, TraceNote::TcpChallengeAck);
     send_ack(now, s);
 }
 
@@ -211,6 +220,7 @@ void TcpLayer::send_syn_ack_cookie(Instant now, const Segment& syn, SeqNum cooki
     repr.options.mss = mss;
     Packet packet = pool_.allocate(TcpHeader::kMinHeaderLen + TcpOptions::kMaxLen);
     repr.emit(packet, syn.dst, syn.src);
+    if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Tcp, TraceDir::Tx, packet.bytes());
     Ipv4SendOptions options;
     options.dont_fragment = true;
     (void)ip_.send(now, syn.src, IpProtocol::Tcp, std::move(packet), options);
@@ -236,6 +246,7 @@ void TcpLayer::send_reset_for(Instant now, const Segment& seg) {
     }
     Packet packet = pool_.allocate(TcpHeader::kMinHeaderLen);
     repr.emit(packet, seg.dst, seg.src);
+    if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Tcp, TraceDir::Tx, packet.bytes(), TraceNote::TcpResetSent);
     (void)ip_.send(now, seg.src, IpProtocol::Tcp, std::move(packet));
     ++stats_.tx_resets;
     ++stats_.tx_segments;
@@ -252,6 +263,7 @@ void TcpLayer::send_reset(Instant now, TcpSocket* s) {
     repr.flags = TcpFlags::kRst | TcpFlags::kAck;
     Packet packet = pool_.allocate(TcpHeader::kMinHeaderLen);
     repr.emit(packet, s->local_address, s->remote_address);
+    if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Tcp, TraceDir::Tx, packet.bytes(), TraceNote::TcpResetSent);
     (void)ip_.send(now, s->remote_address, IpProtocol::Tcp, std::move(packet));
     ++stats_.tx_resets;
     ++stats_.tx_segments;

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "stack/core/trace.h"
+
 namespace tcpip {
 
 std::size_t TcpLayer::TupleHash::operator()(const Tuple& t) const {
@@ -542,6 +544,7 @@ TcpInfo TcpLayer::info(const TcpSocket* s) const {
 Verdict TcpLayer::enter_state(Instant now, TcpSocket* s, TcpState state) {
     const TcpState old = s->state;
     s->state = state;
+    if (Tracer* t = config_.tracer) [[unlikely]] t->tcp_state(s->local_port, s->remote_port, to_string(old), to_string(state));
     if (state == TcpState::Established && old != TcpState::Established) {
         s->rec.scoreboard.reset(s->snd.una);
         s->rec.rack_fack = s->snd.una;
@@ -597,6 +600,7 @@ Verdict TcpLayer::fail(Instant now, TcpSocket* s, SocketError error) {
     s->connect_reported = true;
     unregister_connection(s);
     if (s->state == TcpState::TimeWait && time_wait_count_ > 0) --time_wait_count_;
+    if (Tracer* t = config_.tracer) [[unlikely]] t->tcp_state(s->local_port, s->remote_port, to_string(s->state), "CLOSED");
     s->state = TcpState::Closed;
     s->timers.rto.reset();
     s->timers.persist.reset();
@@ -615,6 +619,9 @@ Verdict TcpLayer::fail(Instant now, TcpSocket* s, SocketError error) {
 // was reset) is not freed: it stays, CLOSED, until the application calls close().
 void TcpLayer::destroy(TcpSocket* s) {
     if (s->gone) return;
+    if (Tracer* t = config_.tracer; t && s->state != TcpState::Closed) [[unlikely]] {
+        t->tcp_state(s->local_port, s->remote_port, to_string(s->state), "CLOSED");
+    }
     // The application holds every socket it opened or accepted until it calls close(); a child
     // not yet accepted is the layer's alone.
     const bool held_by_application = !s->user_closed && s->listener == nullptr;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "stack/core/trace.h"
+
 namespace tcpip {
 
 UdpSocket::Datagram UdpSocket::pop() {
@@ -142,6 +144,7 @@ Result<std::size_t, SocketError> UdpLayer::send(Instant now, UdpSocket* socket, 
     if (!data.empty()) std::memcpy(packet.append(data.size()).data(), data.data(), data.size());
     UdpRepr repr{socket->local_port, dst_port, data.size()};
     repr.emit(packet, ip_.address(), dst);
+    if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Udp, TraceDir::Tx, packet.bytes());
 
     auto sent = ip_.send(now, dst, IpProtocol::Udp, std::move(packet));
     if (!sent) {
@@ -185,12 +188,15 @@ void UdpLayer::receive(Instant now, const Ipv4RxInfo& info, Packet payload) {
     auto header = UdpHeader::parse(payload.bytes());
     if (!header) {
         ++stats_.rx_malformed;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Udp, TraceDir::Rx, payload.bytes(), TraceNote::UdpMalformed);
         return;
     }
+    if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Udp, TraceDir::Rx, payload.bytes());
     // A device with checksum offload may have vouched for it already (PacketOffload).
     if (config_.verify_rx_checksums && !payload.offload().checksum_verified &&
         !header->checksum_valid(info.header.src, info.header.dst)) {
         ++stats_.rx_bad_checksum;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Udp, TraceNote::UdpBadChecksum);
         return;
     }
     const std::uint16_t src_port = header->src_port();
@@ -198,12 +204,14 @@ void UdpLayer::receive(Instant now, const Ipv4RxInfo& info, Packet payload) {
     UdpSocket* socket = find(info.header.src, src_port, info.header.dst, dst_port);
     if (socket == nullptr) {
         ++stats_.rx_no_port;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Udp, TraceNote::UdpNoPort);
         ip_.icmp().send_destination_unreachable(now, IcmpUnreachableCode::Port, info, payload);
         return;
     }
     // Charge the buffer against SO_RCVBUF; a full queue drops the newest datagram.
     if (socket->rx_queued_bytes + payload.capacity() > socket->rcvbuf) {
         ++stats_.rx_queue_full;
+        if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Udp, TraceNote::UdpQueueFull);
         return;
     }
     const std::size_t length = header->length();
@@ -212,6 +220,9 @@ void UdpLayer::receive(Instant now, const Ipv4RxInfo& info, Packet payload) {
     socket->rx_queued_bytes += payload.capacity();
     socket->rx_queue.push_back(UdpSocket::Datagram{info.header.src, src_port, std::move(payload)});
     ++stats_.rx_datagrams;
+    if (Tracer* t = config_.tracer) [[unlikely]] {
+        t->note(TraceLayer::Udp, TraceNote::UdpDelivered, dst_port, static_cast<std::uint32_t>(socket->rx_queue.size()));
+    }
     if (socket->on_event) socket->on_event();
 }
 

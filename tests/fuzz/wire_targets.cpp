@@ -4,7 +4,9 @@
 // from or emitted to bytes"). Where the format leaves us no freedom (fixed-size headers whose
 // every bit the Repr keeps) the emitted bytes must also equal the received ones; where the Repr
 // normalises on purpose (IPv4 options and the reserved flag dropped, TCP options re-laid-out) the
-// expected normalisation is written down beside the check. Checksums we emit must verify.
+// expected normalisation is written down beside the check. Checksums we emit must verify. Each
+// also makes the --trace line of the bytes (stack/trace/frame_tracer.h), whatever they are: a
+// trace of a malformed frame must read it in bounds too.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -14,6 +16,7 @@
 #include "stack/ipv4/header.h"
 #include "stack/ipv4/icmp_header.h"
 #include "stack/tcp/header.h"
+#include "stack/trace/frame_tracer.h"
 #include "stack/udp/header.h"
 #include "tests/fuzz/targets.h"
 
@@ -29,6 +32,7 @@ bool same_bytes(Bytes a, Bytes b) { return std::equal(a.begin(), a.end(), b.begi
 }  // namespace
 
 void ethernet(Input data) {
+    (void)summarize(TraceLayer::Eth, data);  // the --trace line of any bytes, read in bounds
     auto header = EthernetHeader::parse(data);
     if (!header) return;
     const EthernetRepr repr = EthernetRepr::from(*header);
@@ -43,6 +47,7 @@ void ethernet(Input data) {
 }
 
 void arp(Input data) {
+    (void)summarize(TraceLayer::Arp, data);  // the --trace line of any bytes, read in bounds
     auto packet = ArpPacket::parse(data);
     if (!packet) return;
     const ArpRepr repr = ArpRepr::from(*packet);
@@ -57,6 +62,7 @@ void arp(Input data) {
 }
 
 void ipv4(Input data) {
+    (void)summarize(TraceLayer::Ip, data);  // the --trace line of any bytes, read in bounds
     auto header = Ipv4Header::parse(data);
     if (!header) return;
     FUZZ_CHECK("ipv4", header->header_len() >= Ipv4Header::kMinHeaderLen);
@@ -90,6 +96,7 @@ void ipv4(Input data) {
 }
 
 void icmp(Input data) {
+    (void)summarize(TraceLayer::Icmp, data);  // the --trace line of any bytes, read in bounds
     auto header = IcmpHeader::parse(data);
     if (!header) return;
     auto repr = IcmpRepr::from(*header);
@@ -106,6 +113,7 @@ void icmp(Input data) {
 }
 
 void udp(Input data) {
+    (void)summarize(TraceLayer::Udp, data);  // the --trace line of any bytes, read in bounds
     auto header = UdpHeader::parse(data);
     if (!header) return;
     FUZZ_CHECK("udp", header->bytes().size() == header->length());
@@ -121,6 +129,7 @@ void udp(Input data) {
 }
 
 void tcp_header(Input data) {
+    (void)summarize(TraceLayer::Tcp, data);  // the --trace line of any bytes, read in bounds
     auto header = TcpHeader::parse(data);
     if (!header) return;
     FUZZ_CHECK("tcp_header", header->header_len() >= TcpHeader::kMinHeaderLen);

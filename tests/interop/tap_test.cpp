@@ -206,6 +206,8 @@ TEST_F(TapInterop, AttachesToAnExistingPersistentTap) {
     ASSERT_TRUE(opened->has_value()) << opened->error().message();
     EXPECT_EQ((*opened)->name(), "ptap0");
     EXPECT_GE((*opened)->wait_fd(), 0);
+    EXPECT_FALSE((*opened)->created()) << "attached to ip tuntap's persistent TAP, did not create it";
+    EXPECT_TRUE(env_->tap().created()) << "the fixture's TAP did not exist before TapDevice::open";
 }
 
 // Opens `name` inside the namespace and returns the error (the test fails if it opened).

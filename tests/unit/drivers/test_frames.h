@@ -6,7 +6,7 @@
 #include <cstring>
 #include <vector>
 
-#include "drivers/net_device.h"
+#include "stack/net_device.h"
 #include "stack/core/address.h"
 #include "stack/core/packet.h"
 

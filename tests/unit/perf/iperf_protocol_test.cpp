@@ -54,7 +54,7 @@ TEST(IperfFraming, BigEndianLengthPrefix) {
     EXPECT_EQ(encode_length(0x91), (std::array<std::uint8_t, 4>{0, 0, 0, 0x91}));
     EXPECT_EQ(decode_length({0x12, 0x34, 0x56, 0x78}), 0x12345678u);
     EXPECT_EQ(decode_length(encode_length(0xffffffffu)), 0xffffffffu);
-    Json j = Json::object().set("a", Json::integer(1));
+    const Json j = {{"a", 1}};
     const std::string framed = frame_json(j);
     EXPECT_EQ(framed, std::string("\0\0\0\x07{\"a\":1}", 11));
 }
@@ -75,7 +75,7 @@ TEST(IperfParams, ReadsWhatIperf3Sends) {
 }
 
 TEST(IperfParams, DefaultsWhenAbsent) {
-    auto p = params_from_json(Json::object().set("tcp", Json::boolean(true)));
+    auto p = params_from_json(Json{{"tcp", true}});
     ASSERT_TRUE(p);
     EXPECT_EQ(p->duration, 10);
     EXPECT_EQ(p->parallel, 1);
@@ -156,7 +156,7 @@ TEST(IperfResults, BuiltAndReadBack) {
     EXPECT_EQ(back->streams[0].retransmits, 7);
     EXPECT_EQ(back->streams[1].bytes, 2000);
     EXPECT_DOUBLE_EQ(back->streams[1].end_time, 2.0);
-    EXPECT_NE(results_to_json(r).dump().find(R"("cpu_util_user":0,)"), std::string::npos);
+    EXPECT_NE(dump_compact(results_to_json(r)).find(R"("cpu_util_user":0.0,)"), std::string::npos);
 }
 
 TEST(IperfResults, MissingFieldsAreAnError) {
@@ -206,16 +206,17 @@ TEST(PerfReport, LinesLineUpLikeIperf3s) {
 
 TEST(PerfReport, JsonPiecesCarryIperf3sNames) {
     const Json s = summary_json(0, 2.0, 1000, 3, true);
-    EXPECT_EQ(s.dump(), R"({"start":0,"end":2,"seconds":2,"bytes":1000,"bits_per_second":4000,"retransmits":3,"sender":true})");
+    EXPECT_EQ(dump_compact(s),
+              R"({"start":0.0,"end":2.0,"seconds":2.0,"bytes":1000,"bits_per_second":4000.0,"retransmits":3,"sender":true})");
     JsonInterval in;
     in.socket = 5;
     in.end = 1.0;
     in.bytes = 125;
     const Json i = interval_json(in);
-    EXPECT_EQ(i.find("socket")->as_int64(), 5);
-    EXPECT_EQ(i.find("bits_per_second")->as_number(), 1000.0);
-    EXPECT_EQ(i.find("retransmits"), nullptr);
-    EXPECT_FALSE(i.find("omitted")->as_bool());
+    EXPECT_EQ(as_int64(*member(i, "socket")), 5);
+    EXPECT_EQ(as_double(*member(i, "bits_per_second")), 1000.0);
+    EXPECT_EQ(member(i, "retransmits"), nullptr);
+    EXPECT_FALSE(member(i, "omitted")->get<bool>());
 }
 
 }  // namespace

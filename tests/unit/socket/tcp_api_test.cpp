@@ -634,6 +634,24 @@ TEST_F(TcpApi, LingerZeroResetsAndLingerWithTimeDeliversFirst) {
         EXPECT_TRUE(reader.get());
         tcpip::close(s);
     }
+    {
+        // When close() returns, everything is already with the peer: a reader that starts only
+        // then finds all the data and the end of the stream without waiting. (close() used to
+        // return at once while data still queued behind the window kept the FIN unsent; a
+        // program that then exits takes the stack, and that data, with it.)
+        auto [c, s] = connection(7012);
+        linger lg{1, 5};
+        ASSERT_EQ(tcpip::setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+        const auto data = pattern(100000, 12);
+        ASSERT_EQ(tcpip::send(c, data.data(), data.size(), 0), static_cast<ssize_t>(data.size()));
+        EXPECT_EQ(tcpip::close(c), 0);
+        std::vector<std::uint8_t> got(data.size());
+        EXPECT_EQ(tcpip::recv(s, got.data(), got.size(), MSG_DONTWAIT | MSG_WAITALL), static_cast<ssize_t>(got.size()));
+        EXPECT_TRUE(got == data);
+        char extra;
+        EXPECT_EQ(tcpip::recv(s, &extra, 1, MSG_DONTWAIT), 0);
+        tcpip::close(s);
+    }
 }
 
 // ---- Options --------------------------------------------------------------------------------------

@@ -6,6 +6,10 @@
 //
 //     PcapWriter pcap(fault_injector_around(tap), "capture.pcap");
 //
+// It lives in stack/ rather than drivers/ because the stack is written against it: libtcpip holds
+// the interface, drivers/ holds implementations, and the arrows point one way (drivers/ includes
+// stack/, never the reverse), so an application can link libtcpip with a device of its own.
+//
 // Time is passed in, never read: a device that delays or paces frames (MemoryLink latency,
 // FaultInjector delay and rate limit) releases them according to `now`, and says through poll_at()
 // when it next has something to do, so a simulation in virtual time stays exact.

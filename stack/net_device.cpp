@@ -1,4 +1,4 @@
-#include "drivers/net_device.h"
+#include "stack/net_device.h"
 
 namespace tcpip {
 
