@@ -47,6 +47,10 @@ const char* kSharedUsage =
     "  --max-connections N TCP connections at once, in any state but LISTEN (default 65536);\n"
     "                      beyond it a new SYN is dropped, as Linux drops one when full\n"
     "  --syn-backlog N     half-open connections per listener (default 256)\n"
+    "  --no-sack           neither offer nor accept SACK (RFC 2018); recovery is NewReno's, as\n"
+    "                      Linux with net.ipv4.tcp_sack=0 (default: on)\n"
+    "  --no-timestamps     neither offer nor accept TCP timestamps (RFC 7323: RTTM, PAWS), as Linux\n"
+    "                      with net.ipv4.tcp_timestamps=0 (default: on)\n"
     "  --trace             print every frame, one line per layer (sock, tcp, udp, icmp, ip, arp, eth)\n"
     "                      with what the stack decided, on stdout (tcpip-nc: stderr); colour on a terminal\n"
     "  --trace-layers L    only these layers, comma-separated, e.g. tcp,ip (implies --trace)\n"
@@ -145,6 +149,10 @@ CommonOptions Args::parse(int argc, char** argv) {
             options.pcap_segment = true;
         } else if (arg == "--no-offload") {
             options.offload = false;
+        } else if (arg == "--no-sack") {
+            options.stack.tcp_sack = false;
+        } else if (arg == "--no-timestamps") {
+            options.stack.tcp_timestamps = false;
         } else if (arg == "--faults") {
             FaultSpec spec;
             if (auto error = parse_faults(value(), spec); !error.empty()) fail("--faults: " + error);

@@ -25,7 +25,8 @@ import sys
 EXPECTED = ["conn", "time_s", "event", "state", "seq", "len", "ack", "win", "flags", "cause", "sack", "cwnd",
             "ssthresh", "in_flight", "snd_wnd", "rcv_wnd", "srtt_ms", "rttvar_ms", "rto_ms"]
 NO_SSTHRESH = 2 ** 31 - 1  # the initial "infinite" ssthresh: not drawn
-CAUSE_COLOURS = {"rto": "tab:red", "fast_retransmit": "tab:orange", "partial_ack": "tab:purple", "other": "tab:gray"}
+CAUSE_COLOURS = {"rto": "tab:red", "fast_retransmit": "tab:orange", "partial_ack": "tab:purple",
+                 "rack_loss": "tab:pink", "tlp": "tab:olive", "other": "tab:gray"}
 
 
 def fail(message):

@@ -40,6 +40,8 @@ const char* cause_colour(RetransmitCause cause) {
         case RetransmitCause::Timeout: return "#d62728";
         case RetransmitCause::FastRetransmit: return "#ff7f0e";
         case RetransmitCause::PartialAck: return "#9467bd";
+        case RetransmitCause::RackLoss: return "#e377c2";
+        case RetransmitCause::TailLossProbe: return "#bcbd22";
         default: return "#7f7f7f";
     }
 }
@@ -133,6 +135,8 @@ std::string window_svg(const TcpLogSnapshot& log) {
     legend(svg, 3, cause_colour(RetransmitCause::Timeout), "retransmission: RTO");
     legend(svg, 4, cause_colour(RetransmitCause::FastRetransmit), "fast retransmit");
     legend(svg, 5, cause_colour(RetransmitCause::PartialAck), "partial ACK (NewReno)");
+    legend(svg, 6, cause_colour(RetransmitCause::RackLoss), "SACK recovery (RACK)");
+    legend(svg, 7, cause_colour(RetransmitCause::TailLossProbe), "tail loss probe");
     svg << "</svg>\n";
     return svg.str();
 }

@@ -65,6 +65,8 @@ struct StackConfig {
     Duration tcp_challenge_ack_interval = Duration::millis(500);  // per socket: at most one challenge ACK per interval... (RFC 5961 7)
     std::uint32_t tcp_challenge_ack_burst = 5;              // ...with bursts up to this many
     std::size_t tcp_log_entries = 0;                        // per-connection event log (tcp_log.h): ring size, 0 = off
+    bool tcp_sack = true;                                   // offer and accept SACK, RFC 2018 (net.ipv4.tcp_sack=1)
+    bool tcp_timestamps = true;                             // offer and accept timestamps, RFC 7323 (net.ipv4.tcp_timestamps=1)
 
     // ---- Packet buffers ----
     std::size_t rx_batch = 32;                              // frames read from the device per wake-up

@@ -121,6 +121,13 @@ struct TcpStats {
     Counter challenge_acks_limited = 0;  // challenge ACKs held back by the per-socket rate limit (RFC 5961 7)
     Counter connection_limit_dropped = 0;  // SYNs dropped: tcp_max_connections reached
     Counter orphans_dropped = 0;     // orphaned connections reset: over tcp_max_orphans or tcp_orphan_retries
+    Counter paws_rejected = 0;       // segments with an old timestamp, dropped and answered (RFC 7323 5; Linux PAWSEstabRejected)
+    Counter sack_recoveries = 0;     // fast recoveries started by SACK/RACK loss detection (RFC 6675, RFC 8985)
+    Counter rack_lost = 0;           // segments RACK marked lost (RFC 8985 6.2)
+    Counter tlp_probes = 0;          // tail loss probes sent (RFC 8985 7)
+    Counter dsacks_received = 0;     // D-SACK blocks the peer reported (RFC 2883)
+    Counter dsacks_sent = 0;         // D-SACK blocks we reported for duplicate data (RFC 2883)
+    Counter spurious_undos = 0;      // congestion responses undone: the retransmissions were spurious (D-SACK, Eifel)
 
     template <class F>
     void for_each(F&& f) const {
@@ -134,7 +141,9 @@ struct TcpStats {
         f("time_wait_dropped", time_wait_dropped); f("syn_cookies_sent", syn_cookies_sent);
         f("syn_cookies_ok", syn_cookies_ok); f("syn_cookies_failed", syn_cookies_failed);
         f("challenge_acks_limited", challenge_acks_limited); f("connection_limit_dropped", connection_limit_dropped);
-        f("orphans_dropped", orphans_dropped);
+        f("orphans_dropped", orphans_dropped); f("paws_rejected", paws_rejected);
+        f("sack_recoveries", sack_recoveries); f("rack_lost", rack_lost); f("tlp_probes", tlp_probes);
+        f("dsacks_received", dsacks_received); f("dsacks_sent", dsacks_sent); f("spurious_undos", spurious_undos);
     }
 };
 

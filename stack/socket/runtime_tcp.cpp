@@ -456,7 +456,8 @@ int Runtime::tcp_setsockopt(SocketEntry& entry, int level, int name, const void*
 // units (tcp_get_info):
 //   tcpi_state          the TCP state in Linux's numbering (TCP_ESTABLISHED = 1, ... TCP_CLOSING)
 //   tcpi_retransmits    consecutive RTO expiries without progress (TcpTimers::retransmits)
-//   tcpi_options        TCPI_OPT_WSCALE when both sides scale windows
+//   tcpi_options        TCPI_OPT_WSCALE when both sides scale windows, TCPI_OPT_SACK and
+//                       TCPI_OPT_TIMESTAMPS when those were negotiated (RFC 2018, RFC 7323)
 //   tcpi_snd_wscale, tcpi_rcv_wscale   the shifts, when scaling is on
 //   tcpi_rto, tcpi_ato  the retransmission timeout and the delayed-ACK timeout, microseconds
 //   tcpi_snd_mss, tcpi_rcv_mss, tcpi_advmss   the connection's MSS (we keep one for both ways)
@@ -467,8 +468,11 @@ int Runtime::tcp_setsockopt(SocketEntry& entry, int level, int name, const void*
 //   tcpi_snd_ssthresh   in segments; 0x7fffffff (TCP_INFINITE_SSTHRESH) until the first loss
 //   tcpi_rcv_ssthresh   the receive window we last advertised, bytes
 //   tcpi_total_retrans  segments retransmitted over the connection's life
-// Fields we do not track (ca_state, probes, backoff, sacked, lost, retrans, fackets, the last_*
-// times, reordering, rcv_rtt, rcv_space) are 0. A shorter buffer gets the first bytes, as Linux.
+//   tcpi_lost, tcpi_sacked, tcpi_retrans   with SACK: segments marked lost, SACKed, and retransmitted
+//                       and still in flight, from the scoreboard (Linux's lost_out, sacked_out, retrans_out)
+//   tcpi_reordering     the reordering degree in segments, 3 until RACK sees more (tp->reordering)
+// Fields we do not track (ca_state, probes, backoff, fackets, the last_* times, rcv_rtt,
+// rcv_space) are 0. A shorter buffer gets the first bytes, as Linux.
 int Runtime::tcp_getsockopt(SocketEntry& entry, int level, int name, void* value, socklen_t* len) {
     if (level != SOL_SOCKET && level != IPPROTO_TCP) return fail(ENOPROTOOPT);
     if (len == nullptr) return fail(EFAULT);
@@ -522,6 +526,8 @@ int Runtime::tcp_getsockopt(SocketEntry& entry, int level, int name, void* value
             const std::uint32_t mss = std::max<std::uint32_t>(info.mss, 1);
             ti.tcpi_state = linux_state(info.state);
             ti.tcpi_retransmits = static_cast<std::uint8_t>(std::min<std::uint32_t>(s->timers.retransmits, 255));
+            if (info.sack) ti.tcpi_options |= TCPI_OPT_SACK;
+            if (info.timestamps) ti.tcpi_options |= TCPI_OPT_TIMESTAMPS;
             if (s->wscale_ok) {
                 ti.tcpi_options |= TCPI_OPT_WSCALE;
                 ti.tcpi_snd_wscale = info.snd_wscale & 0xf;
@@ -540,6 +546,10 @@ int Runtime::tcp_getsockopt(SocketEntry& entry, int level, int name, void* value
             ti.tcpi_snd_ssthresh = info.ssthresh >= kInfiniteSsthresh ? kInfiniteSsthresh : info.ssthresh / mss;
             ti.tcpi_rcv_ssthresh = info.rcv_wnd;
             ti.tcpi_total_retrans = info.retransmits;
+            ti.tcpi_lost = info.lost;
+            ti.tcpi_sacked = info.sacked;
+            ti.tcpi_retrans = info.retrans;
+            ti.tcpi_reordering = info.reordering;
             src = &ti;
             size = sizeof ti;
             break;

@@ -118,7 +118,7 @@ void TcpLayer::listen_input(Instant now, TcpSocket* listener, const Segment& seg
     child->rcv.irs = seg.header.seq;
     child->rcv.nxt = seg.header.seq + 1;
     child->rcv.adv = child->rcv.nxt;
-    apply_options(child, seg.header.options);
+    apply_options(now, child, seg.header.options);
     child->snd.iss = initial_sequence_number(now, child->local_address, child->local_port, child->remote_address,
                                              child->remote_port);
     child->snd.una = child->snd.iss;
@@ -184,7 +184,7 @@ void TcpLayer::cookie_ack(Instant now, TcpSocket* listener, const Segment& seg) 
     TcpSocket* child = make_child(now, listener, seg);
     TcpOptions options;
     options.mss = syn_cookie::kMssTable[*index];
-    apply_options(child, options);
+    apply_options(now, child, options);
     child->rcv.irs = client_isn;
     child->rcv.nxt = seg.header.seq;
     // The window our SYN-ACK offered (send_syn_ack_cookie): the data this ACK may carry is judged by it.
@@ -207,13 +207,24 @@ void TcpLayer::cookie_ack(Instant now, TcpSocket* listener, const Segment& seg) 
     if (!seg.payload.empty() || seg.header.flags.fin()) segment_arrives(now, child, seg);
 }
 
-// What a SYN's options tell us: the peer's MSS (536 without the option, RFC 9293 3.7.1) and
-// whether both sides scale windows (RFC 7323: only if both SYNs carry the option).
-void TcpLayer::apply_options(TcpSocket* s, const TcpOptions& options) {
+// What a SYN's options tell us: the peer's MSS (536 without the option, RFC 9293 3.7.1), whether
+// both sides scale windows (RFC 7323: only if both SYNs carry the option), and whether SACK (RFC
+// 2018) and timestamps (RFC 7323) are on: offered by the peer and allowed by StackConfig (a SYN-ACK
+// offers only what the SYN did, so on the active side this is what both offered).
+void TcpLayer::apply_options(Instant now, TcpSocket* s, const TcpOptions& options) {
+    s->sack_ok = config_.tcp_sack && options.sack_permitted;
+    s->ts_ok = config_.tcp_timestamps && options.timestamps.has_value();
+    if (s->ts_ok) {
+        s->ts.recent = options.timestamps->tsval;
+        s->ts.recent_at = now;
+    }
     std::uint16_t peer_mss = options.mss.value_or(536);
     std::uint16_t mss = std::min(peer_mss, our_mss());
     if (s->opts.user_mss != 0) mss = std::min(mss, s->opts.user_mss);
     s->mss = std::max<std::uint16_t>(mss, 64);  // never absurdly small (Linux clamps at 88)
+    // Every segment will carry the 12 bytes of timestamps (10 and two NOPs), and the MSS option
+    // counts data only (RFC 6691): so a segment holds 12 bytes less data, as Linux's mss_cache.
+    if (s->ts_ok) s->mss = static_cast<std::uint16_t>(s->mss - 12);
     s->snd.cc = make_congestion(s);
     if (options.window_scale) {
         s->wscale_ok = true;
@@ -222,6 +233,30 @@ void TcpLayer::apply_options(TcpSocket* s, const TcpOptions& options) {
         s->wscale_ok = false;
         s->snd.wscale = 0;
         s->rcv.wscale = 0;
+    }
+}
+
+// RFC 7323 section 5.3, R1 (PAWS): a segment whose TSval is older than TS.Recent is an old duplicate
+// (from an earlier incarnation, or wrapped sequence numbers): "treat the arriving segment as not
+// acceptable". Not for a RST, and not once TS.Recent is more than 24 days old (section 5.5: the
+// peer's clock may have wrapped since). Linux also lets through old pure duplicate ACKs
+// (tcp_disordered_ack) and TSvals one tick old; we keep the RFC's rule.
+bool TcpLayer::paws_reject(Instant now, const TcpSocket* s, const Segment& seg) const {
+    if (!s->ts_ok || !seg.header.options.timestamps || seg.header.flags.rst()) return false;
+    if (now - s->ts.recent_at > Duration::seconds(24 * 24 * 3600)) return false;
+    return static_cast<std::int32_t>(seg.header.options.timestamps->tsval - s->ts.recent) < 0;
+}
+
+// RFC 7323 section 4.3 (3): "If SEG.TSval >= TS.Recent and SEG.SEQ <= Last.ACK.sent, then SEG.TSval
+// is copied to TS.Recent": we echo the timestamp of the segment that advanced our ACK, so the
+// peer's RTT sample covers the time we held the ACK back, and a segment out of order never sets it.
+void TcpLayer::update_ts_recent(Instant now, TcpSocket* s, const Segment& seg) {
+    if (!s->ts_ok || !seg.header.options.timestamps) return;
+    const std::uint32_t tsval = seg.header.options.timestamps->tsval;
+    const bool newer = static_cast<std::int32_t>(tsval - s->ts.recent) >= 0;
+    if ((newer || now - s->ts.recent_at > Duration::seconds(24 * 24 * 3600)) && seg.header.seq <= s->ts.last_ack_sent) {
+        s->ts.recent = tsval;
+        s->ts.recent_at = now;
     }
 }
 
@@ -247,11 +282,17 @@ void TcpLayer::syn_sent_input(Instant now, TcpSocket* s, const Segment& seg) {
     s->rcv.irs = seg.header.seq;
     s->rcv.nxt = seg.header.seq + 1;
     s->rcv.adv = s->rcv.nxt;
-    apply_options(s, seg.header.options);
+    apply_options(now, s, seg.header.options);
     s->timers.last_activity = now;
     if (flags.ack()) {
-        // Our SYN is acknowledged: ESTABLISHED. The RTT sample is good unless the SYN was resent.
-        if (s->timers.retransmits == 0 && s->snd.timed_seq) s->snd.rtt.sample(now - s->snd.timed_sent_at);
+        // Our SYN is acknowledged: ESTABLISHED. The RTT sample is good unless the SYN was resent;
+        // then the timestamp echoed tells which SYN it answers (RFC 7323 section 4).
+        if (s->timers.retransmits == 0 && s->snd.timed_seq) {
+            s->snd.rtt.sample(now - s->snd.timed_sent_at);
+        } else if (s->ts_ok && seg.header.options.timestamps && seg.header.options.timestamps->tsecr != 0) {
+            const auto ms = static_cast<std::int32_t>(tsval(now, s) - seg.header.options.timestamps->tsecr);
+            if (ms >= 0) s->snd.rtt.sample(Duration::millis(std::max(ms, 1)));
+        }
         s->snd.una = seg.header.ack;
         // "The window field in a SYN (i.e., a <SYN> or <SYN,ACK>) segment itself is never scaled"
         // (RFC 7323 2.2), even when it carries the option that scales the later ones.
@@ -321,7 +362,16 @@ void TcpLayer::segment_arrives(Instant now, TcpSocket* s, const Segment& seg) {
         return;
     }
 
-    // ---- first, check sequence number ----
+    // ---- first, check sequence number (with PAWS first, RFC 7323 section 5.3 R1) ----
+    if (paws_reject(now, s, seg)) {
+        ++stats_.paws_rejected;
+        if (s->sack_ok && !seg.payload.empty()) {
+            s->rcv.dsack = SackBlock{seg.header.seq, seg.header.seq + static_cast<std::uint32_t>(seg.payload.size())};
+        }
+        s->rcv.ack_now = true;
+        output(now, s);
+        return;
+    }
     if (!segment_acceptable(s, seg)) {
         // "If an incoming segment is not acceptable, an acknowledgment should be sent in reply
         // (unless the RST bit is set)".
@@ -335,11 +385,15 @@ void TcpLayer::segment_arrives(Instant now, TcpSocket* s, const Segment& seg) {
                 s->timers.time_wait = now + config_.tcp_time_wait;
                 arm_timer(s);
             }
+            // Data we had already: reported as a duplicate (RFC 2883 section 4, D-SACK).
+            const SeqNum end = seg.header.seq + static_cast<std::uint32_t>(seg.payload.size());
+            if (s->sack_ok && !seg.payload.empty() && end <= s->rcv.nxt) s->rcv.dsack = SackBlock{seg.header.seq, end};
             s->rcv.ack_now = true;
             output(now, s);
         }
         return;
     }
+    update_ts_recent(now, s, seg);
     s->timers.last_activity = now;
     s->timers.keepalive_probes = 0;
     if (s->opts.keepalive && s->state == TcpState::Established) {
@@ -435,7 +489,12 @@ Verdict TcpLayer::process_ack(Instant now, TcpSocket* s, const Segment& seg) {
             send_reset_for(now, seg);
             return Verdict::Drop;
         }
-        if (s->timers.retransmits == 0 && s->snd.timed_seq) s->snd.rtt.sample(now - s->snd.timed_sent_at);
+        if (s->timers.retransmits == 0 && s->snd.timed_seq) {
+            s->snd.rtt.sample(now - s->snd.timed_sent_at);
+        } else if (s->ts_ok && seg.header.options.timestamps && seg.header.options.timestamps->tsecr != 0) {
+            const auto ms = static_cast<std::int32_t>(tsval(now, s) - seg.header.options.timestamps->tsecr);
+            if (ms >= 0) s->snd.rtt.sample(Duration::millis(std::max(ms, 1)));
+        }
         s->snd.una = s->snd.iss + 1;
         s->snd.wnd = static_cast<std::uint32_t>(seg.header.window) << s->snd.wscale;
         s->snd.max_wnd = s->snd.wnd;
@@ -460,9 +519,15 @@ Verdict TcpLayer::process_ack(Instant now, TcpSocket* s, const Segment& seg) {
         return Verdict::Drop;
     }
 
-    if (ack < s->snd.una) return Verdict::Continue;  // an old duplicate: "it can be ignored" (RFC 9293)
+    if (ack < s->snd.una) {
+        // An old duplicate: "it can be ignored" (RFC 9293); its SACK blocks still tell (Linux reads
+        // them too: a D-SACK often comes on such an ACK).
+        if (s->sack_ok) sack_input(now, s, seg);
+        return Verdict::Continue;
+    }
 
     const std::uint32_t in_flight_before = s->snd.in_flight();
+    const SeqNum una_before = s->snd.una;
     if (s->snd.una < ack) {
         // New data acknowledged.
         std::uint32_t acked = static_cast<std::uint32_t>(ack - s->snd.una);
@@ -476,11 +541,43 @@ Verdict TcpLayer::process_ack(Instant now, TcpSocket* s, const Segment& seg) {
         release_buffers(s);
         // RFC 6298 (5.2)/(5.3): restart the timer when new data is acknowledged; stop it when
         // everything is. An RTT sample from the timed segment, unless it was retransmitted (Karn).
+        // With timestamps, the echoed TSval times a retransmission too, since it says which
+        // transmission the ACK answers (RFC 7323 section 4, RTTM): when Karn stopped the timing
+        // (a retransmission), the sample comes from TSecr, in milliseconds as Linux's
+        // tcp_rtt_tsopt_us (0 counts as 1).
         if (s->snd.timed_seq && *s->snd.timed_seq <= ack) {
             s->snd.rtt.sample(now - s->snd.timed_sent_at);
             s->snd.timed_seq.reset();
+        } else if (!s->snd.timed_seq && s->ts_ok && seg.header.options.timestamps &&
+                   seg.header.options.timestamps->tsecr != 0) {
+            const auto ms = static_cast<std::int32_t>(tsval(now, s) - seg.header.options.timestamps->tsecr);
+            if (ms >= 0) s->snd.rtt.sample(Duration::millis(std::max(ms, 1)));
         }
+        const SeqNum prior_una = s->snd.una;
         s->snd.una = ack;
+        if (s->sack_ok) {
+            bool original_acked = false;  // data sent only once (Linux's FLAG_ORIG_SACK_ACKED)
+            s->rec.scoreboard.on_cumulative_ack(ack, [&](const Scoreboard::Entry& e) {
+                original_acked = original_acked || !e.ever_retransmitted;
+                rack_delivered(now, s, e, &seg);
+            });
+            // Eifel (RFC 3522): the first ACK to cover the episode's first retransmission echoes a
+            // TSval from before it: the original arrived, the retransmission was spurious.
+            if (s->rec.undo_armed && s->rec.first_rxt_seq && prior_una <= *s->rec.first_rxt_seq &&
+                *s->rec.first_rxt_seq < ack) {
+                const auto& ts = seg.header.options.timestamps;
+                if (s->ts_ok && ts && ts->tsecr != 0 &&
+                    static_cast<std::int32_t>(ts->tsecr - s->rec.first_rxt_tsval) < 0) {
+                    undo(s);
+                }
+                s->rec.first_rxt_seq.reset();
+            }
+            if (s->rec.rto_high && *s->rec.rto_high <= ack) {
+                s->rec.rto_high.reset();
+                s->rec.frto = 0;
+            }
+            if (s->rec.frto != 0) frto_ack(s, original_acked);
+        }
         if (s->snd.nxt < s->snd.una) s->snd.nxt = s->snd.una;
         s->timers.retransmits = 0;
         s->soft_error.reset();
@@ -519,8 +616,8 @@ Verdict TcpLayer::process_ack(Instant now, TcpSocket* s, const Segment& seg) {
                 default: break;
             }
         }
-    } else if (seg.payload.empty() && !seg.header.flags.fin() && !seg.header.flags.syn() && s->snd.una != s->snd.max &&
-               static_cast<std::uint32_t>(seg.header.window) << s->snd.wscale == s->snd.wnd) {
+    } else if (!s->sack_ok && seg.payload.empty() && !seg.header.flags.fin() && !seg.header.flags.syn() &&
+               s->snd.una != s->snd.max && static_cast<std::uint32_t>(seg.header.window) << s->snd.wscale == s->snd.wnd) {
         // RFC 5681 section 2 "DUPLICATE ACKNOWLEDGMENT": no data, no SYN/FIN, same ACK, same
         // window, with data outstanding.
         if (s->snd.cc->on_dup_ack(s->snd.una, s->snd.max, s->snd.in_flight())) {
@@ -532,6 +629,11 @@ Verdict TcpLayer::process_ack(Instant now, TcpSocket* s, const Segment& seg) {
             arm_timer(s);
         }
     }
+
+    // F-RTO: a duplicate ACK after the timeout's retransmission says the timeout was real.
+    if (s->rec.frto != 0 && ack == una_before && s->snd.una != s->snd.max && seg.payload.empty()) frto_dupack(s);
+    // With SACK, loss is found from the blocks and the clock (RACK), not by counting duplicates.
+    if (s->sack_ok && is_synchronized(s->state)) sack_input(now, s, seg);
 
     update_window(s, seg);
     return Verdict::Continue;
@@ -567,10 +669,13 @@ void TcpLayer::process_text(Instant now, TcpSocket* s, const Segment& seg) {
         const std::size_t old = static_cast<std::size_t>(-static_cast<std::int64_t>(offset));
         if (old >= data.size()) {
             ++stats_.rx_duplicate;
+            if (s->sack_ok) s->rcv.dsack = SackBlock{seg.header.seq, seg.header.seq + static_cast<std::uint32_t>(seg.payload.size())};
             if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Tcp, TraceNote::TcpDuplicate);
             s->rcv.ack_now = true;
             return;
         }
+        // The front was a duplicate: reported (RFC 2883 section 4.1.3, as Linux).
+        if (s->sack_ok) s->rcv.dsack = SackBlock{seg.header.seq, s->rcv.nxt};
         data = data.subspan(old);
         offset = 0;
     }
@@ -615,8 +720,20 @@ void TcpLayer::process_text(Instant now, TcpSocket* s, const Segment& seg) {
         // so the sender's fast retransmit can start.
         ++stats_.rx_out_of_order;
         if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Tcp, TraceNote::TcpOutOfOrder, static_cast<std::uint32_t>(data.size()));
-        if (s->rcv.assembler.add(static_cast<std::size_t>(offset), data.size())) {
-            s->rcv.buffer.write_at(static_cast<std::size_t>(offset), data);
+        const auto start = static_cast<std::size_t>(offset);
+        if (s->sack_ok) {
+            // Bytes we hold already, beyond a hole: a D-SACK for them (RFC 2883 section 4.1.2).
+            for (const auto& r : s->rcv.assembler.ranges()) {
+                const std::size_t from = std::max(r.start, start), to = std::min(r.end, start + data.size());
+                if (from < to) {
+                    s->rcv.dsack = SackBlock{s->rcv.nxt + static_cast<std::uint32_t>(from), s->rcv.nxt + static_cast<std::uint32_t>(to)};
+                    break;
+                }
+            }
+        }
+        if (s->rcv.assembler.add(start, data.size())) {
+            s->rcv.buffer.write_at(start, data);
+            if (s->sack_ok) note_received_out_of_order(s, s->rcv.nxt + static_cast<std::uint32_t>(offset));
         }
         s->rcv.ack_now = true;
     }

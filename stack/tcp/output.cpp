@@ -28,8 +28,69 @@ std::uint16_t TcpLayer::window_to_advertise(TcpSocket* s) {
     return static_cast<std::uint16_t>(field);
 }
 
+// Our TSval (RFC 7323 section 5.4): the stack's clock in milliseconds, as Linux's (TCP_TS_HZ
+// 1000), plus the connection's random offset, so that TSvals tell nothing about our uptime and
+// connections do not share a clock.
+std::uint32_t TcpLayer::tsval(Instant now, const TcpSocket* s) const {
+    return static_cast<std::uint32_t>(now.total_millis()) + s->ts.offset;
+}
+
+// The SACK blocks of an ACK (RFC 2018 section 4): first a D-SACK for a duplicate just received
+// (RFC 2883), then the block holding the most recent out-of-order segment, then the blocks
+// reported most recently, as many as fit. A segment with `length` bytes of data must still fit in
+// one MSS of the path with its options (Linux shrinks the data instead; we leave blocks out and
+// let a bare ACK carry them all, see transmit()). Returns in `options`; clears the D-SACK once sent.
+void TcpLayer::add_sack_blocks(TcpSocket* s, TcpOptions& options, std::size_t length) {
+    std::array<SackBlock, TcpOptions::kMaxSackBlocks + 1> blocks{};
+    std::size_t count = 0;
+    bool dsack_first = false;
+    if (s->rcv.dsack) {
+        blocks[count++] = *s->rcv.dsack;
+        dsack_first = true;
+    }
+    // Each remembered sequence number stands for the assembler range that holds it now.
+    std::uint8_t kept = 0;
+    for (std::uint8_t i = 0; i < s->rcv.sack_recent_count; ++i) {
+        const SeqNum anchor = s->rcv.sack_recent[i];
+        if (anchor < s->rcv.nxt) continue;  // now in order: no longer reported
+        const auto offset = static_cast<std::size_t>(anchor - s->rcv.nxt);
+        const Assembler::Range* holder = nullptr;
+        for (const auto& r : s->rcv.assembler.ranges()) {
+            if (r.start <= offset && offset < r.end) holder = &r;
+        }
+        if (holder == nullptr) continue;
+        const SackBlock block{s->rcv.nxt + static_cast<std::uint32_t>(holder->start),
+                              s->rcv.nxt + static_cast<std::uint32_t>(holder->end)};
+        bool seen = false;
+        for (std::size_t j = dsack_first ? 1 : 0; j < count; ++j) seen = seen || blocks[j] == block;
+        if (seen) continue;
+        s->rcv.sack_recent[kept++] = anchor;
+        if (count < blocks.size()) blocks[count++] = block;
+    }
+    s->rcv.sack_recent_count = kept;
+    if (count == 0) return;
+    // Room: the MSS of the path (our segment size plus the timestamps option, if on) holds the
+    // data of one segment and every option.
+    std::size_t fit = TcpOptions::kMaxSackBlocks;
+    if (length > 0) {
+        const std::size_t path_mss = s->mss + (s->ts_ok ? 12u : 0u);
+        const std::size_t piece = std::min<std::size_t>(length, s->mss);
+        const std::size_t used = piece + (s->ts_ok ? 12u : 0u);
+        const std::size_t room = path_mss > used ? path_mss - used : 0;
+        fit = room >= 4 + TcpOptions::kSackBlockLen ? (room - 4) / TcpOptions::kSackBlockLen : 0;
+    }
+    for (std::size_t i = 0; i < count && i < fit; ++i) (void)options.add_sack(blocks[i]);
+    const std::size_t sent = std::min<std::size_t>(options.sack_count, options.sack_capacity());
+    if (dsack_first && sent > 0) {
+        s->rcv.dsack.reset();
+        ++stats_.dsacks_sent;
+    }
+    // What did not fit goes in a bare ACK right after (output() sends it while ack_now is set).
+    if (sent < count) s->rcv.ack_now = true;
+}
+
 // Builds and sends one segment: `length` bytes of data from the send buffer at `seq`, with flags.
-void TcpLayer::transmit(Instant now, TcpSocket* s, SeqNum seq, std::size_t length, TcpFlags flags) {
+void TcpLayer::transmit(Instant now, TcpSocket* s, SeqNum seq, std::size_t length, TcpFlags flags, bool record) {
     if (s->log) tcp_log::sent(now, *s, seq, length, flags);
     Packet packet = pool_.allocate(length + TcpOptions::kMaxLen + TcpHeader::kMinHeaderLen);
     if (length > 0) {
@@ -41,13 +102,17 @@ void TcpLayer::transmit(Instant now, TcpSocket* s, SeqNum seq, std::size_t lengt
     repr.dst_port = s->remote_port;
     repr.seq = seq;
     repr.flags = flags;
+    bool timestamps = s->ts_ok;
     if (flags.syn()) {
         // Our MSS (RFC 9293 3.7.1: the MTU minus the IP and TCP headers) and the window scale we
-        // use; in a SYN-ACK the scale is only sent if the peer's SYN had it (RFC 7323 1.3).
+        // use; in a SYN-ACK the scale is only sent if the peer's SYN had it (RFC 7323 1.3), and
+        // likewise SACK-Permitted (RFC 2018) and timestamps (RFC 7323): a SYN offers what
+        // StackConfig allows, a SYN-ACK what both allow.
         repr.options.mss = s->opts.user_mss ? std::min(our_mss(), s->opts.user_mss) : our_mss();
-        if (s->state == TcpState::SynSent || s->state == TcpState::Closed || s->wscale_ok) {
-            repr.options.window_scale = s->rcv.wscale;
-        }
+        const bool offering = s->state == TcpState::SynSent || s->state == TcpState::Closed;
+        if (offering || s->wscale_ok) repr.options.window_scale = s->rcv.wscale;
+        repr.options.sack_permitted = offering ? config_.tcp_sack : s->sack_ok;
+        timestamps = offering ? config_.tcp_timestamps : s->ts_ok;
         // The window of a SYN is never scaled (RFC 7323 2.2).
         repr.window = static_cast<std::uint16_t>(std::min<std::size_t>(receive_space(s), 65535));
         s->rcv.wnd = repr.window;
@@ -55,12 +120,19 @@ void TcpLayer::transmit(Instant now, TcpSocket* s, SeqNum seq, std::size_t lengt
     } else {
         repr.window = window_to_advertise(s);
     }
+    // RFC 7323 section 3.2: TSval on every segment once negotiated; TSecr echoes TS.Recent (0 in
+    // our SYN, which has nothing to echo).
+    if (timestamps) {
+        repr.options.timestamps = TcpOptions::Timestamps{tsval(now, s), s->state == TcpState::SynSent ? 0u : s->ts.recent};
+    }
     if (flags.ack()) {
         repr.ack = s->rcv.nxt;
+        s->ts.last_ack_sent = s->rcv.nxt;
         // Any segment carrying an ACK answers everything received so far.
         s->rcv.ack_now = false;
         s->rcv.segments_since_ack = 0;
         s->timers.delayed_ack.reset();
+        if (s->sack_ok && !flags.syn()) add_sack_blocks(s, repr.options, length);
     }
     // With a device that offloads: it completes the checksum, and cuts a segment longer than one
     // MSS into MSS-sized ones (TSO; see send_limit()).
@@ -89,6 +161,18 @@ void TcpLayer::transmit(Instant now, TcpSocket* s, SeqNum seq, std::size_t lengt
         s->snd.timed_sent_at = now;
     }
     if (length > 0) s->snd.last_send = now;
+    // The scoreboard keeps every data or FIN transmission of a connection that SACKs: new ones as
+    // entries, retransmissions as marks (and, for the undo, counted with the TSval of the first).
+    if (record && s->sack_ok && !flags.syn() && end > seq && is_synchronized(s->state)) {
+        const std::uint32_t resent = s->rec.scoreboard.on_send(seq, end, now);
+        if (resent > 0 && s->rec.undo_armed) {
+            s->rec.undo_retrans += (resent + s->mss - 1) / s->mss;
+            if (!s->rec.first_rxt_seq) {
+                s->rec.first_rxt_seq = seq;
+                s->rec.first_rxt_tsval = tsval(now, s);
+            }
+        }
+    }
 }
 
 // A segment without data carries SND.MAX, the highest sequence number sent, not SND.NXT: after a
@@ -242,6 +326,12 @@ void TcpLayer::output(Instant now, TcpSocket* s) {
                                s->state == TcpState::FinWait1 || s->state == TcpState::Closing ||
                                s->state == TcpState::LastAck;
     if (can_send_data) {
+        // Loss recovery with SACK first (RFC 6675 NextSeg rule 1): the segments judged lost, as
+        // cwnd - pipe allows. Not while going back after a timeout: that resends everything anyway.
+        // Nor while F-RTO sends new data to test the timeout.
+        if (s->sack_ok && s->snd.nxt == s->snd.max && s->rec.frto == 0 && s->rec.scoreboard.lost_bytes() > 0) {
+            retransmit_lost(now, s);
+        }
         for (;;) {
             // Data already sent (between snd_una and snd_nxt), not counting our FIN.
             const SeqNum sent_up_to = seq_min(s->snd.nxt, s->snd.fin_sent ? s->snd.fin_seq : s->snd.nxt);
@@ -249,13 +339,29 @@ void TcpLayer::output(Instant now, TcpSocket* s) {
             const std::size_t unsent = s->snd.buffer.size() > sent ? s->snd.buffer.size() - sent : 0;
 
             // The usable window: the smaller of the peer's window and the congestion window,
-            // less what is in flight.
+            // less what is in flight. With SACK, "in flight" is RFC 6675's pipe for the congestion
+            // window (SACKed and lost bytes have left the network), while the peer's window still
+            // counts from SND.UNA.
             const std::uint32_t flight = static_cast<std::uint32_t>(s->snd.nxt - s->snd.una);
-            const std::uint32_t window = std::min(s->snd.wnd, s->snd.cc->cwnd());
-            const std::uint32_t usable = window > flight ? window - flight : 0;
+            std::uint32_t usable = s->snd.wnd > flight ? s->snd.wnd - flight : 0;
+            const std::uint32_t pipe = s->sack_ok ? s->rec.scoreboard.pipe() : flight;
+            const std::uint32_t cwnd = s->snd.cc->cwnd();
+            usable = std::min(usable, cwnd > pipe ? cwnd - pipe : 0);
 
             if (unsent > 0) {
                 std::size_t length = std::min<std::size_t>({unsent, send_limit(s), usable});
+                if (s->sack_ok && s->snd.nxt < s->snd.max) {
+                    // Going back after a timeout: what the peer SACKed since is not sent again (as
+                    // Linux's tcp_xmit_retransmit_queue); a segment stops where a SACKed range begins.
+                    const SeqNum data_end = s->snd.fin_sent ? s->snd.fin_seq : s->snd.max;
+                    const SeqNum skip = seq_min(s->rec.scoreboard.skip_sacked(s->snd.nxt), data_end);
+                    if (skip != s->snd.nxt) {
+                        s->snd.nxt = skip;
+                        continue;
+                    }
+                    const SeqNum stop = s->rec.scoreboard.next_sacked(s->snd.nxt);
+                    if (stop > s->snd.nxt) length = std::min<std::size_t>(length, static_cast<std::size_t>(stop - s->snd.nxt));
+                }
                 if (length == 0) break;
                 // Several segments in one (TSO): whole segments only, unless it is the end of
                 // the data; the remainder waits for the rules below, as a lone segment would.
@@ -315,6 +421,7 @@ void TcpLayer::output(Instant now, TcpSocket* s) {
             s->timers.persist = now + s->snd.rtt.rto();
             arm_timer(s);
         }
+        if (s->sack_ok) schedule_tlp(now, s);
     }
     if (s->rcv.ack_now && s->state != TcpState::Closed && s->state != TcpState::Listen && s->state != TcpState::SynSent) {
         send_ack(now, s);

@@ -92,7 +92,23 @@ std::string TcpLayer::check_invariants() const {
         for (const auto& range : s.rcv.assembler.ranges()) {
             if (range.start >= range.end || range.end > s.rcv.buffer.free()) return broken("out-of-order data outside the window");
         }
+        if (s.rcv.sack_recent_count > TcpOptions::kMaxSackBlocks) return broken("more SACK blocks remembered than fit");
         if (s.state == TcpState::Closed) continue;
+        if (s.sack_ok && is_synchronized(s.state) && s.state != TcpState::TimeWait) {
+            // The scoreboard (scoreboard.h) covers [SND.UNA, at most SND.MAX), its marks agree
+            // with its counters, and what it counts in flight is no more than was sent.
+            const Scoreboard& sb = s.rec.scoreboard;
+            if (std::string why = sb.check(); !why.empty()) return broken(why.c_str());
+            if (sb.begin() != s.snd.una) return broken("scoreboard does not start at SND.UNA");
+            if (sb.end() > s.snd.max) return broken("scoreboard beyond SND.MAX");
+            if (sb.sacked_bytes() + sb.lost_bytes() > sb.flight()) return broken("scoreboard counts more SACKed and lost than in flight");
+            if (sb.retransmitted_bytes() > sb.flight()) return broken("scoreboard counts more retransmitted than in flight");
+            if (s.rec.tlp_end && *s.rec.tlp_end > s.snd.max) return broken("tail loss probe beyond SND.MAX");
+            if (s.rec.frto != 0 && !s.rec.rto_high) return broken("F-RTO on outside an RTO recovery");
+        }
+        if (!s.sack_ok && (!s.rec.scoreboard.empty() || s.rcv.sack_recent_count != 0 || s.rcv.dsack)) {
+            return broken("SACK state on a connection without SACK");
+        }
         if (!(s.snd.una <= s.snd.nxt && s.snd.nxt <= s.snd.max)) return broken("not SND.UNA <= SND.NXT <= SND.MAX");
         if (s.snd.una < s.snd.iss) return broken("SND.UNA before ISS");
         if (s.rcv.nxt < s.rcv.irs) return broken("RCV.NXT before IRS");
@@ -251,6 +267,12 @@ void TcpLayer::set_up_connection(TcpSocket* s) {
     s->mss = std::min<std::uint16_t>(our_mss(), 536);
     s->snd.rtt = RttEstimator(config_.tcp_min_rto, config_.tcp_max_rto);
     s->snd.cc = make_congestion(s);
+    s->rec = LossRecovery{};
+    s->rcv.sack_recent_count = 0;
+    s->rcv.dsack.reset();
+    s->sack_ok = s->ts_ok = false;
+    s->ts = TimestampState{};
+    s->ts.offset = static_cast<std::uint32_t>(random_.next());  // RFC 7323 5.4: a random clock start
 }
 
 // Gives back buffer storage that holds nothing (an idle connection keeps none). Out-of-order data
@@ -501,6 +523,16 @@ TcpInfo TcpLayer::info(const TcpSocket* s) const {
     }
     i.bytes_in_flight = s->snd.in_flight();
     i.retransmits = s->total_retransmits;
+    if (s->sack_ok && s->mss > 0) {
+        const Scoreboard& sb = s->rec.scoreboard;
+        auto segments = [&](std::uint32_t bytes) { return (bytes + s->mss - 1) / s->mss; };
+        i.lost = segments(sb.lost_bytes());
+        i.sacked = segments(sb.sacked_bytes());
+        i.retrans = segments(sb.retransmitted_bytes());
+    }
+    i.reordering = s->rec.reordering;
+    i.sack = s->sack_ok;
+    i.timestamps = s->ts_ok;
     i.snd_wnd = s->snd.wnd;
     i.rcv_wnd = s->rcv.wnd;
     i.snd_wscale = s->snd.wscale;
@@ -520,6 +552,13 @@ Verdict TcpLayer::enter_state(Instant now, TcpSocket* s, TcpState state) {
     s->state = state;
     if (Tracer* t = config_.tracer) [[unlikely]] t->tcp_state(s->local_port, s->remote_port, to_string(old), to_string(state));
     if (s->log) tcp_log::state_changed(now, *s, old);
+    if (state == TcpState::Established && old != TcpState::Established) {
+        s->rec.scoreboard.reset(s->snd.una);
+        s->rec.rack_fack = s->snd.una;
+        // RACK's minimum RTT starts from the handshake's sample, as Linux's tcp_min_rtt: a
+        // retransmission acknowledged sooner than that cannot have been what was delivered.
+        if (s->snd.rtt.has_sample()) s->rec.min_rtt = s->snd.rtt.srtt();
+    }
     if (state == TcpState::TimeWait) {
         // Everything but the 2*MSL timer stops (RFC 9293 3.10.7.4 "TIME-WAIT STATE"). An orphan
         // that reaches TIME-WAIT is counted there, not among the orphans (as Linux).
@@ -527,6 +566,8 @@ Verdict TcpLayer::enter_state(Instant now, TcpSocket* s, TcpState state) {
         s->timers.persist.reset();
         s->timers.keepalive.reset();
         s->timers.delayed_ack.reset();
+        s->timers.rack.reset();
+        s->timers.tlp.reset();
         s->timers.time_wait = now + config_.tcp_time_wait;
         if (s->counted_orphan) {
             s->counted_orphan = false;
@@ -574,6 +615,8 @@ Verdict TcpLayer::fail(Instant now, TcpSocket* s, SocketError error) {
     s->timers.keepalive.reset();
     s->timers.delayed_ack.reset();
     s->timers.time_wait.reset();
+    s->timers.rack.reset();
+    s->timers.tlp.reset();
     s->snd.buffer.reset(0);
     s->notify();
     return Verdict::Gone;
@@ -635,7 +678,7 @@ void TcpLayer::arm_timer(TcpSocket* s) {
     if (s->gone) return;
     std::optional<Instant> earliest;
     for (const auto& d : {s->timers.rto, s->timers.persist, s->timers.delayed_ack, s->timers.time_wait,
-                          s->timers.keepalive}) {
+                          s->timers.keepalive, s->timers.rack, s->timers.tlp}) {
         if (d && (!earliest || *d < *earliest)) earliest = d;
     }
     if (!earliest) return;  // a stale wake-up, if any, finds nothing due and does no harm
@@ -663,6 +706,17 @@ void TcpLayer::on_timer(Instant now, TcpSocket* s) {
         s->timers.delayed_ack.reset();
         send_ack(now, s);
     }
+    if (s->timers.rack && now >= *s->timers.rack) {
+        // RACK's reordering window has passed for a segment (RFC 8985 6.3): judge it again.
+        s->timers.rack.reset();
+        rack_detect_loss(now, s);
+        enter_recovery_if_lost(now, s);
+        output(now, s);
+    }
+    if (s->timers.tlp && now >= *s->timers.tlp) {
+        s->timers.tlp.reset();
+        on_tlp(now, s);
+    }
     if (s->timers.rto && now >= *s->timers.rto) {
         s->timers.rto.reset();
         if (on_rto(now, s) == Verdict::Gone) return;
@@ -688,6 +742,26 @@ Verdict TcpLayer::on_rto(Instant now, TcpSocket* s) {
     const std::uint32_t limit = handshake ? config_.tcp_syn_retries : config_.tcp_retries;
     if (s->user_closed && s->timers.retransmits >= config_.tcp_orphan_retries) return abort_orphan(now, s);
     if (s->timers.retransmits >= limit) return fail(now, s, s->soft_error.value_or(SocketError::TimedOut));
+    if (!handshake && s->sack_ok) {
+        // With SACK: the first expiry of an episode may be undone if it proves spurious (Eifel,
+        // D-SACK); every mark goes (RFC 2018 section 8: the receiver may have reneged), all that
+        // is outstanding is lost, and no fast recovery starts until SND.UNA passes SND.MAX.
+        // F-RTO on the first expiry of an episode, if more than the first segment is out (else
+        // there is nothing to tell a spurious timeout by) and no fast recovery was on (as Linux:
+        // its retransmissions would blur what the ACKs say).
+        s->rec.frto = 0;
+        if (!s->rec.rto_high) {
+            s->rec.prior_cwnd = s->snd.cc->cwnd();
+            s->rec.prior_ssthresh = s->snd.cc->ssthresh();
+            arm_undo(s);
+            if (s->snd.in_flight() > s->mss && !s->snd.cc->in_recovery()) s->rec.frto = 1;
+        }
+        s->rec.scoreboard.on_timeout();
+        s->rec.rto_high = s->snd.max;
+        s->rec.tlp_end.reset();
+        s->timers.rack.reset();
+        s->timers.tlp.reset();
+    }
     ++s->timers.retransmits;
     s->snd.rtt.back_off();
     if (s->log) tcp_log::cause(now, *s, TcpLogEvent::Timeout);
@@ -737,7 +811,7 @@ Verdict TcpLayer::on_persist(Instant now, TcpSocket* s) {
         // (process_ack believes an ACK for it, should the peer keep it). Nor is it timed: its ACK
         // comes when the window opens, which says nothing about the round-trip time.
         const bool timing = s->snd.timed_seq.has_value();
-        transmit(now, s, s->snd.nxt, 1, TcpFlags::kAck);
+        transmit(now, s, s->snd.nxt, 1, TcpFlags::kAck, /*record=*/false);
         if (!timing) s->snd.timed_seq.reset();
     }
     ++s->timers.probes;

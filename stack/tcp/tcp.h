@@ -1,5 +1,6 @@
 // TCP, the Transmission Control Protocol (RFC 9293): a reliable, ordered byte stream between two
-// ports, with flow control (the receive window) and congestion control (RFC 5681, RFC 6582).
+// ports, with flow control (the receive window), congestion control (RFC 5681, RFC 6582), and
+// timestamps (RFC 7323) and SACK (RFC 2018) when the peer agrees.
 //
 // The layer is split by concept, one file each:
 //   tcp.h / tcp.cpp   the layer: connection table, listeners and backlog, opening and closing,
@@ -11,6 +12,8 @@
 //   syn_cookie.h      SYN cookies (RFC 4987 3.6) for a listener whose SYN queue is full
 //   ring_buffer.h     send and receive buffers; assembler.h out-of-order data
 //   rtt.h             the retransmission timeout (RFC 6298)
+//   scoreboard.h      with SACK, what the sender knows of each segment in flight (RFC 6675)
+//   recovery.cpp      loss recovery with SACK: RACK-TLP (RFC 8985), RFC 6675, undo (RFC 2883, 3522)
 //   congestion/       congestion control algorithms behind one interface
 //
 // All timers are deadlines in each socket; the layer keeps one TimerQueue entry per socket, for
@@ -55,6 +58,10 @@ struct TcpInfo {
     std::uint32_t cwnd = 0, ssthresh = 0;      // bytes
     std::uint32_t bytes_in_flight = 0;
     std::uint32_t retransmits = 0;             // total segments retransmitted
+    // Loss recovery, as Linux's tcpi_lost, tcpi_sacked, tcpi_retrans, tcpi_reordering (segments).
+    std::uint32_t lost = 0, sacked = 0, retrans = 0;
+    std::uint32_t reordering = 3;
+    bool sack = false, timestamps = false;     // negotiated (tcpi_options TCPI_OPT_SACK, TCPI_OPT_TIMESTAMPS)
     std::uint32_t snd_wnd = 0, rcv_wnd = 0;
     std::uint8_t snd_wscale = 0, rcv_wscale = 0;
     CongestionAlgorithm congestion = CongestionAlgorithm::NewReno;
@@ -163,12 +170,17 @@ private:
     Verdict process_ack(Instant now, TcpSocket* s, const Segment& seg);
     void process_text(Instant now, TcpSocket* s, const Segment& seg);
     Verdict process_fin(Instant now, TcpSocket* s, const Segment& seg);
-    void apply_options(TcpSocket* s, const TcpOptions& options);
+    void apply_options(Instant now, TcpSocket* s, const TcpOptions& options);
+    bool paws_reject(Instant now, const TcpSocket* s, const Segment& seg) const;
+    void update_ts_recent(Instant now, TcpSocket* s, const Segment& seg);
     void update_window(TcpSocket* s, const Segment& seg);
     TcpSocket* make_child(Instant now, TcpSocket* listener, const Segment& seg);
 
     // output.cpp
-    void transmit(Instant now, TcpSocket* s, SeqNum seq, std::size_t length, TcpFlags flags);
+    // `record`: a data or FIN segment the scoreboard keeps (not a zero-window probe).
+    void transmit(Instant now, TcpSocket* s, SeqNum seq, std::size_t length, TcpFlags flags, bool record = true);
+    std::uint32_t tsval(Instant now, const TcpSocket* s) const;
+    void add_sack_blocks(TcpSocket* s, TcpOptions& options, std::size_t length);
     void send_ack(Instant now, TcpSocket* s);
     void send_challenge_ack(Instant now, TcpSocket* s);
     void send_syn_ack_cookie(Instant now, const Segment& syn, SeqNum cookie, std::uint16_t mss, std::uint16_t window);
@@ -178,6 +190,23 @@ private:
     std::uint32_t receive_space(const TcpSocket* s) const;
     bool nagle_allows(const TcpSocket* s, std::size_t length, std::size_t unsent) const;
     void retransmit_first(Instant now, TcpSocket* s);
+
+    // recovery.cpp: SACK-based loss recovery (RFC 6675, RFC 8985 RACK-TLP), spurious-retransmission undo
+    void sack_input(Instant now, TcpSocket* s, const Segment& seg);
+    void rack_delivered(Instant now, TcpSocket* s, const Scoreboard::Entry& e, const Segment* seg);
+    void rack_detect_loss(Instant now, TcpSocket* s);
+    Duration rack_reo_wnd(const TcpSocket* s) const;
+    void enter_recovery_if_lost(Instant now, TcpSocket* s);
+    void retransmit_lost(Instant now, TcpSocket* s);
+    void retransmit_range(Instant now, TcpSocket* s, SeqNum from, SeqNum to);
+    void arm_undo(TcpSocket* s);
+    void undo(TcpSocket* s);
+    void schedule_tlp(Instant now, TcpSocket* s);
+    void on_tlp(Instant now, TcpSocket* s);
+    void tlp_ack(TcpSocket* s, const Segment& seg, bool dsack_for_probe);
+    void note_received_out_of_order(TcpSocket* s, SeqNum seq);
+    void frto_ack(TcpSocket* s, bool original_acked);
+    void frto_dupack(TcpSocket* s);
 
     // tcp.cpp
     void arm_timer(TcpSocket* s);

@@ -17,6 +17,8 @@ const char* to_string(TcpLogEvent event) {
         case TcpLogEvent::Timeout: return "timeout";
         case TcpLogEvent::FastRetransmit: return "fast_retransmit";
         case TcpLogEvent::PartialAck: return "partial_ack";
+        case TcpLogEvent::RackLoss: return "rack_loss";
+        case TcpLogEvent::TailLossProbe: return "tlp";
         case TcpLogEvent::State: return "state";
     }
     return "?";
@@ -28,6 +30,8 @@ const char* to_string(RetransmitCause cause) {
         case RetransmitCause::Timeout: return "rto";
         case RetransmitCause::FastRetransmit: return "fast_retransmit";
         case RetransmitCause::PartialAck: return "partial_ack";
+        case RetransmitCause::RackLoss: return "rack_loss";
+        case RetransmitCause::TailLossProbe: return "tlp";
         case RetransmitCause::Other: return "other";
     }
     return "?";
@@ -107,6 +111,8 @@ void cause(Instant now, TcpSocket& s, TcpLogEvent event) {
         case TcpLogEvent::Timeout: s.log->cause = RetransmitCause::Timeout; break;
         case TcpLogEvent::FastRetransmit: s.log->cause = RetransmitCause::FastRetransmit; break;
         case TcpLogEvent::PartialAck: s.log->cause = RetransmitCause::PartialAck; break;
+        case TcpLogEvent::RackLoss: s.log->cause = RetransmitCause::RackLoss; break;
+        case TcpLogEvent::TailLossProbe: s.log->cause = RetransmitCause::TailLossProbe; break;
         default: break;
     }
     s.log->record(entry_now(now, s, event));

@@ -42,6 +42,8 @@ enum class TcpLogEvent : std::uint8_t {
     Timeout,         // the retransmission timer expired (RFC 6298 5.4-5.6): the cause of what is resent next
     FastRetransmit,  // the third duplicate ACK (RFC 5681 3.2)
     PartialAck,      // a partial ACK during recovery: the next hole is resent (RFC 6582 3.2 step 3)
+    RackLoss,        // SACK recovery began: RACK found a segment lost by time (RFC 8985 6.2, RFC 6675 5)
+    TailLossProbe,   // the probe timeout fired: the last segment (or new data) goes as a probe (RFC 8985 7.3)
     State,           // a state change: previous -> state
 };
 
@@ -51,6 +53,8 @@ enum class RetransmitCause : std::uint8_t {
     Timeout,         // RTO (go-back-N resends after it carry this too)
     FastRetransmit,
     PartialAck,
+    RackLoss,        // resent during a SACK recovery that RACK began
+    TailLossProbe,
     Other,           // a repeated SYN-ACK answering a repeated SYN, a keepalive probe
 };
 
@@ -121,7 +125,7 @@ private:
 namespace tcp_log {
 void sent(Instant now, TcpSocket& s, SeqNum seq, std::size_t length, TcpFlags flags);
 void received(Instant now, TcpSocket& s, const TcpRepr& header, std::size_t length);
-void cause(Instant now, TcpSocket& s, TcpLogEvent event);  // Timeout, FastRetransmit or PartialAck
+void cause(Instant now, TcpSocket& s, TcpLogEvent event);  // Timeout, FastRetransmit, PartialAck, RackLoss or TailLossProbe
 void state_changed(Instant now, TcpSocket& s, TcpState previous);
 
 TcpLogSnapshot snapshot(const TcpSocket& s);

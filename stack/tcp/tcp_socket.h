@@ -5,8 +5,12 @@
 //
 //   SendSequence     snd    the send sequence space (RFC 9293 figure 3), the send buffer, the FIN
 //                           we send, RTT measurement (RFC 6298) and congestion control (RFC 5681)
+//   LossRecovery     rec    with SACK: the scoreboard (RFC 6675), RACK-TLP (RFC 8985), and what
+//                           undoing a spurious retransmission needs (RFC 2883, RFC 3522)
 //   ReceiveSequence  rcv    the receive sequence space (RFC 9293 figure 4), the receive buffer with
-//                           out-of-order data, the peer's FIN, when to acknowledge (RFC 1122 4.2.3.2)
+//                           out-of-order data, the peer's FIN, when to acknowledge (RFC 1122 4.2.3.2),
+//                           the SACK blocks we report (RFC 2018, RFC 2883)
+//   TimestampState   ts     RFC 7323 timestamps: our clock's offset, TS.Recent, Last.ACK.sent
 //   TcpTimers        timers every timer as a deadline, and the retry counts that back them off
 //   ListenerQueues   queues a listener's SYN queue and accept queue (the listen backlog)
 //   TcpUserOptions   opts   what the application set with setsockopt()
@@ -37,6 +41,7 @@
 //     3 - future sequence numbers that are not yet allowed
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -48,8 +53,10 @@
 #include "stack/core/time.h"
 #include "stack/tcp/assembler.h"
 #include "stack/tcp/congestion/congestion.h"
+#include "stack/tcp/header.h"
 #include "stack/tcp/ring_buffer.h"
 #include "stack/tcp/rtt.h"
+#include "stack/tcp/scoreboard.h"
 #include "stack/tcp/seq.h"
 #include "stack/tcp/state.h"
 #include "stack/tcp/tcp_log.h"
@@ -90,6 +97,58 @@ struct SendSequence {
     std::uint32_t in_flight() const { return static_cast<std::uint32_t>(max - una); }
 };
 
+// Loss recovery when the peer SACKs (recovery.cpp): RFC 6675's scoreboard and pipe, RACK's
+// time-based loss detection and TLP's tail loss probes (RFC 8985), and the undo of a reduction
+// that answered spurious retransmissions (RFC 2883 section 4, RFC 3522). Unused without SACK.
+// Invariant: with SACK on a synchronized connection, scoreboard.begin() = SND.UNA and
+// scoreboard.end() <= SND.MAX; tlp_end, when set, <= SND.MAX.
+struct LossRecovery {
+    Scoreboard scoreboard;
+
+    // RACK (RFC 8985 section 6.1): the most recently sent segment that was delivered.
+    bool rack_valid = false;
+    Instant rack_xmit_ts;             // RACK.xmit_ts
+    SeqNum rack_end_seq;              // RACK.end_seq
+    Duration rack_rtt;                // RACK.rtt: that segment's round trip
+    SeqNum rack_fack;                 // RACK.fack: the highest end delivered (reordering detection)
+    std::optional<Duration> min_rtt;  // the smallest RTT seen (RACK.min_RTT)
+    bool reordering_seen = false;     // RACK.reordering_seen
+    std::uint32_t reo_wnd_mult = 1;   // RACK.reo_wnd_mult: grows with each D-SACK round
+    std::uint32_t reo_wnd_persist = 0;  // recoveries left before reo_wnd_mult resets
+    std::optional<SeqNum> dsack_round;  // RACK.dsack_round
+    std::uint32_t reordering = 3;     // reordering degree in segments (Linux tp->reordering, TCP_INFO)
+
+    // TLP (RFC 8985 section 7): TLP.end_seq of the probe in flight, and what it was.
+    std::optional<SeqNum> tlp_end;
+    bool tlp_retransmitted = false;   // the probe resent old data (not new data)
+    bool tlp_dsacked = false;         // a D-SACK reported the probe as a duplicate
+
+    // After an RTO: SND.MAX then. Until SND.UNA reaches it the go-back-N resends everything (Linux's
+    // CA_Loss with high_seq), and no fast recovery starts.
+    std::optional<SeqNum> rto_high;
+    // F-RTO (RFC 5682 section 3, SACK-enhanced; Linux's tcp_frto): after an RTO, 1 while waiting
+    // for the first ACK, 2 for the second; 0 off. An RTO whose next two ACKs both advance SND.UNA
+    // while only new data was sent in between was spurious.
+    std::uint8_t frto = 0;
+
+    // Undo (Linux's undo_marker, undo_retrans, retrans_stamp, prior_cwnd, prior_ssthresh).
+    bool undo_armed = false;          // a reduction happened that may still be undone
+    SeqNum undo_marker;               // SND.UNA when it happened: D-SACKs of data below it do not count
+    std::uint32_t undo_retrans = 0;   // its retransmissions (segments) not yet reported as duplicates
+    std::optional<SeqNum> first_rxt_seq;  // the first retransmission of the episode...
+    std::uint32_t first_rxt_tsval = 0;    // ...and our TSval then (Eifel, RFC 3522)
+    std::uint32_t prior_cwnd = 0, prior_ssthresh = 0;  // before the reduction
+};
+
+// RFC 7323 timestamps, when both SYNs carried the option (TcpSocket::ts_ok).
+// Invariant: recent is the TSval of a segment that was acceptable and not after Last.ACK.sent.
+struct TimestampState {
+    std::uint32_t offset = 0;         // added to our millisecond clock: a random start per connection (RFC 7323 5.4)
+    std::uint32_t recent = 0;         // TS.Recent: the TSval we echo
+    Instant recent_at;                // when TS.Recent was set (PAWS trusts it for 24 days, RFC 7323 5.5)
+    SeqNum last_ack_sent;             // Last.ACK.sent: the ACK field of our latest segment
+};
+
 // The receive sequence space and everything the receiver keeps (RFC 9293 3.3.1, 3.8.6.2.2, 3.10.7.4).
 // Invariant: adv >= nxt + wnd at the time wnd was advertised, and adv never moves left; the bytes
 // [nxt, nxt + buffer.free()) are the only ones we will store; the assembler's ranges lie within them.
@@ -106,6 +165,11 @@ struct ReceiveSequence {
     // When to acknowledge (RFC 1122 4.2.3.2, RFC 5681 4.2).
     std::uint32_t segments_since_ack = 0;  // full segments received but not yet acknowledged
     bool ack_now = false;                  // an ACK must go out at the next output
+    // SACK blocks to report (RFC 2018 section 4): one sequence number inside each of the blocks most
+    // recently changed, newest first. Each is reported as the assembler's range holding it now.
+    std::array<SeqNum, TcpOptions::kMaxSackBlocks> sack_recent{};
+    std::uint8_t sack_recent_count = 0;
+    std::optional<SackBlock> dsack;        // a duplicate received, reported once (RFC 2883)
 };
 
 // Every timer as a deadline (nullopt = not armed), and the counts that back the timers off. The
@@ -116,6 +180,8 @@ struct TcpTimers {
     std::optional<Instant> delayed_ack;  // RFC 1122 4.2.3.2
     std::optional<Instant> time_wait;    // 2*MSL in TIME-WAIT; also the orphaned FIN-WAIT-2 timeout
     std::optional<Instant> keepalive;    // RFC 1122 4.2.3.6
+    std::optional<Instant> rack;         // RACK reordering timeout (RFC 8985 6.3)
+    std::optional<Instant> tlp;          // tail loss probe timeout, PTO (RFC 8985 7.2)
     std::uint32_t retransmits = 0;       // consecutive RTO expiries without progress
     std::uint32_t probes = 0;            // zero-window probes sent without the window opening
     std::uint32_t keepalive_probes = 0;  // keepalive probes unanswered
@@ -158,11 +224,16 @@ public:
     std::uint16_t remote_port = 0;
 
     // ---- What both directions agreed in the handshake (RFC 9293 3.7.1, RFC 7323 1.3) ----
-    std::uint16_t mss = 536;         // the most data we put in one segment (RFC 9293 3.7.1 default)
+    std::uint16_t mss = 536;         // the most data we put in one segment (RFC 9293 3.7.1 default),
+                                     // less the 12 bytes of the timestamps option when on (as Linux's mss_cache)
     bool wscale_ok = false;          // both SYNs carried the window scale option
+    bool sack_ok = false;            // both SYNs carried SACK-Permitted (RFC 2018): blocks are sent and used
+    bool ts_ok = false;              // both SYNs carried timestamps (RFC 7323): on every segment from now on
 
     SendSequence snd;
+    LossRecovery rec;
     ReceiveSequence rcv;
+    TimestampState ts;
     TcpTimers timers;
     ListenerQueues queues;           // used by a listener only
     TcpUserOptions opts;

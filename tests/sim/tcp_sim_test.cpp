@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <iostream>
 #include <cstdlib>
 #include <memory>
 #include <sstream>
@@ -76,6 +77,10 @@ struct SimOptions {
     // TCP segmentation and checksum offload, done in software on the sending side just before the
     // faults (drivers/software_offload.h): TCP sends up to 64 KiB per transmit.
     bool offload = false;
+    // SACK (RFC 2018, with RACK-TLP recovery) and timestamps (RFC 7323) on both stacks; off, the
+    // stacks recover as NewReno does.
+    bool sack = true;
+    bool timestamps = true;
 };
 
 struct SimResult {
@@ -84,6 +89,7 @@ struct SimResult {
     Duration elapsed;           // virtual time to transfer and close
     std::uint64_t payload = 0;  // bytes delivered, all connections, both ways
     std::uint64_t retransmits = 0, timeouts = 0;
+    std::uint64_t sack_recoveries = 0, tlp_probes = 0, spurious_undos = 0;
     std::uint64_t segmented_frames = 0, pieces = 0;  // with offload: large frames and what they became
 };
 
@@ -95,9 +101,9 @@ public:
           faults_b_(link_.b(), FaultConfig::tx_only(faults(o)), o.seed * 2 + 2),
           offload_a_(faults_a_), offload_b_(faults_b_),
           a_(o.offload ? static_cast<NetDevice&>(offload_a_) : faults_a_, InterfaceConfig{Ipv4Cidr{kIpA, 24}, std::nullopt},
-             config(), o.seed * 7 + 3),
+             config(o), o.seed * 7 + 3),
           b_(o.offload ? static_cast<NetDevice&>(offload_b_) : faults_b_, InterfaceConfig{Ipv4Cidr{kIpB, 24}, std::nullopt},
-             config(), o.seed * 7 + 4) {
+             config(o), o.seed * 7 + 4) {
         // ARP is not what this simulation is about: the neighbours are configured.
         a_.arp().add_static(kIpB, kMacB);
         b_.arp().add_static(kIpA, kMacA);
@@ -161,8 +167,15 @@ public:
                 }
             }
         }
+        if (std::getenv("TCPIP_SIM_STATS")) {
+            print_stats(std::cerr, "A tcp", a_.stats().tcp);
+            print_stats(std::cerr, "B tcp", b_.stats().tcp);
+        }
         result.retransmits = a_.stats().tcp.retransmitted_segments + b_.stats().tcp.retransmitted_segments;
         result.timeouts = a_.stats().tcp.timeouts + b_.stats().tcp.timeouts;
+        result.sack_recoveries = a_.stats().tcp.sack_recoveries + b_.stats().tcp.sack_recoveries;
+        result.tlp_probes = a_.stats().tcp.tlp_probes + b_.stats().tcp.tlp_probes;
+        result.spurious_undos = a_.stats().tcp.spurious_undos + b_.stats().tcp.spurious_undos;
         result.segmented_frames = offload_a_.stats().segmented_frames + offload_b_.stats().segmented_frames;
         result.pieces = offload_a_.stats().pieces + offload_b_.stats().pieces;
 
@@ -203,9 +216,11 @@ private:
         f.corrupt = o.corrupt;
         return f;
     }
-    static StackConfig config() {
+    static StackConfig config(const SimOptions& o) {
         StackConfig c;
         c.tcp_time_wait = Duration::seconds(10);
+        c.tcp_sack = o.sack;
+        c.tcp_timestamps = o.timestamps;
         return c;
     }
 
@@ -322,9 +337,12 @@ TEST(TcpSimulation, TransfersCompleteUnderFaults) {
         o.loss = kLossRates[which];
         o.connections = seed % 3 == 0 ? 3 : 1;  // every third run: several connections at once
         o.offload = (seed / 4) % 2 == 1;        // half the runs at each loss rate: with TSO
+        o.sack = (seed / 8) % 2 == 0;           // and, crossed with that, half with SACK off
+        o.timestamps = (seed / 16) % 2 == 0;    // and a half with timestamps off
         SimResult r = Sim(o).run();
         ASSERT_TRUE(r.ok) << "seed " << seed << " (loss " << o.loss << ", " << o.connections << " connections"
-                          << (o.offload ? ", offload" : "") << "): " << r.failure << "\n" << replay_hint(seed);
+                          << (o.offload ? ", offload" : "") << (o.sack ? "" : ", no SACK")
+                          << (o.timestamps ? "" : ", no timestamps") << "): " << r.failure << "\n" << replay_hint(seed);
         Row& row = rows[which];
         ++row.runs;
         row.goodput_sum += static_cast<double>(r.payload) * 8 / r.elapsed.seconds_f() / 1e6;
@@ -337,6 +355,42 @@ TEST(TcpSimulation, TransfersCompleteUnderFaults) {
         std::printf("  %4.0f%%  %4d   %10.1f                            %8llu   %8llu\n", row.loss * 100, row.runs,
                     row.goodput_sum / row.runs, static_cast<unsigned long long>(row.retransmits),
                     static_cast<unsigned long long>(row.timeouts));
+    }
+}
+
+// SACK with RACK-TLP against NewReno on the same seeded paths (1 % and 5 % loss, no other fault
+// but a little reordering): every byte arrives either way, and SACK recovers with fewer timeouts
+// and in less virtual time, summed over the seeds (one seed may be luckier without).
+TEST(TcpSimulation, SackRecoversFasterThanNewReno) {
+    for (double loss : {0.01, 0.05}) {
+        Duration time_on, time_off;
+        std::uint64_t rto_on = 0, rto_off = 0, recoveries = 0;
+        for (std::uint64_t seed = 1; seed <= 6; ++seed) {
+            for (bool sack : {true, false}) {
+                SimOptions o;
+                o.seed = 500 + seed;
+                o.loss = loss;
+                o.duplicate = 0;
+                o.corrupt = 0;
+                o.reorder = 0.005;
+                o.bytes = 2 * 1000 * 1000;
+                o.sack = sack;
+                SimResult r = Sim(o).run();
+                ASSERT_TRUE(r.ok) << "seed " << o.seed << " loss " << loss << (sack ? " SACK" : " no SACK") << ": "
+                                  << r.failure;
+                EXPECT_EQ(r.payload, 2 * o.bytes);
+                (sack ? time_on : time_off) += r.elapsed;
+                (sack ? rto_on : rto_off) += r.timeouts;
+                if (sack) recoveries += r.sack_recoveries;
+            }
+        }
+        std::printf("  loss %2.0f%%: SACK on %7.2f s virtual, %4llu RTOs (%llu SACK recoveries); off %7.2f s, %4llu RTOs\n",
+                    loss * 100, time_on.seconds_f(), static_cast<unsigned long long>(rto_on),
+                    static_cast<unsigned long long>(recoveries), time_off.seconds_f(),
+                    static_cast<unsigned long long>(rto_off));
+        EXPECT_GT(recoveries, 0u);
+        EXPECT_LT(rto_on, rto_off) << "loss " << loss;
+        EXPECT_LT(time_on, time_off) << "loss " << loss;
     }
 }
 

@@ -34,6 +34,27 @@ public:
     virtual bool on_dup_ack(SeqNum snd_una, SeqNum snd_max, std::uint32_t in_flight) = 0;
     // The retransmission timer expired.
     virtual void on_rto(std::uint32_t in_flight) = 0;
+    // Loss detected from the SACK scoreboard (RACK, RFC 8985 6.2; or a tail loss probe that repaired
+    // a loss, RFC 8985 7.4.2), not by counting duplicate ACKs: a connection whose peer SACKs never
+    // calls on_dup_ack(). Enters fast recovery at most once per window of data: nothing happens if a
+    // recovery is already on, or if `snd_una` has not passed the previous recovery point (RFC 6582's
+    // "recover" rule: the loss is of data sent before the last reduction). Otherwise it reduces
+    // ssthresh as the algorithm does (NewReno: RFC 5681 equation 4, max(in_flight / 2, 2 MSS)),
+    // sets cwnd = ssthresh, and the recovery point = `snd_max` (which may be `snd_una`: a recovery
+    // that the next ACK of new data ends, as after a tail loss probe repaired a loss).
+    // During a recovery begun here on_ack() neither inflates nor deflates cwnd and never asks for a
+    // retransmission (the scoreboard chooses what to resend, RFC 6675 NextSeg, while pipe < cwnd); the
+    // first ACK at or past the recovery point ends the recovery with cwnd = ssthresh (as Linux's
+    // tcp_end_cwnd_reduction). Returns true if a recovery began.
+    virtual bool on_loss(SeqNum snd_una, SeqNum snd_max, std::uint32_t in_flight) = 0;
+    // The last reduction (on_loss, the third duplicate ACK, or on_rto) answered retransmissions that
+    // proved spurious (RFC 2883 section 4 D-SACK, RFC 3522 Eifel timestamps). `prior_cwnd` and
+    // `prior_ssthresh` are what cwnd() and ssthresh() said just before that reduction (the caller keeps
+    // them, as Linux's prior_cwnd and prior_ssthresh). Put the window back as Linux's
+    // tcp_undo_cwnd_reduction does: cwnd = max(cwnd, prior_cwnd), ssthresh = max(ssthresh,
+    // prior_ssthresh); leave recovery. An algorithm with more state (CUBIC's W_max, epoch) may restore
+    // that too; Linux's CUBIC restores only the window (tcp_reno_undo_cwnd).
+    virtual void on_undo(std::uint32_t prior_cwnd, std::uint32_t prior_ssthresh) = 0;
     // The connection was idle longer than an RTO (RFC 5681 section 4.1): restart slowly.
     virtual void on_idle_restart() = 0;
 };

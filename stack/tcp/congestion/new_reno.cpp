@@ -1,5 +1,7 @@
 // NewReno: slow start, congestion avoidance, fast retransmit and fast recovery as RFC 5681
-// describes them, with RFC 6582's handling of partial ACKs during recovery.
+// describes them, with RFC 6582's handling of partial ACKs during recovery. With a peer that
+// SACKs, recovery is entered by on_loss() (the scoreboard found a loss) and the window during it is
+// RFC 6675's: cwnd = ssthresh, with the caller sending while pipe < cwnd.
 //
 #include <algorithm>
 
@@ -24,6 +26,13 @@ public:
 
     bool on_ack(std::uint32_t acked, SeqNum snd_una, std::uint32_t in_flight) override {
         dup_acks_ = 0;
+        if (in_recovery_ && sack_recovery_) {
+            // RFC 6675: the window stays at ssthresh until the recovery point is acknowledged.
+            if (snd_una < recover_) return false;
+            cwnd_ = ssthresh_;
+            in_recovery_ = false;
+            return false;
+        }
         if (in_recovery_) {
             if (snd_una < recover_) {
                 // RFC 6582 section 3.2 step 3, partial ACK: deflate by the amount acknowledged,
@@ -67,8 +76,30 @@ public:
         cwnd_ = ssthresh_ + 3 * mss_;
         recover_ = snd_max;
         in_recovery_ = true;
+        sack_recovery_ = false;
         had_recovery_ = true;
         return true;
+    }
+
+    bool on_loss(SeqNum snd_una, SeqNum snd_max, std::uint32_t in_flight) override {
+        if (in_recovery_) return false;
+        if (had_recovery_ && snd_una < recover_) return false;  // RFC 6582 "recover": one reduction per window
+        ssthresh_ = std::max(in_flight / 2, 2 * mss_);  // RFC 5681 equation 4
+        cwnd_ = ssthresh_;                              // RFC 6675 section 5 step (4.2)
+        recover_ = snd_max;
+        in_recovery_ = true;
+        sack_recovery_ = true;
+        had_recovery_ = true;
+        dup_acks_ = 0;
+        return true;
+    }
+
+    void on_undo(std::uint32_t prior_cwnd, std::uint32_t prior_ssthresh) override {
+        cwnd_ = std::max(cwnd_, prior_cwnd);
+        ssthresh_ = std::max(ssthresh_, prior_ssthresh);
+        in_recovery_ = false;
+        dup_acks_ = 0;
+        bytes_acked_ = 0;
     }
 
     void on_rto(std::uint32_t in_flight) override {
@@ -90,6 +121,7 @@ private:
     SeqNum recover_;                // RFC 6582 "recover": snd_max when the last recovery began
     bool in_recovery_ = false;
     bool had_recovery_ = false;
+    bool sack_recovery_ = false;    // the recovery was begun by on_loss(): RFC 6675's window rules
 };
 
 }  // namespace

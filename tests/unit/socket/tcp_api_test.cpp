@@ -744,8 +744,10 @@ TEST_F(TcpApi, MaxsegBeforeConnectLimitsBothEndsAndChildrenInheritOptions) {
     ASSERT_EQ(tcpip::connect(c, sa(at), sizeof at), 0);
     int s = tcpip::accept(l, nullptr, nullptr);
     ASSERT_GE(s, 0);
-    EXPECT_EQ(our_int(c, IPPROTO_TCP, TCP_MAXSEG), 1000);
-    EXPECT_EQ(our_int(s, IPPROTO_TCP, TCP_MAXSEG), 1000);  // our SYN said 1000
+    // Timestamps are on (both stacks offer them, as Linux): a segment holds 1000 - 12 bytes of
+    // data, and TCP_MAXSEG says so, as Linux's mss_cache.
+    EXPECT_EQ(our_int(c, IPPROTO_TCP, TCP_MAXSEG), 988);
+    EXPECT_EQ(our_int(s, IPPROTO_TCP, TCP_MAXSEG), 988);  // our SYN said 1000
     EXPECT_EQ(our_int(s, IPPROTO_TCP, TCP_NODELAY), 1);
     EXPECT_EQ(our_int(s, SOL_SOCKET, SO_KEEPALIVE), 1);
     EXPECT_EQ(our_int(s, IPPROTO_TCP, TCP_KEEPIDLE), 42);
@@ -794,7 +796,11 @@ TEST_F(TcpApi, TcpInfoReportsStateRttAndWindowsInLinuxUnits) {
     EXPECT_GT(ti.tcpi_rtt, 0u);
     EXPECT_LT(ti.tcpi_rtt, 1000000u);  // microseconds: well under a second on a memory link
     EXPECT_GE(ti.tcpi_rto, 200000u);   // at least the 200 ms minimum
-    EXPECT_EQ(ti.tcpi_snd_mss, 1460u);
+    EXPECT_EQ(ti.tcpi_snd_mss, 1448u);  // 1460 less the timestamps option, as Linux
+    EXPECT_EQ(ti.tcpi_options & (TCPI_OPT_SACK | TCPI_OPT_TIMESTAMPS), TCPI_OPT_SACK | TCPI_OPT_TIMESTAMPS);
+    EXPECT_EQ(ti.tcpi_reordering, 3u);  // Linux's initial tp->reordering
+    EXPECT_EQ(ti.tcpi_lost, 0u);
+    EXPECT_EQ(ti.tcpi_sacked, 0u);
     EXPECT_GE(ti.tcpi_snd_cwnd, 2u);   // segments, not bytes
     EXPECT_LT(ti.tcpi_snd_cwnd, 1000u);
     EXPECT_EQ(ti.tcpi_snd_ssthresh, 0x7fffffffu);  // no loss yet
@@ -807,6 +813,8 @@ TEST_F(TcpApi, TcpInfoReportsStateRttAndWindowsInLinuxUnits) {
     len = sizeof kti;
     ASSERT_EQ(::getsockopt(kp.client, IPPROTO_TCP, TCP_INFO, &kti, &len), 0);
     EXPECT_EQ(kti.tcpi_state, ti.tcpi_state);
+    // The kernel's loopback pair negotiated SACK and timestamps too (its defaults, and ours).
+    EXPECT_EQ(kti.tcpi_options & (TCPI_OPT_SACK | TCPI_OPT_TIMESTAMPS), ti.tcpi_options & (TCPI_OPT_SACK | TCPI_OPT_TIMESTAMPS));
     // A listener, and a short buffer (the first bytes: the state).
     int l = listening(7014);
     std::uint8_t state = 0;

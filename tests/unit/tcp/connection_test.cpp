@@ -21,7 +21,7 @@ TEST_F(TcpTest, ActiveOpen) {
     EXPECT_EQ(r.error(), SocketError::InProgress);
     // The SYN: our MSS (MTU 1500 - 40) and window scale 3 (the smallest shift that lets a 256 KiB
     // buffer be advertised), an unscaled window.
-    Seg syn = expect_sent(at(0), seg().syn().anyseq().window(65535).mss(1460).wscale(3).to(0));
+    Seg syn = expect_sent(at(0), seg().syn().anyseq().window(65535).mss(1460).wscale(3).sack_ok().ts_any().to(0));
     our_port = syn.src_port;
     our_iss = syn.seq_no;
     EXPECT_GE(our_port, TcpLayer::kEphemeralFirst);
@@ -72,7 +72,7 @@ TEST_F(TcpTest, SimultaneousOpen) {
     ASSERT_TRUE(tcp().bind(sock, Ipv4Address::any(), kServerPort).has_value());
     our_port = kServerPort;
     (void)tcp().connect(at(0), sock, kPeerIp, kServerPort);
-    Seg syn = expect_sent(at(0), seg().syn().anyseq().window(65535).mss(1460).wscale(3));
+    Seg syn = expect_sent(at(0), seg().syn().anyseq().window(65535).mss(1460).wscale(3).sack_ok().ts_any());
     our_iss = syn.seq_no;
 
     send(at(5), seg().syn().seq(kPeerIss).window(65535).mss(1460));
@@ -575,14 +575,14 @@ TEST_F(TcpTest, SynRetransmittedWithBackoffThenTimesOut) {
     sock = open_socket();
     peer_port = kServerPort;
     (void)tcp().connect(at(0), sock, kPeerIp, kServerPort);
-    Seg syn = expect_sent(at(0), seg().syn().anyseq().window(65535).mss(1460).wscale(3).to(0));
+    Seg syn = expect_sent(at(0), seg().syn().anyseq().window(65535).mss(1460).wscale(3).sack_ok().ts_any().to(0));
     our_port = syn.src_port;
     expect_nothing(at(999));
-    expect_sent(at(1000), seg().syn().seq(syn.seq_no).window(65535).mss(1460).wscale(3));
+    expect_sent(at(1000), seg().syn().seq(syn.seq_no).window(65535).mss(1460).wscale(3).sack_ok().ts_any());
     expect_nothing(at(2999));
-    expect_sent(at(3000), seg().syn().seq(syn.seq_no).window(65535).mss(1460).wscale(3));
+    expect_sent(at(3000), seg().syn().seq(syn.seq_no).window(65535).mss(1460).wscale(3).sack_ok().ts_any());
     expect_nothing(at(6999));
-    expect_sent(at(7000), seg().syn().seq(syn.seq_no).window(65535).mss(1460).wscale(3));
+    expect_sent(at(7000), seg().syn().seq(syn.seq_no).window(65535).mss(1460).wscale(3).sack_ok().ts_any());
     expect_nothing(at(14999));
     EXPECT_EQ(state(), TcpState::SynSent);
     expect_nothing(at(15000));

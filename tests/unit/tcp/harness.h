@@ -20,8 +20,9 @@
 //
 // Matching (expect_sent): a matcher is a `seg()` describing the conversation from the peer's side,
 // so the segment we send must have its ports swapped. Flags, sequence number and payload length
-// are always compared; the acknowledgment number when ACK is set; the options exactly (MSS and
-// window scale present with these values, or absent; no other option); the window when the
+// are always compared; the acknowledgment number when ACK is set; the options exactly (MSS, window
+// scale, SACK-Permitted, timestamps and SACK blocks present with these values, or absent; no other
+// option; `ts_echo(e)` accepts any TSval with TSecr e, `ts_any()` any timestamps); the window when the
 // matcher sets one; the payload bytes when the matcher gives them (data()) rather than a length.
 // A matcher with our port 0 (`to(0)`) accepts any port of ours (an ephemeral one not yet known).
 #pragma once
@@ -35,6 +36,7 @@
 #include <ostream>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "stack/tcp/tcp.h"
@@ -65,7 +67,12 @@ struct Seg {
     std::optional<std::uint16_t> win;          // a matcher without one accepts any window
     std::optional<std::uint16_t> mss_option;
     std::optional<std::uint8_t> wscale_option;
-    std::vector<std::uint8_t> other_options;   // kinds other than MSS, WS, NOP, EOL (sent segments)
+    bool sack_permitted = false;               // SACK-Permitted (RFC 2018)
+    std::optional<std::pair<std::uint32_t, std::uint32_t>> timestamps;  // TSval, TSecr (RFC 7323)
+    bool any_tsval = false;                    // matcher: a timestamps option with any TSval (TSecr compared)
+    bool any_timestamps = false;               // matcher: a timestamps option with any values
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> sacks;  // SACK blocks [left, right)
+    std::vector<std::uint8_t> other_options;   // kinds other than MSS, WS, SACK-Permitted, SACK, TS, NOP, EOL (sent segments)
     std::size_t length = 0;                    // payload length
     std::optional<std::vector<std::uint8_t>> bytes;  // the payload, when known
     bool from_us = false;
@@ -82,6 +89,12 @@ struct Seg {
     Seg& window(std::uint16_t w) { win = w; return *this; }
     Seg& mss(std::uint16_t m) { mss_option = m; return *this; }
     Seg& wscale(std::uint8_t s) { wscale_option = s; return *this; }
+    Seg& sack_ok() { sack_permitted = true; return *this; }
+    Seg& ts(std::uint32_t val, std::uint32_t ecr) { timestamps = {val, ecr}; return *this; }
+    // Matchers: a timestamps option echoing `ecr` with any TSval; or any timestamps option at all.
+    Seg& ts_echo(std::uint32_t ecr) { timestamps = {0, ecr}; any_tsval = true; return *this; }
+    Seg& ts_any() { timestamps = {0, 0}; any_timestamps = true; return *this; }
+    Seg& sack(std::uint32_t left, std::uint32_t right) { sacks.emplace_back(left, right); return *this; }
     Seg& data(std::vector<std::uint8_t> d) { length = d.size(); bytes = std::move(d); return *this; }
     Seg& len(std::size_t n) { length = n; bytes.reset(); return *this; }
     Seg& from(std::uint16_t peer_port) { src_port = peer_port; return *this; }
@@ -113,9 +126,33 @@ inline void PrintTo(const Seg& s, std::ostream* os) {
     } else {
         *os << "*";
     }
-    if (s.mss_option || s.wscale_option || !s.other_options.empty()) {
+    if (s.mss_option || s.wscale_option || !s.other_options.empty() || s.sack_permitted || s.timestamps || !s.sacks.empty()) {
         *os << ", options [";
         const char* sep = "";
+        if (s.sack_permitted) {
+            *os << "sackOK";
+            sep = ",";
+        }
+        if (s.timestamps) {
+            *os << sep << "TS val ";
+            if (s.any_tsval || s.any_timestamps) {
+                *os << "*";
+            } else {
+                *os << s.timestamps->first;
+            }
+            *os << " ecr ";
+            if (s.any_timestamps) {
+                *os << "*";
+            } else {
+                *os << s.timestamps->second;
+            }
+            sep = ",";
+        }
+        if (!s.sacks.empty()) {
+            *os << sep << "sack " << s.sacks.size();
+            for (auto [l, r] : s.sacks) *os << " {" << l << ":" << r << "}";
+            sep = ",";
+        }
         if (s.mss_option) {
             *os << "mss " << *s.mss_option;
             sep = ",";
@@ -150,6 +187,14 @@ inline std::string mismatch(const Seg& sent, const Seg& m) {
     if (m.win && sent.win != m.win) d << " window;";
     if (sent.mss_option != m.mss_option) d << " mss option;";
     if (sent.wscale_option != m.wscale_option) d << " wscale option;";
+    if (sent.sack_permitted != m.sack_permitted) d << " sackOK option;";
+    if (sent.timestamps.has_value() != m.timestamps.has_value()) {
+        d << " timestamps option;";
+    } else if (m.timestamps && !m.any_timestamps) {
+        if (!m.any_tsval && sent.timestamps->first != m.timestamps->first) d << " TSval;";
+        if (sent.timestamps->second != m.timestamps->second) d << " TSecr;";
+    }
+    if (sent.sacks != m.sacks) d << " SACK blocks;";
     if (!sent.other_options.empty()) d << " unexpected options;";
     if (sent.length != m.length) d << " length;";
     if (m.bytes && sent.bytes != m.bytes) d << " payload bytes;";
@@ -198,6 +243,9 @@ protected:
     }
     std::uint32_t us(std::uint32_t n = 0) const { return our_iss + 1 + n; }
     std::uint32_t peer(std::uint32_t n = 0) const { return kPeerIss + 1 + n; }
+    // Our TSval at `t` (RFC 7323: milliseconds), from the one our SYN or SYN-ACK carried at 0 ms.
+    std::uint32_t our_ts(Instant t) const { return our_ts0 + static_cast<std::uint32_t>(t.total_millis()); }
+    std::uint32_t our_ts0 = 0;
 
     // Runs the stack up to `t`, every timer at its own deadline.
     void advance(Instant t) {
@@ -332,7 +380,11 @@ protected:
         std::optional<std::uint8_t> wscale;          // its window scale option
         std::uint16_t window = 65535;                // in its SYN-ACK or final ACK
         std::int64_t rtt_ms = 10;                    // when its answer comes
+        bool sack = false;                           // SACK-Permitted in its SYN or SYN-ACK
+        std::optional<std::uint32_t> tsval;          // timestamps in its SYN or SYN-ACK, with this TSval
         Handshake& peer_mss(std::optional<std::uint16_t> m) { mss = m; return *this; }
+        Handshake& peer_sack() { sack = true; return *this; }
+        Handshake& peer_ts(std::uint32_t val) { tsval = val; return *this; }
         Handshake& peer_wscale(std::uint8_t s) { wscale = s; return *this; }
         Handshake& peer_window(std::uint16_t w) { window = w; return *this; }
         Handshake& rtt(std::int64_t ms) { rtt_ms = ms; return *this; }
@@ -345,11 +397,18 @@ protected:
         Seg syn = seg().syn().seq(kPeerIss).window(65535);
         if (h.mss) syn.mss(*h.mss);
         if (h.wscale) syn.wscale(*h.wscale);
+        if (h.sack) syn.sack_ok();
+        if (h.tsval) syn.ts(*h.tsval, 0);
         send(at(0), syn);
         Seg synack = take_sent(at(0));
         EXPECT_EQ(synack.flag_bits, 0x12) << to_string(synack);
         our_iss = synack.seq_no;
-        send(at(h.rtt_ms), seg().seq(peer()).ack(us()).window(h.window));
+        Seg ack = seg().seq(peer()).ack(us()).window(h.window);
+        if (h.tsval && synack.timestamps) {
+            our_ts0 = synack.timestamps->first;  // our TSval at 0 ms
+            ack.ts(*h.tsval + static_cast<std::uint32_t>(h.rtt_ms), our_ts0);
+        }
+        send(at(h.rtt_ms), ack);
         auto accepted = tcp().accept(listener);
         EXPECT_TRUE(accepted.has_value()) << "nothing to accept";
         if (!accepted) return nullptr;
@@ -370,9 +429,12 @@ protected:
         Seg syn = take_sent(at(0));
         our_port = syn.src_port;
         our_iss = syn.seq_no;
+        if (syn.timestamps) our_ts0 = syn.timestamps->first;
         Seg synack = seg().syn().seq(kPeerIss).ack(us()).window(h.window);
         if (h.mss) synack.mss(*h.mss);
         if (h.wscale) synack.wscale(*h.wscale);
+        if (h.sack) synack.sack_ok();
+        if (h.tsval) synack.ts(*h.tsval, our_ts0);
         send(at(h.rtt_ms), synack);
         Seg a = take_sent(at(h.rtt_ms));
         EXPECT_EQ(a.flag_bits, 0x10) << to_string(a);
@@ -389,6 +451,16 @@ protected:
         tcp.window(s.win.value_or(65535));
         if (s.mss_option) tcp.mss(*s.mss_option);
         if (s.wscale_option) tcp.winscale(*s.wscale_option);
+        if (s.sack_permitted) tcp.sack_permitted();
+        if (s.timestamps) tcp.timestamp(s.timestamps->first, s.timestamps->second);
+        if (!s.sacks.empty()) {
+            std::vector<std::uint32_t> edges;
+            for (auto [l, r] : s.sacks) {
+                edges.push_back(l);
+                edges.push_back(r);
+            }
+            tcp.sack(edges);
+        }
         Tins::EthernetII eth = layers_test::LayerTest::eth_to_us() / layers_test::LayerTest::ip_to_us() / tcp;
         if (s.length > 0) {
             std::vector<std::uint8_t> payload = s.bytes ? *s.bytes : pattern(s.length);
@@ -441,6 +513,20 @@ private:
                 s.mss_option = static_cast<std::uint16_t>(o.data_ptr()[0] << 8 | o.data_ptr()[1]);
             } else if (kind == Tins::TCP::WSCALE && o.data_size() == 1) {
                 s.wscale_option = o.data_ptr()[0];
+            } else if (kind == Tins::TCP::SACK_OK && o.data_size() == 0) {
+                s.sack_permitted = true;
+            } else if (kind == Tins::TCP::TSOPT && o.data_size() == 8) {
+                const std::uint8_t* p = o.data_ptr();
+                auto be32 = [](const std::uint8_t* b) {
+                    return std::uint32_t{b[0]} << 24 | std::uint32_t{b[1]} << 16 | std::uint32_t{b[2]} << 8 | b[3];
+                };
+                s.timestamps = std::make_pair(be32(p), be32(p + 4));
+            } else if (kind == Tins::TCP::SACK && o.data_size() % 8 == 0) {
+                const std::uint8_t* p = o.data_ptr();
+                auto be32 = [](const std::uint8_t* b) {
+                    return std::uint32_t{b[0]} << 24 | std::uint32_t{b[1]} << 16 | std::uint32_t{b[2]} << 8 | b[3];
+                };
+                for (std::size_t i = 0; i + 8 <= o.data_size(); i += 8) s.sacks.emplace_back(be32(p + i), be32(p + i + 4));
             } else if (kind != Tins::TCP::NOP && kind != Tins::TCP::EOL) {
                 s.other_options.push_back(kind);
             }
