@@ -136,6 +136,7 @@ Result<TestParams, ParamError> params_from_json(const Json& json) {
     p.nodelay = json.find("nodelay") != nullptr;
     if (const Json* v = json.find("client_version"); v && v->is_string()) p.client_version = v->as_string();
     if (const Json* v = json.find("title"); v && v->is_string()) p.title = v->as_string();
+    if (const Json* v = json.find("congestion"); v && v->is_string()) p.congestion = v->as_string();
     return p;
 }
 
@@ -155,6 +156,7 @@ Json params_to_json(const TestParams& p, std::string_view client_version) {
     j.set("len", Json::integer(p.block_size));
     j.set("pacing_timer", Json::integer(1000));
     if (!p.title.empty()) j.set("title", Json::string(p.title));
+    if (!p.congestion.empty()) j.set("congestion", Json::string(p.congestion));
     j.set("client_version", Json::string(std::string(client_version)));
     return j;
 }

@@ -11,7 +11,7 @@ namespace tcpip {
 
 // TCP congestion control algorithms (stack/tcp/congestion/, one file each). A socket uses
 // StackConfig::tcp_congestion unless the application chose another (TCP_CONGESTION).
-enum class CongestionAlgorithm : std::uint8_t { NewReno };
+enum class CongestionAlgorithm : std::uint8_t { NewReno, Cubic };
 
 struct StackConfig {
     // ---- Checksums (what drivers with offload, and fuzzers, may switch off) ----
@@ -54,7 +54,7 @@ struct StackConfig {
     Duration tcp_keepalive_idle = Duration::seconds(7200);  // as Linux (tcp_keepalive_time)
     Duration tcp_keepalive_interval = Duration::seconds(75);
     std::uint32_t tcp_keepalive_probes = 9;
-    CongestionAlgorithm tcp_congestion = CongestionAlgorithm::NewReno;  // default algorithm (tcp_congestion_control)
+    CongestionAlgorithm tcp_congestion = CongestionAlgorithm::Cubic;  // default algorithm, as Linux (tcp_congestion_control)
     Duration tcp_fin_timeout = Duration::seconds(60);       // an orphaned FIN-WAIT-2 waits this long (tcp_fin_timeout)
     bool tcp_syncookies = true;                             // SYN cookies when a listener's SYN queue is full (tcp_syncookies=1)
     std::size_t tcp_max_connections = 65536;                // connections (any state but LISTEN) at once; beyond it a SYN is dropped

@@ -231,7 +231,10 @@ void TcpLayer::syn_sent_input(Instant now, TcpSocket* s, const Segment& seg) {
     s->timers.last_activity = now;
     if (flags.ack()) {
         // Our SYN is acknowledged: ESTABLISHED. The RTT sample is good unless the SYN was resent.
-        if (s->timers.retransmits == 0 && s->snd.timed_seq) s->snd.rtt.sample(now - s->snd.timed_sent_at);
+        if (s->timers.retransmits == 0 && s->snd.timed_seq) {
+            s->snd.rtt.sample(now - s->snd.timed_sent_at);
+            s->snd.cc->on_rtt(s->snd.rtt.srtt());
+        }
         s->snd.una = seg.header.ack;
         // "The window field in a SYN (i.e., a <SYN> or <SYN,ACK>) segment itself is never scaled"
         // (RFC 7323 2.2), even when it carries the option that scales the later ones.
@@ -413,7 +416,10 @@ Verdict TcpLayer::process_ack(Instant now, TcpSocket* s, const Segment& seg) {
             send_reset_for(now, seg);
             return Verdict::Drop;
         }
-        if (s->timers.retransmits == 0 && s->snd.timed_seq) s->snd.rtt.sample(now - s->snd.timed_sent_at);
+        if (s->timers.retransmits == 0 && s->snd.timed_seq) {
+            s->snd.rtt.sample(now - s->snd.timed_sent_at);
+            s->snd.cc->on_rtt(s->snd.rtt.srtt());
+        }
         s->snd.una = s->snd.iss + 1;
         s->snd.wnd = static_cast<std::uint32_t>(seg.header.window) << s->snd.wscale;
         s->snd.max_wnd = s->snd.wnd;
@@ -455,13 +461,14 @@ Verdict TcpLayer::process_ack(Instant now, TcpSocket* s, const Segment& seg) {
         // everything is. An RTT sample from the timed segment, unless it was retransmitted (Karn).
         if (s->snd.timed_seq && *s->snd.timed_seq <= ack) {
             s->snd.rtt.sample(now - s->snd.timed_sent_at);
+            s->snd.cc->on_rtt(s->snd.rtt.srtt());
             s->snd.timed_seq.reset();
         }
         s->snd.una = ack;
         if (s->snd.nxt < s->snd.una) s->snd.nxt = s->snd.una;
         s->timers.retransmits = 0;
         s->soft_error.reset();
-        const bool retransmit_hole = s->snd.cc->on_ack(acked, ack, in_flight_before);
+        const bool retransmit_hole = s->snd.cc->on_ack(now, acked, ack, in_flight_before);
         if (s->snd.una == s->snd.max) {
             s->timers.rto.reset();
         } else {

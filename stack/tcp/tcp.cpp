@@ -59,7 +59,9 @@ void TcpLayer::set_options(Instant now, TcpSocket* s, const TcpUserOptions& opti
 }
 
 std::unique_ptr<CongestionControl> TcpLayer::make_congestion(const TcpSocket* s) const {
-    return make_congestion_control(s->opts.congestion.value_or(config_.tcp_congestion), s->mss);
+    auto cc = make_congestion_control(s->opts.congestion.value_or(config_.tcp_congestion), s->mss);
+    if (s->snd.rtt.has_sample()) cc->on_rtt(s->snd.rtt.srtt());  // an algorithm switched on a live connection
+    return cc;
 }
 
 std::string TcpLayer::check_invariants() const {

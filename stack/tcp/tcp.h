@@ -57,7 +57,7 @@ struct TcpInfo {
     std::uint32_t retransmits = 0;             // total segments retransmitted
     std::uint32_t snd_wnd = 0, rcv_wnd = 0;
     std::uint8_t snd_wscale = 0, rcv_wscale = 0;
-    CongestionAlgorithm congestion = CongestionAlgorithm::NewReno;
+    CongestionAlgorithm congestion = CongestionAlgorithm::Cubic;
 };
 
 // What one step of segment or timer processing decided about the connection: go on with the next
