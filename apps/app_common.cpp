@@ -36,6 +36,8 @@ const char* kSharedUsage =
     "  --max-connections N TCP connections at once, in any state but LISTEN (default 65536);\n"
     "                      beyond it a new SYN is dropped, as Linux drops one when full\n"
     "  --syn-backlog N     half-open connections per listener (default 256)\n"
+    "  --ecn 0|1|2         TCP ECN, as Linux's tcp_ecn: 0 off, 1 ask for it and accept it, 2 accept\n"
+    "                      it when the peer asks (default 2)\n"
     "  --help              this text\n";
 
 EventLoop* g_loop_to_stop = nullptr;  // the one thing a signal handler may touch
@@ -135,6 +137,10 @@ CommonOptions Args::parse(int argc, char** argv) {
             if (auto error = parse_int(value(), 1, 10'000'000, n); !error.empty()) fail(std::string(arg) + ": " + error);
             (arg == "--max-connections" ? options.stack.tcp_max_connections : options.stack.tcp_max_syn_backlog) =
                 static_cast<std::size_t>(n);
+        } else if (arg == "--ecn") {
+            const std::string_view v = value();
+            if (v != "0" && v != "1" && v != "2") fail("--ecn: '" + std::string(v) + "': must be 0, 1 or 2");
+            options.stack.tcp_ecn = static_cast<std::uint8_t>(v[0] - '0');
         } else if (arg.size() > 1 && arg[0] == '-') {
             bool known = false;
             for (auto& option : options_) {

@@ -13,6 +13,7 @@
 //                       TAP: SPEC is KEY=VALUE[,KEY=VALUE...], see parse_faults below
 //   --max-connections N TCP connections at once (StackConfig::tcp_max_connections)
 //   --syn-backlog N     half-open connections per listener (StackConfig::tcp_max_syn_backlog)
+//   --ecn 0|1|2         TCP ECN with Linux's tcp_ecn meanings (StackConfig::tcp_ecn)
 //   --help              usage
 // A bad flag or value prints one line to stderr and exits with status 2.
 //

@@ -60,6 +60,8 @@ struct StackConfig {
     std::size_t tcp_max_connections = 65536;                // connections (any state but LISTEN) at once; beyond it a SYN is dropped
     std::size_t tcp_max_orphans = 4096;                     // connections closed by the application still finishing (tcp_max_orphans, scaled down)
     std::uint32_t tcp_orphan_retries = 8;                   // retransmissions of an orphan before it is reset (tcp_orphan_retries)
+    std::uint8_t tcp_ecn = 2;                               // ECN (RFC 3168), as Linux's tcp_ecn: 0 off, 1 request it on
+                                                            // outgoing connections and accept it, 2 accept it when asked
     Duration tcp_challenge_ack_interval = Duration::millis(500);  // per socket: at most one challenge ACK per interval... (RFC 5961 7)
     std::uint32_t tcp_challenge_ack_burst = 5;              // ...with bursts up to this many
 

@@ -121,6 +121,8 @@ struct TcpStats {
     Counter challenge_acks_limited = 0;  // challenge ACKs held back by the per-socket rate limit (RFC 5961 7)
     Counter connection_limit_dropped = 0;  // SYNs dropped: tcp_max_connections reached
     Counter orphans_dropped = 0;     // orphaned connections reset: over tcp_max_orphans or tcp_orphan_retries
+    Counter ecn_ce_received = 0;     // segments that arrived marked CE on an ECN connection (echoed with ECE)
+    Counter ecn_reductions = 0;      // windows reduced for an ECN echo, without a loss (RFC 3168 6.1.2)
 
     template <class F>
     void for_each(F&& f) const {
@@ -134,7 +136,8 @@ struct TcpStats {
         f("time_wait_dropped", time_wait_dropped); f("syn_cookies_sent", syn_cookies_sent);
         f("syn_cookies_ok", syn_cookies_ok); f("syn_cookies_failed", syn_cookies_failed);
         f("challenge_acks_limited", challenge_acks_limited); f("connection_limit_dropped", connection_limit_dropped);
-        f("orphans_dropped", orphans_dropped);
+        f("orphans_dropped", orphans_dropped); f("ecn_ce_received", ecn_ce_received);
+        f("ecn_reductions", ecn_reductions);
     }
 };
 

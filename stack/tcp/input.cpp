@@ -26,7 +26,8 @@ void TcpLayer::receive(Instant now, const Ipv4RxInfo& info, Packet payload) {
         ++stats_.rx_malformed;
         return;
     }
-    Segment seg{TcpRepr::from(*header), header->payload(), info.header.src, info.header.dst};
+    Segment seg{TcpRepr::from(*header), header->payload(), info.header.src, info.header.dst,
+                static_cast<std::uint8_t>(info.header.tos & ecn::kMask)};
 
     if (TcpSocket* s = find_connection(seg.dst, seg.header.dst_port, seg.src, seg.header.src_port)) {
         segment_arrives(now, s, seg);
@@ -112,6 +113,7 @@ void TcpLayer::listen_input(Instant now, TcpSocket* listener, const Segment& seg
     child->snd.max_wnd = child->snd.wnd;
     child->snd.wl1 = seg.header.seq;
     child->snd.wl2 = seg.header.ack;
+    ecn_accept_syn(child, seg);
     register_connection(child);
     ++listener->queues.syn_queue;
     ++stats_.passive_opens;
@@ -229,6 +231,7 @@ void TcpLayer::syn_sent_input(Instant now, TcpSocket* s, const Segment& seg) {
     s->rcv.adv = s->rcv.nxt;
     apply_options(s, seg.header.options);
     s->timers.last_activity = now;
+    ecn_syn_ack_arrived(s, seg);  // a SYN without ACK (simultaneous open) is no ECN answer
     if (flags.ack()) {
         // Our SYN is acknowledged: ESTABLISHED. The RTT sample is good unless the SYN was resent.
         if (s->timers.retransmits == 0 && s->snd.timed_seq) {
@@ -347,6 +350,7 @@ void TcpLayer::segment_arrives(Instant now, TcpSocket* s, const Segment& seg) {
 
     // ---- fifth, check the ACK field ----
     if (!flags.ack()) return;  // "if the ACK bit is off, drop the segment and return"
+    ecn_segment_arrived(s, seg);  // CE marks and the peer's CWR (RFC 3168 6.1.3)
     if (process_ack(now, s, seg) != Verdict::Continue) return;
 
     // ---- sixth, check the URG bit (urgent data is not supported: the pointer is ignored) ----
@@ -515,6 +519,7 @@ Verdict TcpLayer::process_ack(Instant now, TcpSocket* s, const Segment& seg) {
         }
     }
 
+    ecn_ack_arrived(s, seg);  // ECE: reduce the window, once per window of data (RFC 3168 6.1.2)
     update_window(s, seg);
     return Verdict::Continue;
 }

@@ -33,6 +33,8 @@ void TcpLayer::transmit(Instant now, TcpSocket* s, SeqNum seq, std::size_t lengt
         const std::size_t offset = static_cast<std::size_t>(seq - s->snd.una);
         s->snd.buffer.peek(offset, packet.append(length));
     }
+    std::uint8_t ecn_field = 0;
+    flags = ecn_outgoing(s, seq, length, flags, ecn_field);  // ECE, CWR and ECT(0) (ecn.cpp)
     TcpRepr repr;
     repr.src_port = s->local_port;
     repr.dst_port = s->remote_port;
@@ -70,6 +72,7 @@ void TcpLayer::transmit(Instant now, TcpSocket* s, SeqNum seq, std::size_t lengt
 
     Ipv4SendOptions options;
     options.dont_fragment = true;  // as Linux: TCP sizes its own segments (path MTU discovery)
+    options.tos = ecn_field;
     (void)ip_.send(now, s->remote_address, IpProtocol::Tcp, std::move(packet), options);
     ++stats_.tx_segments;
 
@@ -180,6 +183,7 @@ void TcpLayer::retransmit_first(Instant now, TcpSocket* s) {
     // Karn (RFC 6298 3): if the segment being timed is the one sent again, its ACK gives no sample.
     if (s->snd.timed_seq && *s->snd.timed_seq <= s->snd.una + static_cast<std::uint32_t>(s->mss) + 1) s->snd.timed_seq.reset();
     if (s->state == TcpState::SynSent) {
+        s->ecn.requested = false;  // as Linux (tcp_ecn_fallback): a SYN sent again asks for no ECN
         transmit(now, s, s->snd.iss, 0, TcpFlags::kSyn);
         return;
     }
@@ -243,6 +247,7 @@ void TcpLayer::output(Instant now, TcpSocket* s) {
 
             if (unsent > 0) {
                 std::size_t length = std::min<std::size_t>({unsent, send_limit(s), usable});
+                if (s->ecn.send_cwr) length = std::min<std::size_t>(length, s->mss);  // CWR on one segment, not a TSO burst
                 if (length == 0) break;
                 // Several segments in one (TSO): whole segments only, unless it is the end of
                 // the data; the remainder waits for the rules below, as a lone segment would.

@@ -90,6 +90,8 @@ std::string TcpLayer::check_invariants() const {
         for (const auto& range : s.rcv.assembler.ranges()) {
             if (range.start >= range.end || range.end > s.rcv.buffer.free()) return broken("out-of-order data outside the window");
         }
+        if (!s.ecn.ok && (s.ecn.echo || s.ecn.send_cwr)) return broken("ECN echo or CWR on a connection without ECN");
+        if (s.ecn.requested && s.state != TcpState::SynSent && s.state != TcpState::Closed) return broken("ECN still requested after the handshake");
         if (s.state == TcpState::Closed) continue;
         if (!(s.snd.una <= s.snd.nxt && s.snd.nxt <= s.snd.max)) return broken("not SND.UNA <= SND.NXT <= SND.MAX");
         if (s.snd.una < s.snd.iss) return broken("SND.UNA before ISS");
@@ -222,6 +224,7 @@ Result<void, SocketError> TcpLayer::connect(Instant now, TcpSocket* s, Ipv4Addre
     s->snd.max = s->snd.iss;
     s->snd.sml = s->snd.iss;
     set_up_connection(s);
+    s->ecn.requested = config_.tcp_ecn == 1;  // ask for ECN in our SYN (RFC 3168 6.1.1)
     register_connection(s);
     ++stats_.active_opens;
     enter_state(now, s, TcpState::SynSent);
@@ -249,6 +252,7 @@ void TcpLayer::set_up_connection(TcpSocket* s) {
     s->mss = std::min<std::uint16_t>(our_mss(), 536);
     s->snd.rtt = RttEstimator(config_.tcp_min_rto, config_.tcp_max_rto);
     s->snd.cc = make_congestion(s);
+    s->ecn = TcpEcn{};
 }
 
 // Gives back buffer storage that holds nothing (an idle connection keeps none). Out-of-order data

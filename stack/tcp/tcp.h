@@ -131,6 +131,7 @@ private:
         TcpRepr header;
         Bytes payload;
         Ipv4Address src, dst;
+        std::uint8_t ecn = 0;  // the IP header's ECN field (ecn::kCe: congestion experienced)
     };
     struct TupleHash {
         std::size_t operator()(const std::tuple<std::uint32_t, std::uint16_t, std::uint32_t, std::uint16_t>& t) const;
@@ -174,6 +175,13 @@ private:
     std::uint32_t receive_space(const TcpSocket* s) const;
     bool nagle_allows(const TcpSocket* s, std::size_t length, std::size_t unsent) const;
     void retransmit_first(Instant now, TcpSocket* s);
+
+    // ecn.cpp (RFC 3168 6.1)
+    void ecn_accept_syn(TcpSocket* child, const Segment& syn) const;
+    void ecn_syn_ack_arrived(TcpSocket* s, const Segment& syn_ack) const;
+    void ecn_segment_arrived(TcpSocket* s, const Segment& seg);
+    void ecn_ack_arrived(TcpSocket* s, const Segment& seg);
+    TcpFlags ecn_outgoing(TcpSocket* s, SeqNum seq, std::size_t length, TcpFlags flags, std::uint8_t& tos);
 
     // tcp.cpp
     void arm_timer(TcpSocket* s);

@@ -107,6 +107,16 @@ struct ReceiveSequence {
     bool ack_now = false;                  // an ACK must go out at the next output
 };
 
+// Explicit Congestion Notification (RFC 3168 section 6.1), negotiated in the handshake.
+// Invariant: echo and send_cwr only while ok; requested only before the SYN-ACK arrives.
+struct TcpEcn {
+    bool requested = false;   // our SYN asked for ECN (ECE and CWR set: StackConfig::tcp_ecn = 1)
+    bool ok = false;          // negotiated: our new data segments leave ECT(0)
+    bool echo = false;        // receiver: a CE mark arrived; every ACK carries ECE until the peer's CWR
+    bool send_cwr = false;    // sender: the window was reduced for an ECE; the next new data segment carries CWR
+    std::optional<SeqNum> recover;  // sender: after a reduction, SND.MAX then: no other one until SND.UNA passes it
+};
+
 // Every timer as a deadline (nullopt = not armed), and the counts that back the timers off. The
 // layer keeps one TimerQueue entry per socket, for the earliest deadline.
 struct TcpTimers {
@@ -162,6 +172,7 @@ public:
 
     SendSequence snd;
     ReceiveSequence rcv;
+    TcpEcn ecn;
     TcpTimers timers;
     ListenerQueues queues;           // used by a listener only
     TcpUserOptions opts;

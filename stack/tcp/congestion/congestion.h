@@ -39,6 +39,9 @@ public:
     virtual bool on_dup_ack(SeqNum snd_una, SeqNum snd_max, std::uint32_t in_flight) = 0;
     // The retransmission timer expired.
     virtual void on_rto(std::uint32_t in_flight) = 0;
+    // A congestion signal without a loss: the peer echoed a CE mark (ECE, RFC 3168 6.1.2). The
+    // window is reduced as for a loss, but nothing is retransmitted and no recovery starts.
+    virtual void on_ecn_echo(std::uint32_t in_flight) = 0;
     // The connection was idle longer than an RTO (RFC 5681 section 4.1): restart slowly.
     virtual void on_idle_restart() = 0;
     // A new round-trip time estimate (the smoothed RTT, RFC 6298) after a measurement. Algorithms

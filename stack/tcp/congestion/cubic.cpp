@@ -86,7 +86,7 @@ protected:
         // remembering a W_max below the window it had.
         w_max_ = kFastConvergence && cwnd < w_max_ ? cwnd * (1.0 + kBeta) / 2.0 : cwnd;
         // 4.6: ssthresh = FlightSize * beta_cubic, at least two segments; cwnd = ssthresh.
-        ssthresh_ = std::max(static_cast<std::uint32_t>(in_flight * kBeta), 2 * mss_);
+        ssthresh_ = std::max(static_cast<std::uint32_t>(std::lround(in_flight * kBeta)), 2 * mss_);
         cwnd_ = ssthresh_;
         carry_ = 0;
         epoch_start_.reset();  // the next congestion avoidance stage starts a new curve

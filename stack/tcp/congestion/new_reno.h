@@ -26,6 +26,7 @@ public:
     bool on_dup_ack(SeqNum snd_una, SeqNum snd_max, std::uint32_t in_flight) override;
     void on_rto(std::uint32_t in_flight) override;
     void on_idle_restart() override;
+    void on_ecn_echo(std::uint32_t in_flight) override { reduce(in_flight); }
 
 protected:
     // Congestion avoidance (cwnd >= ssthresh, not in recovery): `acked` new bytes at `now`.
