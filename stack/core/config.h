@@ -32,6 +32,9 @@ struct StackConfig {
     Duration ip_reassembly_timeout = Duration::seconds(30); // as Linux (net.ipv4.ipfrag_time)
     std::size_t ip_reassembly_memory = 4 * 1024 * 1024;     // bytes held by all partial datagrams (ipfrag_high_thresh)
     std::size_t ip_reassembly_max_datagrams = 64;           // datagrams in reassembly at once
+    Duration ip_pmtu_expires = Duration::seconds(600);      // a learned path MTU is forgotten after this (ip_rt_mtu_expires)
+    std::size_t ip_min_pmtu = 552;                          // no ICMP lowers a path MTU below this (min_pmtu)
+    std::size_t ip_pmtu_cache_capacity = 256;               // destinations with a learned path MTU, at most
 
     // ---- ICMP (RFC 1122 3.2.2, RFC 1812 4.3.2.8) ----
     Duration icmp_error_interval = Duration::millis(1);     // token bucket: one error per interval...

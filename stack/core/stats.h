@@ -123,6 +123,8 @@ struct TcpStats {
     Counter orphans_dropped = 0;     // orphaned connections reset: over tcp_max_orphans or tcp_orphan_retries
     Counter ecn_ce_received = 0;     // segments that arrived marked CE on an ECN connection (echoed with ECE)
     Counter ecn_reductions = 0;      // windows reduced for an ECN echo, without a loss (RFC 3168 6.1.2)
+    Counter icmp_ignored = 0;        // ICMP errors about no connection of ours, or quoting a sequence number not in flight (RFC 5927)
+    Counter pmtu_mss_lowered = 0;    // connections whose MSS a fragmentation-needed ICMP lowered (RFC 1191), in-flight data resent
 
     template <class F>
     void for_each(F&& f) const {
@@ -137,7 +139,7 @@ struct TcpStats {
         f("syn_cookies_ok", syn_cookies_ok); f("syn_cookies_failed", syn_cookies_failed);
         f("challenge_acks_limited", challenge_acks_limited); f("connection_limit_dropped", connection_limit_dropped);
         f("orphans_dropped", orphans_dropped); f("ecn_ce_received", ecn_ce_received);
-        f("ecn_reductions", ecn_reductions);
+        f("ecn_reductions", ecn_reductions); f("icmp_ignored", icmp_ignored); f("pmtu_mss_lowered", pmtu_mss_lowered);
     }
 };
 

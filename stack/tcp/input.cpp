@@ -196,6 +196,7 @@ void TcpLayer::apply_options(TcpSocket* s, const TcpOptions& options) {
     std::uint16_t mss = std::min(peer_mss, our_mss());
     if (s->opts.user_mss != 0) mss = std::min(mss, s->opts.user_mss);
     s->mss = std::max<std::uint16_t>(mss, 64);  // never absurdly small (Linux clamps at 88)
+    s->mss_limit = s->mss;                       // the path MTU may lower mss later, never raise it past this
     s->snd.cc = make_congestion(s);
     if (options.window_scale) {
         s->wscale_ok = true;

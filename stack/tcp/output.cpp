@@ -233,6 +233,8 @@ void TcpLayer::output(Instant now, TcpSocket* s) {
                                s->state == TcpState::FinWait1 || s->state == TcpState::Closing ||
                                s->state == TcpState::LastAck;
     if (can_send_data) {
+        // The path MTU to somewhere went down since this connection last looked (pmtu.cpp).
+        if (s->pmtu_generation != ip_.path_mtu_generation()) (void)fit_mss_to_path(now, s);
         for (;;) {
             // Data already sent (between snd_una and snd_nxt), not counting our FIN.
             const SeqNum sent_up_to = seq_min(s->snd.nxt, s->snd.fin_sent ? s->snd.fin_seq : s->snd.nxt);

@@ -92,6 +92,7 @@ std::string TcpLayer::check_invariants() const {
         }
         if (!s.ecn.ok && (s.ecn.echo || s.ecn.send_cwr)) return broken("ECN echo or CWR on a connection without ECN");
         if (s.ecn.requested && s.state != TcpState::SynSent && s.state != TcpState::Closed) return broken("ECN still requested after the handshake");
+        if (s.mss > s.mss_limit) return broken("MSS beyond what the handshake allowed");
         if (s.state == TcpState::Closed) continue;
         if (!(s.snd.una <= s.snd.nxt && s.snd.nxt <= s.snd.max)) return broken("not SND.UNA <= SND.NXT <= SND.MAX");
         if (s.snd.una < s.snd.iss) return broken("SND.UNA before ISS");
@@ -250,6 +251,8 @@ void TcpLayer::set_up_connection(TcpSocket* s) {
     s->rcv.wscale = 0;
     while (s->rcv.wscale < 14 && (s->opts.rcvbuf >> s->rcv.wscale) > 65535) ++s->rcv.wscale;
     s->mss = std::min<std::uint16_t>(our_mss(), 536);
+    s->mss_limit = s->mss;
+    s->pmtu_generation = 0;
     s->snd.rtt = RttEstimator(config_.tcp_min_rto, config_.tcp_max_rto);
     s->snd.cc = make_congestion(s);
     s->ecn = TcpEcn{};
@@ -774,9 +777,16 @@ void TcpLayer::icmp_error(Instant now, const IcmpErrorInfo& error) {
     const std::uint16_t rport = load_be16(error.quoted_payload, 2);
     const SeqNum seq(load_be32(error.quoted_payload, 4));
     TcpSocket* s = find_connection(error.quoted.src, lport, error.quoted.dst, rport);
-    if (s == nullptr) return;
-    // RFC 5927: only believe errors about data in flight.
-    if (seq < s->snd.una || seq > s->snd.max) return;
+    // RFC 5927: only believe errors about a connection of ours and data in flight on it; anything
+    // else may be forged by someone who guessed the ports.
+    if (s == nullptr || seq < s->snd.una || seq > s->snd.max) {
+        ++stats_.icmp_ignored;
+        return;
+    }
+    if (error.type == IcmpType::DestinationUnreachable && error.code == IcmpUnreachableCode::FragmentationNeeded) {
+        path_mtu_reduced(now, s, seq, error.next_hop_mtu);  // not an error: a smaller path (pmtu.cpp)
+        return;
+    }
     if (error.type == IcmpType::DestinationUnreachable &&
         (error.code == IcmpUnreachableCode::Port || error.code == IcmpUnreachableCode::Protocol) &&
         s->state == TcpState::SynSent) {

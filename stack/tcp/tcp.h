@@ -183,6 +183,10 @@ private:
     void ecn_ack_arrived(TcpSocket* s, const Segment& seg);
     TcpFlags ecn_outgoing(TcpSocket* s, SeqNum seq, std::size_t length, TcpFlags flags, std::uint8_t& tos);
 
+    // pmtu.cpp (RFC 1191, RFC 5927)
+    void path_mtu_reduced(Instant now, TcpSocket* s, SeqNum quoted_seq, std::uint16_t next_hop_mtu);
+    bool fit_mss_to_path(Instant now, TcpSocket* s);
+
     // tcp.cpp
     void arm_timer(TcpSocket* s);
     void on_timer(Instant now, TcpSocket* s);

@@ -167,7 +167,9 @@ public:
     std::uint16_t remote_port = 0;
 
     // ---- What both directions agreed in the handshake (RFC 9293 3.7.1, RFC 7323 1.3) ----
-    std::uint16_t mss = 536;         // the most data we put in one segment (RFC 9293 3.7.1 default)
+    std::uint16_t mss = 536;         // the most data we put in one segment (RFC 9293 3.7.1 default): <= mss_limit
+    std::uint16_t mss_limit = 536;   // what the handshake allows (the peer's MSS, ours, TCP_MAXSEG); the path MTU may want less
+    std::uint32_t pmtu_generation = 0;  // the path MTU cache's generation mss was last fitted under (TcpLayer::fit_mss_to_path)
     bool wscale_ok = false;          // both SYNs carried the window scale option
 
     SendSequence snd;
