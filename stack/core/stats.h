@@ -124,6 +124,7 @@ struct TcpStats {
     Counter ecn_ce_received = 0;     // segments that arrived marked CE on an ECN connection (echoed with ECE)
     Counter ecn_reductions = 0;      // windows reduced for an ECN echo, without a loss (RFC 3168 6.1.2)
     Counter icmp_ignored = 0;        // ICMP errors about no connection of ours, or quoting a sequence number not in flight (RFC 5927)
+    Counter rcvbuf_grown = 0;        // receive buffers auto-tuning made larger (Linux's TCPRcvQDrop's cousin: tcp_rcv_space_adjust)
     Counter pmtu_mss_lowered = 0;    // connections whose MSS a fragmentation-needed ICMP lowered (RFC 1191), in-flight data resent
 
     template <class F>
@@ -140,6 +141,7 @@ struct TcpStats {
         f("challenge_acks_limited", challenge_acks_limited); f("connection_limit_dropped", connection_limit_dropped);
         f("orphans_dropped", orphans_dropped); f("ecn_ce_received", ecn_ce_received);
         f("ecn_reductions", ecn_reductions); f("icmp_ignored", icmp_ignored); f("pmtu_mss_lowered", pmtu_mss_lowered);
+        f("rcvbuf_grown", rcvbuf_grown);
     }
 };
 

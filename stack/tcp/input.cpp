@@ -582,6 +582,7 @@ void TcpLayer::process_text(Instant now, TcpSocket* s, const Segment& seg) {
         const std::size_t extra = s->rcv.assembler.take_front(data.size());
         s->rcv.buffer.commit(data.size() + extra);
         s->rcv.nxt += static_cast<std::uint32_t>(data.size() + extra);
+        rcv_rtt_measure(now, s);  // the receiver's RTT, for auto-tuning (autotune.cpp)
         if (extra > 0 || !s->rcv.assembler.empty()) {
             // Filling a hole: acknowledge at once, so the sender's recovery ends quickly (RFC 5681 4.2).
             s->rcv.ack_now = true;

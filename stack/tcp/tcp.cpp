@@ -249,7 +249,11 @@ void TcpLayer::set_up_connection(TcpSocket* s) {
     s->snd.buffer.reset(s->opts.sndbuf);
     s->rcv.assembler.clear();
     s->rcv.wscale = 0;
-    while (s->rcv.wscale < 14 && (s->opts.rcvbuf >> s->rcv.wscale) > 65535) ++s->rcv.wscale;
+    s->rcv.autotune = ReceiveAutotune{};
+    // The scale must let the largest window the buffer may ever offer be said: with auto-tuning,
+    // tcp_rmem_max's (Linux's tcp_select_initial_window does the same, hence its usual 7).
+    const std::size_t largest = autotuned(s) ? std::max(s->opts.rcvbuf, config_.tcp_rmem_max) : s->opts.rcvbuf;
+    while (s->rcv.wscale < 14 && (largest >> s->rcv.wscale) > 65535) ++s->rcv.wscale;
     s->mss = std::min<std::uint16_t>(our_mss(), 536);
     s->mss_limit = s->mss;
     s->pmtu_generation = 0;
@@ -340,6 +344,7 @@ Result<std::size_t, SocketError> TcpLayer::recv(Instant now, TcpSocket* s, Mutab
         // RFC 9293 3.8.6.2.2 (receiver SWS avoidance): announce the opened window once it has grown
         // by at least min(half the buffer, one MSS) beyond what we last advertised.
         if (!peek) {
+            rcv_space_adjust(now, s);  // once per RTT: grow the buffer to what the path delivers (autotune.cpp)
             const std::size_t space = receive_space(s);
             const std::size_t threshold = std::min<std::size_t>(s->rcv.buffer.capacity() / 2, s->mss);
             if (space >= s->rcv.wnd + threshold && before_space < s->rcv.wnd + threshold) {

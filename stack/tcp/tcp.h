@@ -187,6 +187,11 @@ private:
     void path_mtu_reduced(Instant now, TcpSocket* s, SeqNum quoted_seq, std::uint16_t next_hop_mtu);
     bool fit_mss_to_path(Instant now, TcpSocket* s);
 
+    // autotune.cpp (receive-buffer auto-tuning)
+    bool autotuned(const TcpSocket* s) const;
+    void rcv_rtt_measure(Instant now, TcpSocket* s);
+    void rcv_space_adjust(Instant now, TcpSocket* s);
+
     // tcp.cpp
     void arm_timer(TcpSocket* s);
     void on_timer(Instant now, TcpSocket* s);

@@ -89,6 +89,21 @@ struct SendSequence {
     std::uint32_t in_flight() const { return static_cast<std::uint32_t>(max - una); }
 };
 
+// Receive-buffer auto-tuning (Linux's tcp_rcv_space_adjust, "dynamic right-sizing"): once per
+// round trip the receiver looks at how much the application read in it, and lets the buffer (and
+// so the window) grow to twice that, so the window keeps ahead of what the path delivers.
+// Invariant: rtt_seq and space_seq lie within [irs, nxt + wnd].
+struct ReceiveAutotune {
+    Duration rtt;                    // the receiver's RTT: the shortest time a window's worth took to arrive (zero: none yet)
+    bool measuring = false;          // timing the arrival of one window...
+    SeqNum rtt_seq;                  // ...until RCV.NXT passes this...
+    Instant rtt_start;               // ...since this instant
+    bool started = false;            // a measuring period is open:
+    SeqNum space_seq;                // ...the read position when it began
+    Instant space_start;             // ...and when
+    std::uint32_t space = 0;         // bytes the application read in the last period (the base to beat)
+};
+
 // The receive sequence space and everything the receiver keeps (RFC 9293 3.3.1, 3.8.6.2.2, 3.10.7.4).
 // Invariant: adv >= nxt + wnd at the time wnd was advertised, and adv never moves left; the bytes
 // [nxt, nxt + buffer.free()) are the only ones we will store; the assembler's ranges lie within them.
@@ -100,6 +115,7 @@ struct ReceiveSequence {
     std::uint8_t wscale = 0;         // Rcv.Wind.Shift: shift for windows we send (RFC 7323)
     RingBuffer buffer;               // in-order data not yet read; out-of-order data stored beyond it
     Assembler assembler;             // which out-of-order bytes beyond nxt are in `buffer`
+    ReceiveAutotune autotune;        // how `buffer` grows when the application did not fix its size
     bool fin_received = false;       // the peer's FIN arrived in order (end of stream)
     bool shut_rd = false;            // shutdown(SHUT_RD): received data is discarded
     // When to acknowledge (RFC 1122 4.2.3.2, RFC 5681 4.2).
@@ -149,6 +165,7 @@ struct TcpUserOptions {
     std::uint32_t keepalive_count = 0;            // TCP_KEEPCNT
     std::uint16_t user_mss = 0;      // TCP_MAXSEG, 0 = from the MTU
     std::size_t rcvbuf = 0, sndbuf = 0;  // SO_RCVBUF, SO_SNDBUF (the usable halves)
+    bool rcvbuf_locked = false;      // SO_RCVBUF was set: the receive buffer keeps its size (Linux's SOCK_RCVBUF_LOCK)
     bool reuse_address = false;      // SO_REUSEADDR
     std::optional<Duration> linger;  // SO_LINGER with l_onoff: close() waits (or resets when 0)
     std::optional<CongestionAlgorithm> congestion;  // TCP_CONGESTION; nullopt: StackConfig's default
