@@ -237,7 +237,7 @@ void TcpLayer::syn_sent_input(Instant now, TcpSocket* s, const Segment& seg) {
         // Our SYN is acknowledged: ESTABLISHED. The RTT sample is good unless the SYN was resent.
         if (s->timers.retransmits == 0 && s->snd.timed_seq) {
             s->snd.rtt.sample(now - s->snd.timed_sent_at);
-            s->snd.cc->on_rtt(s->snd.rtt.srtt());
+            s->snd.cc->on_rtt(now - s->snd.timed_sent_at, s->snd.rtt.srtt());
         }
         s->snd.una = seg.header.ack;
         // "The window field in a SYN (i.e., a <SYN> or <SYN,ACK>) segment itself is never scaled"
@@ -423,7 +423,7 @@ Verdict TcpLayer::process_ack(Instant now, TcpSocket* s, const Segment& seg) {
         }
         if (s->timers.retransmits == 0 && s->snd.timed_seq) {
             s->snd.rtt.sample(now - s->snd.timed_sent_at);
-            s->snd.cc->on_rtt(s->snd.rtt.srtt());
+            s->snd.cc->on_rtt(now - s->snd.timed_sent_at, s->snd.rtt.srtt());
         }
         s->snd.una = s->snd.iss + 1;
         s->snd.wnd = static_cast<std::uint32_t>(seg.header.window) << s->snd.wscale;
@@ -466,7 +466,7 @@ Verdict TcpLayer::process_ack(Instant now, TcpSocket* s, const Segment& seg) {
         // everything is. An RTT sample from the timed segment, unless it was retransmitted (Karn).
         if (s->snd.timed_seq && *s->snd.timed_seq <= ack) {
             s->snd.rtt.sample(now - s->snd.timed_sent_at);
-            s->snd.cc->on_rtt(s->snd.rtt.srtt());
+            s->snd.cc->on_rtt(now - s->snd.timed_sent_at, s->snd.rtt.srtt());
             s->snd.timed_seq.reset();
         }
         s->snd.una = ack;

@@ -60,7 +60,7 @@ void TcpLayer::set_options(Instant now, TcpSocket* s, const TcpUserOptions& opti
 
 std::unique_ptr<CongestionControl> TcpLayer::make_congestion(const TcpSocket* s) const {
     auto cc = make_congestion_control(s->opts.congestion.value_or(config_.tcp_congestion), s->mss);
-    if (s->snd.rtt.has_sample()) cc->on_rtt(s->snd.rtt.srtt());  // an algorithm switched on a live connection
+    if (s->snd.rtt.has_sample()) cc->on_rtt(s->snd.rtt.srtt(), s->snd.rtt.srtt());  // an algorithm switched on a live connection
     return cc;
 }
 
@@ -83,6 +83,7 @@ std::string TcpLayer::check_invariants() const {
             continue;
         }
         if (s.rcv.buffer.size() > s.rcv.buffer.capacity()) return broken("receive buffer beyond its capacity");
+        if (s.rcv.buffer.capacity() > std::max(s.opts.rcvbuf, config_.tcp_rmem_max)) return broken("receive buffer auto-tuned beyond tcp_rmem_max");
         if (s.snd.buffer.size() > s.snd.buffer.capacity()) return broken("send buffer beyond its capacity");
         if (s.rcv.buffer.allocated() > s.rcv.buffer.capacity() || s.snd.buffer.allocated() > s.snd.buffer.capacity()) {
             return broken("buffer storage beyond its capacity");

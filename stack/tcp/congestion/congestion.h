@@ -44,9 +44,10 @@ public:
     virtual void on_ecn_echo(std::uint32_t in_flight) = 0;
     // The connection was idle longer than an RTO (RFC 5681 section 4.1): restart slowly.
     virtual void on_idle_restart() = 0;
-    // A new round-trip time estimate (the smoothed RTT, RFC 6298) after a measurement. Algorithms
-    // whose growth depends on the RTT (CUBIC's target W_cubic(t + RTT)) keep it; others ignore it.
-    virtual void on_rtt(Duration /*srtt*/) {}
+    // A round-trip time measurement `sample`, and the smoothed RTT (RFC 6298) after it. Algorithms
+    // that use the RTT (CUBIC's target W_cubic(t + RTT), HyStart++'s delay increase) keep them;
+    // others ignore them. Every measurement should come here (Karn's, and RFC 7323 RTTM's).
+    virtual void on_rtt(Duration /*sample*/, Duration /*srtt*/) {}
 };
 
 std::unique_ptr<CongestionControl> make_new_reno(std::uint32_t mss);

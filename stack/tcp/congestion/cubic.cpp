@@ -19,6 +19,13 @@
 //     W_max is remembered, lowered by fast convergence (4.7) when the last W_max was not reached
 //     (another flow probably took its share).
 //
+// The first slow start ends early with HyStart++ (RFC 9406, as Linux's CUBIC has HyStart): when the
+// smallest RTT of a round grows by an eighth (4 to 16 ms) over the round before, queues are
+// building, and slow start turns into a "conservative" one growing a quarter as fast; if the delay
+// stays up for 5 rounds, congestion avoidance begins (ssthresh = cwnd) without waiting for the
+// losses a full slow start would cause. It needs 8 RTT samples per round (on_rtt): with timestamps
+// (RFC 7323), every ACK gives one; with only Karn's one timed segment per round trip it never fires.
+//
 // The arithmetic is in segments (the RFC's units), in doubles: one cube root per reduction, a few
 // multiplications per ACK. Time comes from the caller (`now`, the stack's clock): never a clock
 // read here.
@@ -37,18 +44,73 @@ constexpr double kBeta = 0.7;                                // RFC 9438 4.1: be
 constexpr double kAlpha = 3.0 * (1.0 - kBeta) / (1.0 + kBeta);  // RFC 9438 4.3: alpha_cubic, about 0.53
 constexpr bool kFastConvergence = true;                      // RFC 9438 4.7 (on by default, as Linux)
 
+// RFC 9406 section 4.3's constants.
+constexpr Duration kMinRttThresh = Duration::millis(4);
+constexpr Duration kMaxRttThresh = Duration::millis(16);
+constexpr std::int64_t kMinRttDivisor = 8;
+constexpr std::uint32_t kNRttSample = 8;
+constexpr std::uint32_t kCssGrowthDivisor = 4;
+constexpr std::uint32_t kCssRounds = 5;
+
 class Cubic final : public NewReno {
 public:
     explicit Cubic(std::uint32_t mss) : NewReno(mss) {}
 
     const char* name() const override { return "cubic"; }
-    void on_rtt(Duration srtt) override { srtt_ = srtt; }
+    void on_rtt(Duration sample, Duration srtt) override {
+        srtt_ = srtt;
+        // RFC 9406 4.2: the round's smallest RTT, from its samples.
+        if (hystart_.done) return;
+        hystart_.current_round_min = std::min(hystart_.current_round_min, sample);
+        ++hystart_.samples;
+    }
     void on_idle_restart() override {
         NewReno::on_idle_restart();
         epoch_start_.reset();  // after an idle period the curve starts again from the window we have
     }
 
 protected:
+    // Slow start with HyStart++ (RFC 9406 4.2) in the first one; standard slow start after a loss.
+    void slow_start(Instant now, std::uint32_t acked, SeqNum snd_una, SeqNum snd_max) override {
+        HyStart& h = hystart_;
+        if (h.done) {
+            NewReno::slow_start(now, acked, snd_una, snd_max);
+            return;
+        }
+        if (!h.round_started || snd_una >= h.window_end) {
+            // A new round: the ACK of the last round's last segment (windowEnd = SND.NXT then).
+            if (h.round_started && h.in_css && ++h.css_rounds >= kCssRounds) {
+                ssthresh_ = cwnd_;  // the delay stayed up: congestion avoidance from here (4.2)
+                h.done = true;
+                return;
+            }
+            h.round_started = true;
+            h.window_end = snd_max;
+            h.last_round_min = h.current_round_min;
+            h.current_round_min = Duration::max();
+            h.samples = 0;
+        }
+        const std::uint32_t growth = std::min(acked, mss_);
+        if (!h.in_css) {
+            cwnd_ += growth;
+            if (h.samples >= kNRttSample && h.current_round_min != Duration::max() &&
+                h.last_round_min != Duration::max()) {
+                const Duration thresh = std::clamp(h.last_round_min / kMinRttDivisor, kMinRttThresh, kMaxRttThresh);
+                if (h.current_round_min >= h.last_round_min + thresh) {
+                    h.in_css = true;  // the delay grew: conservative slow start
+                    h.css_baseline = h.current_round_min;
+                    h.css_rounds = 0;
+                }
+            }
+        } else {
+            cwnd_ += growth / kCssGrowthDivisor;
+            if (h.samples >= kNRttSample && h.current_round_min < h.css_baseline) {
+                h.in_css = false;  // the delay fell again: it was a false alarm, back to slow start
+                h.css_baseline = Duration::max();
+            }
+        }
+    }
+
     // RFC 9438 4.2-4.5: cwnd follows W_cubic, or W_est where that is larger.
     void congestion_avoidance(Instant now, std::uint32_t acked) override {
         const double cwnd = segments(cwnd_) + carry_;
@@ -90,6 +152,7 @@ protected:
         cwnd_ = ssthresh_;
         carry_ = 0;
         epoch_start_.reset();  // the next congestion avoidance stage starts a new curve
+        hystart_.done = true;  // HyStart++ only in the first slow start (RFC 9406 4.2)
     }
 
 private:
@@ -109,6 +172,20 @@ private:
         w_est_ = cwnd;                          // 4.3: W_est starts at cwnd_epoch
     }
 
+    // HyStart++ (RFC 9406 4.2), in the first slow start only.
+    struct HyStart {
+        bool done = false;                         // a reduction happened, or it ended slow start
+        bool round_started = false;
+        SeqNum window_end;                         // the round ends when SND.UNA reaches this
+        Duration last_round_min = Duration::max();  // lastRoundMinRTT
+        Duration current_round_min = Duration::max();  // currentRoundMinRTT
+        std::uint32_t samples = 0;                 // rttSampleCount
+        bool in_css = false;                       // in conservative slow start
+        Duration css_baseline = Duration::max();   // cssBaselineMinRtt
+        std::uint32_t css_rounds = 0;
+    };
+
+    HyStart hystart_;
     Duration srtt_;                     // the smoothed RTT: the curve is read one RTT ahead
     std::optional<Instant> epoch_start_;  // t = 0 of the current curve (none: not in congestion avoidance yet)
     double w_max_ = 0;                  // W_max, segments

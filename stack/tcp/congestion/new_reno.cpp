@@ -29,14 +29,27 @@ bool NewReno::on_ack(Instant now, std::uint32_t acked, SeqNum snd_una, std::uint
         in_recovery_ = false;
         return false;
     }
+    // A window the sender does not fill says nothing about the path: it does not grow (as Linux's
+    // tcp_is_cwnd_limited; RFC 7661; RFC 9438 5.8 for CUBIC, whose curve would otherwise run on
+    // while an application sends little). In slow start, a flight of half the window is enough,
+    // since the window doubles each round trip (counted in segments, as Linux: a short segment
+    // counts as one); beyond it, the flight must (about) fill it.
+    const std::uint32_t segments_out = (in_flight + mss_ - 1) / mss_;
+    const bool cwnd_limited = cwnd_ < ssthresh_ ? cwnd_ < 2 * segments_out * mss_ : in_flight + 3 * mss_ >= cwnd_;
+    if (!cwnd_limited) return false;
     if (cwnd_ < ssthresh_) {
-        // Slow start: grow by what was acknowledged, at most one MSS per ACK (RFC 5681 3.1,
-        // with RFC 3465's limit L = 1 SMSS).
-        cwnd_ += std::min(acked, mss_);
+        // SND.MAX before this ACK: SND.UNA then (snd_una - acked) plus what was in flight.
+        slow_start(now, acked, snd_una, snd_una - acked + in_flight);
     } else {
         congestion_avoidance(now, acked);
     }
     return false;
+}
+
+void NewReno::slow_start(Instant /*now*/, std::uint32_t acked, SeqNum /*snd_una*/, SeqNum /*snd_max*/) {
+    // Grow by what was acknowledged, at most one MSS per ACK (RFC 5681 3.1, with RFC 3465's
+    // limit L = 1 SMSS): the window doubles every round trip.
+    cwnd_ += std::min(acked, mss_);
 }
 
 void NewReno::congestion_avoidance(Instant /*now*/, std::uint32_t acked) {

@@ -7,6 +7,7 @@
 // `ssthresh`):
 //   congestion_avoidance(now, acked)  how the window grows above ssthresh
 //   reduce(in_flight)                 the multiplicative decrease on a congestion signal
+// and CUBIC's HyStart++ (RFC 9406) a third, slow_start(), for when slow start should end early.
 #pragma once
 
 #include "stack/tcp/congestion/congestion.h"
@@ -29,6 +30,9 @@ public:
     void on_ecn_echo(std::uint32_t in_flight) override { reduce(in_flight); }
 
 protected:
+    // Slow start (cwnd < ssthresh, not in recovery): `acked` new bytes; SND.UNA is now `snd_una`
+    // and SND.MAX is `snd_max`. NewReno: one MSS per ACK at most (RFC 5681 3.1, RFC 3465 L = 1).
+    virtual void slow_start(Instant now, std::uint32_t acked, SeqNum snd_una, SeqNum snd_max);
     // Congestion avoidance (cwnd >= ssthresh, not in recovery): `acked` new bytes at `now`.
     // NewReno: about one MSS per window acknowledged (RFC 5681 3.1, byte counting).
     virtual void congestion_avoidance(Instant now, std::uint32_t acked);

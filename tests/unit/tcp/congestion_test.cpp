@@ -106,7 +106,7 @@ TEST(Cubic, ReducesByBetaOnLossAndOnTimeout) {
 TEST(Cubic, WindowFollowsTheCubicCurveThroughBothRegions) {
     auto cc = make_cubic(1000);
     IdealPath path{*cc, 1000, Duration::millis(100)};
-    cc->on_rtt(path.rtt);
+    cc->on_rtt(path.rtt, path.rtt);
     path.slow_start_to(1000);
     path.loss_and_recovery();
     ASSERT_EQ(cc->cwnd(), 700000u);
@@ -141,7 +141,7 @@ TEST(Cubic, WindowFollowsTheCubicCurveThroughBothRegions) {
 TEST(Cubic, FastConvergenceLowersTheNextPlateau) {
     auto cc = make_cubic(1000);
     IdealPath path{*cc, 1000, Duration::millis(100)};
-    cc->on_rtt(path.rtt);
+    cc->on_rtt(path.rtt, path.rtt);
     path.slow_start_to(1000);
     path.loss_and_recovery();  // W_max = 1000, cwnd 700
     while (path.cwnd() < 900) path.round();
@@ -163,7 +163,7 @@ TEST(Cubic, FastConvergenceLowersTheNextPlateau) {
 TEST(Cubic, RenoFriendlyRegionGrowsAsRenoWould) {
     auto cc = make_cubic(1000);
     IdealPath path{*cc, 1000, Duration::millis(10)};
-    cc->on_rtt(path.rtt);
+    cc->on_rtt(path.rtt, path.rtt);
     path.slow_start_to(20);
     path.loss_and_recovery();
     ASSERT_EQ(cc->cwnd(), 14000u);
@@ -177,6 +177,112 @@ TEST(Cubic, RenoFriendlyRegionGrowsAsRenoWould) {
         EXPECT_NEAR(path.cwnd(), w_est, 0.1 * round / 10 + 0.2) << "round " << round;
         EXPECT_GT(path.cwnd(), w(t)) << "above the curve: the Reno-friendly region, round " << round;
     }
+}
+
+// An application that does not fill the window (here a quarter of it in flight) says nothing about
+// the path: the window does not grow, in congestion avoidance (RFC 9438 5.8: the curve does not run
+// on while the sender is application-limited) nor in slow start (as Linux's tcp_is_cwnd_limited).
+TEST(Cubic, ApplicationLimitedAcksDoNotGrowTheWindow) {
+    for (auto make : {make_cubic, make_new_reno}) {
+        auto cc = make(1000);
+        cc->on_rtt(Duration::millis(100), Duration::millis(100));
+        Instant now = Instant::from_millis(1000);
+        SeqNum una(1000);
+        for (int i = 0; i < 100; ++i) {  // slow start, a flight of 2 segments against a window of 10
+            now += Duration::millis(10);
+            una += 1000;
+            (void)cc->on_ack(now, 1000, una, 2000);
+        }
+        EXPECT_EQ(cc->cwnd(), 10000u) << cc->name();
+        IdealPath path{*cc, 1000, Duration::millis(100), now, una};
+        path.slow_start_to(40);
+        path.loss_and_recovery();
+        const std::uint32_t after_loss = cc->cwnd();
+        for (int i = 0; i < 1000; ++i) path.ack(1000, Duration::millis(10));
+        EXPECT_GT(cc->cwnd(), after_loss) << cc->name() << ": cwnd-limited ACKs grow it";
+        const std::uint32_t before = cc->cwnd();
+        for (int i = 0; i < 1000; ++i) {  // 10 s with a quarter of the window in flight
+            path.now += Duration::millis(10);
+            path.una += 1000;
+            (void)cc->on_ack(path.now, 1000, path.una, before / 4);
+        }
+        EXPECT_EQ(cc->cwnd(), before) << cc->name();
+    }
+}
+
+// ---- HyStart++ (RFC 9406) in CUBIC's first slow start ---------------------------------------------
+
+// One round trip of slow start with an RTT sample per ACK (as timestamps give): every sample is `rtt`.
+void sampled_round(IdealPath& path, Duration rtt, std::uint32_t samples_per_round = 1000) {
+    const std::uint32_t window = path.cc.cwnd();
+    const std::uint32_t acks = window / path.mss;
+    for (std::uint32_t i = 0; i < acks; ++i) {
+        if (i < samples_per_round) path.cc.on_rtt(rtt, rtt);
+        path.ack(path.mss, rtt / acks);
+    }
+}
+
+constexpr std::uint32_t kNoSsthresh = 0x7fffffff;
+
+TEST(HyStart, ASteadyRttLeavesSlowStartAlone) {
+    auto cc = make_cubic(1000);
+    IdealPath path{*cc, 1000, Duration::millis(100)};
+    for (int round = 0; round < 7; ++round) sampled_round(path, Duration::millis(100));
+    EXPECT_EQ(cc->cwnd(), 1280000u) << "10 segments doubled 7 times";
+    EXPECT_EQ(cc->ssthresh(), kNoSsthresh);
+}
+
+// The round's smallest RTT rises by more than an eighth of the last round's (12.5 ms of 100):
+// conservative slow start grows a quarter as fast (1.25 times per round instead of 2), and after 5
+// rounds of it congestion avoidance begins, ssthresh = cwnd, with no loss at all. (The algorithm's
+// rounds end with the ACK of the data in flight when they began, so they drift from the test's;
+// the assertions look at whole rounds.)
+TEST(HyStart, ARisingRttEndsSlowStartWithoutALoss) {
+    auto cc = make_cubic(1000);
+    IdealPath path{*cc, 1000, Duration::millis(100)};
+    for (int round = 0; round < 4; ++round) sampled_round(path, Duration::millis(100));
+    ASSERT_EQ(cc->cwnd(), 160000u);
+    int rounds = 0;
+    bool saw_css_growth = false;
+    while (cc->ssthresh() == kNoSsthresh && rounds < 10) {
+        const std::uint32_t before = cc->cwnd();
+        sampled_round(path, Duration::millis(115));  // 115 >= 100 + 12.5
+        const double growth = static_cast<double>(cc->cwnd()) / before;
+        if (std::abs(growth - 1.25) < 0.01) saw_css_growth = true;
+        ++rounds;
+    }
+    EXPECT_TRUE(saw_css_growth) << "whole rounds of conservative slow start";
+    EXPECT_LE(rounds, 8) << "5 rounds of CSS, after at most two to notice";
+    ASSERT_NE(cc->ssthresh(), kNoSsthresh);
+    EXPECT_LT(cc->cwnd(), 160000u * 8) << "far below what slow start would have reached: " << cc->cwnd();
+    EXPECT_NEAR(static_cast<double>(cc->cwnd()), cc->ssthresh(), 0.02 * cc->ssthresh()) << "ssthresh = cwnd";
+}
+
+TEST(HyStart, AnRttThatFallsBackIsAFalseAlarm) {
+    auto cc = make_cubic(1000);
+    IdealPath path{*cc, 1000, Duration::millis(100)};
+    for (int round = 0; round < 4; ++round) sampled_round(path, Duration::millis(100));
+    sampled_round(path, Duration::millis(120));
+    sampled_round(path, Duration::millis(120));  // in CSS by now
+    std::uint32_t before = cc->cwnd();
+    sampled_round(path, Duration::millis(120));
+    EXPECT_NEAR(static_cast<double>(cc->cwnd()) / before, 1.25, 0.01) << "conservative slow start";
+    sampled_round(path, Duration::millis(100));  // below the CSS baseline again: slow start
+    before = cc->cwnd();
+    sampled_round(path, Duration::millis(100));
+    EXPECT_NEAR(static_cast<double>(cc->cwnd()) / before, 2.0, 0.01) << "doubling again";
+    EXPECT_EQ(cc->ssthresh(), kNoSsthresh);
+}
+
+// Without 8 RTT samples per round (Karn's one timed segment per round trip, no timestamps),
+// HyStart++ cannot judge the delay and slow start goes on.
+TEST(HyStart, NeedsEightSamplesPerRound) {
+    auto cc = make_cubic(1000);
+    IdealPath path{*cc, 1000, Duration::millis(100)};
+    for (int round = 0; round < 4; ++round) sampled_round(path, Duration::millis(100), 1);
+    for (int round = 0; round < 6; ++round) sampled_round(path, Duration::millis(150), 1);
+    EXPECT_EQ(cc->ssthresh(), kNoSsthresh);
+    EXPECT_EQ(cc->cwnd(), 10240000u);
 }
 
 // NewReno, for comparison, grows one segment per RTT in congestion avoidance.
