@@ -51,6 +51,8 @@ const char* kSharedUsage =
     "                      Linux with net.ipv4.tcp_sack=0 (default: on)\n"
     "  --no-timestamps     neither offer nor accept TCP timestamps (RFC 7323: RTTM, PAWS), as Linux\n"
     "                      with net.ipv4.tcp_timestamps=0 (default: on)\n"
+    "  --ecn 0|1|2         TCP ECN, as Linux's tcp_ecn: 0 off, 1 ask for it and accept it, 2 accept\n"
+    "                      it when the peer asks (default 2)\n"
     "  --trace             print every frame, one line per layer (sock, tcp, udp, icmp, ip, arp, eth)\n"
     "                      with what the stack decided, on stdout (tcpip-nc: stderr); colour on a terminal\n"
     "  --trace-layers L    only these layers, comma-separated, e.g. tcp,ip (implies --trace)\n"
@@ -195,6 +197,10 @@ CommonOptions Args::parse(int argc, char** argv) {
             if (auto error = parse_int(value(), 1, 10'000'000, n); !error.empty()) fail(std::string(arg) + ": " + error);
             (arg == "--max-connections" ? options.stack.tcp_max_connections : options.stack.tcp_max_syn_backlog) =
                 static_cast<std::size_t>(n);
+        } else if (arg == "--ecn") {
+            const std::string_view v = value();
+            if (v != "0" && v != "1" && v != "2") fail("--ecn: '" + std::string(v) + "': must be 0, 1 or 2");
+            options.stack.tcp_ecn = static_cast<std::uint8_t>(v[0] - '0');
         } else if (arg.size() > 1 && arg[0] == '-') {
             bool known = false;
             for (auto& option : options_) {

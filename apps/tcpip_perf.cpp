@@ -2,7 +2,7 @@
 // peer both ways.
 //
 //   tcpip-perf -s [-p PORT] [-1] [-i SECS] [-J]                   server, one test after another
-//   tcpip-perf -c HOST [-p PORT] [-t SECS | -n BYTES | -k BLOCKS] [-l LEN] [-P N] [-R] [-J] [-i SECS]
+//   tcpip-perf -c HOST [-p PORT] [-t SECS | -n BYTES | -k BLOCKS] [-l LEN] [-P N] [-R] [-C NAME] [-J] [-i SECS]
 //   either with --tcp-log FILE.csv: the data connections' TCP event logs (stack/tcp/tcp_log.h),
 //   written when the streams close; scripts/plot_tcp.py draws them
 //
@@ -385,6 +385,11 @@ public:
         if (params_.nodelay) {
             int one = 1;
             tcpip::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        }
+        // -C: the client's choice, sent in the parameters (as iperf3), else the server's own -C.
+        const std::string& congestion = params_.congestion.empty() ? options_.test.congestion : params_.congestion;
+        if (!congestion.empty()) {
+            tcpip::setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, congestion.data(), static_cast<socklen_t>(congestion.size()));
         }
         if (params_.window > 0) {
             tcpip::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &params_.window, sizeof params_.window);
@@ -1307,7 +1312,7 @@ int main(int argc, char** argv) {
     bool time_given = false;
     app::Args args("tcpip-perf",
                    "-s [-p PORT] [-1] [-i SECS] [-J] [shared options]\n"
-                   "       tcpip-perf -c HOST [-p PORT] [-t SECS | -n BYTES | -k BLOCKS] [-l LEN] [-P N] [-R] [-J] [-i SECS]\n\n"
+                   "       tcpip-perf -c HOST [-p PORT] [-t SECS | -n BYTES | -k BLOCKS] [-l LEN] [-P N] [-R] [-C NAME] [-J] [-i SECS]\n\n"
                    "An iperf3-compatible TCP throughput tester on the tcpip stack (iperf 3.x protocol).\n"
                    "  -s                  server: serve iperf3 clients one after another\n"
                    "  -c HOST             client: test against an iperf3 server at HOST\n"
@@ -1321,6 +1326,7 @@ int main(int argc, char** argv) {
                    "  -R                  reverse: the server sends\n"
                    "  -J                  JSON output\n"
                    "  -i SECS             interval between reports (default 1, 0 for none)\n"
+                   "  -C NAME             congestion control for the data streams: cubic (default) or reno\n"
                    "  --control-timeout SECS   how long to wait on the control connection (default 10)\n"
                    "  --stats             print the stack's statistics at exit\n"
                    "  --tcp-log FILE.csv  write the data connections' TCP event logs (cwnd, RTT, windows, segments,\n"
@@ -1384,6 +1390,12 @@ int main(int argc, char** argv) {
         }
         auto e = app::parse_seconds(v, 0.1, perf.interval);
         return e;
+    });
+    args.add_option({"-C", "--congestion"}, [&](std::string_view v) {
+        // The names TCP_CONGESTION takes, exactly (as Linux's): anything else is refused here.
+        if (!congestion_from_name(v)) return "unknown congestion control '" + std::string(v) + "' (cubic or reno)";
+        perf.test.congestion = std::string(v);
+        return std::string();
     });
     args.add_option({"--control-timeout"}, [&](std::string_view v) { return app::parse_seconds(v, 0.1, perf.control_timeout); });
     app::CommonOptions options = args.parse(argc, argv);

@@ -136,6 +136,7 @@ Result<TestParams, ParamError> params_from_json(const Json& json) {
     p.nodelay = json.contains("nodelay");
     if (const Json* v = member(json, "client_version"); v && v->is_string()) p.client_version = v->get<std::string>();
     if (const Json* v = member(json, "title"); v && v->is_string()) p.title = v->get<std::string>();
+    if (const Json* v = member(json, "congestion"); v && v->is_string()) p.congestion = v->get<std::string>();
     return p;
 }
 
@@ -152,6 +153,7 @@ Json params_to_json(const TestParams& p, std::string_view client_version) {
     j["len"] = p.block_size;
     j["pacing_timer"] = 1000;
     if (!p.title.empty()) j["title"] = p.title;
+    if (!p.congestion.empty()) j["congestion"] = p.congestion;
     j["client_version"] = client_version;
     return j;
 }

@@ -111,6 +111,7 @@ struct TestParams {
     int omit = 0;               // "omit": seconds not counted at the start
     std::string client_version; // "client_version"
     std::string title;          // "title" (-T)
+    std::string congestion;     // "congestion" (-C): TCP_CONGESTION for the data streams, empty = default
 };
 
 struct ParamError {

@@ -13,7 +13,7 @@ class Tracer;  // stack/core/trace.h
 
 // TCP congestion control algorithms (stack/tcp/congestion/, one file each). A socket uses
 // StackConfig::tcp_congestion unless the application chose another (TCP_CONGESTION).
-enum class CongestionAlgorithm : std::uint8_t { NewReno };
+enum class CongestionAlgorithm : std::uint8_t { NewReno, Cubic };
 
 struct StackConfig {
     // ---- Checksums (what drivers with offload, and fuzzers, may switch off) ----
@@ -34,6 +34,9 @@ struct StackConfig {
     Duration ip_reassembly_timeout = Duration::seconds(30); // as Linux (net.ipv4.ipfrag_time)
     std::size_t ip_reassembly_memory = 4 * 1024 * 1024;     // bytes held by all partial datagrams (ipfrag_high_thresh)
     std::size_t ip_reassembly_max_datagrams = 64;           // datagrams in reassembly at once
+    Duration ip_pmtu_expires = Duration::seconds(600);      // a learned path MTU is forgotten after this (ip_rt_mtu_expires)
+    std::size_t ip_min_pmtu = 552;                          // no ICMP lowers a path MTU below this (min_pmtu)
+    std::size_t ip_pmtu_cache_capacity = 256;               // destinations with a learned path MTU, at most
 
     // ---- ICMP (RFC 1122 3.2.2, RFC 1812 4.3.2.8) ----
     Duration icmp_error_interval = Duration::millis(1);     // token bucket: one error per interval...
@@ -50,18 +53,22 @@ struct StackConfig {
     Duration tcp_time_wait = Duration::seconds(60);         // 2*MSL, as Linux (TCP_TIMEWAIT_LEN)
     std::size_t tcp_max_time_wait = 4096;                   // TIME-WAIT entries kept (tcp_max_tw_buckets, scaled down)
     Duration tcp_delayed_ack = Duration::millis(40);        // as Linux's minimum delayed-ACK timeout
-    std::size_t tcp_rcvbuf = 256 * 1024;                    // default SO_RCVBUF for TCP sockets
+    std::size_t tcp_rcvbuf = 256 * 1024;                    // default SO_RCVBUF for TCP sockets (where auto-tuning starts)
+    bool tcp_moderate_rcvbuf = true;                        // receive-buffer auto-tuning, as Linux (tcp_moderate_rcvbuf)
+    std::size_t tcp_rmem_max = 6 * 1024 * 1024;             // how far auto-tuning grows a receive buffer (tcp_rmem[2])
     std::size_t tcp_sndbuf = 256 * 1024;                    // default SO_SNDBUF for TCP sockets
     std::size_t tcp_max_syn_backlog = 256;                  // half-open connections per listener, at most
     Duration tcp_keepalive_idle = Duration::seconds(7200);  // as Linux (tcp_keepalive_time)
     Duration tcp_keepalive_interval = Duration::seconds(75);
     std::uint32_t tcp_keepalive_probes = 9;
-    CongestionAlgorithm tcp_congestion = CongestionAlgorithm::NewReno;  // default algorithm (tcp_congestion_control)
+    CongestionAlgorithm tcp_congestion = CongestionAlgorithm::Cubic;  // default algorithm, as Linux (tcp_congestion_control)
     Duration tcp_fin_timeout = Duration::seconds(60);       // an orphaned FIN-WAIT-2 waits this long (tcp_fin_timeout)
     bool tcp_syncookies = true;                             // SYN cookies when a listener's SYN queue is full (tcp_syncookies=1)
     std::size_t tcp_max_connections = 65536;                // connections (any state but LISTEN) at once; beyond it a SYN is dropped
     std::size_t tcp_max_orphans = 4096;                     // connections closed by the application still finishing (tcp_max_orphans, scaled down)
     std::uint32_t tcp_orphan_retries = 8;                   // retransmissions of an orphan before it is reset (tcp_orphan_retries)
+    std::uint8_t tcp_ecn = 2;                               // ECN (RFC 3168), as Linux's tcp_ecn: 0 off, 1 request it on
+                                                            // outgoing connections and accept it, 2 accept it when asked
     Duration tcp_challenge_ack_interval = Duration::millis(500);  // per socket: at most one challenge ACK per interval... (RFC 5961 7)
     std::uint32_t tcp_challenge_ack_burst = 5;              // ...with bursts up to this many
     std::size_t tcp_log_entries = 0;                        // per-connection event log (tcp_log.h): ring size, 0 = off

@@ -128,6 +128,11 @@ struct TcpStats {
     Counter dsacks_received = 0;     // D-SACK blocks the peer reported (RFC 2883)
     Counter dsacks_sent = 0;         // D-SACK blocks we reported for duplicate data (RFC 2883)
     Counter spurious_undos = 0;      // congestion responses undone: the retransmissions were spurious (D-SACK, Eifel)
+    Counter ecn_ce_received = 0;     // segments that arrived marked CE on an ECN connection (echoed with ECE)
+    Counter ecn_reductions = 0;      // windows reduced for an ECN echo, without a loss (RFC 3168 6.1.2)
+    Counter icmp_ignored = 0;        // ICMP errors about no connection of ours, or quoting a sequence number not in flight (RFC 5927)
+    Counter rcvbuf_grown = 0;        // receive buffers auto-tuning made larger (Linux's TCPRcvQDrop's cousin: tcp_rcv_space_adjust)
+    Counter pmtu_mss_lowered = 0;    // connections whose MSS a fragmentation-needed ICMP lowered (RFC 1191), in-flight data resent
 
     template <class F>
     void for_each(F&& f) const {
@@ -144,6 +149,9 @@ struct TcpStats {
         f("orphans_dropped", orphans_dropped); f("paws_rejected", paws_rejected);
         f("sack_recoveries", sack_recoveries); f("rack_lost", rack_lost); f("tlp_probes", tlp_probes);
         f("dsacks_received", dsacks_received); f("dsacks_sent", dsacks_sent); f("spurious_undos", spurious_undos);
+        f("ecn_ce_received", ecn_ce_received);
+        f("ecn_reductions", ecn_reductions); f("icmp_ignored", icmp_ignored); f("pmtu_mss_lowered", pmtu_mss_lowered);
+        f("rcvbuf_grown", rcvbuf_grown);
     }
 };
 

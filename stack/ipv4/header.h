@@ -120,6 +120,17 @@ private:
 };
 
 // An IPv4 header without options, as values. frag_offset is in bytes and must be a multiple of 8.
+// The ECN field: the two low bits of the TOS byte (RFC 3168 section 5). A sender that negotiated
+// ECN marks its packets ECN-capable (ECT); a router that would drop one for congestion may mark it
+// CE instead, and the receiver's transport echoes that to the sender.
+namespace ecn {
+inline constexpr std::uint8_t kMask = 0b11;
+inline constexpr std::uint8_t kNotEct = 0b00;  // not ECN-capable
+inline constexpr std::uint8_t kEct1 = 0b01;    // ECN-capable transport, ECT(1)
+inline constexpr std::uint8_t kEct0 = 0b10;    // ECN-capable transport, ECT(0): what TCP sends (as Linux)
+inline constexpr std::uint8_t kCe = 0b11;      // congestion experienced
+}  // namespace ecn
+
 struct Ipv4Repr {
     static constexpr std::uint8_t kDefaultTtl = 64;  // Linux's net.ipv4.ip_default_ttl
 

@@ -26,6 +26,7 @@ Ipv4Layer::Ipv4Layer(EthernetLayer& ethernet, ArpLayer& arp, TimerQueue& timers,
       pool_(pool),
       config_(config),
       stats_(ip_stats),
+      pmtu_(config.ip_pmtu_cache_capacity, config.ip_pmtu_expires, config.ip_min_pmtu),
       icmp_(std::make_unique<Icmp>(*this, pool, config, icmp_stats)),
       reassembler_(std::make_unique<Reassembler>(timers, pool, config, ip_stats)) {
     Random random(seed ^ 0x1b1d);
@@ -49,6 +50,10 @@ void Ipv4Layer::configure(Ipv4Cidr address, std::optional<Ipv4Address> gateway) 
 void Ipv4Layer::register_protocol(std::uint8_t protocol, Ipv4ProtocolHandler* handler) { handlers_[protocol] = handler; }
 
 std::size_t Ipv4Layer::max_unfragmented_payload() const { return ethernet_.mtu() - Ipv4Repr::header_len(); }
+std::size_t Ipv4Layer::path_mtu(Instant now, Ipv4Address dst) { return pmtu_.lookup(now, dst, ethernet_.mtu()); }
+bool Ipv4Layer::lower_path_mtu(Instant now, Ipv4Address dst, std::size_t mtu) {
+    return pmtu_.lower(now, dst, mtu, ethernet_.mtu());
+}
 std::size_t Ipv4Layer::reassembly_datagrams() const { return reassembler_->datagrams(); }
 std::size_t Ipv4Layer::reassembly_bytes() const { return reassembler_->bytes_held(); }
 
@@ -166,7 +171,7 @@ Result<void, Ipv4SendError> Ipv4Layer::send(Instant now, Ipv4Address dst, std::u
     header.dont_fragment = options.dont_fragment;
     header.ident = next_ident(dst, protocol);
 
-    const std::size_t mtu = ethernet_.mtu();
+    const std::size_t mtu = broadcast ? ethernet_.mtu() : path_mtu(now, dst);
     // A TCP segment larger than the MTU that the device will cut into MTU-sized ones (TSO)
     // goes down whole; the device copies this header onto each piece and fixes its length, ID and
     // checksum.

@@ -22,6 +22,7 @@
 #include "stack/core/timer.h"
 #include "stack/ethernet/ethernet.h"
 #include "stack/ipv4/header.h"
+#include "stack/ipv4/pmtu.h"
 #include "stack/ipv4/route.h"
 
 namespace tcpip {
@@ -100,6 +101,14 @@ public:
     // The largest payload send() takes without fragmenting: MTU minus a 20-byte header.
     std::size_t max_unfragmented_payload() const;
 
+    // Path MTU discovery (RFC 1191, pmtu.h): the MTU of the path to `dst` (the interface's until a
+    // router said less), and what a transport calls once it has checked a fragmentation-needed
+    // ICMP (RFC 5927): true if the path MTU went down. send() fragments to the path MTU, and
+    // refuses a DF datagram larger than it (EMSGSIZE).
+    std::size_t path_mtu(Instant now, Ipv4Address dst);
+    bool lower_path_mtu(Instant now, Ipv4Address dst, std::size_t mtu);
+    std::uint32_t path_mtu_generation() const { return pmtu_.generation(); }
+
     // The device's offloads, for the transports: a transport that asks for one (PacketOffload on
     // the packet it sends) must check here first.
     const DeviceCapabilities& device_capabilities() const { return ethernet_.capabilities(); }
@@ -133,6 +142,7 @@ private:
     Ipv4Stats& stats_;
     Ipv4Cidr address_;
     RoutingTable routes_;
+    PathMtuCache pmtu_;
     std::array<Ipv4ProtocolHandler*, 256> handlers_{};
     std::unique_ptr<Icmp> icmp_;
     std::unique_ptr<Reassembler> reassembler_;

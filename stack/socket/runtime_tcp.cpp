@@ -412,7 +412,10 @@ int Runtime::tcp_setsockopt(SocketEntry& entry, int level, int name, const void*
             case SO_REUSEADDR: options.reuse_address = *v != 0; return apply();
             case SO_BROADCAST: entry.broadcast = *v != 0; return 0;
             case SO_KEEPALIVE: options.keepalive = *v != 0; return apply();
-            case SO_RCVBUF: options.rcvbuf = static_cast<std::size_t>(buffer_size(*v, kRmemMax, kMinRcvbuf) / 2); return apply();
+            case SO_RCVBUF:  // a size the application chose: no auto-tuning (as Linux)
+                options.rcvbuf = static_cast<std::size_t>(buffer_size(*v, kRmemMax, kMinRcvbuf) / 2);
+                options.rcvbuf_locked = true;
+                return apply();
             case SO_SNDBUF: options.sndbuf = static_cast<std::size_t>(buffer_size(*v, kWmemMax, kMinSndbuf) / 2); return apply();
             default: return fail(ENOPROTOOPT);  // including the read-only SO_TYPE, SO_ERROR, SO_ACCEPTCONN
         }

@@ -31,7 +31,8 @@ void TcpLayer::receive(Instant now, const Ipv4RxInfo& info, Packet payload) {
         if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Tcp, TraceNote::TcpNotUnicast);
         return;
     }
-    Segment seg{TcpRepr::from(*header), header->payload(), info.header.src, info.header.dst};
+    Segment seg{TcpRepr::from(*header), header->payload(), info.header.src, info.header.dst,
+                static_cast<std::uint8_t>(info.header.tos & ecn::kMask)};
 
     if (TcpSocket* s = find_connection(seg.dst, seg.header.dst_port, seg.src, seg.header.src_port)) {
         if (s->log) tcp_log::received(now, *s, seg.header, seg.payload.size());
@@ -129,6 +130,7 @@ void TcpLayer::listen_input(Instant now, TcpSocket* listener, const Segment& seg
     child->snd.max_wnd = child->snd.wnd;
     child->snd.wl1 = seg.header.seq;
     child->snd.wl2 = seg.header.ack;
+    ecn_accept_syn(child, seg);
     register_connection(child);
     ++listener->queues.syn_queue;
     ++stats_.passive_opens;
@@ -225,6 +227,7 @@ void TcpLayer::apply_options(Instant now, TcpSocket* s, const TcpOptions& option
     // Every segment will carry the 12 bytes of timestamps (10 and two NOPs), and the MSS option
     // counts data only (RFC 6691): so a segment holds 12 bytes less data, as Linux's mss_cache.
     if (s->ts_ok) s->mss = static_cast<std::uint16_t>(s->mss - 12);
+    s->mss_limit = s->mss;                       // the path MTU may lower mss later, never raise it past this
     s->snd.cc = make_congestion(s);
     if (options.window_scale) {
         s->wscale_ok = true;
@@ -284,14 +287,15 @@ void TcpLayer::syn_sent_input(Instant now, TcpSocket* s, const Segment& seg) {
     s->rcv.adv = s->rcv.nxt;
     apply_options(now, s, seg.header.options);
     s->timers.last_activity = now;
+    ecn_syn_ack_arrived(s, seg);  // a SYN without ACK (simultaneous open) is no ECN answer
     if (flags.ack()) {
         // Our SYN is acknowledged: ESTABLISHED. The RTT sample is good unless the SYN was resent;
         // then the timestamp echoed tells which SYN it answers (RFC 7323 section 4).
         if (s->timers.retransmits == 0 && s->snd.timed_seq) {
-            s->snd.rtt.sample(now - s->snd.timed_sent_at);
+            rtt_sample(s, now - s->snd.timed_sent_at);
         } else if (s->ts_ok && seg.header.options.timestamps && seg.header.options.timestamps->tsecr != 0) {
             const auto ms = static_cast<std::int32_t>(tsval(now, s) - seg.header.options.timestamps->tsecr);
-            if (ms >= 0) s->snd.rtt.sample(Duration::millis(std::max(ms, 1)));
+            if (ms >= 0) rtt_sample(s, Duration::millis(std::max(ms, 1)));
         }
         s->snd.una = seg.header.ack;
         // "The window field in a SYN (i.e., a <SYN> or <SYN,ACK>) segment itself is never scaled"
@@ -419,6 +423,7 @@ void TcpLayer::segment_arrives(Instant now, TcpSocket* s, const Segment& seg) {
 
     // ---- fifth, check the ACK field ----
     if (!flags.ack()) return;  // "if the ACK bit is off, drop the segment and return"
+    ecn_segment_arrived(s, seg);  // CE marks and the peer's CWR (RFC 3168 6.1.3)
     if (process_ack(now, s, seg) != Verdict::Continue) return;
 
     // ---- sixth, check the URG bit (urgent data is not supported: the pointer is ignored) ----
@@ -490,10 +495,10 @@ Verdict TcpLayer::process_ack(Instant now, TcpSocket* s, const Segment& seg) {
             return Verdict::Drop;
         }
         if (s->timers.retransmits == 0 && s->snd.timed_seq) {
-            s->snd.rtt.sample(now - s->snd.timed_sent_at);
+            rtt_sample(s, now - s->snd.timed_sent_at);
         } else if (s->ts_ok && seg.header.options.timestamps && seg.header.options.timestamps->tsecr != 0) {
             const auto ms = static_cast<std::int32_t>(tsval(now, s) - seg.header.options.timestamps->tsecr);
-            if (ms >= 0) s->snd.rtt.sample(Duration::millis(std::max(ms, 1)));
+            if (ms >= 0) rtt_sample(s, Duration::millis(std::max(ms, 1)));
         }
         s->snd.una = s->snd.iss + 1;
         s->snd.wnd = static_cast<std::uint32_t>(seg.header.window) << s->snd.wscale;
@@ -545,13 +550,20 @@ Verdict TcpLayer::process_ack(Instant now, TcpSocket* s, const Segment& seg) {
         // transmission the ACK answers (RFC 7323 section 4, RTTM): when Karn stopped the timing
         // (a retransmission), the sample comes from TSecr, in milliseconds as Linux's
         // tcp_rtt_tsopt_us (0 counts as 1).
-        if (s->snd.timed_seq && *s->snd.timed_seq <= ack) {
-            s->snd.rtt.sample(now - s->snd.timed_sent_at);
-            s->snd.timed_seq.reset();
-        } else if (!s->snd.timed_seq && s->ts_ok && seg.header.options.timestamps &&
-                   seg.header.options.timestamps->tsecr != 0) {
+        // Every ACK's TSecr also times the path for the congestion controller (HyStart++ wants
+        // a sample per ACK, RFC 9406 4.2), while the RTO keeps RFC 6298's one sample per round trip.
+        std::optional<Duration> ts_sample;
+        if (s->ts_ok && seg.header.options.timestamps && seg.header.options.timestamps->tsecr != 0) {
             const auto ms = static_cast<std::int32_t>(tsval(now, s) - seg.header.options.timestamps->tsecr);
-            if (ms >= 0) s->snd.rtt.sample(Duration::millis(std::max(ms, 1)));
+            if (ms >= 0) ts_sample = Duration::millis(std::max(ms, 1));
+        }
+        if (s->snd.timed_seq && *s->snd.timed_seq <= ack) {
+            rtt_sample(s, now - s->snd.timed_sent_at);
+            s->snd.timed_seq.reset();
+        } else if (!s->snd.timed_seq && ts_sample) {
+            rtt_sample(s, *ts_sample);
+        } else if (ts_sample && s->snd.rtt.has_sample()) {
+            s->snd.cc->on_rtt(*ts_sample, s->snd.rtt.srtt());
         }
         const SeqNum prior_una = s->snd.una;
         s->snd.una = ack;
@@ -581,7 +593,7 @@ Verdict TcpLayer::process_ack(Instant now, TcpSocket* s, const Segment& seg) {
         if (s->snd.nxt < s->snd.una) s->snd.nxt = s->snd.una;
         s->timers.retransmits = 0;
         s->soft_error.reset();
-        const bool retransmit_hole = s->snd.cc->on_ack(acked, ack, in_flight_before);
+        const bool retransmit_hole = s->snd.cc->on_ack(now, acked, ack, in_flight_before);
         if (s->snd.una == s->snd.max) {
             s->timers.rto.reset();
         } else {
@@ -635,6 +647,7 @@ Verdict TcpLayer::process_ack(Instant now, TcpSocket* s, const Segment& seg) {
     // With SACK, loss is found from the blocks and the clock (RACK), not by counting duplicates.
     if (s->sack_ok && is_synchronized(s->state)) sack_input(now, s, seg);
 
+    ecn_ack_arrived(s, seg);  // ECE: reduce the window, once per window of data (RFC 3168 6.1.2)
     update_window(s, seg);
     return Verdict::Continue;
 }
@@ -704,6 +717,7 @@ void TcpLayer::process_text(Instant now, TcpSocket* s, const Segment& seg) {
             t->note(TraceLayer::Tcp, TraceNote::TcpDataQueued, static_cast<std::uint32_t>(data.size() + extra),
                     static_cast<std::uint32_t>(s->rcv.buffer.size()));
         }
+        rcv_rtt_measure(now, s);  // the receiver's RTT, for auto-tuning (autotune.cpp)
         if (extra > 0 || !s->rcv.assembler.empty()) {
             // Filling a hole: acknowledge at once, so the sender's recovery ends quickly (RFC 5681 4.2).
             s->rcv.ack_now = true;

@@ -97,6 +97,8 @@ void TcpLayer::transmit(Instant now, TcpSocket* s, SeqNum seq, std::size_t lengt
         const std::size_t offset = static_cast<std::size_t>(seq - s->snd.una);
         s->snd.buffer.peek(offset, packet.append(length));
     }
+    std::uint8_t ecn_field = 0;
+    flags = ecn_outgoing(s, seq, length, flags, ecn_field);  // ECE, CWR and ECT(0) (ecn.cpp)
     TcpRepr repr;
     repr.src_port = s->local_port;
     repr.dst_port = s->remote_port;
@@ -151,6 +153,7 @@ void TcpLayer::transmit(Instant now, TcpSocket* s, SeqNum seq, std::size_t lengt
 
     Ipv4SendOptions options;
     options.dont_fragment = true;  // as Linux: TCP sizes its own segments (path MTU discovery)
+    options.tos = ecn_field;
     (void)ip_.send(now, s->remote_address, IpProtocol::Tcp, std::move(packet), options);
     ++stats_.tx_segments;
 
@@ -277,6 +280,7 @@ void TcpLayer::retransmit_first(Instant now, TcpSocket* s) {
     // Karn (RFC 6298 3): if the segment being timed is the one sent again, its ACK gives no sample.
     if (s->snd.timed_seq && *s->snd.timed_seq <= s->snd.una + static_cast<std::uint32_t>(s->mss) + 1) s->snd.timed_seq.reset();
     if (s->state == TcpState::SynSent) {
+        s->ecn.requested = false;  // as Linux (tcp_ecn_fallback): a SYN sent again asks for no ECN
         transmit(now, s, s->snd.iss, 0, TcpFlags::kSyn);
         return;
     }
@@ -326,6 +330,8 @@ void TcpLayer::output(Instant now, TcpSocket* s) {
                                s->state == TcpState::FinWait1 || s->state == TcpState::Closing ||
                                s->state == TcpState::LastAck;
     if (can_send_data) {
+        // The path MTU to somewhere went down since this connection last looked (pmtu.cpp).
+        if (s->pmtu_generation != ip_.path_mtu_generation()) (void)fit_mss_to_path(now, s);
         // Loss recovery with SACK first (RFC 6675 NextSeg rule 1): the segments judged lost, as
         // cwnd - pipe allows. Not while going back after a timeout: that resends everything anyway.
         // Nor while F-RTO sends new data to test the timeout.
@@ -362,6 +368,7 @@ void TcpLayer::output(Instant now, TcpSocket* s) {
                     const SeqNum stop = s->rec.scoreboard.next_sacked(s->snd.nxt);
                     if (stop > s->snd.nxt) length = std::min<std::size_t>(length, static_cast<std::size_t>(stop - s->snd.nxt));
                 }
+                if (s->ecn.send_cwr) length = std::min<std::size_t>(length, s->mss);  // CWR on one segment, not a TSO burst
                 if (length == 0) break;
                 // Several segments in one (TSO): whole segments only, unless it is the end of
                 // the data; the remainder waits for the rules below, as a lone segment would.

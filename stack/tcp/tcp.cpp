@@ -62,7 +62,9 @@ void TcpLayer::set_options(Instant now, TcpSocket* s, const TcpUserOptions& opti
 }
 
 std::unique_ptr<CongestionControl> TcpLayer::make_congestion(const TcpSocket* s) const {
-    return make_congestion_control(s->opts.congestion.value_or(config_.tcp_congestion), s->mss);
+    auto cc = make_congestion_control(s->opts.congestion.value_or(config_.tcp_congestion), s->mss);
+    if (s->snd.rtt.has_sample()) cc->on_rtt(s->snd.rtt.srtt(), s->snd.rtt.srtt());  // an algorithm switched on a live connection
+    return cc;
 }
 
 std::string TcpLayer::check_invariants() const {
@@ -85,6 +87,7 @@ std::string TcpLayer::check_invariants() const {
             continue;
         }
         if (s.rcv.buffer.size() > s.rcv.buffer.capacity()) return broken("receive buffer beyond its capacity");
+        if (s.rcv.buffer.capacity() > std::max(s.opts.rcvbuf, config_.tcp_rmem_max)) return broken("receive buffer auto-tuned beyond tcp_rmem_max");
         if (s.snd.buffer.size() > s.snd.buffer.capacity()) return broken("send buffer beyond its capacity");
         if (s.rcv.buffer.allocated() > s.rcv.buffer.capacity() || s.snd.buffer.allocated() > s.snd.buffer.capacity()) {
             return broken("buffer storage beyond its capacity");
@@ -93,6 +96,9 @@ std::string TcpLayer::check_invariants() const {
             if (range.start >= range.end || range.end > s.rcv.buffer.free()) return broken("out-of-order data outside the window");
         }
         if (s.rcv.sack_recent_count > TcpOptions::kMaxSackBlocks) return broken("more SACK blocks remembered than fit");
+        if (!s.ecn.ok && (s.ecn.echo || s.ecn.send_cwr)) return broken("ECN echo or CWR on a connection without ECN");
+        if (s.ecn.requested && s.state != TcpState::SynSent && s.state != TcpState::Closed) return broken("ECN still requested after the handshake");
+        if (s.mss > s.mss_limit) return broken("MSS beyond what the handshake allowed");
         if (s.state == TcpState::Closed) continue;
         if (s.sack_ok && is_synchronized(s.state) && s.state != TcpState::TimeWait) {
             // The scoreboard (scoreboard.h) covers [SND.UNA, at most SND.MAX), its marks agree
@@ -240,6 +246,7 @@ Result<void, SocketError> TcpLayer::connect(Instant now, TcpSocket* s, Ipv4Addre
     s->snd.max = s->snd.iss;
     s->snd.sml = s->snd.iss;
     set_up_connection(s);
+    s->ecn.requested = config_.tcp_ecn == 1;  // ask for ECN in our SYN (RFC 3168 6.1.1)
     register_connection(s);
     ++stats_.active_opens;
     enter_state(now, s, TcpState::SynSent);
@@ -263,8 +270,14 @@ void TcpLayer::set_up_connection(TcpSocket* s) {
     s->snd.buffer.reset(s->opts.sndbuf);
     s->rcv.assembler.clear();
     s->rcv.wscale = 0;
-    while (s->rcv.wscale < 14 && (s->opts.rcvbuf >> s->rcv.wscale) > 65535) ++s->rcv.wscale;
+    s->rcv.autotune = ReceiveAutotune{};
+    // The scale must let the largest window the buffer may ever offer be said: with auto-tuning,
+    // tcp_rmem_max's (Linux's tcp_select_initial_window does the same, hence its usual 7).
+    const std::size_t largest = autotuned(s) ? std::max(s->opts.rcvbuf, config_.tcp_rmem_max) : s->opts.rcvbuf;
+    while (s->rcv.wscale < 14 && (largest >> s->rcv.wscale) > 65535) ++s->rcv.wscale;
     s->mss = std::min<std::uint16_t>(our_mss(), 536);
+    s->mss_limit = s->mss;
+    s->pmtu_generation = 0;
     s->snd.rtt = RttEstimator(config_.tcp_min_rto, config_.tcp_max_rto);
     s->snd.cc = make_congestion(s);
     s->rec = LossRecovery{};
@@ -273,6 +286,7 @@ void TcpLayer::set_up_connection(TcpSocket* s) {
     s->sack_ok = s->ts_ok = false;
     s->ts = TimestampState{};
     s->ts.offset = static_cast<std::uint32_t>(random_.next());  // RFC 7323 5.4: a random clock start
+    s->ecn = TcpEcn{};
 }
 
 // Gives back buffer storage that holds nothing (an idle connection keeps none). Out-of-order data
@@ -357,6 +371,7 @@ Result<std::size_t, SocketError> TcpLayer::recv(Instant now, TcpSocket* s, Mutab
         // RFC 9293 3.8.6.2.2 (receiver SWS avoidance): announce the opened window once it has grown
         // by at least min(half the buffer, one MSS) beyond what we last advertised.
         if (!peek) {
+            rcv_space_adjust(now, s);  // once per RTT: grow the buffer to what the path delivers (autotune.cpp)
             const std::size_t space = receive_space(s);
             const std::size_t threshold = std::min<std::size_t>(s->rcv.buffer.capacity() / 2, s->mss);
             if (space >= s->rcv.wnd + threshold && before_space < s->rcv.wnd + threshold) {
@@ -858,9 +873,16 @@ void TcpLayer::icmp_error(Instant now, const IcmpErrorInfo& error) {
     const std::uint16_t rport = load_be16(error.quoted_payload, 2);
     const SeqNum seq(load_be32(error.quoted_payload, 4));
     TcpSocket* s = find_connection(error.quoted.src, lport, error.quoted.dst, rport);
-    if (s == nullptr) return;
-    // RFC 5927: only believe errors about data in flight.
-    if (seq < s->snd.una || seq > s->snd.max) return;
+    // RFC 5927: only believe errors about a connection of ours and data in flight on it; anything
+    // else may be forged by someone who guessed the ports.
+    if (s == nullptr || seq < s->snd.una || seq > s->snd.max) {
+        ++stats_.icmp_ignored;
+        return;
+    }
+    if (error.type == IcmpType::DestinationUnreachable && error.code == IcmpUnreachableCode::FragmentationNeeded) {
+        path_mtu_reduced(now, s, seq, error.next_hop_mtu);  // not an error: a smaller path (pmtu.cpp)
+        return;
+    }
     if (error.type == IcmpType::DestinationUnreachable &&
         (error.code == IcmpUnreachableCode::Port || error.code == IcmpUnreachableCode::Protocol) &&
         s->state == TcpState::SynSent) {

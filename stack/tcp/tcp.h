@@ -64,7 +64,7 @@ struct TcpInfo {
     bool sack = false, timestamps = false;     // negotiated (tcpi_options TCPI_OPT_SACK, TCPI_OPT_TIMESTAMPS)
     std::uint32_t snd_wnd = 0, rcv_wnd = 0;
     std::uint8_t snd_wscale = 0, rcv_wscale = 0;
-    CongestionAlgorithm congestion = CongestionAlgorithm::NewReno;
+    CongestionAlgorithm congestion = CongestionAlgorithm::Cubic;
 };
 
 // What one step of segment or timer processing decided about the connection: go on with the next
@@ -142,6 +142,7 @@ private:
         TcpRepr header;
         Bytes payload;
         Ipv4Address src, dst;
+        std::uint8_t ecn = 0;  // the IP header's ECN field (ecn::kCe: congestion experienced)
     };
     struct TupleHash {
         std::size_t operator()(const std::tuple<std::uint32_t, std::uint16_t, std::uint32_t, std::uint16_t>& t) const;
@@ -207,6 +208,29 @@ private:
     void note_received_out_of_order(TcpSocket* s, SeqNum seq);
     void frto_ack(TcpSocket* s, bool original_acked);
     void frto_dupack(TcpSocket* s);
+
+    // An RTT measurement (RFC 6298, RFC 7323 RTTM): the RTO's estimator and the congestion controller
+    // (HyStart++) both hear of it.
+    void rtt_sample(TcpSocket* s, Duration sample) {
+        s->snd.rtt.sample(sample);
+        s->snd.cc->on_rtt(sample, s->snd.rtt.srtt());
+    }
+
+    // ecn.cpp (RFC 3168 6.1)
+    void ecn_accept_syn(TcpSocket* child, const Segment& syn) const;
+    void ecn_syn_ack_arrived(TcpSocket* s, const Segment& syn_ack) const;
+    void ecn_segment_arrived(TcpSocket* s, const Segment& seg);
+    void ecn_ack_arrived(TcpSocket* s, const Segment& seg);
+    TcpFlags ecn_outgoing(TcpSocket* s, SeqNum seq, std::size_t length, TcpFlags flags, std::uint8_t& tos);
+
+    // pmtu.cpp (RFC 1191, RFC 5927)
+    void path_mtu_reduced(Instant now, TcpSocket* s, SeqNum quoted_seq, std::uint16_t next_hop_mtu);
+    bool fit_mss_to_path(Instant now, TcpSocket* s);
+
+    // autotune.cpp (receive-buffer auto-tuning)
+    bool autotuned(const TcpSocket* s) const;
+    void rcv_rtt_measure(Instant now, TcpSocket* s);
+    void rcv_space_adjust(Instant now, TcpSocket* s);
 
     // tcp.cpp
     void arm_timer(TcpSocket* s);

@@ -149,6 +149,21 @@ struct TimestampState {
     SeqNum last_ack_sent;             // Last.ACK.sent: the ACK field of our latest segment
 };
 
+// Receive-buffer auto-tuning (Linux's tcp_rcv_space_adjust, "dynamic right-sizing"): once per
+// round trip the receiver looks at how much the application read in it, and lets the buffer (and
+// so the window) grow to twice that, so the window keeps ahead of what the path delivers.
+// Invariant: rtt_seq and space_seq lie within [irs, nxt + wnd].
+struct ReceiveAutotune {
+    Duration rtt;                    // the receiver's RTT: the shortest time a window's worth took to arrive (zero: none yet)
+    bool measuring = false;          // timing the arrival of one window...
+    SeqNum rtt_seq;                  // ...until RCV.NXT passes this...
+    Instant rtt_start;               // ...since this instant
+    bool started = false;            // a measuring period is open:
+    SeqNum space_seq;                // ...the read position when it began
+    Instant space_start;             // ...and when
+    std::uint32_t space = 0;         // bytes the application read in the last period (the base to beat)
+};
+
 // The receive sequence space and everything the receiver keeps (RFC 9293 3.3.1, 3.8.6.2.2, 3.10.7.4).
 // Invariant: adv >= nxt + wnd at the time wnd was advertised, and adv never moves left; the bytes
 // [nxt, nxt + buffer.free()) are the only ones we will store; the assembler's ranges lie within them.
@@ -160,6 +175,7 @@ struct ReceiveSequence {
     std::uint8_t wscale = 0;         // Rcv.Wind.Shift: shift for windows we send (RFC 7323)
     RingBuffer buffer;               // in-order data not yet read; out-of-order data stored beyond it
     Assembler assembler;             // which out-of-order bytes beyond nxt are in `buffer`
+    ReceiveAutotune autotune;        // how `buffer` grows when the application did not fix its size
     bool fin_received = false;       // the peer's FIN arrived in order (end of stream)
     bool shut_rd = false;            // shutdown(SHUT_RD): received data is discarded
     // When to acknowledge (RFC 1122 4.2.3.2, RFC 5681 4.2).
@@ -170,6 +186,16 @@ struct ReceiveSequence {
     std::array<SeqNum, TcpOptions::kMaxSackBlocks> sack_recent{};
     std::uint8_t sack_recent_count = 0;
     std::optional<SackBlock> dsack;        // a duplicate received, reported once (RFC 2883)
+};
+
+// Explicit Congestion Notification (RFC 3168 section 6.1), negotiated in the handshake.
+// Invariant: echo and send_cwr only while ok; requested only before the SYN-ACK arrives.
+struct TcpEcn {
+    bool requested = false;   // our SYN asked for ECN (ECE and CWR set: StackConfig::tcp_ecn = 1)
+    bool ok = false;          // negotiated: our new data segments leave ECT(0)
+    bool echo = false;        // receiver: a CE mark arrived; every ACK carries ECE until the peer's CWR
+    bool send_cwr = false;    // sender: the window was reduced for an ECE; the next new data segment carries CWR
+    std::optional<SeqNum> recover;  // sender: after a reduction, SND.MAX then: no other one until SND.UNA passes it
 };
 
 // Every timer as a deadline (nullopt = not armed), and the counts that back the timers off. The
@@ -206,6 +232,7 @@ struct TcpUserOptions {
     std::uint32_t keepalive_count = 0;            // TCP_KEEPCNT
     std::uint16_t user_mss = 0;      // TCP_MAXSEG, 0 = from the MTU
     std::size_t rcvbuf = 0, sndbuf = 0;  // SO_RCVBUF, SO_SNDBUF (the usable halves)
+    bool rcvbuf_locked = false;      // SO_RCVBUF was set: the receive buffer keeps its size (Linux's SOCK_RCVBUF_LOCK)
     bool reuse_address = false;      // SO_REUSEADDR
     std::optional<Duration> linger;  // SO_LINGER with l_onoff: close() waits (or resets when 0)
     std::optional<CongestionAlgorithm> congestion;  // TCP_CONGESTION; nullopt: StackConfig's default
@@ -224,8 +251,10 @@ public:
     std::uint16_t remote_port = 0;
 
     // ---- What both directions agreed in the handshake (RFC 9293 3.7.1, RFC 7323 1.3) ----
-    std::uint16_t mss = 536;         // the most data we put in one segment (RFC 9293 3.7.1 default),
+    std::uint16_t mss = 536;         // the most data we put in one segment (RFC 9293 3.7.1 default): <= mss_limit,
                                      // less the 12 bytes of the timestamps option when on (as Linux's mss_cache)
+    std::uint16_t mss_limit = 536;   // what the handshake allows (the peer's MSS, ours, TCP_MAXSEG); the path MTU may want less
+    std::uint32_t pmtu_generation = 0;  // the path MTU cache's generation mss was last fitted under (TcpLayer::fit_mss_to_path)
     bool wscale_ok = false;          // both SYNs carried the window scale option
     bool sack_ok = false;            // both SYNs carried SACK-Permitted (RFC 2018): blocks are sent and used
     bool ts_ok = false;              // both SYNs carried timestamps (RFC 7323): on every segment from now on
@@ -234,6 +263,7 @@ public:
     LossRecovery rec;
     ReceiveSequence rcv;
     TimestampState ts;
+    TcpEcn ecn;
     TcpTimers timers;
     ListenerQueues queues;           // used by a listener only
     TcpUserOptions opts;

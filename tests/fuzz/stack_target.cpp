@@ -129,6 +129,7 @@ public:
         // Small buffers, so that full windows, full buffers and out-of-order data past the window
         // are a few segments away.
         config_.tcp_rcvbuf = 8 * 1024;
+        config_.tcp_rmem_max = 32 * 1024;  // auto-tuning may grow a receive buffer, but not far
         config_.tcp_sndbuf = 8 * 1024;
         config_.tcp_max_syn_backlog = 8;
         // The event log (tcp_log.h) on, in a small ring: its hooks run on every path the fuzzer

@@ -249,6 +249,21 @@ TEST_F(PerfClientInterop, TcpLogCsvAndPlots) {
     std::remove(csv.c_str());
 }
 
+// -C NAME travels to iperf3 as its own client sends it ("congestion" in the parameters): the
+// kernel server's receiving socket uses that algorithm, and its JSON says so. An unknown name is
+// refused on our side with one line and a non-zero exit.
+TEST_F(PerfClientInterop, OurClientAsksForACongestionControl) {
+    CommandResult r = run_client({"-t", "1", "-C", "reno"});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    CommandResult used = run_command(
+        {"python3", "-c", "import json, sys; print('cc=' + json.load(open(sys.argv[1]))['end'].get('receiver_tcp_congestion', '?'))",
+         json_file_});
+    EXPECT_NE(used.output.find("cc=reno"), std::string::npos) << used.output;
+    CommandResult bad = env_->exec(perf_argv({"-c", kernel_ip_, "-C", "bbr"}), Duration::seconds(10));
+    EXPECT_EQ(bad.exit_code, 2) << bad.output;
+    EXPECT_NE(bad.output.find("unknown congestion control 'bbr'"), std::string::npos) << bad.output;
+}
+
 TEST_F(PerfClientInterop, OurClientReverseReceivesFromIperf3) {
     CommandResult r = run_client({"-t", "2", "-R"});
     ASSERT_EQ(r.exit_code, 0) << r.output;

@@ -1,7 +1,11 @@
 // Congestion control behind a small interface (RFC 5681 names): the connection reports what
-// happens to its data, the algorithm answers with a congestion window. One algorithm per file;
-// NewReno (new_reno.cpp) is the default. Which one a connection uses: StackConfig::tcp_congestion,
-// or the socket's own choice (TcpUserOptions::congestion).
+// happens to its data, the algorithm answers with a congestion window. One algorithm per file:
+// NewReno (new_reno.cpp) and CUBIC (cubic.cpp, the default, as on Linux). Which one a connection
+// uses: StackConfig::tcp_congestion, or the socket's own choice (TcpUserOptions::congestion).
+//
+// Time reaches an algorithm only as an argument (`now`), from the stack's injected clock: an
+// algorithm that grows its window with time (CUBIC) reads no clock of its own, so that tests can
+// drive it in virtual time.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +14,7 @@
 #include <string_view>
 
 #include "stack/core/config.h"
+#include "stack/core/time.h"
 #include "stack/tcp/seq.h"
 
 namespace tcpip {
@@ -25,10 +30,10 @@ public:
     virtual std::uint32_t ssthresh() const = 0;
     virtual bool in_recovery() const = 0;
 
-    // New data acknowledged: `acked` bytes, SND.UNA is now `snd_una`, and `in_flight` bytes were
-    // outstanding before this ACK. Returns true if the ACK was partial during recovery (RFC 6582):
-    // the next unacknowledged segment must be retransmitted at once.
-    virtual bool on_ack(std::uint32_t acked, SeqNum snd_una, std::uint32_t in_flight) = 0;
+    // New data acknowledged at `now`: `acked` bytes, SND.UNA is now `snd_una`, and `in_flight`
+    // bytes were outstanding before this ACK. Returns true if the ACK was partial during recovery
+    // (RFC 6582): the next unacknowledged segment must be retransmitted at once.
+    virtual bool on_ack(Instant now, std::uint32_t acked, SeqNum snd_una, std::uint32_t in_flight) = 0;
     // A duplicate ACK (RFC 5681 section 2 definition). Returns true when the caller must fast
     // retransmit (the third duplicate).
     virtual bool on_dup_ack(SeqNum snd_una, SeqNum snd_max, std::uint32_t in_flight) = 0;
@@ -55,15 +60,24 @@ public:
     // prior_ssthresh); leave recovery. An algorithm with more state (CUBIC's W_max, epoch) may restore
     // that too; Linux's CUBIC restores only the window (tcp_reno_undo_cwnd).
     virtual void on_undo(std::uint32_t prior_cwnd, std::uint32_t prior_ssthresh) = 0;
+    // A congestion signal without a loss: the peer echoed a CE mark (ECE, RFC 3168 6.1.2). The
+    // window is reduced as for a loss, but nothing is retransmitted and no recovery starts.
+    virtual void on_ecn_echo(std::uint32_t in_flight) = 0;
     // The connection was idle longer than an RTO (RFC 5681 section 4.1): restart slowly.
     virtual void on_idle_restart() = 0;
+    // A round-trip time measurement `sample`, and the smoothed RTT (RFC 6298) after it. Algorithms
+    // that use the RTT (CUBIC's target W_cubic(t + RTT), HyStart++'s delay increase) keep them;
+    // others ignore them. Every measurement should come here (Karn's, and RFC 7323 RTTM's).
+    virtual void on_rtt(Duration /*sample*/, Duration /*srtt*/) {}
 };
 
 std::unique_ptr<CongestionControl> make_new_reno(std::uint32_t mss);
+std::unique_ptr<CongestionControl> make_cubic(std::uint32_t mss);
 
 // The algorithm's own object, for a connection whose segments carry `mss` bytes.
 std::unique_ptr<CongestionControl> make_congestion_control(CongestionAlgorithm algorithm, std::uint32_t mss);
-// The name Linux uses for it ("reno" for NewReno, as Linux's own Reno is NewReno), and back.
+// The name Linux uses for it ("reno" for NewReno, as Linux's own Reno is NewReno; "cubic"), and
+// back. Only these exact names are known, as for Linux's TCP_CONGESTION.
 std::string_view congestion_name(CongestionAlgorithm algorithm);
 std::optional<CongestionAlgorithm> congestion_from_name(std::string_view name);
 

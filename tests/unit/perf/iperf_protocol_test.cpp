@@ -123,6 +123,20 @@ TEST(IperfParams, WrittenAsIperf312DoesAndReadBack) {
     EXPECT_TRUE(back->reverse);
 }
 
+// -C NAME travels as iperf3 sends it: "congestion" in the parameters, for the server's streams.
+TEST(IperfParams, CongestionControlIsSentAndReadBack) {
+    TestParams p;
+    p.congestion = "reno";
+    const Json j = params_to_json(p, "3.12");
+    EXPECT_NE(j.dump().find(R"("congestion":"reno")"), std::string::npos) << j.dump();
+    auto back = params_from_json(j);
+    ASSERT_TRUE(back);
+    EXPECT_EQ(back->congestion, "reno");
+    auto none = params_from_json(params_to_json(TestParams{}, "3.12"));
+    ASSERT_TRUE(none);
+    EXPECT_EQ(none->congestion, "");
+}
+
 TEST(IperfResults, ReadsIperf3sResults) {
     // A kernel iperf3 client's results from a captured -R -P 2 test (cJSON's -1 as 2^64-1).
     auto json = parse_json(

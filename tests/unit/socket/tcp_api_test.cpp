@@ -706,8 +706,9 @@ TEST_F(TcpApi, OptionsRoundTripAndRejectWhatTheKernelRejects) {
     tcpip::close(fd);
 }
 
-// TCP_CONGESTION takes and gives an algorithm's name, as Linux's: "reno" is known to both (the
-// kernel's default may be another), an unknown name is ENOENT on both.
+// TCP_CONGESTION takes and gives an algorithm's name, as Linux's: "cubic" is the default (as
+// Linux's), "reno" and "cubic" are known to both, and the name read back is the one set on both;
+// an unknown name is ENOENT on both, and leaves the algorithm as it was.
 TEST_F(TcpApi, CongestionControlIsChosenByNameAsOnLinux) {
     int fd = stream(a);
     KernelTcp k;
@@ -717,15 +718,21 @@ TEST_F(TcpApi, CongestionControlIsChosenByNameAsOnLinux) {
         EXPECT_EQ(get(name, &len), 0);
         return std::string(name);
     };
-    EXPECT_EQ(name_of([&](char* n, socklen_t* l) { return tcpip::getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, n, l); }), "reno");
-    const char reno[] = "reno";
-    ASSERT_EQ(tcpip::setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, reno, sizeof reno - 1), 0);
-    ASSERT_EQ(::setsockopt(k, IPPROTO_TCP, TCP_CONGESTION, reno, sizeof reno - 1), 0);
-    EXPECT_EQ(name_of([&](char* n, socklen_t* l) { return tcpip::getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, n, l); }),
-              name_of([&](char* n, socklen_t* l) { return ::getsockopt(k, IPPROTO_TCP, TCP_CONGESTION, n, l); }));
+    auto ours = [&] { return name_of([&](char* n, socklen_t* l) { return tcpip::getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, n, l); }); };
+    auto kernels = [&] { return name_of([&](char* n, socklen_t* l) { return ::getsockopt(k, IPPROTO_TCP, TCP_CONGESTION, n, l); }); };
+    EXPECT_EQ(ours(), "cubic");
+    for (const std::string name : {"reno", "cubic"}) {
+        ASSERT_EQ(tcpip::setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, name.data(), static_cast<socklen_t>(name.size())), 0);
+        ASSERT_EQ(::setsockopt(k, IPPROTO_TCP, TCP_CONGESTION, name.data(), static_cast<socklen_t>(name.size())), 0);
+        EXPECT_EQ(ours(), name);
+        EXPECT_EQ(ours(), kernels());
+    }
     const char bogus[] = "no-such-cc";
-    EXPECT_EQ(errno_of([&] { return tcpip::setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, bogus, sizeof bogus); }),
-              errno_of([&] { return ::setsockopt(k, IPPROTO_TCP, TCP_CONGESTION, bogus, sizeof bogus); }));
+    EXPECT_EQ(errno_of([&] { return tcpip::setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, bogus, sizeof bogus); }), ENOENT);
+    EXPECT_EQ(errno_of([&] { return ::setsockopt(k, IPPROTO_TCP, TCP_CONGESTION, bogus, sizeof bogus); }), ENOENT);
+    const char newreno[] = "newreno";  // not a Linux name either
+    EXPECT_EQ(errno_of([&] { return tcpip::setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, newreno, sizeof newreno); }), ENOENT);
+    EXPECT_EQ(ours(), "cubic");
     tcpip::close(fd);
 }
 

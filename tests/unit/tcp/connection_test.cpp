@@ -19,9 +19,9 @@ TEST_F(TcpTest, ActiveOpen) {
     auto r = tcp().connect(at(0), sock, kPeerIp, kServerPort);
     ASSERT_FALSE(r.has_value());
     EXPECT_EQ(r.error(), SocketError::InProgress);
-    // The SYN: our MSS (MTU 1500 - 40) and window scale 3 (the smallest shift that lets a 256 KiB
-    // buffer be advertised), an unscaled window.
-    Seg syn = expect_sent(at(0), seg().syn().anyseq().window(65535).mss(1460).wscale(3).sack_ok().ts_any().to(0));
+    // The SYN: our MSS (MTU 1500 - 40) and window scale 7 (the smallest shift that lets the 6 MiB
+    // receive-buffer auto-tuning may reach be advertised, as Linux's), an unscaled window.
+    Seg syn = expect_sent(at(0), seg().syn().anyseq().window(65535).mss(1460).wscale(7).sack_ok().ts_any().to(0));
     our_port = syn.src_port;
     our_iss = syn.seq_no;
     EXPECT_GE(our_port, TcpLayer::kEphemeralFirst);
@@ -72,7 +72,7 @@ TEST_F(TcpTest, SimultaneousOpen) {
     ASSERT_TRUE(tcp().bind(sock, Ipv4Address::any(), kServerPort).has_value());
     our_port = kServerPort;
     (void)tcp().connect(at(0), sock, kPeerIp, kServerPort);
-    Seg syn = expect_sent(at(0), seg().syn().anyseq().window(65535).mss(1460).wscale(3).sack_ok().ts_any());
+    Seg syn = expect_sent(at(0), seg().syn().anyseq().window(65535).mss(1460).wscale(7).sack_ok().ts_any());
     our_iss = syn.seq_no;
 
     send(at(5), seg().syn().seq(kPeerIss).window(65535).mss(1460));
@@ -518,6 +518,7 @@ TEST_F(TcpTest, NoMssOptionMeans536) {
 // RFC 7323 1.3: scaling is on only when both SYNs carry the option; the window in a SYN is never
 // scaled (2.2).
 TEST_F(TcpTest, WindowScaleWhenBothSynsCarryIt) {
+    config.tcp_moderate_rcvbuf = false;  // a fixed 256 KiB buffer: shift 3 (auto-tuning would want 7)
     listening();
     send(at(0), seg().syn().seq(kPeerIss).window(65535).mss(1460).wscale(2));
     our_iss = expect_sent(at(0), seg().syn().anyseq().ack(peer()).window(65535).mss(1460).wscale(3)).seq_no;
@@ -552,6 +553,7 @@ TEST_F(TcpTest, NoWindowScaleUnlessThePeerOffersIt) {
 
 // Active open: the SYN-ACK's window is not scaled, even though it carries the option.
 TEST_F(TcpTest, SynAckWindowIsNotScaled) {
+    config.tcp_moderate_rcvbuf = false;  // a fixed 256 KiB buffer: shift 3
     connected(Handshake().peer_wscale(7).peer_window(1000));
     EXPECT_EQ(tcp().info(sock).snd_wnd, 1000u);
     EXPECT_EQ(tcp().info(sock).snd_wscale, 7);
@@ -575,14 +577,14 @@ TEST_F(TcpTest, SynRetransmittedWithBackoffThenTimesOut) {
     sock = open_socket();
     peer_port = kServerPort;
     (void)tcp().connect(at(0), sock, kPeerIp, kServerPort);
-    Seg syn = expect_sent(at(0), seg().syn().anyseq().window(65535).mss(1460).wscale(3).sack_ok().ts_any().to(0));
+    Seg syn = expect_sent(at(0), seg().syn().anyseq().window(65535).mss(1460).wscale(7).sack_ok().ts_any().to(0));
     our_port = syn.src_port;
     expect_nothing(at(999));
-    expect_sent(at(1000), seg().syn().seq(syn.seq_no).window(65535).mss(1460).wscale(3).sack_ok().ts_any());
+    expect_sent(at(1000), seg().syn().seq(syn.seq_no).window(65535).mss(1460).wscale(7).sack_ok().ts_any());
     expect_nothing(at(2999));
-    expect_sent(at(3000), seg().syn().seq(syn.seq_no).window(65535).mss(1460).wscale(3).sack_ok().ts_any());
+    expect_sent(at(3000), seg().syn().seq(syn.seq_no).window(65535).mss(1460).wscale(7).sack_ok().ts_any());
     expect_nothing(at(6999));
-    expect_sent(at(7000), seg().syn().seq(syn.seq_no).window(65535).mss(1460).wscale(3).sack_ok().ts_any());
+    expect_sent(at(7000), seg().syn().seq(syn.seq_no).window(65535).mss(1460).wscale(7).sack_ok().ts_any());
     expect_nothing(at(14999));
     EXPECT_EQ(state(), TcpState::SynSent);
     expect_nothing(at(15000));

@@ -97,6 +97,7 @@ TEST_F(TcpTest, KarnNoRttSampleFromARetransmission) {
 // RFC 5681 3.2: the third duplicate ACK (not the second) retransmits the missing segment at once.
 // RFC 6582 3.2 step 3: a partial ACK during the recovery retransmits the next hole at once.
 TEST_F(TcpTest, FastRetransmitOnTheThirdDuplicateAckAndNewRenoPartialAck) {
+    config.tcp_congestion = CongestionAlgorithm::NewReno;  // NewReno's halving (CUBIC: congestion_test.cpp)
     established();
     write(at(100), 5 * 1460);
     for (std::uint32_t i = 0; i < 4; ++i) expect_sent(at(100), seg().seq(us(i * 1460)).ack(peer()).len(1460));

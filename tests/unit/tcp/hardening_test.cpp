@@ -104,7 +104,7 @@ TEST_F(TcpHardeningTest, SynCookieWhenTheSynQueueIsFull) {
     listening();
     peer_port = 40001;
     send(at(0), seg().syn().seq(kPeerIss).window(65535).mss(kMss).wscale(7));
-    expect_sent(at(0), seg().syn().anyseq().ack(peer()).window(65535).mss(kMss).wscale(3));
+    expect_sent(at(0), seg().syn().anyseq().ack(peer()).window(65535).mss(kMss).wscale(7));
     EXPECT_EQ(tcp_stats().syn_cookies_sent, 0u);
 
     peer_port = 40002;

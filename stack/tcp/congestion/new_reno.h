@@ -1,0 +1,59 @@
+// NewReno: slow start, congestion avoidance, fast retransmit and fast recovery as RFC 5681
+// describes them, with RFC 6582's handling of partial ACKs during recovery.
+//
+// The class is also the base of the other loss-based algorithms. RFC 9438 (CUBIC) keeps RFC 5681's
+// slow start, fast retransmit and fast recovery, and changes only two things, which are the two
+// hooks a derived class overrides (as Linux's tcp_congestion_ops split them into `cong_avoid` and
+// `ssthresh`):
+//   congestion_avoidance(now, acked)  how the window grows above ssthresh
+//   reduce(in_flight)                 the multiplicative decrease on a congestion signal
+// and CUBIC's HyStart++ (RFC 9406) a third, slow_start(), for when slow start should end early.
+#pragma once
+
+#include "stack/tcp/congestion/congestion.h"
+
+namespace tcpip {
+
+class NewReno : public CongestionControl {
+public:
+    explicit NewReno(std::uint32_t mss);
+
+    const char* name() const override { return "reno"; }
+    std::uint32_t cwnd() const override { return cwnd_; }
+    std::uint32_t ssthresh() const override { return ssthresh_; }
+    bool in_recovery() const override { return in_recovery_; }
+
+    bool on_ack(Instant now, std::uint32_t acked, SeqNum snd_una, std::uint32_t in_flight) override;
+    bool on_dup_ack(SeqNum snd_una, SeqNum snd_max, std::uint32_t in_flight) override;
+    bool on_loss(SeqNum snd_una, SeqNum snd_max, std::uint32_t in_flight) override;
+    void on_undo(std::uint32_t prior_cwnd, std::uint32_t prior_ssthresh) override;
+    void on_rto(std::uint32_t in_flight) override;
+    void on_idle_restart() override;
+    void on_ecn_echo(std::uint32_t in_flight) override { reduce(in_flight); }
+
+protected:
+    // Slow start (cwnd < ssthresh, not in recovery): `acked` new bytes; SND.UNA is now `snd_una`
+    // and SND.MAX is `snd_max`. NewReno: one MSS per ACK at most (RFC 5681 3.1, RFC 3465 L = 1).
+    virtual void slow_start(Instant now, std::uint32_t acked, SeqNum snd_una, SeqNum snd_max);
+    // Congestion avoidance (cwnd >= ssthresh, not in recovery): `acked` new bytes at `now`.
+    // NewReno: about one MSS per window acknowledged (RFC 5681 3.1, byte counting).
+    virtual void congestion_avoidance(Instant now, std::uint32_t acked);
+    // The multiplicative decrease on a congestion signal (a loss, an ECN echo; also the ssthresh
+    // of an RTO): sets ssthresh, and cwnd = ssthresh. `in_flight` is the FlightSize of RFC 5681.
+    // NewReno: ssthresh = max(FlightSize / 2, 2 * MSS) (RFC 5681 equation 4).
+    virtual void reduce(std::uint32_t in_flight);
+
+    std::uint32_t mss_;
+    std::uint32_t cwnd_;
+    std::uint32_t ssthresh_;
+
+private:
+    std::uint32_t bytes_acked_ = 0;
+    std::uint32_t dup_acks_ = 0;
+    SeqNum recover_;                // RFC 6582 "recover": snd_max when the last recovery began
+    bool in_recovery_ = false;
+    bool had_recovery_ = false;
+    bool sack_recovery_ = false;    // the recovery was begun by on_loss(): RFC 6675's window rules
+};
+
+}  // namespace tcpip
