@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Records the captures that tests/replay replays, with the Linux kernel as the peer: the app in a
-# fresh network namespace, seeded (--seed), plain frames (--no-offload), everything it sends and
+# fresh network namespace, seeded (--seed), plain frames (--no-offload), without TCP timestamps
+# (--no-timestamps: a TSval is read off the recording host's clock, which the capture does not
+# hold, and the replay cannot yet shift it as it shifts the ISN), everything it sends and
 # receives written with --pcap. Run it again after a change that alters what the stack sends (the
 # replay test then says which frame differs first); commit the new captures with the change.
 #
@@ -10,8 +12,10 @@
 #   echo-lines.pcap    seed 7: a ping, five lines echoed over TCP with 50 ms pauses, the client's
 #                      close and ours, one UDP datagram echoed
 #   echo-faults.pcap   seed 11: 40,000 bytes echoed over TCP through the fault injector (4 % loss
-#                      each way, 20 ms delay, its seed 6): a fast retransmit, a NewReno partial ACK
-#                      and a retransmission timeout
+#                      each way, 20 ms delay, its seed 6): SACK blocks both ways and our stack's
+#                      retransmissions (RACK-found losses; with luck a timeout). A capture in
+#                      which a timer of ours fired just as a frame arrived may not replay (the
+#                      recording's timer ran late): record it again
 #   httpd-pages.pcap   seed 5: tcpip-httpd's built-in page: GET / and /index.html and a 404 on one
 #                      keep-alive connection (curl closes it), then GET / with "Connection: close"
 set -euo pipefail
@@ -40,7 +44,7 @@ record() {
     ip -n "$ns" tuntap add dev tap0 mode tap
     ip -n "$ns" addr add 10.0.0.1/24 dev tap0
     ip -n "$ns" link set tap0 up
-    local args=(--tap tap0 --ip 10.0.0.2/24 --seed "$seed" --no-offload --pcap "$here/$name.pcap")
+    local args=(--tap tap0 --ip 10.0.0.2/24 --seed "$seed" --no-offload --no-timestamps --pcap "$here/$name.pcap")
     [[ -n $faults ]] && args+=(--faults "$faults")
     ip netns exec "$ns" "$build/apps/tcpip-$app" "${args[@]}" >/dev/null 2>&1 &
     echo_pid=$!

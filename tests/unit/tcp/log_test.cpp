@@ -92,6 +92,7 @@ TEST_F(TcpLogTest, RetransmissionAfterTimeoutHasCauseRto) {
 // A transfer with two losses: the third duplicate ACK's fast retransmit, then the partial ACK's
 // (NewReno) retransmission of the second hole; each logged with its own cause.
 TEST_F(TcpLogTest, FastRetransmitAndPartialAckCauses) {
+    config.tcp_congestion = CongestionAlgorithm::NewReno;  // the figures below are NewReno's
     established();
     write(at(100), 5 * 1460);
     for (int i = 0; i < 5; ++i) take_sent(at(100));
@@ -165,6 +166,7 @@ TEST_F(TcpTest, LogRingKeepsItsBound) {
 
 // The CSV: its header, and one row per entry with relative sequence numbers and the cause.
 TEST_F(TcpLogTest, CsvRows) {
+    config.tcp_congestion = CongestionAlgorithm::NewReno;  // the figures below are NewReno's
     established();
     write(at(100), 3 * 1460);
     for (int i = 0; i < 3; ++i) take_sent(at(100));

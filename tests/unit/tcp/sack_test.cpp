@@ -232,6 +232,7 @@ TEST_F(TcpTest, RackToleratesReorderingWithinTheWindow) {
 // lost goes at once (RFC 6675 4.3), the second as pipe allows (1460 < 7300), then new data while
 // pipe < cwnd: three segments, pipe reaching 7300.
 TEST_F(TcpTest, SackRecoverySendsLostThenNewDataWhilePipeBelowCwnd) {
+    config.tcp_congestion = CongestionAlgorithm::NewReno;  // ssthresh = flight / 2 (CUBIC's 0.7: congestion_test.cpp)
     established(Handshake().peer_sack());
     write(at(100), 20 * 1460);
     for (std::uint32_t i = 0; i < 10; ++i) expect_sent(at(100), seg().seq(us(i * 1460)).ack(peer()).len(1460));

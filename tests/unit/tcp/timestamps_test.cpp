@@ -37,7 +37,7 @@ TEST_F(TcpTest, TimestampsNegotiatedByTheSynAck) {
     sock = open_socket();
     peer_port = kServerPort;
     (void)tcp().connect(now(), sock, kPeerIp, kServerPort);
-    Seg syn = expect_sent(at(0), seg().syn().anyseq().window(65535).mss(1460).wscale(3).sack_ok().ts_echo(0).to(0));
+    Seg syn = expect_sent(at(0), seg().syn().anyseq().window(65535).mss(1460).wscale(7).sack_ok().ts_echo(0).to(0));
     our_port = syn.src_port;
     our_iss = syn.seq_no;
     our_ts0 = syn.timestamps->first;
