@@ -99,14 +99,15 @@ constexpr const char kLargestFromKernel[] = R"(
 import struct, sys
 data = open(sys.argv[1], 'rb').read()
 ours = bytes.fromhex(sys.argv[2].replace(':', ''))
-at, largest, count = 24, 0, 0
+at, largest, count, over = 24, 0, 0, 0
 while at + 16 <= len(data):
     incl = struct.unpack('<I', data[at + 8:at + 12])[0]
     frame = data[at + 16:at + 16 + incl]
     at += 16 + incl
     if frame[6:12] != ours and len(frame) > 100:
         largest, count = max(largest, len(frame)), count + 1
-print('largest=%d frames=%d' % (largest, count))
+        over += len(frame) > 14 + 1200
+print('largest=%d frames=%d over=%d' % (largest, count, over))
 )";
 
 TEST_F(PathFlagsInterop, KernelFramesAreCutAtTheKernelsSegmentSize) {
@@ -121,9 +122,14 @@ TEST_F(PathFlagsInterop, KernelFramesAreCutAtTheKernelsSegmentSize) {
     const std::string stats = app->stop().output;
     EXPECT_GT(stat_from_output(stats, "segmenter_rx", "rx_segmented_frames").value_or(0), 0u) << stats;
     CommandResult sizes = run_command({"python3", "-c", kLargestFromKernel, pcap, "02:74:63:70:00:02"});
-    std::remove(pcap.c_str());
+    if (::getenv("KEEP_PCAP") == nullptr) std::remove(pcap.c_str());
     EXPECT_GT(value_of(sizes.output, "frames").value_or(0), 1000) << sizes.output;
-    EXPECT_EQ(value_of(sizes.output, "largest"), 14 + 1200) << sizes.output;
+    // With SACK and timestamps on, the kernel sends a few segments longer than its MSS (19 of
+    // 257,000 seen, up to 1314 bytes: its retransmissions, which it may build differently). Cut at
+    // our own MTU instead, the bug this catches, nearly every frame would be 1514 bytes.
+    const std::uint64_t frames = value_of(sizes.output, "frames").value_or(0);
+    EXPECT_LE(value_of(sizes.output, "over").value_or(frames), frames / 1000) << sizes.output;
+    EXPECT_LE(value_of(sizes.output, "largest").value_or(9999), 14 + 1500) << sizes.output;
 }
 
 TEST_F(PathFlagsInterop, BadPathFlagIsOneLineAndExitStatus2) {

@@ -218,7 +218,9 @@ TEST_F(PerfClientInterop, TcpLogCsvAndPlots) {
         if (f[2] == "receive") ++receives;
         if (f[2] == "retransmit") {
             ++retransmits;
-            EXPECT_TRUE(f[9] == "rto" || f[9] == "fast_retransmit" || f[9] == "partial_ack") << line;
+            EXPECT_TRUE(f[9] == "rto" || f[9] == "fast_retransmit" || f[9] == "partial_ack" || f[9] == "rack_loss" ||
+                        f[9] == "tlp")
+                << line;
         }
     }
     EXPECT_EQ(bad, 0u);
