@@ -131,6 +131,7 @@ struct TcpStats {
     Counter ecn_ce_received = 0;     // segments that arrived marked CE on an ECN connection (echoed with ECE)
     Counter ecn_reductions = 0;      // windows reduced for an ECN echo, without a loss (RFC 3168 6.1.2)
     Counter icmp_ignored = 0;        // ICMP errors about no connection of ours, or quoting a sequence number not in flight (RFC 5927)
+    Counter sndbuf_grown = 0;        // send buffers auto-tuning made larger (Linux's tcp_sndbuf_expand): room for 2 x cwnd
     Counter rcvbuf_grown = 0;        // receive buffers auto-tuning made larger (Linux's TCPRcvQDrop's cousin: tcp_rcv_space_adjust)
     Counter pmtu_mss_lowered = 0;    // connections whose MSS a fragmentation-needed ICMP lowered (RFC 1191), in-flight data resent
 
@@ -151,7 +152,7 @@ struct TcpStats {
         f("dsacks_received", dsacks_received); f("dsacks_sent", dsacks_sent); f("spurious_undos", spurious_undos);
         f("ecn_ce_received", ecn_ce_received);
         f("ecn_reductions", ecn_reductions); f("icmp_ignored", icmp_ignored); f("pmtu_mss_lowered", pmtu_mss_lowered);
-        f("rcvbuf_grown", rcvbuf_grown);
+        f("rcvbuf_grown", rcvbuf_grown); f("sndbuf_grown", sndbuf_grown);
     }
 };
 

@@ -416,7 +416,10 @@ int Runtime::tcp_setsockopt(SocketEntry& entry, int level, int name, const void*
                 options.rcvbuf = static_cast<std::size_t>(buffer_size(*v, kRmemMax, kMinRcvbuf) / 2);
                 options.rcvbuf_locked = true;
                 return apply();
-            case SO_SNDBUF: options.sndbuf = static_cast<std::size_t>(buffer_size(*v, kWmemMax, kMinSndbuf) / 2); return apply();
+            case SO_SNDBUF:  // likewise: the send buffer keeps this size
+                options.sndbuf = static_cast<std::size_t>(buffer_size(*v, kWmemMax, kMinSndbuf) / 2);
+                options.sndbuf_locked = true;
+                return apply();
             default: return fail(ENOPROTOOPT);  // including the read-only SO_TYPE, SO_ERROR, SO_ACCEPTCONN
         }
     }

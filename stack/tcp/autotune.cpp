@@ -9,6 +9,11 @@
 // The receiver's round trip: the shortest time one advertised window's worth of data took to
 // arrive (Linux's tcp_rcv_rtt_measure without timestamps), or the RTT the handshake measured if
 // that is shorter.
+//
+// The send side (Linux's tcp_sndbuf_expand): a window of data in flight stays in the send buffer
+// until it is acknowledged, so a buffer smaller than the congestion window caps the connection as
+// surely as a small receive window. A socket whose application did not fix SO_SNDBUF grows its send
+// buffer to twice the congestion window as the window grows, never beyond tcp_wmem_max.
 #include <algorithm>
 
 #include "stack/tcp/tcp.h"
@@ -61,6 +66,16 @@ void TcpLayer::rcv_space_adjust(Instant now, TcpSocket* s) {
     }
     a.space_seq = read_seq;
     a.space_start = now;
+}
+
+// New data was acknowledged and the congestion window may have grown: room for two windows.
+void TcpLayer::snd_buffer_expand(TcpSocket* s) {
+    if (s->opts.sndbuf_locked) return;
+    const std::size_t want = std::min<std::size_t>(2 * std::size_t{s->snd.cc->cwnd()}, config_.tcp_wmem_max);
+    if (want > s->snd.buffer.capacity()) {
+        s->snd.buffer.set_capacity(want);  // a limit: storage still comes with the data
+        ++stats_.sndbuf_grown;
+    }
 }
 
 }  // namespace tcpip

@@ -594,6 +594,7 @@ Verdict TcpLayer::process_ack(Instant now, TcpSocket* s, const Segment& seg) {
         s->timers.retransmits = 0;
         s->soft_error.reset();
         const bool retransmit_hole = s->snd.cc->on_ack(now, acked, ack, in_flight_before);
+        snd_buffer_expand(s);  // the send buffer keeps ahead of the window (autotune.cpp)
         if (s->snd.una == s->snd.max) {
             s->timers.rto.reset();
         } else {

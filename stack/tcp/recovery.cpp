@@ -230,7 +230,11 @@ void TcpLayer::retransmit_range(Instant now, TcpSocket* s, SeqNum from, SeqNum t
     ++s->total_retransmits;
     if (s->snd.timed_seq && from < *s->snd.timed_seq) s->snd.timed_seq.reset();  // Karn
     transmit(now, s, from, length, flags);
-    if (!s->timers.rto) {
+    // Resending the oldest segment restarts the RTO (as Linux's tcp_xmit_retransmit_queue): its
+    // ACK needs a round trip from now, and on a long path the loss took more than an RTO to find
+    // (a round trip of SACKs, then RACK's reordering window), so the timer left running would
+    // expire first and throw away the whole recovery.
+    if (!s->timers.rto || from == s->snd.una) {
         s->timers.rto = now + s->snd.rtt.rto();
         arm_timer(s);
     }

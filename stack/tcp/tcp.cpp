@@ -116,8 +116,8 @@ std::string TcpLayer::check_invariants() const {
             return broken("SACK state on a connection without SACK");
         }
         if (!(s.snd.una <= s.snd.nxt && s.snd.nxt <= s.snd.max)) return broken("not SND.UNA <= SND.NXT <= SND.MAX");
-        if (s.snd.una < s.snd.iss) return broken("SND.UNA before ISS");
-        if (s.rcv.nxt < s.rcv.irs) return broken("RCV.NXT before IRS");
+        // (SND.UNA and RCV.NXT are not compared with ISS and IRS: after 2^31 bytes sequence
+        // numbers wrap, and modular comparison would call a long connection broken.)
         if (s.rcv.adv < s.rcv.nxt && s.rcv.wnd != 0) return broken("advertised edge left of RCV.NXT");
         // Unacknowledged bytes are in the send buffer: SND.MAX - SND.UNA counts them, plus the SYN
         // while unacknowledged, plus the FIN once sent, plus a zero-window probe byte at most.

@@ -231,6 +231,7 @@ private:
     bool autotuned(const TcpSocket* s) const;
     void rcv_rtt_measure(Instant now, TcpSocket* s);
     void rcv_space_adjust(Instant now, TcpSocket* s);
+    void snd_buffer_expand(TcpSocket* s);
 
     // tcp.cpp
     void arm_timer(TcpSocket* s);

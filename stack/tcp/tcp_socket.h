@@ -233,6 +233,7 @@ struct TcpUserOptions {
     std::uint16_t user_mss = 0;      // TCP_MAXSEG, 0 = from the MTU
     std::size_t rcvbuf = 0, sndbuf = 0;  // SO_RCVBUF, SO_SNDBUF (the usable halves)
     bool rcvbuf_locked = false;      // SO_RCVBUF was set: the receive buffer keeps its size (Linux's SOCK_RCVBUF_LOCK)
+    bool sndbuf_locked = false;      // SO_SNDBUF was set: the send buffer keeps its size (Linux's SOCK_SNDBUF_LOCK)
     bool reuse_address = false;      // SO_REUSEADDR
     std::optional<Duration> linger;  // SO_LINGER with l_onoff: close() waits (or resets when 0)
     std::optional<CongestionAlgorithm> congestion;  // TCP_CONGESTION; nullopt: StackConfig's default

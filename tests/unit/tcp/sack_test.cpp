@@ -256,10 +256,12 @@ TEST_F(TcpTest, RtoForgetsSackedData) {
     for (std::uint32_t i = 0; i < 4; ++i) take_sent(at(100));
     send(at(110), seg().seq(peer()).ack(us(1460)).sack(us(2920), us(4 * 1460)));
     EXPECT_EQ(tcp().info(sock).sacked, 2u);
-    // The RACK timer resends the second segment; then nothing comes back, and the RTO fires.
+    // The RACK timer resends the second segment, the oldest, which restarts the RTO (as Linux);
+    // then nothing comes back, and the RTO fires 200 ms after that resend, not after the ACK.
     Seg rack = take_sent(Instant::from_micros(112500));
     EXPECT_EQ(rack.seq_no, us(1460));
-    expect_sent(at(310), seg().seq(us(1460)).ack(peer()).data(ours(1460, 1460)));
+    expect_nothing(Instant::from_micros(312499));
+    expect_sent(Instant::from_micros(312500), seg().seq(us(1460)).ack(peer()).data(ours(1460, 1460)));
     EXPECT_EQ(tcp().info(sock).sacked, 0u);
     EXPECT_EQ(stats().tcp.timeouts, 1u);
     send(at(320), seg().seq(peer()).ack(us(4 * 1460)));
