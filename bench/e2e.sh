@@ -142,19 +142,8 @@ start() {
 }
 
 # stop PID: SIGTERM (the apps then print their statistics), SIGKILL if still there after 5 s.
-stop() {
-  local victim=$1 i
-  kill -TERM "$victim" 2>/dev/null || true
-  for ((i = 0; i < 50; i++)); do
-    kill -0 "$victim" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$victim" 2>/dev/null || true
-  wait "$victim" 2>/dev/null || true
-  local kept=() p
-  for p in "${started[@]}"; do [[ $p == "$victim" ]] || kept+=("$p"); done
-  started=("${kept[@]}")
-}
+# stop PID: bench/proc_lib.sh
+source bench/proc_lib.sh  # (the working directory is the project root here)
 
 # The stack on the TAP answers ARP and ping from its own thread: one ping proves it is up, and
 # leaves the kernel's neighbour entry resolved before anything is timed.

@@ -113,19 +113,8 @@ kernel_a=10.77.0.1 kernel_b=10.77.0.2 stack_server=10.77.0.3 stack_client=10.77.
 started=()  # PIDs of the background processes this script started, and only those
 
 # stop PID: SIGTERM (the apps and the relay then print their counters), SIGKILL after 5 s.
-stop() {
-  local victim=$1 i
-  kill -TERM "$victim" 2>/dev/null || true
-  for ((i = 0; i < 50; i++)); do
-    kill -0 "$victim" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$victim" 2>/dev/null || true
-  wait "$victim" 2>/dev/null || true
-  local kept=() p
-  for p in "${started[@]}"; do [[ $p == "$victim" ]] || kept+=("$p"); done
-  started=("${kept[@]}")
-}
+# stop PID: bench/proc_lib.sh
+source bench/proc_lib.sh  # (the working directory is the project root here)
 
 cleanup() {
   local pid
