@@ -58,6 +58,7 @@ struct StackConfig {
     std::size_t tcp_rmem_max = 6 * 1024 * 1024;             // how far auto-tuning grows a receive buffer (tcp_rmem[2])
     std::size_t tcp_wmem_max = 4 * 1024 * 1024;             // how far auto-tuning grows a send buffer (tcp_wmem[2])
     std::size_t tcp_sndbuf = 256 * 1024;                    // default SO_SNDBUF for TCP sockets
+    std::size_t tcp_buffer_cache = 8 * 1024 * 1024;         // drained buffers' storage kept for reuse (buffer_cache.h)
     std::size_t tcp_max_syn_backlog = 256;                  // half-open connections per listener, at most
     Duration tcp_keepalive_idle = Duration::seconds(7200);  // as Linux (tcp_keepalive_time)
     Duration tcp_keepalive_interval = Duration::seconds(75);

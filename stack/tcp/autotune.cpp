@@ -13,8 +13,10 @@
 // The send side (Linux's tcp_sndbuf_expand): a window of data in flight stays in the send buffer
 // until it is acknowledged, so a buffer smaller than the congestion window caps the connection as
 // surely as a small receive window. A socket whose application did not fix SO_SNDBUF grows its send
-// buffer to twice the congestion window as the window grows, never beyond tcp_wmem_max.
+// buffer to twice the congestion window (rounded up to a power of two) as the window grows, never
+// beyond tcp_wmem_max.
 #include <algorithm>
+#include <bit>
 
 #include "stack/tcp/tcp.h"
 
@@ -68,10 +70,14 @@ void TcpLayer::rcv_space_adjust(Instant now, TcpSocket* s) {
     a.space_start = now;
 }
 
-// New data was acknowledged and the congestion window may have grown: room for two windows.
+// New data was acknowledged and the congestion window may have grown: room for two windows,
+// rounded up to a power of two. The rounding matters: the buffer's storage grows by doubling up to
+// the limit, so a limit that crept up by a few segments per ACK would make every step past it a
+// new allocation of the whole buffer and a copy of it (megabytes, once per ACK); in powers of two
+// the limit changes a dozen times in a connection's life and each size recurs (buffer_cache.h).
 void TcpLayer::snd_buffer_expand(TcpSocket* s) {
     if (s->opts.sndbuf_locked) return;
-    const std::size_t want = std::min<std::size_t>(2 * std::size_t{s->snd.cc->cwnd()}, config_.tcp_wmem_max);
+    const std::size_t want = std::min(std::bit_ceil(2 * std::size_t{s->snd.cc->cwnd()}), config_.tcp_wmem_max);
     if (want > s->snd.buffer.capacity()) {
         s->snd.buffer.set_capacity(want);  // a limit: storage still comes with the data
         ++stats_.sndbuf_grown;

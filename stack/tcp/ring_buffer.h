@@ -11,6 +11,8 @@
 // doubling up to the capacity, and is given back by release() once the buffer is empty. An idle
 // connection (or one of the 5,000 half-open ones of a SYN flood) then holds no buffer memory at
 // all, where allocating SO_RCVBUF + SO_SNDBUF at the handshake cost 512 KiB per connection.
+// Storage comes from and goes back to the TCP layer's BufferCache (buffer_cache.h) when one is
+// set, so a connection that drains and refills does not go to the heap each time.
 #pragma once
 
 #include <algorithm>
@@ -20,6 +22,7 @@
 #include <memory>
 
 #include "stack/core/bytes.h"
+#include "stack/tcp/buffer_cache.h"
 
 namespace tcpip {
 
@@ -28,11 +31,16 @@ public:
     static constexpr std::size_t kFirstAllocation = 4096;
 
     explicit RingBuffer(std::size_t capacity = 0) { reset(capacity); }
+    ~RingBuffer() { free_storage(); }
+    RingBuffer(const RingBuffer&) = delete;
+    RingBuffer& operator=(const RingBuffer&) = delete;
+
+    // Where storage comes from and goes back to (nullptr: the heap). The cache must outlive the buffer.
+    void use_cache(BufferCache* cache) { cache_ = cache; }
 
     // Drops all bytes and sets the capacity; no storage is allocated until data comes.
     void reset(std::size_t capacity) {
-        storage_.reset();
-        allocated_ = 0;
+        free_storage();
         capacity_ = capacity;
         head_ = size_ = 0;
     }
@@ -44,20 +52,24 @@ public:
         capacity_ = capacity;
         size_ = std::min(size_, capacity);
         if (allocated_ <= capacity) return;
-        auto smaller = std::make_unique_for_overwrite<std::uint8_t[]>(capacity);
+        if (capacity == 0) {
+            free_storage();
+            head_ = 0;
+            return;
+        }
+        auto smaller = allocate(capacity);
         peek(0, MutableBytes(smaller.get(), size_));
+        free_storage();
         storage_ = std::move(smaller);
         allocated_ = capacity;
         head_ = 0;
-        if (capacity == 0) storage_.reset();
     }
 
     // Gives the storage back if nothing is stored. The caller knows whether bytes were stored by
     // write_at() beyond the back (out-of-order data): they would be lost, so it must not call this then.
     void release() {
         if (size_ != 0) return;
-        storage_.reset();
-        allocated_ = 0;
+        free_storage();
         head_ = 0;
     }
 
@@ -134,18 +146,29 @@ private:
         if (bytes <= allocated_) return;
         std::size_t size = std::max(allocated_ ? allocated_ : std::min(kFirstAllocation, capacity_), std::size_t{1});
         while (size < bytes) size = std::min(size * 2, capacity_);
-        auto bigger = std::make_unique_for_overwrite<std::uint8_t[]>(size);
+        auto bigger = allocate(size);
         if (allocated_ != 0) {
             const std::size_t first = allocated_ - head_;
             std::memcpy(bigger.get(), storage_.get() + head_, first);
             std::memcpy(bigger.get() + first, storage_.get(), head_);
         }
+        free_storage();
         storage_ = std::move(bigger);
         allocated_ = size;
         head_ = 0;
     }
 
-    std::unique_ptr<std::uint8_t[]> storage_;
+    BufferCache::Block allocate(std::size_t size) {
+        return cache_ ? cache_->take(size) : std::make_unique_for_overwrite<std::uint8_t[]>(size);
+    }
+    void free_storage() {
+        if (cache_) cache_->give(std::move(storage_), allocated_);
+        storage_.reset();
+        allocated_ = 0;
+    }
+
+    BufferCache* cache_ = nullptr;
+    BufferCache::Block storage_;
     std::size_t allocated_ = 0;  // storage_'s length, <= capacity_
     std::size_t capacity_ = 0;   // the most bytes it may hold (the socket buffer size)
     std::size_t head_ = 0;       // index of the first readable byte

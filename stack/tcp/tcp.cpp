@@ -16,7 +16,8 @@ std::size_t TcpLayer::TupleHash::operator()(const Tuple& t) const {
 
 TcpLayer::TcpLayer(Ipv4Layer& ip, TimerQueue& timers, PacketPool& pool, const StackConfig& config, TcpStats& stats,
                    std::uint64_t seed)
-    : ip_(ip), timers_(timers), pool_(pool), config_(config), stats_(stats), random_(seed ^ 0x7c9) {
+    : ip_(ip), timers_(timers), pool_(pool), config_(config), stats_(stats), random_(seed ^ 0x7c9),
+      buffer_cache_(config.tcp_buffer_cache) {
     isn_key_ = SipKey{random_.next(), random_.next()};
     cookie_key_ = SipKey{random_.next(), random_.next()};
     ip_.register_protocol(IpProtocol::Tcp, this);
@@ -36,6 +37,8 @@ TcpSocket* TcpLayer::open() {
     s->opts.keepalive_idle = config_.tcp_keepalive_idle;
     s->opts.keepalive_interval = config_.tcp_keepalive_interval;
     s->opts.keepalive_count = config_.tcp_keepalive_probes;
+    s->snd.buffer.use_cache(&buffer_cache_);
+    s->rcv.buffer.use_cache(&buffer_cache_);
     if (config_.tcp_log_entries > 0) s->log = std::make_unique<TcpLog>(++log_ids_, config_.tcp_log_entries);
     TcpSocket* raw = s.get();
     sockets_.emplace(raw, std::move(s));

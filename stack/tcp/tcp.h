@@ -132,6 +132,7 @@ public:
     // Bytes of send and receive buffer storage held by all sockets now (memory accounting: it
     // returns to zero when every connection is gone).
     std::size_t buffer_bytes() const;
+    const BufferCache& buffer_cache() const { return buffer_cache_; }
     // Checks the invariants each TCB part states (tcp_socket.h) on every socket, and the layer's own
     // bookkeeping (the tables, the TIME-WAIT and orphan counts). Returns the first one broken, said
     // in words, or an empty string. For tests, simulations and fuzzers: O(sockets).
@@ -265,6 +266,7 @@ private:
     TcpStats& stats_;
     Random random_;
     SipKey isn_key_;
+    BufferCache buffer_cache_;  // before the sockets: their buffers give storage back to it as they go
 
     std::unordered_map<TcpSocket*, std::unique_ptr<TcpSocket>> sockets_;  // every socket the layer owns
     std::unordered_map<Tuple, TcpSocket*, TupleHash> connections_;        // by 4-tuple

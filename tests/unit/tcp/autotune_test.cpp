@@ -4,6 +4,7 @@
 // its windows allow; stack B's application reads everything at once.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <memory>
 #include <vector>
 
@@ -47,9 +48,11 @@ struct Path {
     }
 
     // Runs the transfer for `duration` of virtual time; `lock_rcvbuf` makes B's listener (and so
-    // the connection) keep a fixed SO_RCVBUF of 256 KiB. Calls `each_rtt` every 100 ms.
+    // the connection) keep a fixed SO_RCVBUF of 256 KiB. Calls `each_rtt` every 100 ms. A's send
+    // buffer is `sndbuf` bytes (large enough never to limit the transfer), or 0 for the default
+    // size and auto-tuning.
     template <class F>
-    void run(Duration duration, bool lock_rcvbuf, F&& each_rtt) {
+    void run(Duration duration, bool lock_rcvbuf, F&& each_rtt, std::size_t sndbuf = 16 << 20) {
         TcpSocket* listener = b.tcp().open();
         if (lock_rcvbuf) {
             TcpUserOptions o = b.tcp().options(listener);
@@ -59,9 +62,11 @@ struct Path {
         ASSERT_TRUE(b.tcp().bind(listener, Ipv4Address::any(), kPort).has_value());
         ASSERT_TRUE(b.tcp().listen(listener, 4).has_value());
         client = a.tcp().open();
-        TcpUserOptions o = a.tcp().options(client);
-        o.sndbuf = 16 << 20;  // the sender is never what limits the transfer
-        a.tcp().set_options(now, client, o);
+        if (sndbuf != 0) {
+            TcpUserOptions o = a.tcp().options(client);
+            o.sndbuf = sndbuf;
+            a.tcp().set_options(now, client, o);
+        }
         (void)a.tcp().connect(now, client, kIpB, kPort);
         const std::vector<std::uint8_t> chunk(256 * 1024, 0x5a);
         std::vector<std::uint8_t> sink(1 << 20);
@@ -158,6 +163,38 @@ TEST(ReceiveAutotune, AFixedBufferStaysFixed) {
     EXPECT_EQ(largest, StackConfig{}.tcp_rcvbuf);
     EXPECT_EQ(path.b.stats().tcp.rcvbuf_grown, 0u);
     EXPECT_LT(static_cast<double>(path.received), 3 * 3.0e6) << "window-bound: about 256 KiB per 100 ms";
+}
+
+// The send side: A starts with the default 256 KiB send buffer, which holds a fifth of this path's
+// bandwidth-delay product. It grows with the congestion window, in powers of two (a few steps, not
+// one per ACK), to tcp_wmem_max at most, and the transfer reaches the link's rate.
+TEST(SendAutotune, BufferGrowsWithTheWindowInPowersOfTwo) {
+    Path path(StackConfig{});
+    std::size_t received_before = 0;
+    Instant measure_from;
+    std::vector<std::size_t> capacities;
+    path.run(
+        Duration::seconds(6), false,
+        [&] {
+            const std::size_t c = path.client->snd.buffer.capacity();
+            if (capacities.empty() || capacities.back() != c) capacities.push_back(c);
+            if (path.now >= Instant::from_millis(5000) && measure_from == Instant{}) {
+                measure_from = path.now;
+                received_before = path.received;
+            }
+        },
+        0);
+    const double last_second = static_cast<double>(path.received - received_before) / (path.now - measure_from).seconds_f();
+    std::printf("send buffer sizes:");
+    for (std::size_t c : capacities) std::printf(" %zu", c);
+    std::printf("; last second %.0f bytes/s\n", last_second);
+    const std::size_t final_capacity = path.client->snd.buffer.capacity();
+    EXPECT_GE(static_cast<double>(final_capacity), kBdp);
+    EXPECT_LE(final_capacity, StackConfig{}.tcp_wmem_max);
+    for (std::size_t c : capacities) EXPECT_TRUE(std::has_single_bit(c)) << c << " is not a power of two";
+    EXPECT_LE(path.a.stats().tcp.sndbuf_grown, 4u) << "256 KiB to 4 MiB is four doublings";
+    EXPECT_GE(path.a.stats().tcp.sndbuf_grown, 3u);
+    EXPECT_GE(last_second, 0.9 * kRate) << "the send buffer no longer limits the transfer";
 }
 
 }  // namespace

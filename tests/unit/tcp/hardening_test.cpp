@@ -359,6 +359,7 @@ TEST_F(TcpHardeningTest, BuffersAreAllocatedWithTheDataAndReleasedWhenEmpty) {
     write(at(100), 100);
     expect_sent(at(100), seg().psh().seq(us()).ack(peer(100)).data(ours(0, 100)));
     EXPECT_EQ(tcp().buffer_bytes(), RingBuffer::kFirstAllocation);
+    EXPECT_EQ(tcp().buffer_cache().reused(), 1u) << "the send buffer took the block the receive buffer gave back";
     send(at(110), seg().seq(peer(100)).ack(us(100)));
     EXPECT_EQ(tcp().buffer_bytes(), 0u);
 }

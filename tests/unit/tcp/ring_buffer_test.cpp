@@ -78,5 +78,42 @@ TEST(RingBuffer, SetCapacityKeepsTheBytes) {
     EXPECT_EQ(b.write(bytes(50'000, 1)), 50'000u);
 }
 
+// With a cache, storage given back when the buffer drains serves the next fill: a buffer that
+// drains and refills (once per transaction on a request/response connection) goes to the heap once.
+TEST(RingBuffer, DrainedStorageGoesToTheCacheAndComesBack) {
+    BufferCache cache(48 * 1024);
+    RingBuffer b(256 * 1024);
+    b.use_cache(&cache);
+    std::vector<std::uint8_t> out(20000);
+    for (int round = 0; round < 3; ++round) {
+        ASSERT_EQ(b.write(bytes(10, static_cast<std::uint8_t>(round))), 10u);
+        ASSERT_EQ(b.read(MutableBytes(out.data(), 10)), 10u);
+        EXPECT_EQ(std::vector<std::uint8_t>(out.begin(), out.begin() + 10), bytes(10, static_cast<std::uint8_t>(round)));
+        b.release();
+        EXPECT_EQ(b.allocated(), 0u);  // the buffer holds nothing...
+        EXPECT_EQ(cache.cached_bytes(), RingBuffer::kFirstAllocation);  // ...the cache holds its block
+    }
+    EXPECT_EQ(cache.reused(), 2u);  // the first fill allocated, the next two reused
+    // Growing by doubling leaves the smaller blocks in the cache; the budget bounds what it keeps.
+    for (std::size_t n : {3000, 3000, 6000, 8000}) ASSERT_EQ(b.write(bytes(n, 0)), n);  // 4096 (cached) -> 8192 -> 16384 -> 32768
+    EXPECT_EQ(b.allocated(), 32768u);
+    EXPECT_EQ(cache.cached_bytes(), 4096u + 8192 + 16384);
+    ASSERT_EQ(b.read(MutableBytes(out.data(), 20000)), 20000u);
+    b.release();  // 28672 + 32768 > 48 KiB: this block goes back to the heap
+    EXPECT_EQ(cache.cached_bytes(), 4096u + 8192 + 16384);
+    EXPECT_EQ(cache.cached_blocks(), 3u);
+}
+
+// A buffer destroyed while holding storage gives it back too.
+TEST(RingBuffer, DestroyedBufferGivesItsStorageBack) {
+    BufferCache cache(64 * 1024);
+    {
+        RingBuffer b(64 * 1024);
+        b.use_cache(&cache);
+        ASSERT_EQ(b.write(bytes(100, 0)), 100u);
+    }
+    EXPECT_EQ(cache.cached_bytes(), RingBuffer::kFirstAllocation);
+}
+
 }  // namespace
 }  // namespace tcpip
