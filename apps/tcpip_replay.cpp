@@ -14,8 +14,9 @@
 // What the stack sends is compared with the capture's frames of ours, in order: between two of
 // the peer's batches, the replay must send exactly the frames of ours that the capture holds there,
 // headers and payloads byte for byte, checksums recomputed on both sides (a capture made with
-// checksum offload holds partial ones), and TCP sequence numbers taken relative to each
-// connection's ISN (apps/replay/capture.h says why). The protocol code never reads a clock and every
+// checksum offload holds partial ones), TCP sequence numbers taken relative to each
+// connection's ISN and our TCP timestamps relative to its first TSval (apps/replay/capture.h says
+// why, and why a TSval one millisecond off still agrees). The protocol code never reads a clock and every
 // random choice comes from the seed, so the only freedom left is none.
 //
 // Exit status: 0 when every frame agrees ("replay: N frames agree"); 1 at the first difference,
@@ -64,17 +65,26 @@ public:
 class EchoApp final : public App {
 public:
     std::string open(std::uint16_t port, Runtime&, const Clock&) override { return server_.open(port); }
-    void serve() override { server_.serve(); }
+    // As tcpip-echo's loop: a connection accepted in one pass is served in the next, at the same
+    // instant (its data may have come in the same batch as the ACK that completed it).
+    void serve() override {
+        for (int pass = 0; pass < 16; ++pass) {
+            const Counter accepted = server_.tcp_stats().accepted;
+            server_.serve();
+            if (server_.tcp_stats().accepted == accepted) break;
+        }
+    }
 
 private:
     echo::EchoServer server_;
 };
 
 // tcpip-httpd's server (apps/http/server.h), serving the built-in page, its clocks the replay's:
-// the capture's timestamps are wall-clock microseconds, so the Date field comes out as it was.
+// the capture's timestamps are wall-clock microseconds (less the clock phase taken off them,
+// given back here), so the Date field comes out as it was.
 class HttpdApp final : public App {
 public:
-    explicit HttpdApp(const app::CommonOptions& options) : options_(options) {}
+    HttpdApp(const app::CommonOptions& options, std::int64_t phase_micros) : options_(options), phase_(phase_micros) {}
     ~HttpdApp() override {
         if (server_) server_->close_all();
         if (listener_ >= 0) tcpip::close(listener_);
@@ -91,7 +101,7 @@ public:
         httpd::set_nonblocking(listener_);
         httpd::ServerEnv env{runtime, [&runtime](std::ostream& os) { runtime.with_stack([&](Stack& s) { s.print_stats(os); return 0; }); }};
         env.now = [&clock] { return httpd::SteadyClock::time_point(std::chrono::microseconds(clock.now().total_micros())); };
-        env.wall = [&clock] { return static_cast<std::time_t>(clock.now().total_micros() / 1'000'000); };
+        env.wall = [&clock, phase = phase_] { return static_cast<std::time_t>((clock.now().total_micros() + phase) / 1'000'000); };
         server_.emplace(std::move(env), httpd::built_in_page(options_.tap, options_.ip.address, port), std::nullopt);
         return "";
     }
@@ -99,6 +109,7 @@ public:
 
 private:
     const app::CommonOptions& options_;
+    std::int64_t phase_;
     int listener_ = -1;
     std::optional<httpd::Server> server_;
 };
@@ -141,7 +152,7 @@ public:
             // The peer's frames: every step up to their time first (timers, then the app).
             const Instant at = Instant::from_micros(f.micros);
             if (at < driver_.now()) return differ_time(i + 1);
-            driver_.advance_to(at, [this] { app_.serve(); });
+            driver_.advance_to(at, [this] { app_.serve(); }, [this](Instant deadline) { return recorded_timer(deadline); });
             app_.serve();
             if (!settle()) return false;
             // One batch: the frames of the peer's that follow with the same timestamp.
@@ -165,6 +176,7 @@ public:
 
     std::size_t ours() const { return ours_; }
     std::size_t theirs() const { return theirs_; }
+    std::size_t tick_slips() const { return translation_.tick_slips(); }
 
 private:
     static StackConfig config_of(const app::CommonOptions& options) {
@@ -174,6 +186,19 @@ private:
         return config;
     }
 
+    // When a timer due at `deadline` ran in the recording. The recorded stack slept until its next
+    // deadline and woke a little late (epoll's timeout is in milliseconds, and the host was
+    // busy); without timestamps that lateness is invisible, with them a TSval shows it. So when
+    // the next frame of ours that the capture holds, and the replay has not yet sent, was stamped
+    // after the deadline and not long after it, the timer runs at that frame's time, as it did.
+    Instant recorded_timer(Instant deadline) {
+        for (auto& sent : driver_.take_sent()) produced_.push_back(std::move(sent));
+        if (produced_.size() >= expected_.size()) return deadline;
+        const Instant stamped = expected_[produced_.size()].at;
+        return stamped > deadline && stamped - deadline <= kTimerLateness ? stamped : deadline;
+    }
+    static constexpr Duration kTimerLateness = Duration::millis(20);
+
     // Compares what the stack sent with the capture's frames of ours, as far as both go.
     bool match() {
         for (auto& sent : driver_.take_sent()) produced_.push_back(std::move(sent));
@@ -181,7 +206,7 @@ private:
             FrameDriver::SentFrame& sent = produced_.front();
             Expected& want = expected_.front();
             translation_.learn(sent.bytes, want.bytes);
-            translation_.to_capture(sent.bytes);
+            translation_.to_capture(sent.bytes, &want.bytes);
             replay::recompute_checksums(sent.bytes);
             replay::recompute_checksums(want.bytes);
             if (sent.bytes != want.bytes) return differ(want, &sent);
@@ -216,8 +241,17 @@ private:
             std::cout << "  replay:  nothing sent by the time of the peer's next frame\n";
         } else {
             std::cout << "  replay:  " << replay::describe(sent->bytes) << " (at " << seconds(sent->at) << " s)\n";
+            // The first byte that differs, a checksum's last (recomputed on both sides, it differs
+            // only because another field does).
             std::size_t at = 0;
-            while (at < want.bytes.size() && at < sent->bytes.size() && want.bytes[at] == sent->bytes[at]) ++at;
+            auto same = [&](std::size_t i) {
+                return want.bytes[i] == sent->bytes[i] || replay::field_at(want.bytes, i).find("checksum") != std::string::npos;
+            };
+            while (at < want.bytes.size() && at < sent->bytes.size() && same(at)) ++at;
+            if (at == std::min(want.bytes.size(), sent->bytes.size()) && want.bytes.size() == sent->bytes.size()) {
+                at = 0;
+                while (at < want.bytes.size() && want.bytes[at] == sent->bytes[at]) ++at;
+            }
             if (at < want.bytes.size() && at < sent->bytes.size()) {
                 char text[128];
                 std::snprintf(text, sizeof text, "byte %zu (%s): capture 0x%02x, replay 0x%02x", at,
@@ -335,9 +369,12 @@ int main(int argc, char** argv) {
         std::cerr << "tcpip-replay: " << capture.error() << "\n";
         return 2;
     }
+    // The replay's clock ticks its milliseconds where the recording's did (capture.h, clock_phase).
+    const std::int64_t phase = replay::clock_phase(*capture, options.mac);
+    for (replay::CapturedFrame& f : *capture) f.micros -= phase;
     std::unique_ptr<App> app;
     if (app_name == "echo") app = std::make_unique<EchoApp>();
-    else app = std::make_unique<HttpdApp>(options);
+    else app = std::make_unique<HttpdApp>(options, phase);
     Replay replay(options, options.seed.value_or(0), std::move(*capture), *app);
     const std::uint16_t default_port = app_name == "echo" ? 7 : 80;
     if (const std::string error = app->open(static_cast<std::uint16_t>(port.value_or(default_port)), replay.runtime(), replay.clock());
@@ -347,6 +384,8 @@ int main(int argc, char** argv) {
     }
     if (!replay.run()) return 1;
     std::cout << "replay: " << replay.ours() + replay.theirs() << " frames agree (" << replay.ours() << " ours, "
-              << replay.theirs() << " the peer's)\n";
+              << replay.theirs() << " the peer's";
+    if (replay.tick_slips() != 0) std::cout << "; " << replay.tick_slips() << " TSvals of ours one tick from the recorded ones";
+    std::cout << ")\n";
     return 0;
 }
