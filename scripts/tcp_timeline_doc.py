@@ -101,8 +101,9 @@ def ending(ep):
     """How the recovery ended, in one sentence or two."""
     if ep.get("end") is not None:
         rtts = (ep["end"] - ep["start"]) * 1000 / ep["srtt"] if ep["srtt"] > 0 else 0
-        text = (f"The ACK at {ep['end']:.3f} s covered byte {ep['recover']}, all that was in flight when the loss was "
-                f"detected: the recovery took {(ep['end'] - ep['start']) * 1000:.0f} ms, about {rtts:.1f} round trips "
+        when = "the probe went" if ep["kind"] == "tlp" else "the loss was detected"
+        text = (f"The ACK at {ep['end']:.3f} s covered byte {ep['recover']}, all that was in flight when {when}: "
+                f"the recovery took {(ep['end'] - ep['start']) * 1000:.0f} ms, about {rtts:.1f} round trips "
                 f"(SRTT {ep['srtt']:.1f} ms).")
         if "cwnd_end" in ep:
             if ep["kind"] == "fast":
