@@ -50,6 +50,7 @@
 #include "apps/perf/iperf_protocol.h"
 #include "apps/perf/json.h"
 #include "apps/perf/report.h"
+#include "apps/perf/poll_server.h"
 #include "apps/perf/server_session.h"
 #include "stack/socket/socket.h"
 #include "stack/tcp/tcp_log.h"
@@ -78,6 +79,7 @@ struct PerfOptions {
     std::optional<std::string> tcp_log;       // --tcp-log FILE.csv
     std::size_t tcp_log_entries = 200000;     // --tcp-log-entries: the ring per connection
     iperf::TestParams test;        // client: what to ask for
+    bool one_thread = false;       // --one-thread (server)
 };
 
 // ---- Small helpers over our sockets ----
@@ -383,19 +385,7 @@ public:
         s->local = local_of(fd);
         s->remote = remote_of(fd);
         set_timeouts(fd, kStreamTimeoutMs);
-        if (params_.nodelay) {
-            int one = 1;
-            tcpip::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        }
-        // -C: the client's choice, sent in the parameters (as iperf3), else the server's own -C.
-        const std::string& congestion = params_.congestion.empty() ? options_.test.congestion : params_.congestion;
-        if (!congestion.empty()) {
-            tcpip::setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, congestion.data(), static_cast<socklen_t>(congestion.size()));
-        }
-        if (params_.window > 0) {
-            tcpip::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &params_.window, sizeof params_.window);
-            tcpip::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &params_.window, sizeof params_.window);
-        }
+        configure_stream(fd, params_, options_.test.congestion);
         if (!we_send_) s->receive_buffer.resize(std::max<std::size_t>(params_.block_size, 256 * 1024));
         if (!options_.json) {
             std::cout << "[" << pad3(s->fd) << "] local " << s->local.host << " port " << s->local.port
@@ -408,9 +398,7 @@ public:
     void start() {
         if (we_send_) {
             // One block for every sender, filled once (iperf3 sends random bytes too).
-            block_.resize(params_.block_size);
-            std::mt19937 rng(12345);
-            for (auto& c : block_) c = static_cast<char>(rng());
+            block_ = make_block(params_.block_size);
         }
         cpu_.start();
         start_ = SteadyClock::now();
@@ -1294,6 +1282,52 @@ std::string parse_size(std::string_view text, std::uint64_t& out) {
 
 }  // namespace
 
+// -s --one-thread: apps/perf/poll_server.h in a tcpip::poll loop, the stack running inside it
+// (as tcpip-echo's), so that a capture of it replays. Exit status as the threaded server's.
+int serve_one_thread(const PerfOptions& perf, app::RuntimeHost& host) {
+    CpuMeter cpu;
+    PollServer::Events events;
+    events.accepted = [&](const std::string& peer) {
+        std::cout << "Accepted connection from " << peer << "\n" << std::flush;
+        cpu.start();
+    };
+    events.failed = [](const std::string& why) { std::cerr << "tcpip-perf: error - " << why << "\n"; };
+    events.finished = [](const iperf::TestResults& r) {
+        for (const auto& s : r.streams) {
+            std::cout << "stream " << s.id << ": " << s.bytes << " bytes in " << s.end_time << " s\n";
+        }
+        std::cout << std::flush;
+    };
+    PollServer server(Runtime::system_clock(), PollServer::Measure{[&] { return cpu.percent(); }}, events, perf.test.congestion);
+    if (const std::string error = server.open(perf.port); !error.empty()) {
+        std::cerr << "tcpip-perf: " << error << "\n";
+        return 1;
+    }
+    std::cout << "Server listening on " << perf.port << " (one thread)\n" << std::flush;
+    const Duration timeout = Duration::micros(static_cast<std::int64_t>(perf.control_timeout * 1e6));
+    std::vector<pollfd> fds;
+    while (!host.stop_requested() && !(perf.one_off && server.tests_done() + server.tests_failed() > 0)) {
+        fds.clear();
+        fds.push_back({host.stop_fd(), POLLIN, 0});
+        server.poll_set(fds);
+        int timeout_ms = 250;
+        if (const auto at = server.deadline()) {
+            const Duration left = *at - Runtime::system_clock().now();
+            timeout_ms = static_cast<int>(std::clamp<std::int64_t>((left.total_micros() + 999) / 1000, 0, 250));
+        }
+        const int n = tcpip::poll(fds.data(), fds.size(), timeout_ms);
+        if (n < 0 && errno != EINTR) {
+            std::cerr << "tcpip-perf: poll: " << std::strerror(errno) << "\n";
+            return 1;
+        }
+        if (n > 0 && fds[0].revents != 0) break;
+        server.serve();
+        server.expire(timeout);
+        server.serve();
+    }
+    return server.tests_failed() > 0 && server.tests_done() == 0 ? 1 : 0;
+}
+
 int main(int argc, char** argv) {
     PerfOptions perf;
     bool time_given = false;
@@ -1315,6 +1349,9 @@ int main(int argc, char** argv) {
                    "  -i SECS             interval between reports (default 1, 0 for none)\n"
                    "  -C NAME             congestion control for the data streams: cubic (default) or reno\n"
                    "  --control-timeout SECS   how long to wait on the control connection (default 10)\n"
+                   "  --one-thread        server: one thread, the stack inside its poll loop, the streams read\n"
+                   "                      there too (apps/perf/poll_server.h): what tcpip-replay --app perf-server\n"
+                   "                      replays; no interval reports, -J or --tcp-log\n"
                    "  --stats             print the stack's statistics at exit\n"
                    "  --tcp-log FILE.csv  write the data connections' TCP event logs (cwnd, RTT, windows, segments,\n"
                    "                      retransmissions and their causes) to FILE.csv; scripts/plot_tcp.py draws it\n"
@@ -1336,6 +1373,7 @@ int main(int argc, char** argv) {
     args.add_flag({"-J", "--json"}, [&] { perf.json = true; });
     args.add_flag({"-R", "--reverse"}, [&] { perf.test.reverse = true; });
     args.add_flag({"--stats"}, [&] { perf.print_stats = true; });
+    args.add_flag({"--one-thread"}, [&] { perf.one_thread = true; });
     args.add_option({"--tcp-log"}, [&](std::string_view v) {
         std::ofstream probe{std::string(v), std::ios::app};  // fail now, not after the test
         if (!probe) return "cannot open '" + std::string(v) + "' for writing";
@@ -1389,6 +1427,7 @@ int main(int argc, char** argv) {
     options.stdout_is_data = perf.json;  // -J: standard output is one JSON document; --trace writes on stderr
 
     if (perf.server == perf.host.has_value()) args.fail("give exactly one of -s and -c HOST");
+    if (perf.one_thread && (!perf.server || perf.json || perf.tcp_log)) args.fail("--one-thread is for -s, without -J or --tcp-log");
     if (perf.test.bytes != 0 && perf.test.blocks != 0) args.fail("only one of -n and -k");
     if (perf.test.bytes != 0 || perf.test.blocks != 0) {
         if (time_given) args.fail("only one test end condition (-t, -n, -k) may be given");
@@ -1396,10 +1435,13 @@ int main(int argc, char** argv) {
     }
 
     if (perf.tcp_log) options.stack.tcp_log_entries = perf.tcp_log_entries;
-    app::RuntimeHost host("tcpip-perf", options);
+    app::RuntimeHost host("tcpip-perf", options,
+                          perf.one_thread ? app::RuntimeHost::StackThread::Caller : app::RuntimeHost::StackThread::OwnThread);
     host.stop_on_signals();
     int status = 0;
-    if (perf.server) {
+    if (perf.one_thread) {
+        status = serve_one_thread(perf, host);
+    } else if (perf.server) {
         Server server(perf, host);
         if (!server.listen()) return 1;
         status = server.run();

@@ -20,7 +20,12 @@ void FrameDriver::advance_to(Instant t, const std::function<void()>& after_each,
         const auto next = poll_at_();
         if (!next || *next > t) break;
         collect();  // what left before this instant (an application's call) is stamped with the time it left
-        const Instant at = when ? std::clamp(when(*next), *next, t) : *next;
+        const Instant at = when ? std::max(when(*next), *next) : *next;
+        if (at > t) {
+            collect();
+            clock_.set(std::max(clock_.now(), t));
+            return;
+        }
         if (at > clock_.now()) clock_.set(at);
         run();
         if (after_each) after_each();

@@ -9,16 +9,18 @@
 #     one tick as agreement, apps/replay/capture.h, but no more);
 # and a truncated file is refused with one line and exit 2.
 #
-#   modified_test.sh TCPIP_REPLAY CAPTURE SEED [REPLAY OPTION...]   (--no-timestamps, say)
+#   modified_test.sh TCPIP_REPLAY CAPTURE SEED [REPLAY OPTION...]   (--no-timestamps, --app perf-server;
+#                                                                   --app echo unless one is given)
 set -uo pipefail
 replay=$1 capture=$2 seed=$3
 shift 3
 options=("$@")
+[[ " ${options[*]} " == *" --app "* ]] || options=(--app echo "${options[@]}")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
-out=$("$replay" --app echo "${options[@]}" --seed "$seed" "$capture") || fail "the capture as recorded does not replay: $out"
+out=$("$replay" "${options[@]}" --seed "$seed" "$capture") || fail "the capture as recorded does not replay: $out"
 echo "as recorded: $out"
 
 # change_payload FROM_US OUT: flips a byte in the middle of the first TCP payload that our stack
@@ -51,7 +53,7 @@ PY
 
 expect_difference() {
     local what=$1 file=$2 seed=$3
-    out=$("$replay" --app echo "${options[@]}" --seed "$seed" "$file")
+    out=$("$replay" "${options[@]}" --seed "$seed" "$file")
     rc=$?
     [[ $rc -eq 1 ]] || fail "$what: exit $rc, expected 1: $out"
     grep -q "DIFFERENT" <<<"$out" || fail "$what: no DIFFERENT line: $out"
@@ -103,7 +105,7 @@ esac
 
 # Not a capture at all: one line and exit 2, not a crash.
 head -c 100 "$capture" > "$work/cut.pcap"
-out=$("$replay" --app echo "${options[@]}" --seed "$seed" "$work/cut.pcap" 2>&1)
+out=$("$replay" "${options[@]}" --seed "$seed" "$work/cut.pcap" 2>&1)
 rc=$?
 [[ $rc -eq 2 && $(wc -l <<<"$out") -eq 1 && $out == *truncated* ]] || fail "a truncated capture: exit $rc: $out"
 echo "a truncated capture: $out"
