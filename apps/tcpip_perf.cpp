@@ -2,13 +2,15 @@
 // peer both ways.
 //
 //   tcpip-perf -s [-p PORT] [-1] [-i SECS] [-J]                   server, one test after another
+//   tcpip-perf -s --one-thread [-p PORT] [-1]                      the same in one thread (apps/perf/poll_server.h)
 //   tcpip-perf -c HOST [-p PORT] [-t SECS | -n BYTES | -k BLOCKS] [-l LEN] [-P N] [-R] [-C NAME] [-J] [-i SECS]
 //   either with --tcp-log FILE.csv: the data connections' TCP event logs (stack/tcp/tcp_log.h),
 //   written when the streams close; scripts/plot_tcp.py draws them
 //
-// The protocol's messages are in apps/perf/iperf_protocol.h (read it first); this file is the
-// socket program around them, written only against the BSD-like API (tcpip::socket, connect,
-// accept, send, recv, poll):
+// The protocol's messages are in apps/perf/iperf_protocol.h (read it first), and the server's
+// side of a test, phase by phase, in apps/perf/server_session.h; this file is the socket program
+// around them, written only against the BSD-like API (tcpip::socket, connect, accept, send, recv,
+// poll):
 //   - the main thread runs the control connection: a tcpip::poll over it, the listener (to turn
 //     away other clients with ACCESS_DENIED) and the signal pipe, with the interval reports as its
 //     timeout;
