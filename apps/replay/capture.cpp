@@ -270,12 +270,14 @@ void SeqTranslation::learn(const Frame& replayed, const Frame& recorded) {
     const std::uint8_t* t = replayed.data() + a.transport;
     const Key key{load_be32(ip + 12), load_be16(t), load_be32(ip + 16), load_be16(t + 2)};
     const bool syn = (t[13] & 0x02) != 0;
+    // The ISNs' distance from the connection's first SYN of ours (a SYN again, retransmitted,
+    // has the same ISN); the TSvals' from its first segment with a timestamp.
     auto it = connections_.find(key);
     if (it == connections_.end()) {
         if (!syn) return;  // not a connection the replay saw open
         it = connections_.emplace(key, Connection{}).first;
         it->second.seq = u32_of(recorded.data() + b.transport + 4) - u32_of(t + 4);
-    }  // else a SYN again (a retransmission): the same ISN
+    }
     Connection& c = it->second;
     if (c.tsval) return;
     const auto ours = timestamps_at(replayed, a), theirs = timestamps_at(recorded, b);
