@@ -222,18 +222,19 @@ public:
             // next batch was read in the same poll; when the capture holds more (the app's), the
             // poll had ended.
             while (batch == options_.stack.rx_batch) {
-                std::size_t j = i;
-                while (j < capture_.size() && replay::source_mac(capture_[j].bytes) == options_.mac) {
-                    expected_.push_back(Expected{j + 1, Instant::from_micros(capture_[j].micros), capture_[j].bytes});
-                    ++ours_;
-                    ++j;
-                }
-                i = j;
+                push_ours(i);
                 if (!match()) return false;
                 if (i == capture_.size() || !expected_.empty() || !produced_.empty()) break;
                 batch = inject_batch(i);
                 driver_.run();
             }
+            // The app ran after the stack's poll, when the recorded one got to it; what it sent
+            // read the clock then (a TSval shows it: on a busy host a poll can take milliseconds).
+            // So the app runs at the time the capture gives the first frame of ours that the
+            // stack has not sent by itself, unless a deadline of the stack's comes first.
+            push_ours(i);
+            if (!match()) return false;
+            if (const auto t = app_time()) driver_.advance_to(*t);
             app_.serve();
             if (!match()) return false;
         }
@@ -255,6 +256,26 @@ private:
         // The log changes nothing on the wire; at a difference it tells what led there.
         config.tcp_log_entries = std::max<std::size_t>(config.tcp_log_entries, 32);
         return config;
+    }
+
+    // The frames of ours from capture_[i] up to the peer's next one are expected; moves i past them.
+    void push_ours(std::size_t& i) {
+        for (; i < capture_.size() && replay::source_mac(capture_[i].bytes) == options_.mac; ++i) {
+            expected_.push_back(Expected{i + 1, Instant::from_micros(capture_[i].micros), capture_[i].bytes});
+            ++ours_;
+        }
+    }
+
+    // When the app should run (see run()), if later than now.
+    std::optional<Instant> app_time() {
+        for (auto& sent : driver_.take_sent()) produced_.push_back(std::move(sent));
+        if (produced_.size() >= expected_.size()) return std::nullopt;
+        const Instant stamped = expected_[produced_.size()].at;
+        if (stamped <= driver_.now()) return std::nullopt;
+        const std::optional<Instant> due = runtime_.with_stack([](Stack& s) { return s.poll_at(); });
+        const std::optional<Instant> app = app_.deadline();
+        if ((due && *due <= stamped) || (app && *app <= stamped)) return std::nullopt;
+        return stamped;
     }
 
     // Injects the peer's frames that start at capture_[i] and share its timestamp (one read of
