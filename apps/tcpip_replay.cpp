@@ -231,7 +231,8 @@ public:
             // The app ran after the stack's poll, when the recorded one got to it; what it sent
             // read the clock then (a TSval shows it: on a busy host a poll can take milliseconds).
             // So the app runs at the time the capture gives the first frame of ours that the
-            // stack has not sent by itself, unless a deadline of the stack's comes first.
+            // stack has not sent by itself, unless a deadline comes first or that frame is more
+            // than kAppLateness away (then it answers a timer of the app's, or comes later).
             push_ours(i);
             if (!match()) return false;
             if (const auto t = app_time()) driver_.advance_to(*t);
@@ -271,7 +272,7 @@ private:
         for (auto& sent : driver_.take_sent()) produced_.push_back(std::move(sent));
         if (produced_.size() >= expected_.size()) return std::nullopt;
         const Instant stamped = expected_[produced_.size()].at;
-        if (stamped <= driver_.now()) return std::nullopt;
+        if (stamped <= driver_.now() || stamped - driver_.now() > kAppLateness) return std::nullopt;
         const std::optional<Instant> due = runtime_.with_stack([](Stack& s) { return s.poll_at(); });
         const std::optional<Instant> app = app_.deadline();
         if ((due && *due <= stamped) || (app && *app <= stamped)) return std::nullopt;
@@ -309,6 +310,7 @@ private:
         return stamped > deadline && stamped - deadline <= kTimerLateness ? stamped : deadline;
     }
     static constexpr Duration kTimerLateness = Duration::millis(20);
+    static constexpr Duration kAppLateness = Duration::millis(5);
     static constexpr Duration kTimerJustBefore = Duration::millis(2);
 
     // Compares what the stack sent with the capture's frames of ours, as far as both go.
