@@ -311,7 +311,7 @@ private:
     }
     static constexpr Duration kTimerLateness = Duration::millis(20);
     static constexpr Duration kAppLateness = Duration::millis(5);
-    static constexpr Duration kTimerJustBefore = Duration::millis(2);
+    static constexpr Duration kTimerJustBefore = Duration::millis(20);
 
     // Compares what the stack sent with the capture's frames of ours, as far as both go.
     bool match() {
