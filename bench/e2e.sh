@@ -327,8 +327,11 @@ rr_phase rr_pinned taskset -c 0
 
 # ---- 3. connection rate ----
 # Each repetition gets a server port of its own: the previous repetition's connections still sit in
-# TIME-WAIT (60 s) on the client side, and without TCP timestamps (our stack has none yet) the
-# kernel cannot reuse those ports for the same server address and port.
+# TIME-WAIT (60 s) on the client side, and without TCP timestamps the kernel cannot reuse those
+# ports for the same server address and port. lwIP (as Debian builds it) has no timestamps at all:
+# one server port would run out after ~32,000 connections, so its client spreads the connections
+# over lwip_crr_ports ports (tcp-rr crr ... PORTS; bench/tcp_rr.cpp says more).
+lwip_crr_ports=32
 
 for ((rep = 1; rep <= reps; rep++)); do
   port=$((7000 + rep))
@@ -338,14 +341,16 @@ for ((rep = 1; rep <= reps; rep++)); do
   wait_for_stack
   start "$ns_b" "$raw_dir/tcp-rr-server-crr-$rep.log" "serving" "$rr_tool" server "$port"
   server_pid=$pid
-  start "$ns_t" "$raw_dir/lwip-server-crr-$rep.log" "ready" "$lwip_server" --tap tap1 --ip "$lwip_ip/24" --echo-port "$port"
+  lwip_port=$((7100 + (rep - 1) * lwip_crr_ports))
+  start "$ns_t" "$raw_dir/lwip-server-crr-$rep.log" "ready" "$lwip_server" --tap tap1 --ip "$lwip_ip/24" \
+    --echo-port "$lwip_port" --echo-ports "$lwip_crr_ports"
   lwip_pid=$pid
   wait_for_lwip
   rr_run "crr-kernel-$rep" "$ns_a" "$rr_tool" crr "$veth_server_ip" "$port" "$seconds"
   record crr kernel "$rep" "${rr[per_second]}"
   rr_run "crr-stack-$rep" "$ns_t" "$rr_tool" crr "$stack_ip" "$port" "$seconds"
   record crr stack "$rep" "${rr[per_second]}"
-  rr_run "crr-lwip-$rep" "$ns_t" "$rr_tool" crr "$lwip_ip" "$port" "$seconds"
+  rr_run "crr-lwip-$rep" "$ns_t" "$rr_tool" crr "$lwip_ip" "$lwip_port" "$seconds" "$lwip_crr_ports"
   record crr lwip "$rep" "${rr[per_second]}"
   stop "$echo_pid"
   stop "$server_pid"

@@ -1,10 +1,12 @@
 // lwip-server: lwIP (Debian's liblwip, 2.1.3) on a TAP, the third subject of bench/e2e.sh beside
 // our stack and the kernel. It is measured by the same clients as our stack's apps:
 //
-//   lwip-server --tap NAME --ip A.B.C.D/LEN [--echo-port P] [--iperf-port P]
+//   lwip-server --tap NAME --ip A.B.C.D/LEN [--echo-port P] [--echo-ports N] [--iperf-port P]
 //
 //   echo    (port 7 by default)      every byte received goes back on its connection, as
-//                                    apps/tcpip-echo does: bench/tcp-rr rr and crr run against it
+//                                    apps/tcpip-echo does: bench/tcp-rr rr and crr run against it;
+//                                    with --echo-ports N on N consecutive ports from P (for
+//                                    tcp-rr crr ... PORTS: lwIP has no TCP timestamps, see tcp_rr.cpp)
 //   iperf3  (port 5201 by default)   enough of iperf3's server protocol for one TCP test at a time
 //                                    (forward or -R, any number of streams): iperf3 -c runs
 //                                    against it as against apps/tcpip-perf -s
@@ -72,12 +74,14 @@ struct Options {
     std::string tap;
     ip4_addr_t ip{}, netmask{};
     std::uint16_t echo_port = 7;
+    std::uint16_t echo_ports = 1;
     std::uint16_t iperf_port = 5201;
 };
 
 [[noreturn]] void usage_error(const std::string& message) {
     std::fprintf(stderr,
-                 "lwip-server: %s (usage: lwip-server --tap NAME --ip A.B.C.D/LEN [--echo-port P] [--iperf-port P])\n",
+                 "lwip-server: %s (usage: lwip-server --tap NAME --ip A.B.C.D/LEN [--echo-port P] [--echo-ports N] "
+                 "[--iperf-port P])\n",
                  message.c_str());
     std::exit(2);
 }
@@ -121,6 +125,8 @@ Options parse_options(int argc, char** argv) {
             have_ip = true;
         } else if (arg == "--echo-port") {
             options.echo_port = parse_port(value);
+        } else if (arg == "--echo-ports") {
+            options.echo_ports = parse_port(value);
         } else if (arg == "--iperf-port") {
             options.iperf_port = parse_port(value);
         } else {
@@ -128,7 +134,11 @@ Options parse_options(int argc, char** argv) {
         }
     }
     if (options.tap.empty() || !have_ip) usage_error("--tap and --ip are required");
-    if (options.echo_port == options.iperf_port) usage_error("--echo-port and --iperf-port must differ");
+    const int last_echo_port = options.echo_port + options.echo_ports - 1;
+    if (last_echo_port > 65535) usage_error("--echo-port + --echo-ports - 1 is beyond 65535");
+    if (options.iperf_port >= options.echo_port && options.iperf_port <= last_echo_port) {
+        usage_error("--iperf-port is one of the echo ports");
+    }
     return options;
 }
 
@@ -653,11 +663,12 @@ int main(int argc, char** argv) {
     netif_set_default(&nif);
     netif_set_link_up(&nif);
     netif_set_up(&nif);
-    listen_on(options.echo_port, echo_accept);
+    for (int i = 0; i < options.echo_ports; ++i) listen_on(static_cast<std::uint16_t>(options.echo_port + i), echo_accept);
     listen_on(options.iperf_port, iperf_accept);
 
-    std::printf("lwip-server: lwIP %s on %s at %s, echo on port %u, iperf3 on port %u: ready\n", LWIP_VERSION_STRING,
-                options.tap.c_str(), ip4addr_ntoa(&options.ip), options.echo_port, options.iperf_port);
+    std::printf("lwip-server: lwIP %s on %s at %s, echo on port %u (%u port(s)), iperf3 on port %u: ready\n",
+                LWIP_VERSION_STRING, options.tap.c_str(), ip4addr_ntoa(&options.ip), options.echo_port,
+                options.echo_ports, options.iperf_port);
     std::fflush(stdout);
 
     pollfd wait{tap_fd, POLLIN, 0};
