@@ -33,6 +33,7 @@
 // must match it): TCP_MSS 1460, TCP_WND 65535 with window scaling (shift 1), TCP_SND_BUF =
 // TCP_WND, TCP_SND_QUEUELEN from opt.h (4 x TCP_SND_BUF / TCP_MSS), LWIP_CHECKSUM_ON_COPY, no
 // statistics. bench/README.md compares them with lwIP's own throughput advice.
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
@@ -103,9 +104,11 @@ void parse_address(const std::string& text, Options& options) {
     const std::string length = text.substr(slash + 1);
     char* end = nullptr;
     const long len = std::strtol(length.c_str(), &end, 10);
-    if (!ip4addr_aton(address.c_str(), &options.ip) || length.empty() || *end != '\0' || len < 1 || len > 32) {
+    in_addr parsed{};  // inet_pton takes only the dotted quad (ip4addr_aton would take "1.2.3" too)
+    if (inet_pton(AF_INET, address.c_str(), &parsed) != 1 || length.empty() || *end != '\0' || len < 1 || len > 32) {
         usage_error("bad --ip '" + text + "'");
     }
+    ip4_addr_set_u32(&options.ip, parsed.s_addr);
     const std::uint32_t mask = len == 32 ? 0xffffffffU : ~(0xffffffffU >> len);
     ip4_addr_set_u32(&options.netmask, lwip_htonl(mask));
 }
@@ -126,7 +129,12 @@ Options parse_options(int argc, char** argv) {
         } else if (arg == "--echo-port") {
             options.echo_port = parse_port(value);
         } else if (arg == "--echo-ports") {
-            options.echo_ports = parse_port(value);
+            const std::string count = value;
+            if (count.find_first_not_of("0123456789") != std::string::npos || count.empty() || count.size() > 4 ||
+                std::stoi(count) < 1 || std::stoi(count) > 1024) {
+                usage_error("bad --echo-ports '" + count + "' (1 to 1024)");
+            }
+            options.echo_ports = static_cast<std::uint16_t>(std::stoi(count));
         } else if (arg == "--iperf-port") {
             options.iperf_port = parse_port(value);
         } else {
