@@ -264,12 +264,27 @@ void TcpLayer::apply_options(Instant now, TcpSocket* s, const TcpOptions& option
 // RFC 7323 section 5.3, R1 (PAWS): a segment whose TSval is older than TS.Recent is an old duplicate
 // (from an earlier incarnation, or wrapped sequence numbers): "treat the arriving segment as not
 // acceptable". Not for a RST, and not once TS.Recent is more than 24 days old (section 5.5: the
-// peer's clock may have wrapped since). Linux also lets through old pure duplicate ACKs
-// (tcp_disordered_ack) and TSvals one tick old; we keep the RFC's rule.
+// peer's clock may have wrapped since). Two exceptions from Linux (tcp_paws_discard): a TSval one
+// tick old (TCP_PAWS_WINDOW), and a disordered duplicate ACK (tcp_disordered_ack), whose SACK
+// blocks the sender's recovery needs.
 bool TcpLayer::paws_reject(Instant now, const TcpSocket* s, const Segment& seg) const {
     if (!s->ts_ok || !seg.header.options.timestamps || seg.header.flags.rst()) return false;
     if (now - s->ts.recent_at > Duration::seconds(24 * 24 * 3600)) return false;
-    return static_cast<std::int32_t>(seg.header.options.timestamps->tsval - s->ts.recent) < 0;
+    const auto lag = static_cast<std::int32_t>(s->ts.recent - seg.header.options.timestamps->tsval);
+    if (lag <= 1) return false;
+    return !disordered_ack(s, seg, lag);
+}
+
+// A pure duplicate ACK overtaken on the way by a later one (reordering on the reverse path): it
+// acknowledges nothing new (SEG.ACK = SND.UNA), carries no data, sits exactly at RCV.NXT, leaves the
+// window as it is, and its TSval is at most one RTO older than TS.Recent. It cannot be an old
+// duplicate from an earlier incarnation doing harm, and its SACK blocks are news: take it.
+bool TcpLayer::disordered_ack(const TcpSocket* s, const Segment& seg, std::int32_t lag_ms) const {
+    const TcpFlags flags = seg.header.flags;
+    return flags.ack() && !flags.syn() && !flags.fin() && seg.payload.empty() && seg.header.seq == s->rcv.nxt &&
+           seg.header.ack == s->snd.una &&
+           (static_cast<std::uint32_t>(seg.header.window) << s->snd.wscale) == s->snd.wnd &&
+           lag_ms <= s->snd.rtt.rto().total_millis();
 }
 
 // RFC 7323 section 4.3 (3): "If SEG.TSval >= TS.Recent and SEG.SEQ <= Last.ACK.sent, then SEG.TSval

@@ -174,6 +174,7 @@ private:
     Verdict process_fin(Instant now, TcpSocket* s, const Segment& seg);
     void apply_options(Instant now, TcpSocket* s, const TcpOptions& options);
     bool paws_reject(Instant now, const TcpSocket* s, const Segment& seg) const;
+    bool disordered_ack(const TcpSocket* s, const Segment& seg, std::int32_t lag_ms) const;
     void update_ts_recent(Instant now, TcpSocket* s, const Segment& seg);
     void update_window(TcpSocket* s, const Segment& seg);
     TcpSocket* make_child(Instant now, TcpSocket* listener, const Segment& seg);

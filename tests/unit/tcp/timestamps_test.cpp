@@ -97,6 +97,34 @@ TEST_F(TcpTest, PawsDropsASegmentWithAnOldTimestamp) {
     EXPECT_EQ(stats().tcp.paws_rejected, 1u);
 }
 
+// Two exceptions to PAWS, as Linux: a TSval one tick older than TS.Recent passes; and a duplicate
+// ACK that a later one overtook on the way passes (its SACK block is news for the recovery), while
+// data with the same old TSval is still dropped.
+TEST_F(TcpTest, PawsLetsThroughADisorderedDuplicateAckAndOneTickOld) {
+    established(Handshake().peer_ts(kPeerTs).peer_sack());
+    auto drain = [&](Instant t) {  // whatever recovery sends meanwhile (a probe, a resend) is not the point
+        advance(t);
+        sent_.clear();
+    };
+    write(at(100), 3 * 1448);
+    drain(at(100));
+    // The ACK for the third segment's SACK arrives first (TSval +40), then the one for the second (+35).
+    send(at(150), seg().seq(peer()).ack(us()).ts(kPeerTs + 40, our_ts(at(100))).sack(us(2 * 1448), us(3 * 1448)));
+    EXPECT_EQ(tcp().info(sock).sacked, 1u);
+    send(at(151), seg().seq(peer()).ack(us()).ts(kPeerTs + 35, our_ts(at(100))).sack(us(1448), us(3 * 1448)));
+    EXPECT_EQ(stats().tcp.paws_rejected, 0u);
+    EXPECT_EQ(tcp().info(sock).sacked, 2u) << "the overtaken duplicate ACK's SACK block was taken";
+    drain(at(151));
+    // Data with that old TSval is still an old duplicate.
+    send(at(160), seg().seq(peer()).ack(us()).ts(kPeerTs + 35, our_ts(at(100))).data(slice(0, 100)));
+    EXPECT_EQ(stats().tcp.paws_rejected, 1u);
+    drain(at(160));
+    // One tick old is not.
+    send(at(170), seg().seq(peer()).ack(us()).ts(kPeerTs + 39, our_ts(at(100))).data(slice(0, 100)));
+    EXPECT_EQ(stats().tcp.paws_rejected, 1u);
+    EXPECT_EQ(read(at(171), 100), slice(0, 100));
+}
+
 // Eifel (RFC 3522): after a fast retransmission, the ACK covering it echoes the TSval of the
 // original: the original arrived, the reduction is undone.
 TEST_F(TcpTest, EifelUndoesASpuriousFastRetransmit) {
