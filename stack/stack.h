@@ -61,7 +61,11 @@ public:
     // runs due timers. Returns the number of frames processed.
     std::size_t poll(Instant now);
 
-    // When poll() must next run even if no frame arrives.
+    // When poll() must next run even if no frame arrives: the earliest timer of any layer (ARP
+    // retry, IP reassembly, TCP retransmission, delayed ACK, TIME-WAIT, ...: all are in timers())
+    // and the device's own (a FaultInjector's delayed frames). nullopt when nothing is due: the
+    // runtimes then sleep until a frame or a call arrives, so an idle stack costs no CPU.
+    // (tests/unit/tcp/deadline_test.cpp checks it layer by layer, in virtual time.)
     std::optional<Instant> poll_at();
 
     NetDevice& device() { return device_; }
