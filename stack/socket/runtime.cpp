@@ -183,9 +183,22 @@ std::size_t Runtime::poll() {
 
 std::size_t Runtime::poll_stack() {
     const std::size_t frames = stack_.poll(clock_.now());
+    device_drained_ = true;  // Stack::poll reads until the device has no more
     deliver_events();
     wake_sleepers();  // what this pass did may have armed a timer another thread sleeps past
     return frames;
+}
+
+void Runtime::poll_stack_before_wait() {
+    const Instant now = clock_.now();
+    const auto device_due = stack_.device().poll_at();
+    if (!device_drained_ || stack_.device().wait_fd() < 0 || (device_due && *device_due <= now)) {
+        poll_stack();
+        return;
+    }
+    stack_.run_timers(now);
+    deliver_events();
+    wake_sleepers();
 }
 
 std::optional<Duration> Runtime::begin_sleep(int fd) {
@@ -805,6 +818,7 @@ int Runtime::poll(pollfd* fds, nfds_t nfds, int timeout_ms) {
     const Instant deadline = forever ? Instant::zero() : wall_now() + Duration::millis(timeout_ms);
     int ready = 0;
     bool last_pass = false;  // the timeout has passed: check once more without waiting, then return
+    bool waited = false;     // a ::poll of this call has returned (with no kernel descriptor ready)
     for (;;) {
         bool threadless = false;
         std::optional<Duration> nap;  // until the earliest deadline of the threadless runtimes
@@ -824,7 +838,11 @@ int Runtime::poll(pollfd* fds, nfds_t nfds, int timeout_ms) {
                 threadless = true;
                 ran.push_back(o.runtime);
                 o.runtime->end_sleep(waiter.fd);  // awake: running the stack wakes others, not us
-                o.runtime->poll_stack();
+                if (waited || timeout_ms == 0) {
+                    o.runtime->poll_stack();  // after a wait, or a call that will not wait at all
+                } else {
+                    o.runtime->poll_stack_before_wait();
+                }
                 const int device_fd = o.runtime->stack_.device().wait_fd();
                 const bool listed = std::any_of(kernel.begin() + static_cast<std::ptrdiff_t>(waiter_at) + 1, kernel.end(),
                                                 [&](const pollfd& p) { return p.fd == device_fd; });
@@ -846,8 +864,15 @@ int Runtime::poll(pollfd* fds, nfds_t nfds, int timeout_ms) {
             wait_ms = last_pass ? 0 : static_cast<int>(std::min<std::int64_t>((left.total_micros() + 999) / 1000, INT_MAX));
         }
         if (threadless && nap && (wait_ms < 0 || ms_rounded_up(*nap) < wait_ms)) wait_ms = ms_rounded_up(*nap);
+        if (ours_ready > 0 && waited) {
+            // The kernel's descriptors were not ready when this call's last ::poll returned, a
+            // moment ago: no second ::poll just to look at them again (a system call per request).
+            ready = ours_ready;
+            break;
+        }
 
         const int n = ::poll(kernel.data(), kernel.size(), wait_ms);
+        waited = true;
         if (n < 0) {
             ready = -1;  // EINTR and friends, as the kernel said
             break;

@@ -211,6 +211,11 @@ private:
     void deliver_events();
     // The stack's poll (threadless mode, or a blocked caller driving it), then the events.
     std::size_t poll_stack();
+    // Threadless, at the start of a wait: poll_stack without reading the device when that read
+    // would find nothing new to report - the last poll_stack drained the device (a short batch)
+    // and no frame the device itself delays is due - since the wait that follows is on the
+    // device's descriptor, which reports any frame that came since. Saves a read per request.
+    void poll_stack_before_wait();
 
     // ---- The stream (TCP) halves of the calls above: runtime_tcp.cpp, under the lock ----
     TcpSocket* tcp_open(SocketEntry& entry);
@@ -243,6 +248,7 @@ private:
         std::optional<Instant> until;
     };
     std::vector<Sleeper> sleepers_;
+    bool device_drained_ = false;  // the last poll_stack read the device until it had no more
     std::thread thread_;
 };
 

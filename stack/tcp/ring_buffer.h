@@ -11,6 +11,12 @@
 // doubling up to the capacity, and is given back by release() once the buffer is empty. An idle
 // connection (or one of the 5,000 half-open ones of a SYN flood) then holds no buffer memory at
 // all, where allocating SO_RCVBUF + SO_SNDBUF at the handshake cost 512 KiB per connection.
+//
+// A request/response connection empties both its buffers after every exchange, so without more
+// it would allocate and free two blocks per request. A BufferStock (one per TcpLayer) keeps the
+// first-size blocks that emptied buffers give back, for the next buffer that needs one: no heap
+// allocation per request, and an idle connection still holds nothing (the stock is bounded and
+// shared by all connections).
 #pragma once
 
 #include <algorithm>
@@ -18,21 +24,45 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "stack/core/bytes.h"
 
 namespace tcpip {
+
+// Spare storage blocks of RingBuffer::kFirstAllocation bytes, at most `limit` of them.
+class BufferStock {
+public:
+    explicit BufferStock(std::size_t limit) : limit_(limit) { blocks_.reserve(limit); }
+
+    // A block of `bytes` (kFirstAllocation: from the stock when it has one).
+    std::unique_ptr<std::uint8_t[]> take(std::size_t bytes);
+    // Takes back a block of `bytes` (kept if it is first-size and the stock is not full, else freed).
+    void give(std::unique_ptr<std::uint8_t[]> block, std::size_t bytes);
+    std::size_t blocks() const { return blocks_.size(); }
+
+private:
+    std::vector<std::unique_ptr<std::uint8_t[]>> blocks_;
+    std::size_t limit_;
+};
 
 class RingBuffer {
 public:
     static constexpr std::size_t kFirstAllocation = 4096;
 
     explicit RingBuffer(std::size_t capacity = 0) { reset(capacity); }
+    ~RingBuffer() { reset(0); }
+    RingBuffer(const RingBuffer&) = delete;
+    RingBuffer& operator=(const RingBuffer&) = delete;
 
-    // Drops all bytes and sets the capacity; no storage is allocated until data comes.
+    // Drops all bytes and sets the capacity; no storage is allocated until data comes. Storage
+    // is taken from and given back to `stock`, if any (it must outlive the buffer).
+    void reset(std::size_t capacity, BufferStock* stock) {
+        stock_ = stock;
+        reset(capacity);
+    }
     void reset(std::size_t capacity) {
-        storage_.reset();
-        allocated_ = 0;
+        drop_storage();
         capacity_ = capacity;
         head_ = size_ = 0;
     }
@@ -46,18 +76,18 @@ public:
         if (allocated_ <= capacity) return;
         auto smaller = std::make_unique_for_overwrite<std::uint8_t[]>(capacity);
         peek(0, MutableBytes(smaller.get(), size_));
+        drop_storage();
         storage_ = std::move(smaller);
         allocated_ = capacity;
         head_ = 0;
-        if (capacity == 0) storage_.reset();
+        if (capacity == 0) drop_storage();
     }
 
     // Gives the storage back if nothing is stored. The caller knows whether bytes were stored by
     // write_at() beyond the back (out-of-order data): they would be lost, so it must not call this then.
     void release() {
         if (size_ != 0) return;
-        storage_.reset();
-        allocated_ = 0;
+        drop_storage();
         head_ = 0;
     }
 
@@ -134,16 +164,25 @@ private:
         if (bytes <= allocated_) return;
         std::size_t size = std::max(allocated_ ? allocated_ : std::min(kFirstAllocation, capacity_), std::size_t{1});
         while (size < bytes) size = std::min(size * 2, capacity_);
-        auto bigger = std::make_unique_for_overwrite<std::uint8_t[]>(size);
+        auto bigger = stock_ ? stock_->take(size) : std::make_unique_for_overwrite<std::uint8_t[]>(size);
         if (allocated_ != 0) {
             const std::size_t first = allocated_ - head_;
             std::memcpy(bigger.get(), storage_.get() + head_, first);
             std::memcpy(bigger.get() + first, storage_.get(), head_);
         }
+        drop_storage();
         storage_ = std::move(bigger);
         allocated_ = size;
         head_ = 0;
     }
+    // Frees the storage, or gives it back to the stock.
+    void drop_storage() {
+        if (stock_ && storage_) stock_->give(std::move(storage_), allocated_);
+        storage_.reset();
+        allocated_ = 0;
+    }
+
+    BufferStock* stock_ = nullptr;
 
     std::unique_ptr<std::uint8_t[]> storage_;
     std::size_t allocated_ = 0;  // storage_'s length, <= capacity_
@@ -151,5 +190,16 @@ private:
     std::size_t head_ = 0;       // index of the first readable byte
     std::size_t size_ = 0;
 };
+
+inline std::unique_ptr<std::uint8_t[]> BufferStock::take(std::size_t bytes) {
+    if (bytes != RingBuffer::kFirstAllocation || blocks_.empty()) return std::make_unique_for_overwrite<std::uint8_t[]>(bytes);
+    auto block = std::move(blocks_.back());
+    blocks_.pop_back();
+    return block;
+}
+
+inline void BufferStock::give(std::unique_ptr<std::uint8_t[]> block, std::size_t bytes) {
+    if (bytes == RingBuffer::kFirstAllocation && blocks_.size() < limit_) blocks_.push_back(std::move(block));
+}
 
 }  // namespace tcpip

@@ -266,8 +266,8 @@ std::uint16_t TcpLayer::our_mss() const {
 // window scale we will offer: the smallest shift that lets the whole receive buffer be advertised.
 // The buffers' storage comes later, with the data (ring_buffer.h).
 void TcpLayer::set_up_connection(TcpSocket* s) {
-    s->rcv.buffer.reset(s->opts.rcvbuf);
-    s->snd.buffer.reset(s->opts.sndbuf);
+    s->rcv.buffer.reset(s->opts.rcvbuf, &buffer_stock_);
+    s->snd.buffer.reset(s->opts.sndbuf, &buffer_stock_);
     s->rcv.assembler.clear();
     s->rcv.wscale = 0;
     s->rcv.autotune = ReceiveAutotune{};

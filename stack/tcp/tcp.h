@@ -265,6 +265,11 @@ private:
     TcpStats& stats_;
     Random random_;
     SipKey isn_key_;
+    // First-size buffer blocks that emptied connections gave back (ring_buffer.h): no allocation
+    // per request/response exchange. Declared before the sockets, whose buffers give blocks back
+    // to it when they are destroyed.
+    BufferStock buffer_stock_{kBufferStockBlocks};
+    static constexpr std::size_t kBufferStockBlocks = 64;  // 256 KiB at most
 
     std::unordered_map<TcpSocket*, std::unique_ptr<TcpSocket>> sockets_;  // every socket the layer owns
     std::unordered_map<Tuple, TcpSocket*, TupleHash> connections_;        // by 4-tuple
