@@ -28,6 +28,13 @@
 #                           (lwIP); once with client and server pinned to cpu 0 (taskset -c 0),
 #                           once unpinned
 #   connection rate         bench/tcp-rr crr: connect, 1-byte ping-pong, close, repeat
+#   idle CPU                utime+stime of an idle tcpip-echo, tcpip-perf -s and tcpip-httpd over
+#                           S seconds with no traffic, in % of one core (the kernel's: 0 by
+#                           definition, its stack runs only when a packet or a call comes)
+#   per transaction         heap allocations (bench/alloc_count.so, LD_PRELOAD) and system calls
+#                           (strace -c -f, attached for the run) of tcpip-echo (ours) / tcp-rr server
+#                           (kernel) per 1-byte request/response: the difference between a run of
+#                           N1 and one of N2 transactions on a fresh connection each, / (N2 - N1)
 # Targets (reported, not enforced): bulk throughput each way >= 0.35x the kernel's, and pinned
 # request/response transactions per second >= the kernel's. See bench/README.md.
 #
@@ -74,8 +81,8 @@ if ! ninja -C build-release -t targets all 2>/dev/null | grep -q '^bench/lwip-se
   meson setup --reconfigure build-release >/dev/null || fail "could not reconfigure build-release"
 fi
 ninja -C build-release apps/tcpip-perf apps/tcpip-echo bench/tcp-rr apps/run/tcpip-run apps/run/libtcpip-preload.so \
-  bench/lwip-server >/dev/null ||
-  fail "could not build apps/tcpip-perf, apps/tcpip-echo, bench/tcp-rr, apps/run/tcpip-run and bench/lwip-server"
+  apps/tcpip-httpd bench/alloc_count.so bench/lwip-server >/dev/null ||
+  fail "could not build apps/tcpip-perf, apps/tcpip-echo, apps/tcpip-httpd, bench/tcp-rr, apps/run/tcpip-run, bench/alloc_count.so and bench/lwip-server"
 perf=build-release/apps/tcpip-perf echo_app=build-release/apps/tcpip-echo rr_tool=build-release/bench/tcp-rr
 lwip_server=build-release/bench/lwip-server
 run_tool=build-release/apps/run/tcpip-run
@@ -355,6 +362,119 @@ for ((rep = 1; rep <= reps; rep++)); do
   stop "$echo_pid"
   stop "$server_pid"
   stop "$lwip_pid"
+done
+
+# ---- 4. what idling and each request cost: idle_cpu, allocs_per_txn, syscalls_per_txn ----
+
+httpd_app=build-release/apps/tcpip-httpd alloc_count=build-release/bench/alloc_count.so
+source scripts/packages.sh  # (the project root is the working directory)
+install_missing e2e strace || fail "could not install strace (for syscalls_per_txn)"
+
+# idle_cpu_of METRIC REP LOG PATTERN COMMAND...: starts an app on the TAP, lets it settle, and
+# records the share of one core it used over $seconds with no traffic at all.
+idle_cpu_of() {
+  local metric=$1 rep=$2 log=$3 pattern=$4
+  shift 4
+  start "$ns_t" "$log" "$pattern" "$@"
+  local app_pid=$pid before after
+  wait_for_stack
+  sleep 1  # the ping's neighbour entries and the app's start-up work are over
+  before=$(cpu_ticks "$app_pid")
+  sleep "$seconds"
+  after=$(cpu_ticks "$app_pid")
+  record "$metric" stack "$rep" "$(awk -v t=$((after - before)) -v hz="$ticks_per_second" -v s="$seconds" \
+    'BEGIN { printf "%.4f", 100 * (t / hz) / s }')"
+  record "$metric" kernel "$rep" 0  # the kernel's stack runs only when a packet or a call comes
+  stop "$app_pid"
+}
+
+# Transactions of the two counted runs: their difference, divided by N2 - N1, cancels what a run
+# costs besides its transactions (the connection's setup and teardown, the process's own start).
+if ((smoke)); then txn_n1=200 txn_n2=2200; else txn_n1=1000 txn_n2=21000; fi
+
+# counted_rr NAME NS IP PORT N: one tcp-rr rr run of exactly N transactions.
+counted_rr() {
+  local name=$1 ns=$2 ip=$3 port=$4 n=$5
+  local seconds=0  # no length of its own: rr_run's "ended early" check does not apply, client's timeout is 30 s
+  rr_run "$name" "$ns" "$rr_tool" rr "$ip" "$port" 25 "$n"
+  [[ ${rr[count]} == "$n" ]] || fail "$name: ${rr[count]} transactions instead of $n"
+}
+
+# alloc_snapshot FILE PID: the total of allocations the counter in PID reports on SIGUSR2.
+lines_in() { if [[ -f $1 ]]; then wc -l <"$1"; else echo 0; fi; }
+alloc_snapshot() {
+  local file=$1 pid=$2 lines i
+  lines=$(lines_in "$file")
+  kill -USR2 "$pid"
+  for ((i = 0; i < 50; i++)); do
+    (($(lines_in "$file") > lines)) && break
+    sleep 0.1
+  done
+  tail -1 "$file" | tr ' ' '\n' | awk -F= '$1 == "allocs" { print $2 }' | grep . ||
+    fail "no allocation count from PID $pid in $file"
+}
+
+# strace_calls NAME PID NS IP PORT N: system calls of PID (all its threads) during a run of N
+# transactions, strace attached just for the run. The summary goes to raw/NAME.strace.
+strace_calls() {
+  local name=$1 target=$2 ns=$3 ip=$4 port=$5 n=$6 i
+  strace -c -f -p "$target" -o "$raw_dir/$name.strace" 2>"$raw_dir/$name.strace.log" &
+  local tracer=$!
+  started+=("$tracer")
+  for ((i = 0; i < 100; i++)); do
+    grep -qs "attached" "$raw_dir/$name.strace.log" && break
+    sleep 0.1
+  done
+  counted_rr "$name" "$ns" "$ip" "$port" "$n"
+  kill -INT "$tracer"
+  wait "$tracer" 2>/dev/null || true
+  awk '$NF == "total" { print $4 }' "$raw_dir/$name.strace" | grep . ||
+    fail "no strace summary in $raw_dir/$name.strace"
+}
+
+# per_txn_phase REP SIDE: allocations and system calls per transaction of one echo server.
+per_txn_phase() {
+  local rep=$1 side=$2
+  local ns ip port=$((7100 + rep)) server_pid counts=$raw_dir/allocs-$side-$rep.txt
+  rm -f "$counts"
+  if [[ $side == stack ]]; then
+    ns=$ns_t ip=$stack_ip
+    start "$ns_t" "$raw_dir/tcpip-echo-txn-$rep.log" "ready" \
+      env ALLOC_COUNT_FILE="$counts" LD_PRELOAD="$alloc_count" "$echo_app" --tap tap0 --ip "$stack_ip/24" --port "$port"
+    server_pid=$pid
+    wait_for_stack
+  else
+    ns=$ns_a ip=$veth_server_ip
+    start "$ns_b" "$raw_dir/tcp-rr-server-txn-$rep.log" "serving" \
+      env ALLOC_COUNT_FILE="$counts" LD_PRELOAD="$alloc_count" "$rr_tool" server "$port"
+    server_pid=$pid
+  fi
+  local a0 a1 a2 s1 s2
+  a0=$(alloc_snapshot "$counts" "$server_pid")
+  counted_rr "allocs-$side-$rep-n1" "$ns" "$ip" "$port" "$txn_n1"
+  a1=$(alloc_snapshot "$counts" "$server_pid")
+  counted_rr "allocs-$side-$rep-n2" "$ns" "$ip" "$port" "$txn_n2"
+  a2=$(alloc_snapshot "$counts" "$server_pid")
+  s1=$(strace_calls "syscalls-$side-$rep-n1" "$server_pid" "$ns" "$ip" "$port" "$txn_n1")
+  s2=$(strace_calls "syscalls-$side-$rep-n2" "$server_pid" "$ns" "$ip" "$port" "$txn_n2")
+  record allocs_per_txn "$side" "$rep" "$(awk -v a=$(((a2 - a1) - (a1 - a0))) -v n=$((txn_n2 - txn_n1)) \
+    'BEGIN { printf "%.4f", a / n }')"
+  record syscalls_per_txn "$side" "$rep" "$(awk -v c=$((s2 - s1)) -v n=$((txn_n2 - txn_n1)) \
+    'BEGIN { printf "%.4f", c / n }')"
+  stop "$server_pid"
+}
+
+for ((rep = 1; rep <= reps; rep++)); do
+  echo "e2e: [$rep/$reps] idle CPU (${seconds} s each with no traffic)"
+  idle_cpu_of idle_cpu "$rep" "$raw_dir/tcpip-echo-idle-$rep.log" "ready" \
+    "$echo_app" --tap tap0 --ip "$stack_ip/24" --port 7
+  idle_cpu_of idle_cpu_perf "$rep" "$raw_dir/tcpip-perf-idle-$rep.log" "Server listening" \
+    "$perf" -s --tap tap0 --ip "$stack_ip/24"
+  idle_cpu_of idle_cpu_httpd "$rep" "$raw_dir/tcpip-httpd-idle-$rep.log" "ready" \
+    "$httpd_app" --tap tap0 --ip "$stack_ip/24" --port 80
+  echo "e2e: [$rep/$reps] allocations and system calls per transaction ($txn_n1 and $txn_n2 transactions)"
+  per_txn_phase "$rep" stack
+  per_txn_phase "$rep" kernel
 done
 
 # ---- results ----

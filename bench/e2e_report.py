@@ -55,6 +55,16 @@ METRICS = [
            kernel_note="iperf3 processes, both ends (reference only)"),
     Metric("cpu_s2k", "CPU per GB, stack->kernel", "cpu s/GB", higher_is_better=False,
            kernel_note="iperf3 processes, both ends (reference only)"),
+] + [
+    # What idling and each request cost (issue 15). Idle: the share of one core an app uses with no
+    # traffic; the kernel column is 0 by definition (its stack runs only when a packet or a call
+    # comes). Per transaction: tcpip-echo's heap allocations and system calls per 1-byte
+    # request/response, beside the kernel baseline's echo server (tcp-rr server) counted the same way.
+    Metric("idle_cpu", "idle CPU, tcpip-echo", "% core", higher_is_better=False),
+    Metric("idle_cpu_perf", "idle CPU, tcpip-perf -s", "% core", higher_is_better=False),
+    Metric("idle_cpu_httpd", "idle CPU, tcpip-httpd", "% core", higher_is_better=False),
+    Metric("allocs_per_txn", "heap allocations per req/resp", "allocs", higher_is_better=False),
+    Metric("syscalls_per_txn", "system calls per req/resp", "calls", higher_is_better=False),
 ]
 
 
@@ -173,6 +183,17 @@ def print_table(rows, info):
     for note in notes:
         print(f"(CPU rows: the stack and lwip columns are the tcpip-perf and lwip-server processes; "
               f"the kernel column is {note})")
+    print_cost_notes(rows)
+
+
+def print_cost_notes(rows):
+    """What the idle and per-transaction rows' columns are (their kernel figures are not the kernel's stack)."""
+    keys = {r["metric"] for r in rows}
+    if keys & {"idle_cpu", "idle_cpu_perf", "idle_cpu_httpd"}:
+        print("(idle CPU: utime+stime of the app with no traffic; the kernel's is 0 by definition)")
+    if keys & {"allocs_per_txn", "syscalls_per_txn"}:
+        print("(per req/resp: tcpip-echo / tcp-rr server, LD_PRELOAD malloc counter and strace -c -f, "
+              "(run of N2 - run of N1 transactions) / (N2 - N1))")
 
 
 def draw_chart(path, rows, info):

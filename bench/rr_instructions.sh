@@ -22,15 +22,12 @@ per_transaction() {  # TREE NAME -> instructions per transaction
   local tree=$1 name=$2
   [[ -f $tree/build-release/build.ninja ]] ||
     meson setup "$tree/build-release" "$tree" --buildtype=release -Dtests=disabled -Dbench=disabled >/dev/null
-  # The stack and its drivers: one libtcpip.a (since the library became installable), or the two
-  # libraries older trees built.
+  # One static library (libtcpip.a) since the stack and its drivers were merged; two before that.
   local libs=("$tree/build-release/libtcpip.a")
-  if ninja -C "$tree/build-release" -t targets all 2>/dev/null | grep -q '^libtcpip.a:'; then
-    ninja -C "$tree/build-release" libtcpip.a >/dev/null
-  else
-    ninja -C "$tree/build-release" stack/libtcpip.a drivers/libtcpip_drivers.a >/dev/null
+  if ninja -C "$tree/build-release" -t targets all | grep -q '^stack/libtcpip.a:'; then
     libs=("$tree/build-release/drivers/libtcpip_drivers.a" "$tree/build-release/stack/libtcpip.a")
   fi
+  ninja -C "$tree/build-release" "${libs[@]#"$tree/build-release/"}" >/dev/null
   g++ -std=c++20 -O2 -DNDEBUG -I"$tree" -o "$work/rr-sim-$name" "$new/bench/rr_sim.cpp" "${libs[@]}" -lpthread
   local counts=()
   for count in 2000 "$n"; do

@@ -4,8 +4,12 @@
 //
 //   tcp-rr server PORT             echo server: every byte goes back on its connection; many
 //                                  connections at once (one poll loop); runs until killed
-//   tcp-rr rr HOST PORT SECONDS    one connection with TCP_NODELAY: send 1 byte, receive the 1-byte
-//                                  answer, repeat for SECONDS; each round trip is one transaction
+//   tcp-rr rr HOST PORT SECONDS [COUNT]
+//                                  one connection with TCP_NODELAY: send 1 byte, receive the 1-byte
+//                                  answer, repeat for SECONDS; each round trip is one transaction.
+//                                  With COUNT, stops after COUNT transactions if SECONDS have not
+//                                  passed (bench/e2e.sh counts the server's allocations and system
+//                                  calls over a known number of transactions)
 //   tcp-rr crr HOST PORT SECONDS [PORTS]
 //                                  connect, send 1 byte, receive 1 byte, close, repeat for SECONDS;
 //                                  each round is one connection. With PORTS (default 1), the
@@ -58,7 +62,8 @@ constexpr int kAnswerTimeoutSeconds = 2;
 constexpr int kMaxConsecutiveErrors = 50;
 
 [[noreturn]] void usage_error(const std::string& message) {
-    std::fprintf(stderr, "tcp-rr: %s (usage: tcp-rr server PORT | tcp-rr rr HOST PORT SECONDS | tcp-rr crr HOST PORT SECONDS [PORTS])\n",
+    std::fprintf(stderr, "tcp-rr: %s (usage: tcp-rr server PORT | tcp-rr rr HOST PORT SECONDS [COUNT] | "
+                 "tcp-rr crr HOST PORT SECONDS [PORTS])\n",
                  message.c_str());
     std::exit(2);
 }
@@ -213,7 +218,7 @@ std::int64_t elapsed_ns(Clock::time_point from, Clock::time_point to) {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(to - from).count();
 }
 
-int run_rr(const sockaddr_in& server, double seconds) {
+int run_rr(const sockaddr_in& server, double seconds, std::size_t count) {
     const int fd = client_socket();
     if (fd < 0 || connect(fd, reinterpret_cast<const sockaddr*>(&server), sizeof server) != 0) {
         std::fprintf(stderr, "tcp-rr: connect: %s\n", std::strerror(errno));
@@ -225,7 +230,7 @@ int run_rr(const sockaddr_in& server, double seconds) {
     const auto start = Clock::now();
     const auto deadline = start + std::chrono::duration<double>(seconds);
     auto now = start;
-    while (now < deadline) {
+    while (now < deadline && samples.size() < count) {
         const auto before = now;
         if (!transaction(fd)) {
             std::fprintf(stderr, "tcp-rr: transaction: %s\n", std::strerror(errno));
@@ -290,8 +295,18 @@ int main(int argc, char** argv) {
         return run_server(parse_port(argv[2]));
     }
     if (mode == "rr") {
-        if (argc != 5) usage_error("rr takes three arguments, HOST PORT SECONDS");
-        return run_rr(parse_address(argv[2], parse_port(argv[3])), parse_seconds(argv[4]));
+        if (argc < 5 || argc > 6) usage_error("rr takes HOST PORT SECONDS and optionally COUNT");
+        std::size_t count = SIZE_MAX;
+        if (argc == 6) {
+            char* end = nullptr;
+            errno = 0;
+            const unsigned long long n = std::strtoull(argv[5], &end, 10);
+            if (errno != 0 || end == argv[5] || *end != '\0' || n == 0 || argv[5][0] == '-') {
+                usage_error(std::string("COUNT '") + argv[5] + "' is not a positive number");
+            }
+            count = static_cast<std::size_t>(n);
+        }
+        return run_rr(parse_address(argv[2], parse_port(argv[3])), parse_seconds(argv[4]), count);
     }
     if (mode == "crr") {
         if (argc != 5 && argc != 6) usage_error("crr takes HOST PORT SECONDS [PORTS]");

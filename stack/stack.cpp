@@ -50,9 +50,13 @@ std::size_t Stack::poll(Instant now) {
         if (n < config_.rx_batch) break;
     }
     rx_batch_.clear();
+    run_timers(now);
+    return total;
+}
+
+void Stack::run_timers(Instant now) {
     timers_.run_due(now);
     if (Tracer* t = config_.tracer) [[unlikely]] t->done();  // what the timers sent
-    return total;
 }
 
 std::optional<Instant> Stack::poll_at() {

@@ -47,8 +47,9 @@ void EchoServer::poll_set(std::vector<pollfd>& fds) const {
 
 void EchoServer::serve(const pollfd* ready) {
     auto is_ready = [&](std::size_t entry) { return ready == nullptr || ready[entry].revents != 0; };
-    // TCP connections first (their entries follow the UDP socket's and the listener's).
-    std::vector<Client> still_open;
+    // TCP connections first (their entries follow the UDP socket's and the listener's). Those
+    // that end are closed and the rest moved down in place, in order: no allocation per call.
+    std::size_t kept = 0;
     for (std::size_t i = 0; i < clients_.size(); ++i) {
         Client& c = clients_[i];
         if (is_ready(2 + i) && !serve_client(c)) {
@@ -56,9 +57,10 @@ void EchoServer::serve(const pollfd* ready) {
             ++tcp_stats_.closed;
             continue;
         }
-        still_open.push_back(std::move(c));
+        if (kept != i) clients_[kept] = std::move(c);
+        ++kept;
     }
-    clients_ = std::move(still_open);
+    clients_.resize(kept);
     if (is_ready(1)) {
         for (;;) {
             const int fd = tcpip::accept(listener_, nullptr, nullptr);

@@ -30,7 +30,8 @@ using namespace posix;
 
 namespace {
 
-// A blocking call in threadless mode polls the stack at least this often (see runtime.h).
+// A blocking call in threadless mode polls a stack whose device has no descriptor to wait on at
+// least this often (see runtime.h).
 constexpr Duration kThreadlessTick = Duration::millis(1);
 
 // The facade's process-wide state (runtime.h): descriptor -> runtime, and the default runtime.
@@ -89,6 +90,11 @@ void trace_taken(const Stack& stack, const Clock& clock, int fd, const char* cal
 PollWaiter& this_thread_waiter() {
     thread_local PollWaiter waiter;
     return waiter;
+}
+
+// A sleep for ::poll: whole milliseconds, rounded up (a timer is never run early).
+int ms_rounded_up(Duration d) {
+    return static_cast<int>(std::clamp<std::int64_t>((d.total_micros() + 999) / 1000, 0, INT_MAX));
 }
 
 }  // namespace
@@ -177,8 +183,53 @@ std::size_t Runtime::poll() {
 
 std::size_t Runtime::poll_stack() {
     const std::size_t frames = stack_.poll(clock_.now());
+    device_drained_ = true;  // Stack::poll reads until the device has no more
     deliver_events();
+    wake_sleepers();  // what this pass did may have armed a timer another thread sleeps past
     return frames;
+}
+
+void Runtime::poll_stack_before_wait() {
+    const Instant now = clock_.now();
+    const auto device_due = stack_.device().poll_at();
+    if (!device_drained_ || stack_.device().wait_fd() < 0 || (device_due && *device_due <= now)) {
+        poll_stack();
+        return;
+    }
+    stack_.run_timers(now);
+    deliver_events();
+    wake_sleepers();
+}
+
+std::optional<Duration> Runtime::begin_sleep(int fd) {
+    const std::optional<Instant> due = stack_.poll_at();
+    std::optional<Duration> nap;
+    if (due) nap = std::max(*due - clock_.now(), Duration::zero());
+    if (stack_.device().wait_fd() < 0) return nap ? std::min(*nap, kThreadlessTick) : kThreadlessTick;
+    auto it = std::find_if(sleepers_.begin(), sleepers_.end(), [fd](const Sleeper& s) { return s.fd == fd; });
+    if (it == sleepers_.end()) {
+        sleepers_.push_back(Sleeper{fd, due});
+    } else {
+        it->until = due;
+    }
+    return nap;
+}
+
+void Runtime::end_sleep(int fd) {
+    if (sleepers_.empty()) return;
+    std::erase_if(sleepers_, [fd](const Sleeper& s) { return s.fd == fd; });
+}
+
+void Runtime::wake_sleepers() {
+    if (sleepers_.empty()) return;  // the single-threaded case: nobody else is asleep
+    const std::optional<Instant> due = stack_.poll_at();
+    if (!due) return;
+    const std::uint64_t one = 1;
+    for (Sleeper& s : sleepers_) {
+        if (s.until && *s.until <= *due) continue;  // it wakes in time by itself
+        [[maybe_unused]] auto r = ::write(s.fd, &one, sizeof one);
+        s.until = due;  // one write is enough: it runs the stack when it wakes
+    }
 }
 
 void Runtime::on_stack_event(SocketEntry& entry) {
@@ -249,28 +300,28 @@ bool Runtime::wait(Lock& lock, SocketEntry& entry, std::optional<Instant> deadli
             if (left) entry.cv.wait_for(lock, to_chrono(*left));
             else entry.cv.wait(lock);
         } else {
-            // Threadless: run the stack ourselves, then sleep a tick (or less).
+            // Threadless: run the stack ourselves, then sleep until there is something to do.
             poll_stack();
             if (ready()) return true;
-            Duration nap = kThreadlessTick;
-            if (left) nap = std::min(nap, *left);
-            if (auto due = stack_.poll_at()) nap = std::min(nap, std::max(*due - clock_.now(), Duration::zero()));
+            PollWaiter& waiter = this_thread_waiter();
+            std::optional<Duration> nap = begin_sleep(waiter.fd);
+            if (left && (!nap || *left < *nap)) nap = left;
             const int device_fd = stack_.device().wait_fd();
             if (device_fd < 0) {
-                entry.cv.wait_for(lock, to_chrono(nap));
+                entry.cv.wait_for(lock, to_chrono(nap.value_or(kThreadlessTick)));
                 continue;
             }
             // A device with a descriptor: sleep in the kernel until a frame arrives (then run the
-            // stack at once, without waiting for the tick), or until another thread that ran the
-            // stack meanwhile says this socket changed (through the waiter, as poll() below).
-            PollWaiter& waiter = this_thread_waiter();
+            // stack at once), the stack's next timer is due, or another thread says this socket
+            // changed or armed an earlier timer (through the waiter, as poll() below).
             entry.poll_waiters.push_back(waiter.fd);
             lock.unlock();
             pollfd fds[2] = {{device_fd, POLLIN, 0}, {waiter.fd, POLLIN, 0}};
-            (void)::poll(fds, 2, static_cast<int>((nap.total_micros() + 999) / 1000));
+            (void)::poll(fds, 2, nap ? ms_rounded_up(*nap) : -1);
             if (fds[1].revents != 0) waiter.drain();
             lock.lock();
             std::erase(entry.poll_waiters, waiter.fd);
+            end_sleep(waiter.fd);
         }
     }
 }
@@ -312,7 +363,10 @@ void Runtime::close_locked(SocketEntry& entry) {
 // the loop so that it recomputes how long it may sleep. Under the lock, so the loop cannot be
 // torn down meanwhile.
 void Runtime::wake_if_earlier(std::optional<Instant> before) {
-    if (!loop_) return;
+    if (!loop_) {
+        wake_sleepers();
+        return;
+    }
     auto after = stack_.poll_at();
     if (after && (!before || *after < *before)) loop_->wake();
 }
@@ -720,7 +774,8 @@ short Runtime::events_locked(SocketEntry& entry, short requested) {
 // set (under each socket's runtime lock, while checking it, so no event is missed), and the call
 // sleeps in the kernel's poll on the kernel descriptors plus the waiter. A socket event writes
 // the waiter; the call wakes and checks our sockets again. Threadless runtimes in the set are
-// polled by the call itself, every millisecond at most (runtime.h).
+// run by the call itself: their devices' descriptors join the wait, which ends no later than the
+// earliest of their next deadlines (runtime.h).
 int Runtime::poll(pollfd* fds, nfds_t nfds, int timeout_ms) {
     if (nfds > 0 && fds == nullptr) return fail(EFAULT);
     PollWaiter& waiter = this_thread_waiter();
@@ -763,8 +818,10 @@ int Runtime::poll(pollfd* fds, nfds_t nfds, int timeout_ms) {
     const Instant deadline = forever ? Instant::zero() : wall_now() + Duration::millis(timeout_ms);
     int ready = 0;
     bool last_pass = false;  // the timeout has passed: check once more without waiting, then return
+    bool waited = false;     // a ::poll of this call has returned (with no kernel descriptor ready)
     for (;;) {
         bool threadless = false;
+        std::optional<Duration> nap;  // until the earliest deadline of the threadless runtimes
         int ours_ready = 0;
         kernel.resize(waiter_at + 1);
         // The threadless runtimes already run in this pass: each runs once per pass, before its
@@ -780,11 +837,17 @@ int Runtime::poll(pollfd* fds, nfds_t nfds, int timeout_ms) {
                 // frame, the stack and the application's answer all in one thread, no hand-off).
                 threadless = true;
                 ran.push_back(o.runtime);
-                o.runtime->poll_stack();
+                o.runtime->end_sleep(waiter.fd);  // awake: running the stack wakes others, not us
+                if (waited || timeout_ms == 0) {
+                    o.runtime->poll_stack();  // after a wait, or a call that will not wait at all
+                } else {
+                    o.runtime->poll_stack_before_wait();
+                }
                 const int device_fd = o.runtime->stack_.device().wait_fd();
                 const bool listed = std::any_of(kernel.begin() + static_cast<std::ptrdiff_t>(waiter_at) + 1, kernel.end(),
                                                 [&](const pollfd& p) { return p.fd == device_fd; });
                 if (device_fd >= 0 && !listed) kernel.push_back(pollfd{device_fd, POLLIN, 0});
+                if (auto n = o.runtime->begin_sleep(waiter.fd); n && (!nap || *n < *nap)) nap = n;
             }
             fds[o.index].revents = o.runtime->events_locked(*o.entry, fds[o.index].events);
             if (fds[o.index].revents != 0) ++ours_ready;
@@ -800,9 +863,16 @@ int Runtime::poll(pollfd* fds, nfds_t nfds, int timeout_ms) {
             last_pass = left <= Duration::zero();
             wait_ms = last_pass ? 0 : static_cast<int>(std::min<std::int64_t>((left.total_micros() + 999) / 1000, INT_MAX));
         }
-        if (threadless && (wait_ms < 0 || wait_ms > 1)) wait_ms = 1;
+        if (threadless && nap && (wait_ms < 0 || ms_rounded_up(*nap) < wait_ms)) wait_ms = ms_rounded_up(*nap);
+        if (ours_ready > 0 && waited) {
+            // The kernel's descriptors were not ready when this call's last ::poll returned, a
+            // moment ago: no second ::poll just to look at them again (a system call per request).
+            ready = ours_ready;
+            break;
+        }
 
         const int n = ::poll(kernel.data(), kernel.size(), wait_ms);
+        waited = true;
         if (n < 0) {
             ready = -1;  // EINTR and friends, as the kernel said
             break;
@@ -821,6 +891,7 @@ int Runtime::poll(pollfd* fds, nfds_t nfds, int timeout_ms) {
     for (auto& o : ours) {
         Lock lock(o.runtime->mutex_);
         std::erase(o.entry->poll_waiters, waiter.fd);
+        o.runtime->end_sleep(waiter.fd);
     }
     ours.clear();  // no reference kept to a socket that may be closed before the next call
     errno = saved;

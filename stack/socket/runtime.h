@@ -19,10 +19,15 @@
 //
 // Threadless mode (tests, single-threaded programs): without start_thread() nothing runs the
 // stack but runtime.poll(). A call that must wait then drives the stack itself: it polls the
-// stack, waits at most 1 ms (or less, until the stack's next deadline or the call's timeout), and
-// polls again - what the EventLoop does for a device without a file descriptor. So a blocking
-// call never hangs for want of someone to run the stack; it blocks exactly as long as a blocking
-// call on Linux would (forever without a timeout if nothing ever arrives).
+// stack, then sleeps in the kernel on the device's descriptor until a frame arrives, the stack's
+// next timer is due (Stack::poll_at) or the call's timeout passes, and polls again - what the
+// EventLoop does. With no timer due it sleeps until a frame or another thread's call arrives: an
+// idle stack costs no CPU. A device without a descriptor (a memory link) is polled every 1 ms
+// instead. So a blocking call never hangs for want of someone to run the stack; it blocks exactly
+// as long as a blocking call on Linux would (forever without a timeout if nothing ever arrives).
+// While a thread sleeps so, a call from another thread that makes the stack's next deadline
+// earlier (a send that arms a retransmission timer) writes the sleeper's eventfd, as the threaded
+// mode's calls wake the EventLoop; a single-threaded program never pays for that write.
 //
 // Descriptors. Each socket's descriptor is the number of an eventfd the runtime holds open, so
 // it never collides with a kernel descriptor of the process (stdin, a pipe, a TAP) nor with a
@@ -168,9 +173,22 @@ private:
     static void forget_watch(EpollSet& set, const std::shared_ptr<EpollWatch>& watch);
     // epoll_wait's look at the ready list: fills `events`, returns how many.
     static int collect_ready(EpollSet& set, epoll_event* events, int maxevents);
-    // Runs the threadless runtimes a set watches (as poll() does); true if there were any.
-    static bool drive_threadless(EpollSet& set);
+    // Runs the threadless runtimes a set watches (as poll() does); true if there were any. Adds
+    // their devices' descriptors to `devices` and lowers `nap` to the earliest of their next
+    // deadlines (begin_sleep, with the set's wake eventfd; each runtime that registered so is
+    // added to `asleep_in`); end_threadless_sleep undoes that.
+    static bool drive_threadless(EpollSet& set, std::vector<pollfd>& devices, std::optional<Duration>& nap,
+                                 std::vector<Runtime*>& asleep_in);
+    static void end_threadless_sleep(EpollSet& set, const std::vector<Runtime*>& asleep_in);
     void wake_if_earlier(std::optional<Instant> before);
+    // Threadless mode: a thread about to sleep while it drives the stack registers its waiter
+    // eventfd `fd` here, and learns how long it may sleep: until the stack's next deadline,
+    // forever (nullopt) when none is due, at most kThreadlessTick for a device without a
+    // descriptor. end_sleep forgets it. Both under the lock.
+    std::optional<Duration> begin_sleep(int fd);
+    void end_sleep(int fd);
+    // Wakes each sleeping driver that would sleep past the stack's next deadline. Under the lock.
+    void wake_sleepers();
     short events_locked(SocketEntry& entry, short requested);
     // Registers a new descriptor for `transport` (socket(), accept()). Under the lock.
     void add_entry_locked(const std::shared_ptr<SocketEntry>& entry);
@@ -193,6 +211,11 @@ private:
     void deliver_events();
     // The stack's poll (threadless mode, or a blocked caller driving it), then the events.
     std::size_t poll_stack();
+    // Threadless, at the start of a wait: poll_stack without reading the device when that read
+    // would find nothing new to report - the last poll_stack drained the device (a short batch)
+    // and no frame the device itself delays is due - since the wait that follows is on the
+    // device's descriptor, which reports any frame that came since. Saves a read per request.
+    void poll_stack_before_wait();
 
     // ---- The stream (TCP) halves of the calls above: runtime_tcp.cpp, under the lock ----
     TcpSocket* tcp_open(SocketEntry& entry);
@@ -217,6 +240,15 @@ private:
     std::unordered_map<int, std::shared_ptr<SocketEntry>> sockets_;
     std::vector<SocketEntry*> pending_events_;  // entries with event_pending set, in sockets_
     std::unique_ptr<EventLoop> loop_;  // while the thread runs
+    // Threadless mode: the threads asleep in a call that drives this stack (their waiter
+    // eventfds), and the stack deadline each will wake at by itself (nullopt: none). Empty in a
+    // single-threaded program while it runs the stack, so wake_sleepers costs it nothing.
+    struct Sleeper {
+        int fd;
+        std::optional<Instant> until;
+    };
+    std::vector<Sleeper> sleepers_;
+    bool device_drained_ = false;  // the last poll_stack read the device until it had no more
     std::thread thread_;
 };
 

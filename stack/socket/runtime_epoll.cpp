@@ -216,8 +216,10 @@ int Runtime::epoll_ctl(int epfd, int op, int fd, epoll_event* event) {
 // ---------------------------------------------------------------------------------------------
 // Waiting
 
-bool Runtime::drive_threadless(EpollSet& set) {
-    std::vector<Runtime*> runtimes;
+bool Runtime::drive_threadless(EpollSet& set, std::vector<pollfd>& devices, std::optional<Duration>& nap,
+                               std::vector<Runtime*>& asleep_in) {
+    thread_local std::vector<Runtime*> runtimes;  // reused: no allocation per call
+    runtimes.clear();
     {
         std::lock_guard<std::mutex> guard(set.mutex);
         for (auto& [runtime, count] : set.runtimes) runtimes.push_back(runtime);
@@ -227,9 +229,22 @@ bool Runtime::drive_threadless(EpollSet& set) {
         Lock lock(runtime->mutex_);
         if (runtime->loop_) continue;
         any = true;
+        runtime->end_sleep(set.wake_fd);  // awake: running the stack wakes others, not us
         runtime->poll_stack();
+        // Its device joins the wait, and the wait ends by its next deadline (runtime.h); the
+        // set's wake eventfd is what another thread writes to bring that deadline forward.
+        if (const int fd = runtime->stack_.device().wait_fd(); fd >= 0) devices.push_back(pollfd{fd, POLLIN, 0});
+        if (auto n = runtime->begin_sleep(set.wake_fd); n && (!nap || *n < *nap)) nap = n;
+        if (std::find(asleep_in.begin(), asleep_in.end(), runtime) == asleep_in.end()) asleep_in.push_back(runtime);
     }
     return any;
+}
+
+void Runtime::end_threadless_sleep(EpollSet& set, const std::vector<Runtime*>& asleep_in) {
+    for (Runtime* runtime : asleep_in) {
+        Lock lock(runtime->mutex_);
+        runtime->end_sleep(set.wake_fd);
+    }
 }
 
 // ep_send_events: takes the ready list out, checks each socket under its runtime's lock, then
@@ -303,8 +318,25 @@ int Runtime::epoll_wait(int epfd, epoll_event* events, int maxevents, int timeou
     if (events == nullptr) return fail(EFAULT);
     const bool forever = timeout_ms < 0;
     const Instant deadline = forever ? Instant::zero() : wall_now() + Duration::millis(timeout_ms);
+    thread_local std::vector<pollfd> devices;  // the threadless runtimes' devices, and the set's fd
+    // However the call returns, the threadless runtimes it registered with (begin_sleep) forget
+    // it: none of them may write the set's eventfd once the call is over.
+    struct EndSleep {
+        EpollSet& set;
+        std::vector<Runtime*>& asleep_in;
+        ~EndSleep() {
+            if (!asleep_in.empty()) end_threadless_sleep(set, asleep_in);
+            asleep_in.clear();
+        }
+    };
+    thread_local std::vector<Runtime*> asleep_in;
+    asleep_in.clear();
+    EndSleep end_sleep{*set, asleep_in};
     for (;;) {
-        const bool threadless = drive_threadless(*set);
+        devices.clear();
+        devices.push_back(pollfd{set->fd, POLLIN, 0});
+        std::optional<Duration> nap;
+        const bool threadless = drive_threadless(*set, devices, nap, asleep_in);
         const int ours = collect_ready(*set, events, maxevents);
         if (ours == maxevents) return ours;
         int wait_ms = -1;
@@ -316,8 +348,17 @@ int Runtime::epoll_wait(int epfd, epoll_event* events, int maxevents, int timeou
             last_pass = left <= Duration::zero();
             wait_ms = last_pass ? 0 : static_cast<int>(std::min<std::int64_t>((left.total_micros() + 999) / 1000, INT_MAX));
         }
-        // A threadless runtime is run by this call: at least once a millisecond (runtime.h).
-        if (threadless && (wait_ms < 0 || wait_ms > 1)) wait_ms = 1;
+        // A threadless runtime is run by this call: the wait ends when one of their devices has a
+        // frame (the kernel's poll on the devices beside the epoll instance's own descriptor), or
+        // by the earliest of their deadlines (runtime.h).
+        if (threadless && nap) {
+            const int nap_ms = static_cast<int>(std::min<std::int64_t>((nap->total_micros() + 999) / 1000, INT_MAX));
+            if (wait_ms < 0 || nap_ms < wait_ms) wait_ms = nap_ms;
+        }
+        if (threadless && devices.size() > 1 && wait_ms != 0) {
+            if (::poll(devices.data(), devices.size(), wait_ms) < 0) return ours > 0 ? ours : -1;
+            wait_ms = 0;  // what the instance has is collected below, without waiting again
+        }
         const int k = ::epoll_wait(set->fd, events + ours, maxevents - ours, wait_ms);
         if (k < 0) return ours > 0 ? ours : -1;  // EINTR and friends, as the kernel said
         int n = ours;

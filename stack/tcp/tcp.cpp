@@ -25,7 +25,9 @@ TcpLayer::TcpLayer(Ipv4Layer& ip, TimerQueue& timers, PacketPool& pool, const St
 
 TcpLayer::~TcpLayer() {
     ip_.register_protocol(IpProtocol::Tcp, nullptr);
-    for (auto& [s, timer] : timer_of_) timers_.cancel(timer.first);
+    for (auto& [raw, s] : sockets_) {
+        if (s->wakeup) timers_.cancel(s->wakeup->first);
+    }
 }
 
 // ---- Sockets ---------------------------------------------------------------------------------
@@ -135,8 +137,8 @@ std::string TcpLayer::check_invariants() const {
     for (const auto& [tuple, s] : connections_) {
         if (!sockets_.contains(s)) return "the 4-tuple table names a socket the layer does not own";
     }
-    for (const auto& [s, timer] : timer_of_) {
-        if (!sockets_.contains(s)) return "a timer for a socket the layer does not own";
+    for (const auto& [raw, s] : sockets_) {
+        if (s->wakeup && s->gone) return "a timer for a socket the layer destroyed";
     }
     return {};
 }
@@ -670,9 +672,9 @@ void TcpLayer::destroy(TcpSocket* s) {
             if (it->second.empty()) bound_.erase(it);
         }
     }
-    if (auto it = timer_of_.find(s); it != timer_of_.end()) {
-        timers_.cancel(it->second.first);
-        timer_of_.erase(it);
+    if (s->wakeup) {
+        timers_.cancel(s->wakeup->first);
+        s->wakeup.reset();
     }
     if (s->listener != nullptr) {
         TcpSocket* l = s->listener;
@@ -706,18 +708,17 @@ void TcpLayer::arm_timer(TcpSocket* s) {
         if (d && (!earliest || *d < *earliest)) earliest = d;
     }
     if (!earliest) return;  // a stale wake-up, if any, finds nothing due and does no harm
-    auto it = timer_of_.find(s);
-    if (it != timer_of_.end()) {
-        if (it->second.second <= *earliest) return;  // the scheduled wake-up comes first: it re-arms
-        timers_.cancel(it->second.first);
+    if (s->wakeup) {
+        if (s->wakeup->second <= *earliest) return;  // the scheduled wake-up comes first: it re-arms
+        timers_.cancel(s->wakeup->first);
     }
     TimerId id = timers_.schedule(*earliest, [this, s](Instant now) { on_timer(now, s); });
-    timer_of_[s] = {id, *earliest};
+    s->wakeup = {id, *earliest};
 }
 
 void TcpLayer::on_timer(Instant now, TcpSocket* s) {
     Pass pass(*this);
-    timer_of_.erase(s);
+    s->wakeup.reset();
     if (s->timers.time_wait && now >= *s->timers.time_wait) {
         s->timers.time_wait.reset();
         // TIME-WAIT over (or an orphaned FIN-WAIT-2 gave up): the connection is gone.

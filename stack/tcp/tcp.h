@@ -273,7 +273,6 @@ private:
     std::unordered_map<TcpSocket*, std::unique_ptr<TcpSocket>> sockets_;  // every socket the layer owns
     std::unordered_map<Tuple, TcpSocket*, TupleHash> connections_;        // by 4-tuple
     std::unordered_map<std::uint16_t, std::vector<TcpSocket*>> bound_;    // by local port: bound, listening or connected
-    std::unordered_map<TcpSocket*, std::pair<TimerId, Instant>> timer_of_;  // the one scheduled wake-up per socket
     std::vector<std::unique_ptr<TcpSocket>> graveyard_;  // destroyed during this pass, freed at its end
     int pass_depth_ = 0;
     std::size_t time_wait_count_ = 0;

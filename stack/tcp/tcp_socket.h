@@ -47,10 +47,12 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <utility>
 
 #include "stack/core/address.h"
 #include "stack/core/socket_error.h"
 #include "stack/core/time.h"
+#include "stack/core/timer.h"
 #include "stack/tcp/assembler.h"
 #include "stack/tcp/congestion/congestion.h"
 #include "stack/tcp/header.h"
@@ -266,6 +268,10 @@ public:
     TimestampState ts;
     TcpEcn ecn;
     TcpTimers timers;
+    // The one TimerQueue entry the layer keeps for this socket (for the earliest of `timers`), and
+    // its deadline; nullopt when none is scheduled. Kept here rather than in a map beside the
+    // sockets, so that re-arming it allocates nothing.
+    std::optional<std::pair<TimerId, Instant>> wakeup;
     ListenerQueues queues;           // used by a listener only
     TcpUserOptions opts;
 

@@ -1,6 +1,10 @@
 // TCP against the Linux kernel: tcpip-echo and tcpip-nc on our stack in a fresh namespace, the
 // kernel's own TCP (python3, socat) on the other side of the TAP.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "tests/interop/apps.h"
 #include "tests/interop/netns.h"
@@ -122,6 +126,63 @@ TEST_F(TcpInterop, KernelAbortIsReportedAsReset) {
     EXPECT_NE(r.exit_code, 0) << r.output;
     EXPECT_NE(r.output.find("reset"), std::string::npos) << r.output;
     server->wait(Duration::seconds(5));
+}
+
+// The times a process's threads gave up the CPU of their own accord (voluntary_ctxt_switches in
+// /proc/PID/task/*/status): a thread that sleeps until something happens adds one per wake-up.
+long long voluntary_switches(int pid) {
+    long long total = 0;
+    const std::string key = "voluntary_ctxt_switches:";
+    for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+        std::ifstream status(task.path() / "status");
+        for (std::string line; std::getline(status, line);) {
+            if (line.rfind(key, 0) == 0) total += std::atoll(line.c_str() + key.size());
+        }
+    }
+    return total;
+}
+
+// An idle tcpip-echo (the stack in the app's thread, threadless) sleeps until a frame or a timer:
+// no wake-ups while nothing happens (it used to wake every millisecond, 2,000 times in 2 s), and
+// after sleeping it still answers a ping and a TCP request at once.
+TEST_F(TcpInterop, IdleEchoSleepsAndStillAnswers) {
+    start_echo();
+    // Let the start-up settle (the first ping, the kernel's neighbour entry), then watch.
+    env_->exec({"sleep", "0.5"});
+    const long long before = voluntary_switches(echo_->pid());
+    env_->exec({"sleep", "2"});
+    const long long woke = voluntary_switches(echo_->pid()) - before;
+    EXPECT_LT(woke, 20) << "tcpip-echo woke " << woke << " times in 2 s with nothing to do";
+    EXPECT_TRUE(env_->exec({"ping", "-c", "1", "-W", "2", our_ip_}).ok()) << "no answer to a ping after sleeping";
+    CommandResult r = python(
+        "import socket\n"
+        "s = socket.create_connection(('" + our_ip_ + "', " + std::to_string(kPort) + "), timeout=5)\n"
+        "s.sendall(b'after a nap'); print('got', s.recv(100).decode())\n");
+    EXPECT_NE(r.output.find("got after a nap"), std::string::npos) << r.output;
+}
+
+// The retransmission timer fires while the runtime sleeps and no frame comes. Our frames larger
+// than 1000 bytes are dropped on their way out (--faults max_frame_size), so the echo of a
+// 1200-byte request never arrives; the kernel's copy of the request is acknowledged (a small
+// frame, which passes), after which the kernel sends nothing. Only our own timer can wake the
+// stack then: RTOs at about 0.2, 0.6, 1.4 and 3 s after the request.
+TEST_F(TcpInterop, RetransmissionTimerFiresWhileTheRuntimeSleeps) {
+    auto app = interop::start_echo(*env_, our_ip_,
+                                   {"--port", std::to_string(kPort), "--faults", "max_frame_size=1000,direction=tx"});
+    ASSERT_TRUE(app) << app.error();
+    echo_.emplace(std::move(*app));
+    CommandResult r = python(
+        "import socket, time\n"
+        "s = socket.create_connection(('" + our_ip_ + "', " + std::to_string(kPort) + "), timeout=5)\n"
+        "s.sendall(b'x'); print('small', s.recv(10))\n"
+        "s.sendall(b'y' * 1200); time.sleep(3.5)\n"
+        "s.close(); print('done')\n",
+        Duration::seconds(30));
+    EXPECT_NE(r.output.find("small b'x'"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("done"), std::string::npos) << r.output;
+    const std::string out = stop_echo();
+    EXPECT_GE(stat_from_output(out, "tcp", "timeouts").value_or(0), 3u) << out;
+    EXPECT_GE(stat_from_output(out, "faults_tx", "oversize").value_or(0), 3u) << out;
 }
 
 TEST_F(TcpInterop, ThousandSequentialConnectionsLeaveNothingBehind) {

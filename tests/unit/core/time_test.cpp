@@ -65,5 +65,27 @@ TEST(TimerQueue, CancelAndReschedulFromCallback) {
     EXPECT_EQ(timers.pending(), 0u);
 }
 
+// Slots are reused (no allocation per timer in a steady state), and an old id stays dead when its
+// slot carries a new timer: cancelling it must not cancel the new one.
+TEST(TimerQueue, AReusedSlotIsNotCancelledThroughAnOldId) {
+    TimerQueue q;
+    std::vector<int> ran;
+    const TimerId first = q.schedule(Instant::from_millis(10), [&](Instant) { ran.push_back(1); });
+    q.cancel(first);
+    EXPECT_EQ(q.pending(), 0u);
+    const TimerId second = q.schedule(Instant::from_millis(20), [&](Instant) { ran.push_back(2); });
+    EXPECT_NE(second, first);
+    EXPECT_EQ(second & 0xffffffffu, first & 0xffffffffu) << "the freed slot is taken again";
+    q.cancel(first);  // dead already: does nothing to the timer now in its slot
+    q.cancel(0);      // names no timer
+    EXPECT_EQ(q.pending(), 1u);
+    EXPECT_EQ(q.next_deadline(), Instant::from_millis(20)) << "the cancelled entry is skipped";
+    EXPECT_EQ(q.run_due(Instant::from_millis(20)), 1u);
+    EXPECT_EQ(ran, std::vector<int>{2});
+    q.cancel(second);  // ran already: nothing
+    EXPECT_EQ(q.pending(), 0u);
+    EXPECT_EQ(q.next_deadline(), std::nullopt);
+}
+
 }  // namespace
 }  // namespace tcpip
