@@ -60,11 +60,11 @@ METRICS = [
     # traffic; the kernel column is 0 by definition (its stack runs only when a packet or a call
     # comes). Per transaction: tcpip-echo's heap allocations and system calls per 1-byte
     # request/response, beside the kernel baseline's echo server (tcp-rr server) counted the same way.
-    Metric("idle_cpu", "idle CPU, tcpip-echo", "% core", higher_is_better=False),
-    Metric("idle_cpu_perf", "idle CPU, tcpip-perf -s", "% core", higher_is_better=False),
-    Metric("idle_cpu_httpd", "idle CPU, tcpip-httpd", "% core", higher_is_better=False),
-    Metric("allocs_per_txn", "heap allocations per req/resp", "allocs", higher_is_better=False),
-    Metric("syscalls_per_txn", "system calls per req/resp", "calls", higher_is_better=False),
+    Metric("idle_cpu", "idle CPU, tcpip-echo", "% core", higher_is_better=False, lwip=False),
+    Metric("idle_cpu_perf", "idle CPU, tcpip-perf -s", "% core", higher_is_better=False, lwip=False),
+    Metric("idle_cpu_httpd", "idle CPU, tcpip-httpd", "% core", higher_is_better=False, lwip=False),
+    Metric("allocs_per_txn", "heap allocations per req/resp", "allocs", higher_is_better=False, lwip=False),
+    Metric("syscalls_per_txn", "system calls per req/resp", "calls", higher_is_better=False, lwip=False),
 ]
 
 
