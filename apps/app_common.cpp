@@ -432,6 +432,12 @@ DeviceChain::DeviceChain(const std::string& program, const CommonOptions& option
         return;
     }
     auto tap = TapDevice::open(options.tap, options.mac, tap_options);
+    if (!tap && tap.error().kind == TapErrorKind::NotATap) {
+        // Perhaps a multiqueue TAP (ip tuntap add ... multi_queue): then one queue of it, which
+        // the kernel gives every flow, as to a single-queue TAP.
+        auto one = TapDevice::open_queues(options.tap, options.mac, tap_options, 1);
+        if (one) tap = std::move(one->front());
+    }
     if (!tap) {
         std::cerr << program << ": " << tap.error().message() << "\n";
         std::exit(1);
