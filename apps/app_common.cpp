@@ -577,7 +577,7 @@ RuntimeHost::RuntimeHost(const std::string& program, const CommonOptions& option
     runtime_ = runtimes_.front().get();
     Runtime::set_default(runtime_);
     if (shards) register_shards();
-    if (mode == StackThread::Caller && !shards) return;  // shards always run on threads of their own
+    if (mode == StackThread::Caller) return;  // each stack runs in the thread that polls its sockets
     // The stack's thread inherits this mask: with SIGINT and SIGTERM blocked there, the kernel
     // delivers them to the main thread, whose tcpip::poll the self-pipe wakes.
     sigset_t stop_signals, previous;

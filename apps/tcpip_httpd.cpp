@@ -97,7 +97,9 @@ int main(int argc, char** argv) {
         root.emplace(std::move(*opened));
     }
 
-    app::RuntimeHost host("tcpip-httpd", options);
+    // Run to completion: each stack runs in its server's thread, inside tcpip::poll (as in
+    // tcpip-echo), so a request, the stack's work and the answer take no thread hand-off.
+    app::RuntimeHost host("tcpip-httpd", options, app::RuntimeHost::StackThread::Caller);
     host.stop_on_signals();
 
     // One server per shard (--queues N), each a whole event loop with its own listener, in a
