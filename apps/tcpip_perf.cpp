@@ -2,13 +2,15 @@
 // peer both ways.
 //
 //   tcpip-perf -s [-p PORT] [-1] [-i SECS] [-J]                   server, one test after another
+//   tcpip-perf -s --one-thread [-p PORT] [-1]                      the same in one thread (apps/perf/poll_server.h)
 //   tcpip-perf -c HOST [-p PORT] [-t SECS | -n BYTES | -k BLOCKS] [-l LEN] [-P N] [-R] [-C NAME] [-J] [-i SECS]
 //   either with --tcp-log FILE.csv: the data connections' TCP event logs (stack/tcp/tcp_log.h),
 //   written when the streams close; scripts/plot_tcp.py draws them
 //
-// The protocol's messages are in apps/perf/iperf_protocol.h (read it first); this file is the
-// socket program around them, written only against the BSD-like API (tcpip::socket, connect,
-// accept, send, recv, poll):
+// The protocol's messages are in apps/perf/iperf_protocol.h (read it first), and the server's
+// side of a test, phase by phase, in apps/perf/server_session.h; this file is the socket program
+// around them, written only against the BSD-like API (tcpip::socket, connect, accept, send, recv,
+// poll):
 //   - the main thread runs the control connection: a tcpip::poll over it, the listener (to turn
 //     away other clients with ACCESS_DENIED) and the signal pipe, with the interval reports as its
 //     timeout;
@@ -50,6 +52,8 @@
 #include "apps/perf/iperf_protocol.h"
 #include "apps/perf/json.h"
 #include "apps/perf/report.h"
+#include "apps/perf/poll_server.h"
+#include "apps/perf/server_session.h"
 #include "stack/socket/socket.h"
 #include "stack/tcp/tcp_log.h"
 
@@ -77,6 +81,7 @@ struct PerfOptions {
     std::optional<std::string> tcp_log;       // --tcp-log FILE.csv
     std::size_t tcp_log_entries = 200000;     // --tcp-log-entries: the ring per connection
     iperf::TestParams test;        // client: what to ask for
+    bool one_thread = false;       // --one-thread (server)
 };
 
 // ---- Small helpers over our sockets ----
@@ -384,19 +389,7 @@ public:
         s->local = local_of(fd);
         s->remote = remote_of(fd);
         set_timeouts(fd, kStreamTimeoutMs);
-        if (params_.nodelay) {
-            int one = 1;
-            tcpip::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        }
-        // -C: the client's choice, sent in the parameters (as iperf3), else the server's own -C.
-        const std::string& congestion = params_.congestion.empty() ? options_.test.congestion : params_.congestion;
-        if (!congestion.empty()) {
-            tcpip::setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, congestion.data(), static_cast<socklen_t>(congestion.size()));
-        }
-        if (params_.window > 0) {
-            tcpip::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &params_.window, sizeof params_.window);
-            tcpip::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &params_.window, sizeof params_.window);
-        }
+        configure_stream(fd, params_, options_.test.congestion);
         if (!we_send_) s->receive_buffer.resize(std::max<std::size_t>(params_.block_size, 256 * 1024));
         if (!options_.json) {
             std::cout << "[" << pad3(s->fd) << "] local " << s->local.host << " port " << s->local.port
@@ -409,9 +402,7 @@ public:
     void start() {
         if (we_send_) {
             // One block for every sender, filled once (iperf3 sends random bytes too).
-            block_.resize(params_.block_size);
-            std::mt19937 rng(12345);
-            for (auto& c : block_) c = static_cast<char>(rng());
+            block_ = make_block(params_.block_size);
         }
         cpu_.start();
         start_ = SteadyClock::now();
@@ -911,15 +902,6 @@ private:
 
     void fail(const std::string& what) const { std::cerr << "tcpip-perf: error - " << what << "\n"; }
 
-    // SERVER_ERROR, then iperf3's error number and an errno (0), so its client prints the reason.
-    void send_server_error(const Control& control, iperf::IperfError code) const {
-        control.send_state(State::ServerError);
-        const auto a = iperf::encode_length(static_cast<std::uint32_t>(code));
-        const auto b = iperf::encode_length(0);
-        control.write_all(a.data(), a.size());
-        control.write_all(b.data(), b.size());
-    }
-
     // Turns away a client that arrives while a test runs (iperf_accept does not read from it).
     void deny_one(int listener) {
         const int fd = tcpip::accept(listener, nullptr, nullptr);
@@ -929,66 +911,81 @@ private:
         tcpip::close(fd);
     }
 
-    // One client, from its cookie to IPERF_DONE. False if the test failed.
+    // Sends what the session has to say on the control connection.
+    static bool flush(const Control& control, iperf::ServerSession& session) {
+        const std::string out = session.take_output();
+        return out.empty() || control.write_all(out.data(), out.size());
+    }
+
+    // Feeds the session what arrives on the control connection until it leaves `phase` (then
+    // true), or until the deadline, a signal or an error (then false, the session Failed with the
+    // reason, `doing` naming the step).
+    bool pump(const Control& control, iperf::ServerSession& session, iperf::ServerSession::Phase phase,
+              const std::string& doing) {
+        while (session.phase() == phase) {
+            if (!flush(control, session)) {
+                session.fail(doing + ": cannot send");
+                return false;
+            }
+            if (const Io w = control.wait_readable(control_deadline()); w != Io::Ok) {
+                session.fail(doing + ": " + io_text(w));
+                return false;
+            }
+            char buf[4096];
+            const ssize_t n = tcpip::recv(control.fd(), buf, sizeof buf, MSG_DONTWAIT);
+            if (n == 0) {
+                session.on_control_closed();
+            } else if (n > 0) {
+                session.on_control(std::string_view(buf, static_cast<std::size_t>(n)));
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                session.fail(doing + ": " + io_text(Io::Error));
+            }
+        }
+        if (!flush(control, session)) session.fail(doing + ": cannot send");
+        return session.phase() != iperf::ServerSession::Phase::Failed;
+    }
+
+    // One client, from its cookie to IPERF_DONE: the protocol is the session's
+    // (apps/perf/server_session.h); here are the sockets, the threads and the deadlines. False if
+    // the test failed.
     bool serve(int conn) {
         struct Closer {
             int fd;
             ~Closer() { tcpip::close(fd); }
         } closer{conn};
+        using Phase = iperf::ServerSession::Phase;
         const Control control(conn, host_.stop_fd());
         const Endpoint peer = remote_of(conn);
         if (!options_.json) std::cout << "Accepted connection from " << peer.host << ", port " << peer.port << "\n" << std::flush;
+        iperf::ServerSession session;
+        auto failed = [&] {
+            (void)flush(control, session);  // a SERVER_ERROR the session wrote
+            fail(session.error());
+            return false;
+        };
 
-        // The cookie.
-        std::string raw(iperf::kCookieSize, '\0');
-        if (Io io = control.read_exact(raw.data(), raw.size(), control_deadline()); io != Io::Ok) {
-            fail(std::string("reading the cookie: ") + io_text(io));
-            return false;
+        // The cookie (PARAM_EXCHANGE), the parameters (CREATE_STREAMS).
+        if (!pump(control, session, Phase::Cookie, "reading the cookie") ||
+            !pump(control, session, Phase::Params, "reading the parameters")) {
+            return failed();
         }
-        auto cookie = iperf::check_cookie(raw);
-        if (!cookie) {
-            fail("bad cookie: " + cookie.error());
-            return false;
-        }
+        Test test(options_, session.params(), /*is_server=*/true);
+        test.set_peer(peer, session.cookie());
 
-        // PARAM_EXCHANGE.
-        if (!control.send_state(State::ParamExchange)) {
-            fail("cannot send PARAM_EXCHANGE");
-            return false;
-        }
-        Json params_json;
-        std::string error;
-        if (Io io = control.read_json(params_json, iperf::kMaxParamsJson, control_deadline(), error); io != Io::Ok) {
-            fail("reading the parameters: " + (error.empty() ? std::string(io_text(io)) : error));
-            if (io == Io::Error) send_server_error(control, iperf::IperfError::RecvParams);
-            return false;
-        }
-        auto params = iperf::params_from_json(params_json);
-        if (!params) {
-            fail("parameters: " + params.error().message);
-            send_server_error(control, params.error().code);
-            return false;
-        }
-        Test test(options_, *params, /*is_server=*/true);
-        test.set_peer(peer, *cookie);
-
-        // CREATE_STREAMS: the client connects `parallel` times, each time sending the cookie.
-        if (!control.send_state(State::CreateStreams)) {
-            fail("cannot send CREATE_STREAMS");
-            return false;
-        }
-        while (test.stream_count() < static_cast<std::size_t>(params->parallel)) {
+        // The client connects `parallel` times, each time sending the cookie; then TEST_START and
+        // TEST_RUNNING go.
+        while (session.phase() == Phase::Streams) {
             bool control_ready = false;
             const int fd = accept_next(control_deadline(), conn, &control_ready);
             if (fd < 0) {
-                fail(control_ready ? "the client spoke (or closed) before making its streams"
-                     : host_.stop_requested() ? "interrupted" : "timed out waiting for the data streams");
-                return false;
+                session.fail(control_ready ? "the client spoke (or closed) before making its streams"
+                             : host_.stop_requested() ? "interrupted" : "timed out waiting for the data streams");
+                return failed();
             }
             std::string stream_cookie(iperf::kCookieSize, '\0');
             const Control data(fd, host_.stop_fd());
             const Io io = data.read_exact(stream_cookie.data(), stream_cookie.size(), control_deadline());
-            if (io != Io::Ok || stream_cookie != raw) {
+            if (io != Io::Ok || !session.on_stream_cookie(stream_cookie)) {
                 // Another client, or garbage: not one of this test's streams (iperf_tcp_accept).
                 const std::uint8_t denied = iperf::state_byte(State::AccessDenied);
                 tcpip::send(fd, &denied, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -997,26 +994,24 @@ private:
             }
             test.add_stream(fd);
         }
-
-        // TEST_START, TEST_RUNNING: go.
-        if (!control.send_state(State::TestStart) || !control.send_state(State::TestRunning)) {
+        if (!flush(control, session)) {
             fail("cannot start the test");
             return false;
         }
         test.start();
-        if (!run_test(control, test)) return false;
-        return true;
+        if (!run_test(control, session, test)) return failed();
+        return end_test(control, session, test) || failed();
     }
 
-    // From TEST_RUNNING to the end: reports, other clients turned away, the client's messages.
-    bool run_test(const Control& control, Test& test) {
+    // From TEST_RUNNING to TEST_END: reports, other clients turned away, the client's messages.
+    bool run_test(const Control& control, iperf::ServerSession& session, Test& test) {
         // iperf3's server gives up at duration + omit + 5 s; without a duration, when nothing moves
         // for the control timeout.
-        const bool has_hard_end = test.params().duration > 0;
+        const bool timed = test.params().duration > 0;
         const auto hard_end = SteadyClock::now() + std::chrono::seconds(test.params().duration + 5);
         std::uint64_t last_bytes = 0;
         auto last_progress = SteadyClock::now();
-        for (;;) {
+        while (session.phase() == iperf::ServerSession::Phase::Running) {
             auto wake = SteadyClock::now() + std::chrono::milliseconds(250);
             if (auto r = test.next_report(); r && *r < wake) wake = *r;
             const int timeout_ms = static_cast<int>(std::max<long long>(
@@ -1025,55 +1020,49 @@ private:
             for (int listener : listeners_) fds.push_back({listener, POLLIN, 0});
             const int n = tcpip::poll(fds.data(), fds.size(), timeout_ms);
             if (n < 0 && errno != EINTR) {
-                fail("poll failed");
-                return false;
+                session.fail("poll failed");
+                break;
             }
             test.maybe_report();
             if (n > 0 && fds[1].revents != 0) {
                 control.send_state(State::ServerTerminate);
-                test.stop_streams();
-                fail("interrupted: SERVER_TERMINATE sent");
-                return false;
+                session.fail("interrupted: SERVER_TERMINATE sent");
+                break;
             }
             for (std::size_t i = 2; n > 0 && i < fds.size(); ++i) {
                 if (fds[i].revents != 0) deny_one(fds[i].fd);
             }
             if (n > 0 && fds[0].revents != 0) {
-                std::optional<State> state;
-                std::uint8_t raw = 0;
-                const Io io = control.read_state(state, raw, control_deadline());
-                if (io != Io::Ok) {
-                    test.stop_streams();
-                    fail(io == Io::Closed ? "the client has unexpectedly closed the connection" : io_text(io));
-                    return false;
+                char buf[64];
+                const ssize_t got = tcpip::recv(control.fd(), buf, sizeof buf, MSG_DONTWAIT);
+                if (got == 0) {
+                    session.on_control_closed();
+                } else if (got > 0) {
+                    session.on_control(std::string_view(buf, static_cast<std::size_t>(got)));
+                } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                    session.fail(io_text(Io::Error));
                 }
-                if (state == State::TestEnd) return end_test(control, test);
-                test.stop_streams();
-                if (state == State::ClientTerminate) {
-                    fail("the client has terminated");
-                } else {
-                    fail("unexpected control message " + std::to_string(static_cast<int>(static_cast<std::int8_t>(raw))) +
-                         (state ? std::string(" (") + iperf::state_name(*state) + ")" : std::string()));
-                }
-                return false;
+                continue;
             }
             const std::uint64_t bytes = test.total_bytes();
             if (bytes != last_bytes) {
                 last_bytes = bytes;
                 last_progress = SteadyClock::now();
             }
-            const bool stalled = !has_hard_end && SteadyClock::now() - last_progress >
-                                                  std::chrono::microseconds(static_cast<long long>(options_.control_timeout * 1e6));
-            if ((has_hard_end && SteadyClock::now() > hard_end) || stalled) {
-                test.stop_streams();
-                fail("the client never ended the test");
-                return false;
-            }
+            const bool stalled = !timed && SteadyClock::now() - last_progress >
+                                               std::chrono::microseconds(static_cast<long long>(options_.control_timeout * 1e6));
+            if ((timed && SteadyClock::now() > hard_end) || stalled) session.fail("the client never ended the test");
         }
+        if (session.phase() != iperf::ServerSession::Phase::Ending) {
+            test.stop_streams();
+            return false;
+        }
+        return true;
     }
 
     // TEST_END: stop, close the streams, exchange results, show them, wait for IPERF_DONE.
-    bool end_test(const Control& control, Test& test) {
+    bool end_test(const Control& control, iperf::ServerSession& session, Test& test) {
+        using Phase = iperf::ServerSession::Phase;
         if (test.we_send()) {
             test.stop_streams();
         } else {
@@ -1082,35 +1071,24 @@ private:
         test.finish();
         test.keep_final();
         test.close_streams();
+        session.end_test();  // EXCHANGE_RESULTS
+        if (!pump(control, session, Phase::ClientResults, "reading the client's results")) return false;
         std::string error;
-        if (!control.send_state(State::ExchangeResults)) {
-            fail("cannot send EXCHANGE_RESULTS");
+        if (!test.take_peer_results(session.client_results(), error)) {
+            session.fail("the client's results: " + error);
             return false;
         }
-        Json client_json;
-        if (Io io = control.read_json(client_json, iperf::kMaxResultsJson, control_deadline(), error); io != Io::Ok) {
-            fail("reading the client's results: " + (error.empty() ? std::string(io_text(io)) : error));
-            return false;
-        }
-        auto client_results = iperf::results_from_json(client_json);
-        if (!client_results || !test.take_peer_results(*client_results, error)) {
-            fail("the client's results: " + (client_results ? error : client_results.error()));
-            return false;
-        }
-        if (!control.send_json(iperf::results_to_json(test.our_results())) || !control.send_state(State::DisplayResults)) {
-            fail("cannot send our results");
+        session.send_results(test.our_results());  // and DISPLAY_RESULTS
+        if (!flush(control, session)) {
+            session.fail("cannot send our results");
             return false;
         }
         test.print_summary();
         if (options_.json) std::cout << dump_pretty(test.json_document(false)) << "\n" << std::flush;
 
         // IPERF_DONE (a client that just closes is fine too: the test is over).
-        std::optional<State> state;
-        std::uint8_t raw = 0;
-        const Io io = control.read_state(state, raw, control_deadline());
-        if (io == Io::Ok && state != State::IperfDone) {
-            fail("expected IPERF_DONE, got " + std::to_string(static_cast<int>(static_cast<std::int8_t>(raw))));
-        }
+        (void)pump(control, session, Phase::AwaitDone, "waiting for IPERF_DONE");
+        if (!session.warning().empty()) fail(session.warning());
         return true;
     }
 
@@ -1318,6 +1296,52 @@ std::string parse_size(std::string_view text, std::uint64_t& out) {
 
 }  // namespace
 
+// -s --one-thread: apps/perf/poll_server.h in a tcpip::poll loop, the stack running inside it
+// (as tcpip-echo's), so that a capture of it replays. Exit status as the threaded server's.
+int serve_one_thread(const PerfOptions& perf, app::RuntimeHost& host) {
+    CpuMeter cpu;
+    PollServer::Events events;
+    events.accepted = [&](const std::string& peer) {
+        std::cout << "Accepted connection from " << peer << "\n" << std::flush;
+        cpu.start();
+    };
+    events.failed = [](const std::string& why) { std::cerr << "tcpip-perf: error - " << why << "\n"; };
+    events.finished = [](const iperf::TestResults& r) {
+        for (const auto& s : r.streams) {
+            std::cout << "stream " << s.id << ": " << s.bytes << " bytes in " << s.end_time << " s\n";
+        }
+        std::cout << std::flush;
+    };
+    PollServer server(Runtime::system_clock(), PollServer::Measure{[&] { return cpu.percent(); }}, events, perf.test.congestion);
+    if (const std::string error = server.open(perf.port); !error.empty()) {
+        std::cerr << "tcpip-perf: " << error << "\n";
+        return 1;
+    }
+    std::cout << "Server listening on " << perf.port << " (one thread)\n" << std::flush;
+    const Duration timeout = Duration::micros(static_cast<std::int64_t>(perf.control_timeout * 1e6));
+    std::vector<pollfd> fds;
+    while (!host.stop_requested() && !(perf.one_off && server.tests_done() + server.tests_failed() > 0)) {
+        fds.clear();
+        fds.push_back({host.stop_fd(), POLLIN, 0});
+        server.poll_set(fds);
+        int timeout_ms = 250;
+        if (const auto at = server.deadline()) {
+            const Duration left = *at - Runtime::system_clock().now();
+            timeout_ms = static_cast<int>(std::clamp<std::int64_t>((left.total_micros() + 999) / 1000, 0, 250));
+        }
+        const int n = tcpip::poll(fds.data(), fds.size(), timeout_ms);
+        if (n < 0 && errno != EINTR) {
+            std::cerr << "tcpip-perf: poll: " << std::strerror(errno) << "\n";
+            return 1;
+        }
+        if (n > 0 && fds[0].revents != 0) break;
+        server.serve();
+        server.expire(timeout);
+        server.serve();
+    }
+    return server.tests_failed() > 0 && server.tests_done() == 0 ? 1 : 0;
+}
+
 int main(int argc, char** argv) {
     PerfOptions perf;
     bool time_given = false;
@@ -1339,6 +1363,9 @@ int main(int argc, char** argv) {
                    "  -i SECS             interval between reports (default 1, 0 for none)\n"
                    "  -C NAME             congestion control for the data streams: cubic (default) or reno\n"
                    "  --control-timeout SECS   how long to wait on the control connection (default 10)\n"
+                   "  --one-thread        server: one thread, the stack inside its poll loop, the streams read\n"
+                   "                      there too (apps/perf/poll_server.h): what tcpip-replay --app perf-server\n"
+                   "                      replays; no interval reports, -J or --tcp-log\n"
                    "  --stats             print the stack's statistics at exit\n"
                    "  --queues N          server: a multiqueue TAP, one stack shard per queue, each on its own core\n"
                    "                      (1..CPUs, default 1); with --stats, one line per shard at the end\n"
@@ -1362,6 +1389,7 @@ int main(int argc, char** argv) {
     args.add_flag({"-J", "--json"}, [&] { perf.json = true; });
     args.add_flag({"-R", "--reverse"}, [&] { perf.test.reverse = true; });
     args.add_flag({"--stats"}, [&] { perf.print_stats = true; });
+    args.add_flag({"--one-thread"}, [&] { perf.one_thread = true; });
     std::size_t queues = 1;
     args.add_option({"--queues"}, [&](std::string_view v) { return app::parse_queues(v, queues); });
     args.add_option({"--tcp-log"}, [&](std::string_view v) {
@@ -1417,6 +1445,7 @@ int main(int argc, char** argv) {
     options.stdout_is_data = perf.json;  // -J: standard output is one JSON document; --trace writes on stderr
 
     if (perf.server == perf.host.has_value()) args.fail("give exactly one of -s and -c HOST");
+    if (perf.one_thread && (!perf.server || perf.json || perf.tcp_log)) args.fail("--one-thread is for -s, without -J or --tcp-log");
     if (perf.test.bytes != 0 && perf.test.blocks != 0) args.fail("only one of -n and -k");
     if (perf.test.bytes != 0 || perf.test.blocks != 0) {
         if (time_given) args.fail("only one test end condition (-t, -n, -k) may be given");
@@ -1424,13 +1453,16 @@ int main(int argc, char** argv) {
     }
 
     options.queues = queues;
-    if (queues > 1 && !perf.server) args.fail("--queues is for the server (-s)");
+    if (queues > 1 && (!perf.server || perf.one_thread)) args.fail("--queues is for the server (-s), without --one-thread");
     if (auto e = app::check_queues(options); !e.empty()) args.fail(e);
     if (perf.tcp_log) options.stack.tcp_log_entries = perf.tcp_log_entries;
-    app::RuntimeHost host("tcpip-perf", options);
+    app::RuntimeHost host("tcpip-perf", options,
+                          perf.one_thread ? app::RuntimeHost::StackThread::Caller : app::RuntimeHost::StackThread::OwnThread);
     host.stop_on_signals();
     int status = 0;
-    if (perf.server) {
+    if (perf.one_thread) {
+        status = serve_one_thread(perf, host);
+    } else if (perf.server) {
         Server server(perf, host);
         if (!server.listen()) return 1;
         status = server.run();

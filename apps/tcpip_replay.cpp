@@ -14,8 +14,9 @@
 // What the stack sends is compared with the capture's frames of ours, in order: between two of
 // the peer's batches, the replay must send exactly the frames of ours that the capture holds there,
 // headers and payloads byte for byte, checksums recomputed on both sides (a capture made with
-// checksum offload holds partial ones), and TCP sequence numbers taken relative to each
-// connection's ISN (apps/replay/capture.h says why). The protocol code never reads a clock and every
+// checksum offload holds partial ones), TCP sequence numbers taken relative to each
+// connection's ISN and our TCP timestamps relative to its first TSval (apps/replay/capture.h says
+// why, and why a TSval one millisecond off still agrees). The protocol code never reads a clock and every
 // random choice comes from the seed, so the only freedom left is none.
 //
 // Exit status: 0 when every frame agrees ("replay: N frames agree"); 1 at the first difference,
@@ -24,8 +25,11 @@
 //
 // --app echo runs apps/echo/echo_server.h; --app httpd runs apps/http/server.h on the built-in
 // page, its clocks taken from the capture (pages whose figures come from the real clock, /stats
-// and /connections, do not replay). --app perf-server is refused (exit 2): tcpip-perf's logic
-// reads the real clock and runs a thread per stream, and would first need both taken out.
+// and /connections, do not replay). --app perf-server runs apps/perf/poll_server.h, the server of
+// `tcpip-perf -s --one-thread` (the threaded server's streams interleave with the stack as the
+// host's scheduler decides, which no capture holds); its results' CPU figures are taken from the
+// capture (see PerfServerApp).
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -40,6 +44,7 @@
 #include "apps/app_common.h"
 #include "apps/echo/echo_server.h"
 #include "apps/http/server.h"
+#include "apps/perf/poll_server.h"
 #include "apps/replay/capture.h"
 #include "drivers/frame_driver.h"
 #include "drivers/memory_link.h"
@@ -58,23 +63,34 @@ public:
     // Opens its sockets in the default runtime (the replay's); "" or why not.
     virtual std::string open(std::uint16_t port, Runtime& runtime, const Clock& clock) = 0;
     virtual void serve() = 0;  // whatever is ready, without blocking
+    // When the app wants to run again by itself (a timer of its own), if it does.
+    virtual std::optional<Instant> deadline() const { return std::nullopt; }
 };
 
 // tcpip-echo's service (apps/echo/echo_server.h).
 class EchoApp final : public App {
 public:
     std::string open(std::uint16_t port, Runtime&, const Clock&) override { return server_.open(port); }
-    void serve() override { server_.serve(); }
+    // As tcpip-echo's loop: a connection accepted in one pass is served in the next, at the same
+    // instant (its data may have come in the same batch as the ACK that completed it).
+    void serve() override {
+        for (int pass = 0; pass < 16; ++pass) {
+            const Counter accepted = server_.tcp_stats().accepted;
+            server_.serve();
+            if (server_.tcp_stats().accepted == accepted) break;
+        }
+    }
 
 private:
     echo::EchoServer server_;
 };
 
 // tcpip-httpd's server (apps/http/server.h), serving the built-in page, its clocks the replay's:
-// the capture's timestamps are wall-clock microseconds, so the Date field comes out as it was.
+// the capture's timestamps are wall-clock microseconds (less the clock phase taken off them,
+// given back here), so the Date field comes out as it was.
 class HttpdApp final : public App {
 public:
-    explicit HttpdApp(const app::CommonOptions& options) : options_(options) {}
+    HttpdApp(const app::CommonOptions& options, std::int64_t phase_micros) : options_(options), phase_(phase_micros) {}
     ~HttpdApp() override {
         if (server_) server_->close_all();
         if (listener_ >= 0) tcpip::close(listener_);
@@ -91,7 +107,7 @@ public:
         httpd::set_nonblocking(listener_);
         httpd::ServerEnv env{runtime, [&runtime](std::ostream& os) { runtime.with_stack([&](Stack& s) { s.print_stats(os); return 0; }); }};
         env.now = [&clock] { return httpd::SteadyClock::time_point(std::chrono::microseconds(clock.now().total_micros())); };
-        env.wall = [&clock] { return static_cast<std::time_t>(clock.now().total_micros() / 1'000'000); };
+        env.wall = [&clock, phase = phase_] { return static_cast<std::time_t>((clock.now().total_micros() + phase) / 1'000'000); };
         server_.emplace(std::move(env), httpd::built_in_page(options_.tap, options_.ip.address, port), std::nullopt);
         return "";
     }
@@ -99,9 +115,58 @@ public:
 
 private:
     const app::CommonOptions& options_;
+    std::int64_t phase_;
     int listener_ = -1;
     std::optional<httpd::Server> server_;
 };
+
+// tcpip-perf -s --one-thread's server (apps/perf/poll_server.h) on the replay's clock. Its results
+// carry the process's CPU use, a measurement no clock or seed reproduces: the replay hands it the
+// figures the capture's results messages hold, in order (the one thing it takes from the capture
+// rather than computes; poll_server.h lists what is on the wire).
+class PerfServerApp final : public App {
+public:
+    explicit PerfServerApp(std::deque<std::array<double, 3>> recorded_cpu) : cpu_(std::move(recorded_cpu)) {}
+
+    std::string open(std::uint16_t port, Runtime&, const Clock& clock) override {
+        server_.emplace(clock, perf::PollServer::Measure{[this] {
+            std::array<double, 3> cpu{};
+            if (!cpu_.empty()) {
+                cpu = cpu_.front();
+                cpu_.pop_front();
+            }
+            return cpu;
+        }});
+        return server_->open(port);
+    }
+    void serve() override { server_->serve(); }
+    std::optional<Instant> deadline() const override { return server_->deadline(); }
+
+private:
+    std::deque<std::array<double, 3>> cpu_;
+    std::optional<perf::PollServer> server_;
+};
+
+// The CPU figures of the iperf3 results messages that frames of ours carry (length-prefixed JSON
+// that starts {"cpu_util_total":, whole in one frame), in order.
+std::deque<std::array<double, 3>> recorded_cpu(const std::vector<replay::CapturedFrame>& capture, MacAddress ours) {
+    static const std::string kStart = R"({"cpu_util_total":)";
+    std::deque<std::array<double, 3>> found;
+    for (const replay::CapturedFrame& f : capture) {
+        if (replay::source_mac(f.bytes) != ours) continue;
+        const std::string bytes(f.bytes.begin(), f.bytes.end());
+        const std::size_t at = bytes.find(kStart);
+        if (at == std::string::npos || at < 4) continue;
+        const auto* p = reinterpret_cast<const std::uint8_t*>(bytes.data() + at - 4);
+        const std::size_t length = load_be32(p);
+        if (length > bytes.size() - at) continue;
+        auto json = perf::parse_json(std::string_view(bytes).substr(at, length));
+        if (!json) continue;
+        auto results = perf::iperf::results_from_json(*json);
+        if (results) found.push_back({results->cpu_total, results->cpu_user, results->cpu_system});
+    }
+    return found;
+}
 
 struct Expected {
     std::size_t index;  // in the capture, from 1 as Wireshark numbers frames
@@ -118,7 +183,12 @@ public:
           device_(options.mac),
           runtime_(device_, InterfaceConfig{options.ip, options.gateway}, config_of(options), seed, clock_),
           driver_(device_, clock_, [this](Instant) { runtime_.poll(); },
-                  [this] { return runtime_.with_stack([](Stack& s) { return s.poll_at(); }); }),
+                  [this] {
+                      // The stack's next deadline, or the app's own if it comes first.
+                      std::optional<Instant> at = runtime_.with_stack([](Stack& s) { return s.poll_at(); });
+                      if (const auto app = app_.deadline(); app && (!at || *app < *at)) at = app;
+                      return at;
+                  }),
           app_(app) {
         Runtime::set_default(&runtime_);
     }
@@ -141,17 +211,31 @@ public:
             // The peer's frames: every step up to their time first (timers, then the app).
             const Instant at = Instant::from_micros(f.micros);
             if (at < driver_.now()) return differ_time(i + 1);
-            driver_.advance_to(at, [this] { app_.serve(); });
+            driver_.advance_to(at, [this] { app_.serve(); }, [this, at](Instant deadline) { return recorded_timer(deadline, at); });
             app_.serve();
             if (!settle()) return false;
-            // One batch: the frames of the peer's that follow with the same timestamp.
-            for (; i < capture_.size() && capture_[i].micros == f.micros && replay::source_mac(capture_[i].bytes) != options_.mac; ++i) {
-                Frame peer = capture_[i].bytes;
-                translation_.to_replay(peer);
-                driver_.inject(std::move(peer));
-                ++theirs_;
-            }
+            std::size_t batch = inject_batch(i);
             driver_.run();
+            // Stack::poll drains the device: after a full batch it reads again at once, at the
+            // same `now`, before the app runs. The capture shows which: when the frames of ours
+            // up to the peer's next ones are exactly what the stack alone has just sent, that
+            // next batch was read in the same poll; when the capture holds more (the app's), the
+            // poll had ended.
+            while (batch == options_.stack.rx_batch) {
+                push_ours(i);
+                if (!match()) return false;
+                if (i == capture_.size() || !expected_.empty() || !produced_.empty()) break;
+                batch = inject_batch(i);
+                driver_.run();
+            }
+            // The app ran after the stack's poll, when the recorded one got to it; what it sent
+            // read the clock then (a TSval shows it: on a busy host a poll can take milliseconds).
+            // So the app runs at the time the capture gives the first frame of ours that the
+            // stack has not sent by itself, unless a deadline comes first or that frame is more
+            // than kAppLateness away (then it answers a timer of the app's, or comes later).
+            push_ours(i);
+            if (!match()) return false;
+            if (const auto t = app_time()) driver_.advance_to(*t);
             app_.serve();
             if (!match()) return false;
         }
@@ -165,6 +249,7 @@ public:
 
     std::size_t ours() const { return ours_; }
     std::size_t theirs() const { return theirs_; }
+    std::size_t tick_slips() const { return translation_.tick_slips(); }
 
 private:
     static StackConfig config_of(const app::CommonOptions& options) {
@@ -174,6 +259,60 @@ private:
         return config;
     }
 
+    // The frames of ours from capture_[i] up to the peer's next one are expected; moves i past them.
+    void push_ours(std::size_t& i) {
+        for (; i < capture_.size() && replay::source_mac(capture_[i].bytes) == options_.mac; ++i) {
+            expected_.push_back(Expected{i + 1, Instant::from_micros(capture_[i].micros), capture_[i].bytes});
+            ++ours_;
+        }
+    }
+
+    // When the app should run (see run()), if later than now.
+    std::optional<Instant> app_time() {
+        for (auto& sent : driver_.take_sent()) produced_.push_back(std::move(sent));
+        if (produced_.size() >= expected_.size()) return std::nullopt;
+        const Instant stamped = expected_[produced_.size()].at;
+        if (stamped <= driver_.now() || stamped - driver_.now() > kAppLateness) return std::nullopt;
+        const std::optional<Instant> due = runtime_.with_stack([](Stack& s) { return s.poll_at(); });
+        const std::optional<Instant> app = app_.deadline();
+        if ((due && *due <= stamped) || (app && *app <= stamped)) return std::nullopt;
+        return stamped;
+    }
+
+    // Injects the peer's frames that start at capture_[i] and share its timestamp (one read of
+    // the recorded stack's from its device); moves i past them. How many.
+    std::size_t inject_batch(std::size_t& i) {
+        const std::int64_t micros = capture_[i].micros;
+        std::size_t n = 0;
+        for (; i < capture_.size() && capture_[i].micros == micros && replay::source_mac(capture_[i].bytes) != options_.mac; ++i, ++n) {
+            Frame peer = capture_[i].bytes;
+            translation_.to_replay(peer);
+            driver_.inject(std::move(peer));
+            ++theirs_;
+        }
+        return n;
+    }
+
+    // When a timer due at `deadline` ran in the recording. The recorded stack slept until its next
+    // deadline and woke a little late (epoll's timeout is in milliseconds, and the host was
+    // busy); without timestamps that lateness is invisible, with them a TSval shows it. So when
+    // the next frame of ours that the capture holds, and the replay has not yet sent, was stamped
+    // after the deadline and not long after it, the timer runs at that frame's time, as it did.
+    // And when the capture holds no frame of ours before the peer's next ones (at `peer_at`) and
+    // the deadline was only just before them, the recorded stack ran the timer after receiving
+    // them: so does the replay.
+    Instant recorded_timer(Instant deadline, Instant peer_at) {
+        for (auto& sent : driver_.take_sent()) produced_.push_back(std::move(sent));
+        if (produced_.size() >= expected_.size()) {
+            return peer_at - deadline <= kTimerJustBefore ? peer_at + Duration::micros(1) : deadline;
+        }
+        const Instant stamped = expected_[produced_.size()].at;
+        return stamped > deadline && stamped - deadline <= kTimerLateness ? stamped : deadline;
+    }
+    static constexpr Duration kTimerLateness = Duration::millis(20);
+    static constexpr Duration kAppLateness = Duration::millis(5);
+    static constexpr Duration kTimerJustBefore = Duration::millis(20);
+
     // Compares what the stack sent with the capture's frames of ours, as far as both go.
     bool match() {
         for (auto& sent : driver_.take_sent()) produced_.push_back(std::move(sent));
@@ -181,7 +320,7 @@ private:
             FrameDriver::SentFrame& sent = produced_.front();
             Expected& want = expected_.front();
             translation_.learn(sent.bytes, want.bytes);
-            translation_.to_capture(sent.bytes);
+            translation_.to_capture(sent.bytes, &want.bytes);
             replay::recompute_checksums(sent.bytes);
             replay::recompute_checksums(want.bytes);
             if (sent.bytes != want.bytes) return differ(want, &sent);
@@ -216,8 +355,17 @@ private:
             std::cout << "  replay:  nothing sent by the time of the peer's next frame\n";
         } else {
             std::cout << "  replay:  " << replay::describe(sent->bytes) << " (at " << seconds(sent->at) << " s)\n";
+            // The first byte that differs, a checksum's last (recomputed on both sides, it differs
+            // only because another field does).
             std::size_t at = 0;
-            while (at < want.bytes.size() && at < sent->bytes.size() && want.bytes[at] == sent->bytes[at]) ++at;
+            auto same = [&](std::size_t i) {
+                return want.bytes[i] == sent->bytes[i] || replay::field_at(want.bytes, i).find("checksum") != std::string::npos;
+            };
+            while (at < want.bytes.size() && at < sent->bytes.size() && same(at)) ++at;
+            if (at == std::min(want.bytes.size(), sent->bytes.size()) && want.bytes.size() == sent->bytes.size()) {
+                at = 0;
+                while (at < want.bytes.size() && want.bytes[at] == sent->bytes[at]) ++at;
+            }
             if (at < want.bytes.size() && at < sent->bytes.size()) {
                 char text[128];
                 std::snprintf(text, sizeof text, "byte %zu (%s): capture 0x%02x, replay 0x%02x", at,
@@ -305,8 +453,10 @@ int main(int argc, char** argv) {
                    "Exits 0 when they agree, 1 at the first difference (printed, with the TCP connections' state).\n"
                    "  --app NAME          the app that made the capture: echo, httpd (its built-in page; not\n"
                    "                      /stats or /connections, whose figures come from the real clock), or\n"
-                   "                      perf-server (not yet)\n"
-                   "  --port N            its port (default: the app's own, 7 for echo, 80 for httpd)\n"
+                   "                      perf-server (tcpip-perf -s --one-thread; its CPU figures are read\n"
+                   "                      from the capture)\n"
+                   "  --port N            its port (default: the app's own, 7 for echo, 80 for httpd, 5201 for\n"
+                   "                      perf-server)\n"
                    "  --seed N            the seed the app ran with (default 0)\n"
                    "  --ip, --mac         the app's address and MAC, as when it recorded (defaults as the apps')\n");
     args.add_option({"--app"}, [&](std::string_view v) {
@@ -326,7 +476,6 @@ int main(int argc, char** argv) {
     });
     app::CommonOptions options = args.parse(argc, argv);
     if (app_name.empty()) args.fail("--app is required (echo, httpd or perf-server)");
-    if (app_name == "perf-server") args.fail("--app perf-server: not implemented yet (its logic reads the real clock and runs threads)");
     // As tcpip-httpd: a log for each connection (what /connections shows; nothing on the wire).
     if (app_name == "httpd") options.stack.tcp_log_entries = 1000;
 
@@ -335,11 +484,15 @@ int main(int argc, char** argv) {
         std::cerr << "tcpip-replay: " << capture.error() << "\n";
         return 2;
     }
+    // The replay's clock ticks its milliseconds where the recording's did (capture.h, clock_phase).
+    const std::int64_t phase = replay::clock_phase(*capture, options.mac);
+    for (replay::CapturedFrame& f : *capture) f.micros -= phase;
     std::unique_ptr<App> app;
     if (app_name == "echo") app = std::make_unique<EchoApp>();
-    else app = std::make_unique<HttpdApp>(options);
+    else if (app_name == "perf-server") app = std::make_unique<PerfServerApp>(recorded_cpu(*capture, options.mac));
+    else app = std::make_unique<HttpdApp>(options, phase);
     Replay replay(options, options.seed.value_or(0), std::move(*capture), *app);
-    const std::uint16_t default_port = app_name == "echo" ? 7 : 80;
+    const std::uint16_t default_port = app_name == "echo" ? 7 : app_name == "httpd" ? 80 : perf::iperf::kDefaultPort;
     if (const std::string error = app->open(static_cast<std::uint16_t>(port.value_or(default_port)), replay.runtime(), replay.clock());
         !error.empty()) {
         std::cerr << "tcpip-replay: " << error << "\n";
@@ -347,6 +500,8 @@ int main(int argc, char** argv) {
     }
     if (!replay.run()) return 1;
     std::cout << "replay: " << replay.ours() + replay.theirs() << " frames agree (" << replay.ours() << " ours, "
-              << replay.theirs() << " the peer's)\n";
+              << replay.theirs() << " the peer's";
+    if (replay.tick_slips() != 0) std::cout << "; " << replay.tick_slips() << " TSvals of ours one tick from the recorded ones";
+    std::cout << ")\n";
     return 0;
 }

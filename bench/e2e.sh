@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end benchmark: our stack against the Linux kernel, measured side by side in one run.
+# End-to-end benchmark: our stack against the Linux kernel and lwIP, measured side by side in one run.
 #
 #   sudo bench/e2e.sh [--reps N] [--seconds S] [--out DIR] [--smoke]
 #
@@ -10,18 +10,23 @@
 #
 # It builds build-release (scripts/setup.sh), then creates three network namespaces of its own,
 # named with this script's PID, and removes them when it ends, however it ends:
-#   tcpip-e2e-t-PID   a TAP: the kernel at 10.98.0.1/24, our stack (the apps) at 10.98.0.2
+#   tcpip-e2e-t-PID   a TAP: the kernel at 10.98.0.1/24, our stack (the apps) at 10.98.0.2; and a
+#                     second TAP for lwIP: the kernel at 10.98.1.1/24, bench/lwip-server at 10.98.1.2
 #   tcpip-e2e-a-PID   one end of a veth pair, 10.99.0.1/24: the kernel baseline's client side
 #   tcpip-e2e-b-PID   the other end, 10.99.0.2/24: the kernel baseline's server side
-# What it measures (the stack's figure, then the kernel's over the veth pair, then the ratio):
-#   throughput, both ways   iperf3 -c [-R] against apps/tcpip-perf -s (ours) / iperf3 -s (kernel)
+# What it measures (the stack's figure, the kernel's over the veth pair, lwIP's on its TAP, and the
+# ratios stack/kernel and stack/lwip):
+#   throughput, both ways   iperf3 -c [-R] against apps/tcpip-perf -s (ours) / iperf3 -s (kernel) /
+#                           bench/lwip-server's iperf3 server (lwIP)
 #   the same under tcpip-run  iperf3 -c [-R] against stock iperf3 -s under apps/run/tcpip-run (ours,
 #                           through the LD_PRELOAD shim) / the same kernel figure: beside the
 #                           tcpip-perf rows, the cost of the shim
-#   CPU per GB moved        utime+stime of the tcpip-perf process, before and after each run
+#   CPU per GB moved        utime+stime of the tcpip-perf (and lwip-server) process, before and
+#                           after each run
 #   request/response        bench/tcp-rr rr: 1-byte ping-pong on one connection, against
-#                           apps/tcpip-echo (ours) / tcp-rr server (kernel); once with client and
-#                           server pinned to cpu 0 (taskset -c 0), once unpinned
+#                           apps/tcpip-echo (ours) / tcp-rr server (kernel) / lwip-server's echo
+#                           (lwIP); once with client and server pinned to cpu 0 (taskset -c 0),
+#                           once unpinned
 #   connection rate         bench/tcp-rr crr: connect, 1-byte ping-pong, close, repeat
 # Targets (reported, not enforced): bulk throughput each way >= 0.35x the kernel's, and pinned
 # request/response transactions per second >= the kernel's. See bench/README.md.
@@ -63,9 +68,16 @@ fail() {
 
 echo "e2e: building build-release"
 scripts/setup.sh build-release --buildtype=release -Dtests=disabled -Dbench=enabled >/dev/null
+# bench/lwip-server is built only where liblwip-dev is installed (setup.sh installs it): a build
+# directory configured before that learns of it when meson runs again.
+if ! ninja -C build-release -t targets all 2>/dev/null | grep -q '^bench/lwip-server:'; then
+  meson setup --reconfigure build-release >/dev/null || fail "could not reconfigure build-release"
+fi
 ninja -C build-release apps/tcpip-perf apps/tcpip-echo bench/tcp-rr apps/run/tcpip-run apps/run/libtcpip-preload.so \
-  >/dev/null || fail "could not build apps/tcpip-perf, apps/tcpip-echo, bench/tcp-rr and apps/run/tcpip-run"
+  bench/lwip-server >/dev/null ||
+  fail "could not build apps/tcpip-perf, apps/tcpip-echo, bench/tcp-rr, apps/run/tcpip-run and bench/lwip-server"
 perf=build-release/apps/tcpip-perf echo_app=build-release/apps/tcpip-echo rr_tool=build-release/bench/tcp-rr
+lwip_server=build-release/bench/lwip-server
 run_tool=build-release/apps/run/tcpip-run
 python=/usr/bin/python3  # Debian's, which sees python3-matplotlib (a pyenv python3 on PATH would not)
 report=bench/e2e_report.py
@@ -88,7 +100,7 @@ measurements=$raw_dir/measurements.tsv
 
 id=$$
 ns_t="tcpip-e2e-t-$id" ns_a="tcpip-e2e-a-$id" ns_b="tcpip-e2e-b-$id"
-stack_ip=10.98.0.2 veth_server_ip=10.99.0.2
+stack_ip=10.98.0.2 lwip_ip=10.98.1.2 veth_server_ip=10.99.0.2
 started=()  # PIDs of the background processes this script started, and only those
 
 cleanup() {
@@ -109,10 +121,12 @@ ip netns add "$ns_a"
 ip netns add "$ns_b"
 ip -n "$ns_t" tuntap add dev tap0 mode tap
 ip -n "$ns_t" addr add 10.98.0.1/24 dev tap0
+ip -n "$ns_t" tuntap add dev tap1 mode tap
+ip -n "$ns_t" addr add 10.98.1.1/24 dev tap1
 ip -n "$ns_a" link add veth0 type veth peer name veth1 netns "$ns_b"
 ip -n "$ns_a" addr add 10.99.0.1/24 dev veth0
 ip -n "$ns_b" addr add "$veth_server_ip/24" dev veth1
-for link in "$ns_t tap0" "$ns_a veth0" "$ns_b veth1" "$ns_t lo" "$ns_a lo" "$ns_b lo"; do
+for link in "$ns_t tap0" "$ns_t tap1" "$ns_a veth0" "$ns_b veth1" "$ns_t lo" "$ns_a lo" "$ns_b lo"; do
   read -r ns dev <<<"$link"
   ip -n "$ns" link set "$dev" up
 done
@@ -146,14 +160,16 @@ start() {
 source bench/proc_lib.sh  # (the working directory is the project root here)
 
 # The stack on the TAP answers ARP and ping from its own thread: one ping proves it is up, and
-# leaves the kernel's neighbour entry resolved before anything is timed.
-wait_for_stack() {
+# leaves the kernel's neighbour entry resolved before anything is timed. The same for lwIP.
+wait_for_ping() {  # wait_for_ping IP NAME
   local i
   for ((i = 0; i < 10; i++)); do
-    ip netns exec "$ns_t" ping -c 1 -W 1 "$stack_ip" >/dev/null 2>&1 && return 0
+    ip netns exec "$ns_t" ping -c 1 -W 1 "$1" >/dev/null 2>&1 && return 0
   done
-  fail "our stack at $stack_ip does not answer ping"
+  fail "$2 at $1 does not answer ping"
 }
+wait_for_stack() { wait_for_ping "$stack_ip" "our stack"; }
+wait_for_lwip() { wait_for_ping "$lwip_ip" "lwip-server"; }
 
 record() {  # record METRIC SIDE REP VALUE
   printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$measurements"
@@ -209,14 +225,20 @@ rr_run() {
 echo "e2e: $reps repetition(s) of $seconds s; results in $out"
 
 # ---- 1. bulk throughput and CPU per GB ----
-# One server each for all repetitions; the stack's and the kernel's runs alternate, so a slow
-# moment of the shared machine falls on both.
+# One server each for all repetitions; the kernel's, the stack's and lwIP's runs alternate, so a
+# slow moment of the shared machine falls on all three.
 
 start "$ns_t" "$raw_dir/tcpip-perf.log" "Server listening" "$perf" -s --stats --tap tap0 --ip "$stack_ip/24"
 perf_pid=$pid
 wait_for_stack
 start "$ns_b" "$raw_dir/iperf3-server.log" "Server listening" iperf3 -s --forceflush -B "$veth_server_ip"
 iperf_server_pid=$pid
+start "$ns_t" "$raw_dir/lwip-server.log" "ready" "$lwip_server" --tap tap1 --ip "$lwip_ip/24"
+lwip_pid=$pid
+wait_for_lwip
+
+# per_gb TICKS BYTES: CPU seconds per GB from a process's clock ticks over a run
+per_gb() { awk -v t="$1" -v hz="$ticks_per_second" -v b="$2" 'BEGIN { printf "%.6f", (t / hz) / (b / 1e9) }'; }
 
 for ((rep = 1; rep <= reps; rep++)); do
   for direction in k2s s2k; do
@@ -233,12 +255,19 @@ for ((rep = 1; rep <= reps; rep++)); do
     iperf_run "tput_$direction-stack-$rep" "$ns_t" "$stack_ip" "${flag[@]}"
     after=$(cpu_ticks "$perf_pid")
     record "tput_$direction" stack "$rep" "$gbits"
-    record "cpu_$direction" stack "$rep" "$(awk -v t=$((after - before)) -v hz="$ticks_per_second" -v b="$bytes" \
-      'BEGIN { printf "%.6f", (t / hz) / (b / 1e9) }')"
+    record "cpu_$direction" stack "$rep" "$(per_gb $((after - before)) "$bytes")"
+
+    kill -0 "$lwip_pid" 2>/dev/null || fail "lwip-server is no longer running (see $raw_dir/lwip-server.log)"
+    before=$(cpu_ticks "$lwip_pid")
+    iperf_run "tput_$direction-lwip-$rep" "$ns_t" "$lwip_ip" "${flag[@]}"
+    after=$(cpu_ticks "$lwip_pid")
+    record "tput_$direction" lwip "$rep" "$gbits"
+    record "cpu_$direction" lwip "$rep" "$(per_gb $((after - before)) "$bytes")"
   done
 done
 stop "$perf_pid"
 stop "$iperf_server_pid"
+stop "$lwip_pid"
 
 # ---- 1b. the same with stock iperf3 under tcpip-run: the shim's cost ----
 
@@ -260,8 +289,8 @@ stop "$run_pid"
 
 # ---- 2. request/response, unpinned and pinned to cpu 0 ----
 
-# rr_phase METRIC WRAPPER...: tcpip-echo and the kernel's tcp-rr server, both started under
-# WRAPPER (e.g. taskset -c 0), and the tcp-rr client under it too.
+# rr_phase METRIC WRAPPER...: tcpip-echo, the kernel's tcp-rr server and lwip-server, all started
+# under WRAPPER (e.g. taskset -c 0), and the tcp-rr client under it too.
 rr_phase() {
   local metric=$1
   shift
@@ -271,11 +300,18 @@ rr_phase() {
   wait_for_stack
   start "$ns_b" "$raw_dir/tcp-rr-server-$metric.log" "serving" "${wrap[@]}" "$rr_tool" server 7
   local server_pid=$pid
+  start "$ns_t" "$raw_dir/lwip-server-$metric.log" "ready" "${wrap[@]}" "$lwip_server" --tap tap1 --ip "$lwip_ip/24"
+  local lwip_pid=$pid
+  wait_for_lwip
   local rep side ns ip
   for ((rep = 1; rep <= reps; rep++)); do
     echo "e2e: [$rep/$reps] request/response ${wrap[*]:-unpinned}"
-    for side in kernel stack; do
-      if [[ $side == kernel ]]; then ns=$ns_a ip=$veth_server_ip; else ns=$ns_t ip=$stack_ip; fi
+    for side in kernel stack lwip; do
+      case $side in
+        kernel) ns=$ns_a ip=$veth_server_ip ;;
+        stack) ns=$ns_t ip=$stack_ip ;;
+        lwip) ns=$ns_t ip=$lwip_ip ;;
+      esac
       rr_run "$metric-$side-$rep" "$ns" "${wrap[@]}" "$rr_tool" rr "$ip" 7 "$seconds"
       record "$metric" "$side" "$rep" "${rr[per_second]}"
       record "${metric}_p50" "$side" "$rep" "${rr[p50_us]}"
@@ -284,14 +320,18 @@ rr_phase() {
   done
   stop "$echo_pid"
   stop "$server_pid"
+  stop "$lwip_pid"
 }
 rr_phase rr
 rr_phase rr_pinned taskset -c 0
 
 # ---- 3. connection rate ----
 # Each repetition gets a server port of its own: the previous repetition's connections still sit in
-# TIME-WAIT (60 s) on the client side, and without TCP timestamps (our stack has none yet) the
-# kernel cannot reuse those ports for the same server address and port.
+# TIME-WAIT (60 s) on the client side, and without TCP timestamps the kernel cannot reuse those
+# ports for the same server address and port. lwIP (as Debian builds it) has no timestamps at all:
+# one server port would run out after ~32,000 connections, so its client spreads the connections
+# over lwip_crr_ports ports (tcp-rr crr ... PORTS; bench/tcp_rr.cpp says more).
+lwip_crr_ports=32
 
 for ((rep = 1; rep <= reps; rep++)); do
   port=$((7000 + rep))
@@ -301,16 +341,24 @@ for ((rep = 1; rep <= reps; rep++)); do
   wait_for_stack
   start "$ns_b" "$raw_dir/tcp-rr-server-crr-$rep.log" "serving" "$rr_tool" server "$port"
   server_pid=$pid
+  lwip_port=$((7100 + (rep - 1) * lwip_crr_ports))
+  start "$ns_t" "$raw_dir/lwip-server-crr-$rep.log" "ready" "$lwip_server" --tap tap1 --ip "$lwip_ip/24" \
+    --echo-port "$lwip_port" --echo-ports "$lwip_crr_ports"
+  lwip_pid=$pid
+  wait_for_lwip
   rr_run "crr-kernel-$rep" "$ns_a" "$rr_tool" crr "$veth_server_ip" "$port" "$seconds"
   record crr kernel "$rep" "${rr[per_second]}"
   rr_run "crr-stack-$rep" "$ns_t" "$rr_tool" crr "$stack_ip" "$port" "$seconds"
   record crr stack "$rep" "${rr[per_second]}"
+  rr_run "crr-lwip-$rep" "$ns_t" "$rr_tool" crr "$lwip_ip" "$lwip_port" "$seconds" "$lwip_crr_ports"
+  record crr lwip "$rep" "${rr[per_second]}"
   stop "$echo_pid"
   stop "$server_pid"
+  stop "$lwip_pid"
 done
 
 # ---- 4. scale_2q: two queues against one (issue 15) ----
-# Our stack on a second, multiqueue TAP (tap1 in the TAP's namespace, the kernel at 10.97.0.1,
+# Our stack on a second, multiqueue TAP (tapmq in the TAP's namespace, the kernel at 10.97.0.1,
 # our stack at 10.97.0.2): tcpip-perf -s and tcpip-httpd with --queues 1 (pinned to cpu 0 with
 # taskset) and --queues 2 (one shard on each of cpus 0 and 1, pinned by the app), against the same
 # clients in the same repetition: iperf3 -c -P 4, and wrk with 8 keep-alive connections asking for
@@ -325,9 +373,9 @@ done
 scale_phase() {
   ninja -C build-release apps/tcpip-httpd >/dev/null || fail "could not build apps/tcpip-httpd"
   local httpd=build-release/apps/tcpip-httpd mq_ip=10.97.0.2
-  ip -n "$ns_t" tuntap add dev tap1 mode tap multi_queue
-  ip -n "$ns_t" addr add 10.97.0.1/24 dev tap1
-  ip -n "$ns_t" link set tap1 up
+  ip -n "$ns_t" tuntap add dev tapmq mode tap multi_queue
+  ip -n "$ns_t" addr add 10.97.0.1/24 dev tapmq
+  ip -n "$ns_t" link set tapmq up
   local www=$raw_dir/scale-www
   mkdir -p "$www"
   printf '%063d\n' 0 >"$www/r.txt"
@@ -369,7 +417,7 @@ CONF
       wrap=()
       ((q == 1)) && wrap=(taskset -c 0)
       start "$ns_t" "$raw_dir/scale-perf-${q}q-$rep.log" "Server listening" "${wrap[@]}" \
-        "$perf" -s --stats --queues "$q" --tap tap1 --ip "$mq_ip/24"
+        "$perf" -s --stats --queues "$q" --tap tapmq --ip "$mq_ip/24"
       shard_pid=$pid
       ip netns exec "$ns_t" ping -c 1 -W 1 "$mq_ip" >/dev/null 2>&1 || fail "our stack at $mq_ip does not answer ping"
       iperf_run "scale_tput_${q}q-stack-$rep" "$ns_t" "$mq_ip" -P 4
@@ -377,7 +425,7 @@ CONF
       ((q == 1)) && tput1=$gbits || tput2=$gbits
       stop "$shard_pid"
       start "$ns_t" "$raw_dir/scale-httpd-${q}q-$rep.log" "ready" "${wrap[@]}" \
-        "$httpd" --queues "$q" --root "$www" --tap tap1 --ip "$mq_ip/24" --tcp-log-entries 0
+        "$httpd" --queues "$q" --root "$www" --tap tapmq --ip "$mq_ip/24" --tcp-log-entries 0
       shard_pid=$pid
       ip netns exec "$ns_t" ping -c 1 -W 1 "$mq_ip" >/dev/null 2>&1 || fail "our stack at $mq_ip does not answer ping"
       wrk_rate "scale_rr8_${q}q-stack-$rep" "$ns_t" "http://$mq_ip/r.txt"
@@ -415,7 +463,7 @@ CONF
     record scale_2q_rr8 stack "$rep" "$(awk -v a="$rate2" -v b="$rate1" 'BEGIN { printf "%.4f", a / b }')"
     record scale_2q_rr8 kernel "$rep" "$(awk -v a="$kr2" -v b="$kr1" 'BEGIN { printf "%.4f", a / b }')"
   done
-  ip -n "$ns_t" link del tap1
+  ip -n "$ns_t" link del tapmq
 }
 if (($(nproc) >= 2)); then
   scale_phase
@@ -430,7 +478,7 @@ cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 "$python" "$report" report "$measurements" "$out" \
   "date=$started_at" "commit=$commit" "kernel=$(uname -r)" "nproc=$(nproc)" \
   "cpu=${cpu_model:-unknown}" "reps=$reps" "seconds=$seconds" "smoke=$smoke" \
-  "iperf3=$(iperf3 --version | awk 'NR == 1 { print $2 }')" ||
+  "iperf3=$(iperf3 --version | awk 'NR == 1 { print $2 }')" "lwip=$(pkg-config --modversion lwip 2>/dev/null || echo unknown)" ||
   fail "the report could not be written"
 echo
 echo "e2e: $out/results.json"

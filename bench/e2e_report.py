@@ -9,12 +9,12 @@
 
     e2e_report.py report RAW OUT_DIR [KEY=VALUE ...]
         RAW holds one measurement a line, "metric side rep value" separated by tabs (side is
-        "stack" or "kernel"). Writes OUT_DIR/results.json (every repetition, medians, ratios, the
-        KEY=VALUE machine information), OUT_DIR/results.csv (one row per metric) and
+        "stack", "kernel" or "lwip"). Writes OUT_DIR/results.json (every repetition, medians,
+        ratios, the KEY=VALUE machine information), OUT_DIR/results.csv (one row per metric) and
         OUT_DIR/results.png (the chart), then prints the table.
 
-Ratios are always stack / kernel of the medians of the same run, so for the latency and CPU rows
-a ratio below 1 is the good direction. Matplotlib is imported only to draw the chart (Debian's
+Ratios are always of the medians of the same run: stack / kernel ("ratio") and stack / lwip
+("stack_lwip_ratio"), so for the latency and CPU rows a ratio below 1 is the good direction. Matplotlib is imported only to draw the chart (Debian's
 python3-matplotlib; bench/e2e.sh installs it when missing), with the Agg backend: no display.
 """
 import csv
@@ -33,6 +33,7 @@ class Metric:
     target: Optional[float] = None  # the stack/kernel ratio the stack should reach, if there is one
     higher_is_better: bool = True
     kernel_note: str = ""  # what the kernel column is, when it is not the plain kernel figure
+    lwip: bool = True  # whether lwIP (bench/lwip-server) is measured on this row
     target_on_stack: bool = False  # the target is for the stack's own figure (a ratio itself), not stack/kernel
     optional: bool = False  # may be absent (scale_*: left out on a machine with one CPU)
 
@@ -43,8 +44,8 @@ METRICS = [
     Metric("tput_s2k", "throughput stack->kernel", "Gbit/s", target=0.35),
     # Stock iperf3 under tcpip-run (the LD_PRELOAD shim) instead of tcpip-perf, against the same
     # kernel figure: beside the rows above, what the shim costs.
-    Metric("run_k2s", "tcpip-run iperf3, kernel->stack", "Gbit/s"),
-    Metric("run_s2k", "tcpip-run iperf3, stack->kernel", "Gbit/s"),
+    Metric("run_k2s", "tcpip-run iperf3, kernel->stack", "Gbit/s", lwip=False),
+    Metric("run_s2k", "tcpip-run iperf3, stack->kernel", "Gbit/s", lwip=False),
     Metric("rr_pinned", "1-byte req/resp, pinned to cpu 0", "trans/s", target=1.0),
     Metric("rr_pinned_p50", "  latency p50, pinned", "us", higher_is_better=False),
     Metric("rr_pinned_p99", "  latency p99, pinned", "us", higher_is_better=False),
@@ -58,18 +59,18 @@ METRICS = [
            kernel_note="iperf3 processes, both ends (reference only)"),
     # Issue 15's scaling (bench/e2e.sh scale_phase): two queues/shards against one, same clients.
     # The kernel column is the kernel's own figure with its server on one core / on two.
-    Metric("scale_tput_1q", "iperf3 -P 4, 1 queue (cpu 0)", "Gbit/s", optional=True,
+    Metric("scale_tput_1q", "iperf3 -P 4, 1 queue (cpu 0)", "Gbit/s", optional=True, lwip=False,
            kernel_note="iperf3 -s on cpu 0"),
-    Metric("scale_tput_2q", "iperf3 -P 4, 2 queues (cpus 0,1)", "Gbit/s", optional=True,
+    Metric("scale_tput_2q", "iperf3 -P 4, 2 queues (cpus 0,1)", "Gbit/s", optional=True, lwip=False,
            kernel_note="iperf3 -s on cpus 0-1"),
-    Metric("scale_rr8_1q", "8-conn HTTP req/resp, 1 queue", "req/s", optional=True,
+    Metric("scale_rr8_1q", "8-conn HTTP req/resp, 1 queue", "req/s", optional=True, lwip=False,
            kernel_note="nginx, 1 worker on cpu 0"),
-    Metric("scale_rr8_2q", "8-conn HTTP req/resp, 2 queues", "req/s", optional=True,
+    Metric("scale_rr8_2q", "8-conn HTTP req/resp, 2 queues", "req/s", optional=True, lwip=False,
            kernel_note="nginx, 2 workers on cpus 0, 1"),
-    Metric("scale_2q", "scale_2q: iperf3 -P 4, 2q / 1q", "x", target=1.5, target_on_stack=True, optional=True,
-           kernel_note="the kernel's 2 cores / 1 core"),
+    Metric("scale_2q", "scale_2q: iperf3 -P 4, 2q / 1q", "x", target=1.5, target_on_stack=True,
+           optional=True, lwip=False, kernel_note="the kernel's 2 cores / 1 core"),
     Metric("scale_2q_rr8", "scale_2q: 8-conn req/resp, 2q / 1q", "x", target=1.5, target_on_stack=True,
-           optional=True, kernel_note="the kernel's 2 cores / 1 core"),
+           optional=True, lwip=False, kernel_note="the kernel's 2 cores / 1 core"),
 ]
 
 
@@ -125,18 +126,24 @@ def summarize(raw):
         sides = raw.get(m.key, {})
         stack = sides.get("stack", [])
         kernel = sides.get("kernel", [])
+        lwip = sides.get("lwip", [])
         row = {
             "metric": m.key, "label": m.label, "unit": m.unit,
             "higher_is_better": m.higher_is_better, "target": m.target,
-            "stack": stack, "kernel": kernel,
+            "stack": stack, "kernel": kernel, "lwip": lwip,
             "stack_median": statistics.median(stack) if stack else None,
             "kernel_median": statistics.median(kernel) if kernel else None,
+            "lwip_median": statistics.median(lwip) if lwip else None,
             "kernel_note": m.kernel_note or None,
+            "lwip_measured": m.lwip,
         }
         ratio = None
         if row["stack_median"] is not None and row["kernel_median"]:
             ratio = row["stack_median"] / row["kernel_median"]
         row["ratio"] = ratio
+        row["stack_lwip_ratio"] = None
+        if row["stack_median"] is not None and row["lwip_median"]:
+            row["stack_lwip_ratio"] = row["stack_median"] / row["lwip_median"]
         row["met"] = None if m.target is None or ratio is None else ratio >= m.target
         if m.target is not None and m.target_on_stack:
             row["target_on"] = "stack"
@@ -158,28 +165,33 @@ def fmt(value, digits=3):
 def write_csv(path, rows):
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["metric", "unit", "stack_median", "kernel_median", "ratio", "target", "met"])
+        w.writerow(["metric", "unit", "stack_median", "kernel_median", "ratio", "target", "met",
+                    "lwip_median", "stack_lwip_ratio"])
         for r in rows:
             met = "" if r["met"] is None else ("yes" if r["met"] else "no")
             w.writerow([r["metric"], r["unit"], fmt(r["stack_median"], 6), fmt(r["kernel_median"], 6),
-                        fmt(r["ratio"], 4), "" if r["target"] is None else r["target"], met])
+                        fmt(r["ratio"], 4), "" if r["target"] is None else r["target"], met,
+                        fmt(r["lwip_median"], 6), fmt(r["stack_lwip_ratio"], 4)])
 
 
 def print_table(rows, info):
     reps = info.get("reps", "?")
-    print(f"\nstack vs kernel, medians of {reps} repetition(s); ratio = stack / kernel")
-    header = f"{'metric':<34} {'unit':<9} {'stack':>10} {'kernel':>10} {'ratio':>7} {'target':>7}  met"
+    print(f"\nstack vs kernel and lwIP, medians of {reps} repetition(s); ratio = stack / kernel")
+    header = (f"{'metric':<34} {'unit':<9} {'stack':>10} {'kernel':>10} {'ratio':>7} {'target':>7}  met "
+              f"{'lwip':>10} {'stack/lwip':>10}")
     print(header)
     print("-" * len(header))
     for r in rows:
         target = "" if r["target"] is None else f">={r['target']:g}"
         met = "" if r["met"] is None else ("yes" if r["met"] else "NO")
         ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f}"
+        lwip_ratio = "" if r["stack_lwip_ratio"] is None else f"{r['stack_lwip_ratio']:.2f}"
         print(f"{r['label']:<34} {r['unit']:<9} {fmt(r['stack_median']):>10} {fmt(r['kernel_median']):>10} "
-              f"{ratio:>7} {target:>7}  {met}")
+              f"{ratio:>7} {target:>7}  {met:<3} {fmt(r['lwip_median']):>10} {lwip_ratio:>10}")
     notes = sorted({r["kernel_note"] for r in rows if r["kernel_note"] and r["metric"].startswith("cpu_")})
     for note in notes:
-        print(f"(CPU rows: the stack column is the tcpip-perf process; the kernel column is {note})")
+        print(f"(CPU rows: the stack and lwip columns are the tcpip-perf and lwip-server processes; "
+              f"the kernel column is {note})")
     for r in rows:
         if r["metric"].startswith("scale") and r["stack_median"] is not None:
             target = " (target: the stack column)" if r.get("target_on") == "stack" else ""
@@ -192,42 +204,49 @@ def draw_chart(path, rows, info):
     import matplotlib.pyplot as plt
 
     by_key = {r["metric"]: r for r in rows}
-    colors = {"stack": "#1f77b4", "kernel": "#7f7f7f"}
-    legend_labels = {"stack": "our stack (TAP)", "kernel": "Linux kernel (veth)",
+    colors = {"stack": "#1f77b4", "kernel": "#7f7f7f", "lwip": "#2ca02c"}
+    legend_labels = {"stack": "our stack (TAP)", "kernel": "Linux kernel (veth)", "lwip": "lwIP (TAP)",
                      "reference": "kernel: iperf3 processes' CPU (reference only)"}
     panels = [("tput_k2s", "kernel → stack"), ("tput_s2k", "stack → kernel"),
               ("rr_pinned", "1-byte req/resp, cpu 0"), ("rr", "1-byte req/resp, unpinned"),
               ("crr", "connection rate")]
     fig, axes = plt.subplots(2, 3, figsize=(13, 7.5))
-    fig.suptitle(f"tcpip stack vs Linux kernel (veth), medians of {info.get('reps', '?')}; "
+    fig.suptitle(f"tcpip stack vs Linux kernel (veth) and lwIP (TAP), medians of {info.get('reps', '?')}; "
                  f"{info.get('date', '')} {info.get('commit', '')}", fontsize=11)
 
     def bars(ax, groups, title, unit):
-        """groups: [(group label, row)]: two bars per group (stack, kernel) with their medians written
-        on top, the repetitions as black dots, the ratio above the group and the target as a red line."""
-        width = 0.38
+        """groups: [(group label, row)]: three bars per group (stack, kernel, lwIP) with their medians
+        written on them, the repetitions as black dots, the ratios above the group and the target as a
+        red line."""
+        width = 0.27
         top = 0.0
         for g, (glabel, r) in enumerate(groups):
             group_top = 0.0
-            for i, side in enumerate(("stack", "kernel")):
+            for i, side in enumerate(("stack", "kernel", "lwip")):
                 median = r[f"{side}_median"]
                 if median is None:
                     continue
-                x = g + (i - 0.5) * width
+                x = g + (i - 1) * width
                 reference = side == "kernel" and r["kernel_note"]
                 ax.bar(x, median, width * 0.95, color=colors[side], hatch="//" if reference else None,
                        edgecolor="white", label=legend_labels["reference" if reference else side])
                 ax.plot([x] * len(r[side]), r[side], "k.", markersize=4)
-                ax.text(x, median / 2, fmt(median), ha="center", va="center", fontsize=8, color="white")
+                ax.text(x, median / 2, fmt(median), ha="center", va="center", fontsize=7, color="white",
+                        rotation=90)
                 group_top = max([group_top, median] + r[side])
             if r["target"] is not None and r["kernel_median"]:
                 level = r["target"] * r["kernel_median"]
-                ax.hlines(level, g - width, g + width, colors="#d62728", linestyles="--",
+                ax.hlines(level, g - 1.5 * width, g + 1.5 * width, colors="#d62728", linestyles="--",
                           label="target (a fraction of the kernel's figure)")
                 group_top = max(group_top, level)
+            ratios = []
             if r["ratio"] is not None:
-                ax.text(g, group_top * 1.03, f"stack = {r['ratio']:.2f}× kernel", ha="center", va="bottom",
-                        fontsize=9, fontweight="bold")
+                ratios.append(f"stack = {r['ratio']:.2f}× kernel")
+            if r["stack_lwip_ratio"] is not None:
+                ratios.append(f"{r['stack_lwip_ratio']:.2f}× lwIP")
+            if ratios:
+                ax.text(g, group_top * 1.03, ",\n".join(ratios), ha="center", va="bottom",
+                        fontsize=8, fontweight="bold")
             top = max(top, group_top)
         ax.set_xlim(-0.8, len(groups) - 0.2)
         ax.set_ylim(0, top * 1.15 if top > 0 else 1)
@@ -261,7 +280,8 @@ def report(raw_path, out_dir, pairs):
         info[key] = int(value) if value.isdigit() else value
     rows = summarize(load_raw(raw_path))
     optional = {m.key for m in METRICS if m.optional}
-    missing = [r["metric"] for r in rows if (r["stack_median"] is None or r["kernel_median"] is None)
+    missing = [r["metric"] for r in rows if (r["stack_median"] is None or r["kernel_median"] is None
+                                             or (r["lwip_measured"] and r["lwip_median"] is None))
                and not (r["metric"] in optional and r["stack_median"] is None and r["kernel_median"] is None)]
     write_json(f"{out_dir}/results.json", rows, info)
     write_csv(f"{out_dir}/results.csv", rows)

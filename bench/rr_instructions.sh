@@ -22,9 +22,16 @@ per_transaction() {  # TREE NAME -> instructions per transaction
   local tree=$1 name=$2
   [[ -f $tree/build-release/build.ninja ]] ||
     meson setup "$tree/build-release" "$tree" --buildtype=release -Dtests=disabled -Dbench=disabled >/dev/null
-  ninja -C "$tree/build-release" stack/libtcpip.a drivers/libtcpip_drivers.a >/dev/null
-  g++ -std=c++20 -O2 -DNDEBUG -I"$tree" -o "$work/rr-sim-$name" "$new/bench/rr_sim.cpp" \
-    "$tree/build-release/drivers/libtcpip_drivers.a" "$tree/build-release/stack/libtcpip.a" -lpthread
+  # The stack and its drivers: one libtcpip.a (since the library became installable), or the two
+  # libraries older trees built.
+  local libs=("$tree/build-release/libtcpip.a")
+  if ninja -C "$tree/build-release" -t targets all 2>/dev/null | grep -q '^libtcpip.a:'; then
+    ninja -C "$tree/build-release" libtcpip.a >/dev/null
+  else
+    ninja -C "$tree/build-release" stack/libtcpip.a drivers/libtcpip_drivers.a >/dev/null
+    libs=("$tree/build-release/drivers/libtcpip_drivers.a" "$tree/build-release/stack/libtcpip.a")
+  fi
+  g++ -std=c++20 -O2 -DNDEBUG -I"$tree" -o "$work/rr-sim-$name" "$new/bench/rr_sim.cpp" "${libs[@]}" -lpthread
   local counts=()
   for count in 2000 "$n"; do
     counts+=("$(valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null \

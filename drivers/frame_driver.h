@@ -46,8 +46,14 @@ public:
     void run();
 
     // Time moves to `t` (never back): each deadline the stack has before `t` is run at its own
-    // instant, after_each() called after each such run; then one run at `t`.
-    void advance_to(Instant t, const std::function<void()>& after_each = nullptr);
+    // instant, after_each() called after each such run; then one run at `t`. With `when`, a
+    // deadline runs at when(deadline) instead (no earlier than the deadline): the replay runs a
+    // timer as late as the recorded stack ran it. A deadline `when` puts after `t` stops the
+    // advance at `t` without that last run: the caller's next run() at `t` receives the frames it
+    // injected first and runs the timer after them (Stack::poll's order), as the recorded stack,
+    // late, did.
+    using When = std::function<Instant(Instant deadline)>;
+    void advance_to(Instant t, const std::function<void()>& after_each = nullptr, const When& when = nullptr);
 
     // Everything the stack transmitted since the last call, oldest first, with the instant each
     // left (frames sent outside run(), by an application's call, count from now()).

@@ -19,6 +19,7 @@ packages=(
   apache2-utils                                             # ab: load on tcpip-httpd (interop/hardening)
   wget nginx redis-server redis-tools wrk                  # stock programs under tcpip-run (interop/run)
   python3-matplotlib                                        # scripts/plot_tcp.py (interop/perf, docs)
+  liblwip-dev                                               # lwIP: bench/lwip-server, e2e.sh's third subject
 )
 
 install_missing setup "${packages[@]}" || exit 1

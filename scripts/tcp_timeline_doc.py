@@ -3,10 +3,12 @@
 
     tcp_timeline_doc.py FILE.csv IMAGE_DIR FAULTS
 
-Finds the data connection (the one that sent the most), cuts its log into recoveries (a fast
-retransmit or a retransmission timeout, up to the ACK that covers everything sent before the loss),
-draws a zoom on the first recovery of each kind with scripts/plot_tcp.py, and explains each one
-with the numbers of the log: what was lost, what the sender did, by which rule, and how it ended.
+Finds the data connection (the one that sent the most), cuts its log into recoveries (a SACK
+recovery that RACK began, a tail loss probe, a retransmission timeout, or without SACK a fast
+retransmit; each up to the ACK that covers everything sent before the loss), draws a zoom on the
+first recovery of each kind with scripts/plot_tcp.py, and explains each one with the numbers of the
+log: what was lost, what the sender did, by which rule (RFC 8985 RACK-TLP, RFC 6675, RFC 9438
+CUBIC, RFC 6298), and how it ended.
 """
 import csv
 import os
@@ -14,6 +16,16 @@ import subprocess
 import sys
 
 NO_SSTHRESH = 2 ** 31 - 1
+
+# The log's decision events (stack/tcp/tcp_log.h) and the kinds of recovery they begin.
+DECISIONS = {"rack_loss": "rack", "tlp": "tlp", "timeout": "rto", "fast_retransmit": "fast"}
+TITLES = {"rack": "SACK recovery (RACK)", "tlp": "Tail loss probe", "rto": "Retransmission timeout",
+          "fast": "Fast retransmit"}
+
+
+def beta(ep):
+    """The reduction factor the log shows (CUBIC's 0.7, NewReno's 0.5), as ssthresh over the flight."""
+    return ep["ssthresh"] / ep["in_flight"] if ep["in_flight"] else 0
 
 
 def load(path):
@@ -42,6 +54,8 @@ def recoveries(rows):
     acked = 0             # highest ACK received
     dup_acks = 0          # duplicate ACKs in a row
     last_cwnd = rows[0]["cwnd"]
+    last_ssthresh = rows[0]["ssthresh"]
+    last_sack = ""        # the SACK blocks of the latest ACK that had any
     for r in rows:
         if r["event"] in ("send", "retransmit") and r["seq"] is not None:
             highest = max(highest, r["seq"] + r["len"])
@@ -58,20 +72,28 @@ def recoveries(rows):
         if current and current.get("end_row") is not None and r is not current["end_row"] and "cwnd_end" not in current:
             current["cwnd_end"] = r["cwnd"]
             current["ssthresh_end"] = r["ssthresh"]
-        if r["event"] in ("fast_retransmit", "timeout"):
+        if r["event"] == "receive" and r.get("sack"):
+            last_sack = r["sack"]
+        if r["event"] in DECISIONS:
             if current and not current.get("end"):
                 current["interrupted"] = r["time_s"]
             current = {
-                "kind": "fast" if r["event"] == "fast_retransmit" else "rto",
+                "kind": DECISIONS[r["event"]],
                 "start": r["time_s"], "hole": acked, "recover": highest, "in_flight": r["in_flight"],
-                "cwnd_before": last_cwnd, "cwnd": r["cwnd"], "ssthresh": r["ssthresh"], "rto": r["rto_ms"],
-                "srtt": r["srtt_ms"], "dup_acks": dup_acks, "resent": [],
+                "cwnd_before": last_cwnd, "ssthresh_before": last_ssthresh, "cwnd": r["cwnd"],
+                "ssthresh": r["ssthresh"], "rto": r["rto_ms"], "srtt": r["srtt_ms"], "dup_acks": dup_acks,
+                "sack": last_sack, "resent": [], "probe": None,
                 "earlier": [e for ep in episodes for e in ep["resent"]],
             }
             episodes.append(current)
+        elif current is not None and current["kind"] == "tlp" and current["probe"] is None and \
+                r["event"] in ("send", "retransmit") and r["time_s"] == current["start"]:
+            # The probe itself: new data (a send) or the last segment again (a retransmit).
+            current["probe"] = ("new" if r["event"] == "send" else "again", r["seq"], r["len"])
         if r["event"] == "retransmit" and current is not None and not current.get("end"):
             current["resent"].append((r["time_s"], r["seq"], r["len"], r["cause"], r["cwnd"], r["ssthresh"]))
         last_cwnd = r["cwnd"]
+        last_ssthresh = r["ssthresh"]
     return episodes
 
 
@@ -79,14 +101,19 @@ def ending(ep):
     """How the recovery ended, in one sentence or two."""
     if ep.get("end") is not None:
         rtts = (ep["end"] - ep["start"]) * 1000 / ep["srtt"] if ep["srtt"] > 0 else 0
-        text = (f"The ACK at {ep['end']:.3f} s covered byte {ep['recover']}, all that was in flight when the loss was "
-                f"detected: the recovery took {(ep['end'] - ep['start']) * 1000:.0f} ms, about {rtts:.1f} round trips "
+        when = "the probe went" if ep["kind"] == "tlp" else "the loss was detected"
+        text = (f"The ACK at {ep['end']:.3f} s covered byte {ep['recover']}, all that was in flight when {when}: "
+                f"the recovery took {(ep['end'] - ep['start']) * 1000:.0f} ms, about {rtts:.1f} round trips "
                 f"(SRTT {ep['srtt']:.1f} ms).")
         if "cwnd_end" in ep:
             if ep["kind"] == "fast":
                 text += (f" cwnd left recovery at {kib(ep['cwnd_end'])}, min(ssthresh, flight + MSS) (RFC 6582 "
-                         f"3.2 step 3), and congestion avoidance took over: one more MSS per round trip.")
-            else:
+                         f"3.2 step 3), and congestion avoidance took over.")
+            elif ep["kind"] == "rack":
+                text += (f" cwnd left recovery at ssthresh, {kib(ep['cwnd_end'])} (RFC 6675 holds it there until "
+                         f"the recovery point is acknowledged), and CUBIC's congestion avoidance took over, on a "
+                         f"new curve from this instant.")
+            elif ep["kind"] == "rto":
                 text += f" cwnd was back to {kib(ep['cwnd_end'])}, growing in slow start up to ssthresh."
         return text
     if ep.get("interrupted") is not None:
@@ -97,10 +124,22 @@ def ending(ep):
 def brief(n, ep):
     """A recovery like one already explained: its numbers only."""
     partial = [r for r in ep["resent"] if r[3] == "partial_ack"]
-    kind = "Fast retransmit" if ep["kind"] == "fast" else "Retransmission timeout"
-    text = (f"### {n}. {kind} at {ep['start']:.3f} s\n\n"
-            f"The same rule as above, for the segment at byte {ep['hole']}: {kib(ep['in_flight'])} in flight, "
-            f"ssthresh {kib(ep['ssthresh'])}, cwnd {kib(ep['cwnd_before'])} to {kib(ep['cwnd'])}.")
+    text = f"### {n}. {TITLES[ep['kind']]} at {ep['start']:.3f} s\n\n"
+    if ep["kind"] == "tlp":
+        probe = ep["probe"]
+        what = ("new data" if probe and probe[0] == "new" else "the last segment again") if probe else "nothing"
+        text += (f"The same rule as above: no ACK for {2 * ep['srtt']:.0f} ms and more (2·SRTT), so a probe went, "
+                 f"{what}; cwnd {kib(ep['cwnd'])}, untouched by the probe.")
+    elif ep["kind"] == "rack" and ep["hole"] in [e[1] for e in ep["earlier"]]:
+        text += (f"The same rule as above, for byte {ep['hole']}, which had been resent before: RACK found the "
+                 f"retransmission lost too (it times each transmission). {kib(ep['in_flight'])} in flight, "
+                 f"ssthresh {kib(ep['ssthresh'])}, cwnd {kib(ep['cwnd_before'])} to {kib(ep['cwnd'])}.")
+    else:
+        text += (f"The same rule as above, for the segment at byte {ep['hole']}: {kib(ep['in_flight'])} in flight, "
+                 f"ssthresh {kib(ep['ssthresh'])}, cwnd {kib(ep['cwnd_before'])} to {kib(ep['cwnd'])}.")
+        resent = len(ep["resent"])
+        if ep["kind"] == "rack" and resent > 1:
+            text += f" {resent} segments were resent in it."
     if partial:
         text += " A partial ACK showed a second hole, resent at once: " + ", ".join(
             f"byte {r[1]} at {r[0]:.3f} s" for r in partial) + "."
@@ -112,7 +151,59 @@ def explain(n, ep, mss):
     lines = []
     resent = ep["resent"]
     first = resent[0] if resent else None
-    if ep["kind"] == "fast":
+    if ep["kind"] == "rack":
+        lines.append(f"### {n}. SACK recovery (RACK) at {t:.3f} s")
+        lines.append("")
+        blocks = ep["sack"].replace(" ", ", ") if ep["sack"] else ""
+        lines.append(
+            f"The receiver kept acknowledging byte {ep['hole']}, and its ACKs carried SACK blocks (RFC 2018)"
+            + (f", the latest {blocks}" if blocks else "") +
+            f": the bytes it did hold beyond the hole. The sender marks them on its scoreboard, and RACK (RFC 8985) "
+            f"decides by time, not by counting duplicates: a segment is lost once a segment sent after it has been "
+            f"delivered and more than an RTT plus a reordering window (a quarter of the smallest RTT, or none "
+            f"before any reordering was seen) has passed since it was sent. The segment at {ep['hole']} passed that "
+            f"test at {t:.3f} s, and the sender resent {first[2] if first else mss} bytes there at once "
+            f"(RFC 6675 5 step 4.3: the first lost segment goes whatever the window says).")
+        lines.append("")
+        lines.append(
+            f"Then the congestion controller answered the loss, once for the whole window of data (up to RFC "
+            f"6675's RecoveryPoint, byte {ep['recover']}: all that was sent by then). CUBIC (RFC 9438 4.6) multiplies by "
+            f"beta = 0.7, not Reno's half: {kib(ep['in_flight'])} were in flight, so ssthresh became "
+            f"{kib(ep['ssthresh'])} ({beta(ep):.2f} of it), and cwnd went from {kib(ep['cwnd_before'])} to "
+            f"ssthresh, {kib(ep['cwnd'])}. It remembers the window it had, W_max, as the plateau its next curve "
+            f"will aim at (a little lower when the last W_max was not reached: fast convergence, 4.7). During "
+            f"the recovery the sender counts the bytes still in the network (pipe: sent, not SACKed, not marked "
+            f"lost) and sends while pipe < cwnd (RFC 6675): lost segments first, then new data. There is no "
+            f"window inflation as in NewReno: the SACK blocks say exactly what left the network.")
+        if len(resent) > 1:
+            lines.append("")
+            lines.append(
+                f"{len(resent)} segments were resent in this recovery: "
+                + ", ".join(f"byte {r[1]} at {r[0]:.3f} s" for r in resent[:6])
+                + (", ..." if len(resent) > 6 else "") +
+                ". Each was found lost by the same rule as the ACKs came in; a retransmission that is lost "
+                "again is found the same way, since RACK times each transmission.")
+    elif ep["kind"] == "tlp":
+        lines.append(f"### {n}. Tail loss probe at {t:.3f} s")
+        lines.append("")
+        probe = ep["probe"]
+        if probe and probe[0] == "new":
+            sent = f"{probe[2]} bytes of new data at byte {probe[1]}"
+        elif probe:
+            sent = f"the last segment sent, {probe[2]} bytes at byte {probe[1]}, again"
+        else:
+            sent = "a probe"
+        lines.append(
+            f"No ACK had come for a probe timeout, PTO = 2·SRTT ({ep['srtt']:.1f} ms doubled, plus 2 ms), while "
+            f"{kib(ep['in_flight'])} were in flight. When the last segments of a flight are lost, no later "
+            f"segment arrives to bring back SACK blocks, so RACK has nothing to go on and only the RTO "
+            f"({ep['rto']:.0f} ms) would end the wait. A tail loss probe (RFC 8985 7) asks instead: the sender "
+            f"sent {sent} (new data when the windows allow it, else the last segment). Its ACK, with SACK blocks, "
+            f"tells RACK what is missing, and an ordinary SACK recovery follows, instead of a timeout that would "
+            f"have taken cwnd to one segment. The probe itself leaves cwnd alone ({kib(ep['cwnd'])}); only if the "
+            f"resent segment turns out to be the one that repaired the loss is the window reduced, as in a "
+            f"recovery (7.4).")
+    elif ep["kind"] == "fast":
         lines.append(f"### {n}. Fast retransmit at {t:.3f} s")
         lines.append("")
         lines.append(
@@ -122,11 +213,11 @@ def explain(n, ep, mss):
             f"{first[2] if first else mss} bytes at {ep['hole']} at once, without waiting for the timer.")
         lines.append("")
         lines.append(
-            f"It halved its estimate of the path: {kib(ep['in_flight'])} were in flight, so ssthresh became "
-            f"{kib(ep['ssthresh'])} (max(flight/2, 2·MSS)), and cwnd went from {kib(ep['cwnd_before'])} to "
-            f"ssthresh + 3·MSS = {kib(ep['cwnd'])}, the three segments the duplicate ACKs said had left the "
-            f"network. Each further duplicate ACK inflated cwnd by one MSS (window inflation), so new data could "
-            f"keep going out while the hole was being filled.")
+            f"It cut its estimate of the path: {kib(ep['in_flight'])} were in flight, so ssthresh became "
+            f"{kib(ep['ssthresh'])} ({beta(ep):.2f} of the flight: CUBIC's beta, 0.7; NewReno's is a half), and "
+            f"cwnd went from {kib(ep['cwnd_before'])} to ssthresh + 3·MSS = {kib(ep['cwnd'])}, the three segments "
+            f"the duplicate ACKs said had left the network. Each further duplicate ACK inflated cwnd by one MSS "
+            f"(window inflation), so new data could keep going out while the hole was being filled.")
         partial = [r for r in resent if r[3] == "partial_ack"]
         if partial:
             lines.append("")
@@ -160,8 +251,11 @@ def explain(n, ep, mss):
             f"Nothing acknowledged byte {ep['hole']} for a whole RTO: {why}. When the timer fired (RFC 6298 5.4-5.6) "
             f"the sender resent the segment at byte {first[1] if first else ep['hole']}, doubled the timeout to "
             f"{ep['rto']:.0f} ms (back-off), collapsed cwnd from {kib(ep['cwnd'])} to one segment ({kib(cwnd)}) and "
-            f"set ssthresh to {kib(ssthresh)}, half of what was in flight (RFC 5681 3.1, equation 4). Everything after the hole counts as lost: the sender "
-            f"goes back to it and sends again as the window reopens, in slow start (go-back-N).")
+            f"set ssthresh to {kib(ssthresh)}, 0.7 of what was in flight (CUBIC's beta, RFC 9438 4.8; RFC 5681's "
+            f"equation 4 takes half). Everything after the hole not SACKed counts as lost: the sender goes back "
+            f"to it and sends again as the window reopens, in slow start (go-back-N). F-RTO (RFC 5682) watches "
+            f"the next two ACKs: if they acknowledge data sent only once, the timeout was spurious and its "
+            f"reduction is undone.")
         if len(resent) > 1:
             lines.append("")
             lines.append(
@@ -197,7 +291,8 @@ def main():
     rel = os.path.relpath(image_dir, "docs")
 
     zooms = []
-    for kind, title in (("fast", "the first fast retransmit"), ("rto", "the first retransmission timeout")):
+    for kind, title in (("rack", "the first SACK recovery"), ("tlp", "the first tail loss probe"),
+                        ("rto", "the first retransmission timeout"), ("fast", "the first fast retransmit")):
         ep = next((e for e in episodes if e["kind"] == kind), None)
         if ep is None:
             continue
@@ -245,20 +340,26 @@ def main():
     w(f"![cwnd, bytes in flight and the peer's window against time]({rel}/transfer-{conn}-window.png)")
     w("")
     w("The top graph is the sender's state. cwnd (blue) climbs steeply at first: slow start adds one MSS per ACK, "
-      "doubling it every round trip, from the initial window of 10 segments. Each loss cuts it: to about half at a "
-      "fast retransmit (the saw-tooth of congestion avoidance, RFC 5681), to one segment at a timeout. Between losses "
-      "it grows by one MSS per round trip, the slow slope. The bytes in flight (green) follow cwnd: the sender is "
-      "limited by the congestion window, not by the receiver, whose window (dashed) stays far above. The vertical "
-      "lines are retransmissions, coloured by cause. The lower graph shows SRTT settling at the 40 ms the injector "
-      "adds, and the RTO at its 200 ms floor (Linux's minimum), doubled after a timeout.")
+      "doubling it every round trip, from the initial window of 10 segments (HyStart++, RFC 9406, would end it "
+      "early if the RTT started to grow: queues building). The congestion controller is CUBIC (RFC 9438), Linux's "
+      "default and ours: each loss cuts cwnd to 0.7 of what was in flight (a timeout, to one segment), and between "
+      "losses cwnd follows a cubic curve of the time since the last cut, not of the ACKs counted: it climbs quickly "
+      "back towards W_max, the window where the last loss happened, flattens out around it, then climbs faster and "
+      "faster beyond it. At 1 % loss the losses come every few round trips, before the curve reaches its plateau, "
+      "so each W_max is a little lower than the last (fast convergence) and the window settles where the loss rate "
+      "lets it. The bytes in flight (green) follow cwnd: the sender is limited by the congestion window, not by the "
+      "receiver, whose window (dashed) stays far above. The vertical lines are retransmissions, coloured by cause. "
+      "The lower graph shows SRTT settling at the 40 ms the injector adds, and the RTO at its 200 ms floor "
+      "(Linux's minimum), doubled after a timeout.")
     w("")
     w(f"![time-sequence graph]({rel}/transfer-{conn}-tseq.png)")
     w("")
     w("The time-sequence graph (tcptrace's) shows the same transfer as sequence numbers: each black bar is a segment "
       "sent, from its first byte to its last; the blue step line is the highest byte the receiver acknowledged; the "
-      "dashed line above it is that ACK plus the receiver's window, the right edge the sender may not pass. The "
-      "slope is the throughput. Red crosses are retransmissions: each one sits at a flat stretch of the ACK line, "
-      "the receiver waiting for the missing segment while the sender keeps going.")
+      "dashed line above it is that ACK plus the receiver's window, the right edge the sender may not pass; the "
+      "SACK blocks the receiver reported are drawn above the ACK line, the data it holds beyond a hole. The slope "
+      "is the throughput. Red crosses are retransmissions: each one sits at a flat stretch of the ACK line, the "
+      "receiver waiting for the missing segment while its SACK blocks grow and the sender keeps going.")
     w("")
     for title, ep, images in zooms:
         w(f"## Zoom: {title} ({ep['start']:.3f} s)")
@@ -280,14 +381,16 @@ def main():
     w("## Reading the log yourself")
     w("")
     w("Each row of the CSV is one event. `send` and `retransmit` rows give the segment (relative sequence number and "
-      "length) and, for a retransmission, its cause: `fast_retransmit` (the third duplicate ACK), `partial_ack` "
-      "(NewReno's next hole), `rto` (the timer, and the go-back-N resends after it). `receive` rows give the ACK "
-      "and the window of each segment that arrived, and its SACK blocks if the peer sent any. The `timeout`, "
-      "`fast_retransmit` and `partial_ack` rows mark the decision itself, and `state` rows the connection's state "
-      "changes in RFC 9293's names. Filter it with any tool, for instance the retransmissions:")
+      "length) and, for a retransmission, its cause: `rack_loss` (resent in a SACK recovery, RACK having found it "
+      "lost, RFC 8985 6), `tlp` (a tail loss probe, RFC 8985 7), `rto` (the timer, and the go-back-N resends after "
+      "it); without SACK (`--no-sack`), `fast_retransmit` (the third duplicate ACK) and `partial_ack` (NewReno's "
+      "next hole). `receive` rows give the ACK and the window of each segment that arrived, and its SACK blocks. "
+      "The `rack_loss`, `tlp`, `timeout`, `fast_retransmit` and `partial_ack` rows mark the decision itself, and "
+      "`state` rows the connection's state changes in RFC 9293's names. Filter it with any tool, for instance the "
+      "retransmissions:")
     w("")
     w("```")
-    w(f"grep -E ',(retransmit|timeout|fast_retransmit|partial_ack),' docs/timeline/transfer.csv")
+    w(f"grep -E ',(retransmit|rack_loss|tlp|timeout|fast_retransmit|partial_ack),' docs/timeline/transfer.csv")
     w("```")
     w("")
     w("See [layers/tcp.md](layers/tcp.md) for the code behind each rule, and [running.md](running.md) for the other "

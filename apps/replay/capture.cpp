@@ -1,5 +1,7 @@
 #include "apps/replay/capture.h"
 
+#include <algorithm>
+#include <array>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -41,6 +43,36 @@ Layout layout(const Frame& f) {
 bool is_tcp(const Layout& l) { return l.ipv4 && l.whole && l.protocol == kTcp && l.end >= l.transport + 20; }
 
 std::uint32_t u32_of(const std::uint8_t* p) { return load_be32(p); }
+
+constexpr std::uint8_t kOptionSack = 5, kOptionTimestamps = 8;  // RFC 2018, RFC 7323
+constexpr std::uint8_t kTimestampsLen = 10;
+
+// Calls visit(offset) for each TCP option of `kind` in a TCP frame (offset from the TCP header's
+// start, at the option's kind byte; the option's length byte checked to fit the header).
+template <typename Visit>
+void for_each_option(const Frame& f, const Layout& l, std::uint8_t kind, Visit visit) {
+    const std::uint8_t* t = f.data() + l.transport;
+    const std::size_t header = std::min<std::size_t>((t[12] >> 4) * 4u, l.end - l.transport);
+    for (std::size_t at = 20; at < header;) {
+        if (t[at] == 0) break;  // End of Option List
+        if (t[at] == 1) {       // No-Operation
+            ++at;
+            continue;
+        }
+        if (at + 1 >= header || t[at + 1] < 2 || at + t[at + 1] > header) break;
+        if (t[at] == kind) visit(at);
+        at += t[at + 1];
+    }
+}
+
+// The offset of a well-formed Timestamps option in a TCP frame (from the TCP header), if any.
+std::optional<std::size_t> timestamps_at(const Frame& f, const Layout& l) {
+    std::optional<std::size_t> found;
+    for_each_option(f, l, kOptionTimestamps, [&](std::size_t at) {
+        if (f[l.transport + at + 1] == kTimestampsLen) found = at;
+    });
+    return found;
+}
 
 }  // namespace
 
@@ -191,26 +223,103 @@ std::string field_at(const Frame& f, std::size_t offset) {
     return "transport byte " + std::to_string(i);
 }
 
+std::int64_t clock_phase(const std::vector<CapturedFrame>& capture, MacAddress ours) {
+    struct Stamp {
+        std::uint64_t connection;  // our port and the peer's, which tell our connections apart here
+        std::int64_t micros;
+        std::uint32_t tsval;
+    };
+    std::vector<Stamp> stamps;
+    for (const CapturedFrame& f : capture) {
+        if (source_mac(f.bytes) != ours) continue;
+        const Layout l = layout(f.bytes);
+        if (!is_tcp(l)) continue;
+        if (const auto ts = timestamps_at(f.bytes, l)) {
+            const std::uint8_t* t = f.bytes.data() + l.transport;
+            const std::uint64_t connection = (std::uint64_t{load_be32(f.bytes.data() + l.ip + 16)} << 32) |
+                                             (std::uint64_t{load_be16(t)} << 16) | load_be16(t + 2);
+            stamps.push_back(Stamp{connection, f.micros, u32_of(t + *ts + 2)});
+        }
+    }
+    if (stamps.empty()) return 0;
+    // For each phase, how many stamps agree with their connection's most common distance.
+    std::array<std::size_t, 1000> agreeing{};
+    std::map<std::pair<std::uint64_t, std::uint32_t>, std::size_t> count;
+    for (std::int64_t phase = 0; phase < 1000; ++phase) {
+        count.clear();
+        std::map<std::uint64_t, std::size_t> best;
+        for (const Stamp& s : stamps) {
+            const auto distance = static_cast<std::uint32_t>((s.micros - phase) / 1000) - s.tsval;
+            const std::size_t n = ++count[{s.connection, distance}];
+            best[s.connection] = std::max(best[s.connection], n);
+        }
+        for (const auto& [connection, n] : best) agreeing[static_cast<std::size_t>(phase)] += n;
+    }
+    // The best phases form a run (around the circle); its first one.
+    const std::size_t most = *std::max_element(agreeing.begin(), agreeing.end());
+    for (std::size_t phase = 0; phase < 1000; ++phase) {
+        if (agreeing[phase] == most && agreeing[(phase + 999) % 1000] != most) return static_cast<std::int64_t>(phase);
+    }
+    return 0;  // every phase as good as any other
+}
+
 void SeqTranslation::learn(const Frame& replayed, const Frame& recorded) {
     const Layout a = layout(replayed), b = layout(recorded);
-    if (!is_tcp(a) || !is_tcp(b) || (replayed[a.transport + 13] & 0x02) == 0) return;
+    if (!is_tcp(a) || !is_tcp(b)) return;
     const std::uint8_t* ip = replayed.data() + a.ip;
     const std::uint8_t* t = replayed.data() + a.transport;
     const Key key{load_be32(ip + 12), load_be16(t), load_be32(ip + 16), load_be16(t + 2)};
-    if (offset_.contains(key)) return;  // a SYN again: the same ISN
-    offset_[key] = u32_of(recorded.data() + b.transport + 4) - u32_of(t + 4);
+    const bool syn = (t[13] & 0x02) != 0;
+    // The ISNs' distance from the connection's first SYN of ours (a SYN again, retransmitted,
+    // has the same ISN); the TSvals' from its first segment with a timestamp.
+    auto it = connections_.find(key);
+    if (it == connections_.end()) {
+        if (!syn) return;  // not a connection the replay saw open
+        it = connections_.emplace(key, Connection{}).first;
+        it->second.seq = u32_of(recorded.data() + b.transport + 4) - u32_of(t + 4);
+    }
+    Connection& c = it->second;
+    if (c.tsval) return;
+    const auto ours = timestamps_at(replayed, a), theirs = timestamps_at(recorded, b);
+    if (ours && theirs) {
+        c.tsval = u32_of(recorded.data() + b.transport + *theirs + 2) - u32_of(t + *ours + 2);
+    }
 }
 
-void SeqTranslation::to_capture(Frame& ours) const {
+void SeqTranslation::to_capture(Frame& ours, const Frame* recorded) {
     const Layout l = layout(ours);
     if (!is_tcp(l)) return;
     std::uint8_t* ip = ours.data() + l.ip;
     std::uint8_t* t = ours.data() + l.transport;
-    auto it = offset_.find(Key{load_be32(ip + 12), load_be16(t), load_be32(ip + 16), load_be16(t + 2)});
-    if (it == offset_.end()) return;
+    auto it = connections_.find(Key{load_be32(ip + 12), load_be16(t), load_be32(ip + 16), load_be16(t + 2)});
+    if (it == connections_.end()) return;
+    Connection& c = it->second;
     // A RST answering a segment without ACK has SEQ 0: not ours to move (RFC 9293 3.10.7.1).
-    if ((t[13] & 0x04) != 0 && (t[13] & 0x10) != 0 && u32_of(t + 4) == 0) return;
-    store_be32(t + 4, u32_of(t + 4) + it->second);
+    if (!((t[13] & 0x04) != 0 && (t[13] & 0x10) != 0 && u32_of(t + 4) == 0)) store_be32(t + 4, u32_of(t + 4) + c.seq);
+    const auto ts = timestamps_at(ours, l);
+    if (!ts || !c.tsval) return;
+    const std::uint32_t replayed = u32_of(t + *ts + 2);
+    std::uint32_t moved = replayed + *c.tsval;
+    if (recorded != nullptr) {
+        const Layout r = layout(*recorded);
+        const auto rts = is_tcp(r) ? timestamps_at(*recorded, r) : std::nullopt;
+        if (rts) {
+            const std::uint32_t want = u32_of(recorded->data() + r.transport + *rts + 2);
+            const auto ticks = static_cast<std::int32_t>(moved - want);
+            if (ticks == 1 || ticks == -1) {
+                moved = want;
+                ++tick_slips_;
+            }
+            if (moved == want) {
+                if (c.sent.insert_or_assign(want, replayed).second) c.sent_order.push_back(want);
+                if (c.sent_order.size() > kEchoes) {
+                    c.sent.erase(c.sent_order.front());
+                    c.sent_order.pop_front();
+                }
+            }
+        }
+    }
+    store_be32(t + *ts + 2, moved);
 }
 
 void SeqTranslation::to_replay(Frame& peer) const {
@@ -218,35 +327,32 @@ void SeqTranslation::to_replay(Frame& peer) const {
     if (!is_tcp(l)) return;
     std::uint8_t* ip = peer.data() + l.ip;
     std::uint8_t* t = peer.data() + l.transport;
-    auto it = offset_.find(Key{load_be32(ip + 16), load_be16(t + 2), load_be32(ip + 12), load_be16(t)});
-    if (it == offset_.end()) return;
+    auto it = connections_.find(Key{load_be32(ip + 16), load_be16(t + 2), load_be32(ip + 12), load_be16(t)});
+    if (it == connections_.end()) return;
+    const Connection& c = it->second;
     // Each changed word updates the checksum incrementally (RFC 1624), so that a frame the fault
     // injector corrupted stays exactly as wrong as it was.
-    auto move_left = [&](std::size_t at) {
-        const std::uint32_t old = u32_of(t + at), now = old - it->second;
+    auto rewrite = [&](std::size_t at, std::uint32_t now) {
+        const std::uint32_t old = u32_of(t + at);
         std::uint16_t sum = load_be16(t + 16);
         sum = checksum_adjust(sum, static_cast<std::uint16_t>(old >> 16), static_cast<std::uint16_t>(now >> 16));
         sum = checksum_adjust(sum, static_cast<std::uint16_t>(old), static_cast<std::uint16_t>(now));
         store_be16(t + 16, sum);
         store_be32(t + at, now);
     };
-    if ((t[13] & 0x10) != 0) move_left(8);
-    // SACK blocks (RFC 2018, kind 5) name our sequence numbers too.
-    const std::size_t header = std::min<std::size_t>((t[12] >> 4) * 4u, l.end - l.transport);
-    for (std::size_t at = 20; at < header;) {
-        const std::uint8_t kind = t[at];
-        if (kind == 0) break;
-        if (kind == 1) {
-            ++at;
-            continue;
+    if ((t[13] & 0x10) != 0) rewrite(8, u32_of(t + 8) - c.seq);
+    // SACK blocks (RFC 2018) name our sequence numbers too.
+    for_each_option(peer, l, kOptionSack, [&](std::size_t at) {
+        for (std::size_t edge = at + 2; edge + 4 <= at + t[at + 1]; edge += 4) rewrite(edge, u32_of(t + edge) - c.seq);
+    });
+    // TSecr echoes a TSval of ours (0 before the peer has one, RFC 7323 3.2): the one the replay
+    // sent in that segment's place, or else moved by the connection's distance.
+    if (const auto ts = timestamps_at(peer, l); ts && c.tsval) {
+        const std::uint32_t echoed = u32_of(t + *ts + 6);
+        if (echoed != 0) {
+            const auto sent = c.sent.find(echoed);
+            rewrite(*ts + 6, sent != c.sent.end() ? sent->second : echoed - *c.tsval);
         }
-        if (at + 1 >= header || t[at + 1] < 2 || at + t[at + 1] > header) break;
-        if (kind == 5) {
-            for (std::size_t edge = at + 2; edge + 4 <= at + t[at + 1]; edge += 4) {
-                move_left(edge);
-            }
-        }
-        at += t[at + 1];
     }
 }
 

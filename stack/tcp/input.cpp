@@ -107,8 +107,20 @@ void TcpLayer::listen_input(Instant now, TcpSocket* listener, const Segment& seg
         const std::size_t index = syn_cookie::mss_index(mss);
         const SeqNum cookie = syn_cookie::make(cookie_key_, tuple, seg.header.seq, syn_cookie::minute(now), index);
         const auto window = static_cast<std::uint16_t>(std::min<std::size_t>(listener->opts.rcvbuf, 65535));
+        TcpOptions options;
+        options.mss = syn_cookie::kMssTable[index];
+        const auto& syn_ts = seg.header.options.timestamps;
+        if (config_.tcp_timestamps && syn_ts) {  // the other options ride in our TSval
+            syn_cookie::CookieOptions kept;
+            kept.wscale = seg.header.options.window_scale;
+            kept.sack = config_.tcp_sack && seg.header.options.sack_permitted;
+            if (kept.wscale) options.window_scale = receive_wscale(listener);
+            options.sack_permitted = kept.sack;
+            const std::uint32_t ts_now = static_cast<std::uint32_t>(now.total_millis()) + syn_cookie::ts_offset(cookie_key_, tuple);
+            options.timestamps = TcpOptions::Timestamps{syn_cookie::encode_timestamp(ts_now, kept), syn_ts->tsval};
+        }
         if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Tcp, TraceNote::TcpSynCookieSent);
-        send_syn_ack_cookie(now, seg, cookie, syn_cookie::kMssTable[index], window);
+        send_syn_ack_cookie(now, seg, cookie, options, window);
         ++stats_.syn_cookies_sent;
         return;
     }
@@ -161,12 +173,16 @@ TcpSocket* TcpLayer::make_child(Instant now, TcpSocket* listener, const Segment&
 
 // The ACK that completes a handshake answered with a SYN cookie (RFC 4987 3.6). If the cookie in
 // SEG.ACK - 1 checks out, the connection is made as if the SYN had been queued, ESTABLISHED at
-// once, with the MSS the cookie carries and no window scaling (the cookie could not keep it).
+// once, with the MSS the cookie carries and, if the ACK carries timestamps, the window scale and
+// SACK its TSecr returns (syn_cookie.h); without them, no window scaling and no SACK.
 void TcpLayer::cookie_ack(Instant now, TcpSocket* listener, const Segment& seg) {
     const SeqNum client_isn = seg.header.seq - 1;
     const SeqNum cookie = seg.header.ack - 1;
     const syn_cookie::Tuple tuple{seg.dst, seg.header.dst_port, seg.src, seg.header.src_port};
     const auto index = syn_cookie::check(cookie_key_, tuple, client_isn, cookie, syn_cookie::minute(now));
+    const auto& ack_ts = seg.header.options.timestamps;
+    std::optional<syn_cookie::CookieOptions> kept;
+    if (index && config_.tcp_timestamps && ack_ts) kept = syn_cookie::decode_timestamp(ack_ts->tsecr);
     if (!index) {
         ++stats_.syn_cookies_failed;
         if (Tracer* t = config_.tracer) [[unlikely]] t->note(TraceLayer::Tcp, TraceNote::TcpSynCookieBad);
@@ -186,6 +202,12 @@ void TcpLayer::cookie_ack(Instant now, TcpSocket* listener, const Segment& seg) 
     TcpSocket* child = make_child(now, listener, seg);
     TcpOptions options;
     options.mss = syn_cookie::kMssTable[*index];
+    if (kept) {
+        options.timestamps = ack_ts;
+        options.window_scale = kept->wscale;
+        options.sack_permitted = kept->sack;
+        child->ts.offset = syn_cookie::ts_offset(cookie_key_, tuple);  // the clock the SYN-ACK's TSval came from
+    }
     apply_options(now, child, options);
     child->rcv.irs = client_isn;
     child->rcv.nxt = seg.header.seq;
@@ -197,7 +219,7 @@ void TcpLayer::cookie_ack(Instant now, TcpSocket* listener, const Segment& seg) 
     child->snd.nxt = seg.header.ack;
     child->snd.max = seg.header.ack;
     child->snd.sml = seg.header.ack;
-    child->snd.wnd = seg.header.window;  // no window scaling on this connection
+    child->snd.wnd = std::uint32_t{seg.header.window} << child->snd.wscale;  // scaled: the ACK is no SYN
     child->snd.max_wnd = child->snd.wnd;
     child->snd.wl1 = seg.header.seq;
     child->snd.wl2 = seg.header.ack;

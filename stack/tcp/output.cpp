@@ -210,9 +210,10 @@ void TcpLayer::send_challenge_ack(Instant now, TcpSocket* s) {
 }
 
 // The SYN-ACK of a listener whose SYN queue is full (syn_cookie.h): nothing is remembered, so it
-// is built from the SYN alone. Its options are the MSS the cookie carries, and no window scale
-// (the cookie cannot remember the peer's), so its window, never scaled in a SYN, is final.
-void TcpLayer::send_syn_ack_cookie(Instant now, const Segment& syn, SeqNum cookie, std::uint16_t mss,
+// is built from the SYN alone, with the options the caller chose: the MSS the cookie carries, and
+// window scale, SACK-Permitted and timestamps only if the cookie's timestamp can keep them. Its
+// window, never scaled in a SYN, is final.
+void TcpLayer::send_syn_ack_cookie(Instant now, const Segment& syn, SeqNum cookie, const TcpOptions& options_,
                                    std::uint16_t window) {
     TcpRepr repr;
     repr.src_port = syn.header.dst_port;
@@ -221,7 +222,7 @@ void TcpLayer::send_syn_ack_cookie(Instant now, const Segment& syn, SeqNum cooki
     repr.ack = syn.header.seq + 1;
     repr.flags = TcpFlags::kSyn | TcpFlags::kAck;
     repr.window = window;
-    repr.options.mss = mss;
+    repr.options = options_;
     Packet packet = pool_.allocate(TcpHeader::kMinHeaderLen + TcpOptions::kMaxLen);
     repr.emit(packet, syn.dst, syn.src);
     if (Tracer* t = config_.tracer) [[unlikely]] t->packet(now, TraceLayer::Tcp, TraceDir::Tx, packet.bytes());

@@ -15,8 +15,18 @@
 //
 // Checking reverses it: subtract H1 and the client ISN, read t from the top 8 bits, check it is
 // recent, subtract H2(tuple, t) from the low 24 bits, and what is left must be a valid index.
+//
+// With TCP timestamps (Linux's cookie_init_timestamp and cookie_timestamp_decode) the options the
+// sequence number has no room for travel in our SYN-ACK's TSval, which the client echoes in the
+// TSecr of its ACK: the low 6 bits of TSval hold the client's window scale (bits 0-3, 0xf for none)
+// and whether it permitted SACK (bit 4). The TSval is the clock with those bits replaced, moved back
+// 64 ms if that put it ahead of the clock. The connection then keeps window scaling, SACK and
+// timestamps; its timestamp clock's offset is a keyed hash of the 4-tuple (the random offset of
+// RFC 7323 5.4, but one the ACK can recompute). Without timestamps these options are lost, as on
+// Linux; ECN is lost either way (Linux keeps it in bit 5; this stack does not).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -81,6 +91,39 @@ inline std::optional<std::size_t> check(const SipKey& key, const Tuple& t, SeqNu
     const std::uint32_t index = ((rest & 0x00ffffff) - hash(key, t, count)) & 0x00ffffff;
     if (index >= kMssTable.size()) return std::nullopt;
     return index;
+}
+
+// The timestamp clock offset of a connection made from a cookie (another independent hash).
+inline constexpr std::uint32_t kTsOffsetCount = 0xfffffffe;
+inline std::uint32_t ts_offset(const SipKey& key, const Tuple& t) { return hash(key, t, kTsOffsetCount); }
+
+// The options the low bits of the SYN-ACK's TSval carry.
+inline constexpr std::uint32_t kTsOptionBits = 0x3f;
+inline constexpr std::uint32_t kTsWscaleNone = 0x0f;
+inline constexpr std::uint32_t kTsSack = 0x10;
+
+struct CookieOptions {
+    std::optional<std::uint8_t> wscale;  // the client's window scale, if its SYN offered one
+    bool sack = false;                   // its SYN carried SACK-Permitted (and we allow SACK)
+};
+
+// The TSval of the SYN-ACK: `ts_now` (our timestamp clock for this connection) carrying `options`.
+inline std::uint32_t encode_timestamp(std::uint32_t ts_now, const CookieOptions& options) {
+    const std::uint32_t bits =
+        (options.wscale ? std::min<std::uint32_t>(*options.wscale, 14) : kTsWscaleNone) | (options.sack ? kTsSack : 0);
+    std::uint32_t ts = (ts_now & ~kTsOptionBits) | bits;
+    if (static_cast<std::int32_t>(ts - ts_now) > 0) ts -= kTsOptionBits + 1;  // never ahead of the clock
+    return ts;
+}
+
+// The options an ACK's TSecr returns (every 6-bit value is one we may have sent: scales 0-14, or
+// 0xf for none).
+inline CookieOptions decode_timestamp(std::uint32_t tsecr) {
+    CookieOptions options;
+    const std::uint32_t wscale = tsecr & kTsWscaleNone;
+    if (wscale != kTsWscaleNone) options.wscale = static_cast<std::uint8_t>(wscale);
+    options.sack = (tsecr & kTsSack) != 0;
+    return options;
 }
 
 }  // namespace tcpip::syn_cookie

@@ -274,12 +274,8 @@ void TcpLayer::set_up_connection(TcpSocket* s) {
     s->rcv.buffer.reset(s->opts.rcvbuf);
     s->snd.buffer.reset(s->opts.sndbuf);
     s->rcv.assembler.clear();
-    s->rcv.wscale = 0;
     s->rcv.autotune = ReceiveAutotune{};
-    // The scale must let the largest window the buffer may ever offer be said: with auto-tuning,
-    // tcp_rmem_max's (Linux's tcp_select_initial_window does the same, hence its usual 7).
-    const std::size_t largest = autotuned(s) ? std::max(s->opts.rcvbuf, config_.tcp_rmem_max) : s->opts.rcvbuf;
-    while (s->rcv.wscale < 14 && (largest >> s->rcv.wscale) > 65535) ++s->rcv.wscale;
+    s->rcv.wscale = receive_wscale(s);
     s->mss = std::min<std::uint16_t>(our_mss(), 536);
     s->mss_limit = s->mss;
     s->pmtu_generation = 0;
@@ -292,6 +288,16 @@ void TcpLayer::set_up_connection(TcpSocket* s) {
     s->ts = TimestampState{};
     s->ts.offset = static_cast<std::uint32_t>(random_.next());  // RFC 7323 5.4: a random clock start
     s->ecn = TcpEcn{};
+}
+
+// The window scale we offer: it must let the largest window the buffer may ever offer be said:
+// with auto-tuning, tcp_rmem_max's (Linux's tcp_select_initial_window does the same, hence its
+// usual 7). A function of the socket's options alone, so a SYN cookie's ACK finds the same.
+std::uint8_t TcpLayer::receive_wscale(const TcpSocket* s) const {
+    const std::size_t largest = autotuned(s) ? std::max(s->opts.rcvbuf, config_.tcp_rmem_max) : s->opts.rcvbuf;
+    std::uint8_t scale = 0;
+    while (scale < 14 && (largest >> scale) > 65535) ++scale;
+    return scale;
 }
 
 // Gives back buffer storage that holds nothing (an idle connection keeps none). Out-of-order data

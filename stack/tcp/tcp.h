@@ -185,7 +185,7 @@ private:
     void add_sack_blocks(TcpSocket* s, TcpOptions& options, std::size_t length);
     void send_ack(Instant now, TcpSocket* s);
     void send_challenge_ack(Instant now, TcpSocket* s);
-    void send_syn_ack_cookie(Instant now, const Segment& syn, SeqNum cookie, std::uint16_t mss, std::uint16_t window);
+    void send_syn_ack_cookie(Instant now, const Segment& syn, SeqNum cookie, const TcpOptions& options, std::uint16_t window);
     void send_reset_for(Instant now, const Segment& seg);
     void send_reset(Instant now, TcpSocket* s);
     std::uint16_t window_to_advertise(TcpSocket* s);
@@ -230,6 +230,7 @@ private:
 
     // autotune.cpp (receive-buffer auto-tuning)
     bool autotuned(const TcpSocket* s) const;
+    std::uint8_t receive_wscale(const TcpSocket* s) const;
     void rcv_rtt_measure(Instant now, TcpSocket* s);
     void rcv_space_adjust(Instant now, TcpSocket* s);
     void snd_buffer_expand(TcpSocket* s);

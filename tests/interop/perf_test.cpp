@@ -155,6 +155,30 @@ TEST_F(PerfInterop, Iperf3ByteCountBothWays) {
     EXPECT_EQ(value_of(out, "received"), 10 * 1024 * 1024) << out;
 }
 
+// The one-thread server (apps/perf/poll_server.h, what tcpip-replay --app perf-server runs)
+// speaks the same protocol: both directions, a byte count exact, several streams, and a second
+// client after the first.
+TEST_F(PerfInterop, Iperf3AgainstTheOneThreadServer) {
+    start_server({"--one-thread"});
+    std::string out = iperf3_client("-n 20M");
+    ASSERT_EQ(value_of(out, "rc"), 0) << out;
+    ASSERT_NE(out.find("json=ok"), std::string::npos) << out;
+    const long long sent = value_of(out, "sent").value_or(0);
+    EXPECT_GE(sent, 20 * 1024 * 1024) << out;
+    EXPECT_EQ(value_of(out, "received"), sent) << out;  // it settles before counting, as the threaded one
+    out = iperf3_client("-n 10M -R -l 100000");
+    ASSERT_EQ(value_of(out, "rc"), 0) << out;
+    EXPECT_EQ(value_of(out, "sent"), 10 * 1024 * 1024) << out;
+    EXPECT_EQ(value_of(out, "received"), 10 * 1024 * 1024) << out;
+    out = iperf3_client("-t 1 -P 3");
+    ASSERT_EQ(value_of(out, "rc"), 0) << out;
+    ASSERT_NE(out.find("json=ok"), std::string::npos) << out;
+    EXPECT_EQ(value_of(out, "streams"), 3) << out;
+    EXPECT_GT(value_of(out, "received").value_or(0), 1'000'000) << out;
+    const std::string log = stop_server();
+    EXPECT_EQ(log.find("error"), std::string::npos) << log;
+}
+
 // ---- tcpip-perf -c against iperf3 -s ----
 
 class PerfClientInterop : public PerfInterop {

@@ -5,16 +5,22 @@
 #     segment and does not echo it);
 #   - one byte of a payload of ours changed (the echo the stack sends differs from the capture);
 #   - the wrong seed (IP IDs and the ISN secret differ);
+#   - for a capture with TCP timestamps, one TSval of ours moved by two ticks (the replay takes
+#     one tick as agreement, apps/replay/capture.h, but no more);
 # and a truncated file is refused with one line and exit 2.
 #
-#   modified_test.sh TCPIP_REPLAY CAPTURE SEED
+#   modified_test.sh TCPIP_REPLAY CAPTURE SEED [REPLAY OPTION...]   (--no-timestamps, --app perf-server;
+#                                                                   --app echo unless one is given)
 set -uo pipefail
 replay=$1 capture=$2 seed=$3
+shift 3
+options=("$@")
+[[ " ${options[*]} " == *" --app "* ]] || options=(--app echo "${options[@]}")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
-out=$("$replay" --app echo --no-timestamps --seed "$seed" "$capture") || fail "the capture as recorded does not replay: $out"
+out=$("$replay" "${options[@]}" --seed "$seed" "$capture") || fail "the capture as recorded does not replay: $out"
 echo "as recorded: $out"
 
 # change_payload FROM_US OUT: flips a byte in the middle of the first TCP payload that our stack
@@ -47,7 +53,7 @@ PY
 
 expect_difference() {
     local what=$1 file=$2 seed=$3
-    out=$("$replay" --app echo --no-timestamps --seed "$seed" "$file")
+    out=$("$replay" "${options[@]}" --seed "$seed" "$file")
     rc=$?
     [[ $rc -eq 1 ]] || fail "$what: exit $rc, expected 1: $out"
     grep -q "DIFFERENT" <<<"$out" || fail "$what: no DIFFERENT line: $out"
@@ -61,9 +67,45 @@ change_payload 1 "$work/ours.pcap" || fail "could not change the capture"
 expect_difference "a payload byte of ours changed" "$work/ours.pcap" "$seed"
 expect_difference "the wrong seed" "$capture" "$((seed + 1))"
 
+# move_tsval OUT: adds 2 to the TSval of the tenth timestamped segment of ours; exit 3 when the
+# capture has no TCP timestamps.
+move_tsval() {
+    /usr/bin/python3 - "$capture" "$1" <<'PY'
+import struct, sys
+data = bytearray(open(sys.argv[1], "rb").read())
+our_mac = bytes.fromhex("027463700002")
+at, seen = 24, 0
+while at < len(data):
+    incl = struct.unpack_from("<I", data, at + 8)[0]
+    frame = at + 16
+    if data[frame + 12:frame + 14] == b"\x08\x00" and data[frame + 23] == 6 and bytes(data[frame + 6:frame + 12]) == our_mac:
+        tcp = frame + 14 + (data[frame + 14] & 15) * 4
+        o, end = tcp + 20, tcp + (data[tcp + 12] >> 4) * 4
+        while o < end and data[o] != 0:
+            if data[o] == 1:
+                o += 1
+                continue
+            if data[o] == 8 and data[o + 1] == 10:
+                seen += 1
+                if seen == 10:
+                    struct.pack_into(">I", data, o + 2, (struct.unpack_from(">I", data, o + 2)[0] + 2) % 2**32)
+                    open(sys.argv[2], "wb").write(data)
+                    sys.exit(0)
+            o += max(data[o + 1], 2)
+    at = frame + incl
+sys.exit(3)
+PY
+}
+move_tsval "$work/tsval.pcap"
+case $? in
+    0) expect_difference "a TSval of ours two ticks later" "$work/tsval.pcap" "$seed" ;;
+    3) echo "no TCP timestamps in this capture: no TSval to move" ;;
+    *) fail "could not change the capture" ;;
+esac
+
 # Not a capture at all: one line and exit 2, not a crash.
 head -c 100 "$capture" > "$work/cut.pcap"
-out=$("$replay" --app echo --no-timestamps --seed "$seed" "$work/cut.pcap" 2>&1)
+out=$("$replay" "${options[@]}" --seed "$seed" "$work/cut.pcap" 2>&1)
 rc=$?
 [[ $rc -eq 2 && $(wc -l <<<"$out") -eq 1 && $out == *truncated* ]] || fail "a truncated capture: exit $rc: $out"
 echo "a truncated capture: $out"

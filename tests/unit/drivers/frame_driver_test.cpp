@@ -44,6 +44,39 @@ TEST(FrameDriver, DeadlinesRunAtTheirOwnInstants) {
     EXPECT_TRUE(r.driver.take_sent().empty());  // taken once
 }
 
+// With `when`, a deadline runs when the caller says (as late as a recorded stack ran it), never
+// before it: the first ARP retry leaves 300 ms late (the next is due a second after it). One put
+// after the instant advanced to stops the advance there, without running it: the next run() at
+// that instant does.
+TEST(FrameDriver, WhenRunsADeadlineLater) {
+    Rig r;
+    (void)r.stack.ipv4().send(r.clock.now(), kSilent, 17, r.stack.pool().allocate(8));
+    std::vector<Instant> asked;
+    r.driver.advance_to(Instant::from_micros(3'500'000), nullptr, [&](Instant deadline) {
+        asked.push_back(deadline);
+        return deadline + Duration::millis(300);
+    });
+    auto sent = r.driver.take_sent();
+    ASSERT_EQ(sent.size(), 2u);
+    EXPECT_EQ(sent[0].at, Instant::from_micros(1'000'000));  // sent at once, no deadline
+    EXPECT_EQ(sent[1].at, Instant::from_micros(2'300'000));  // due at 2 s, run 300 ms late
+    ASSERT_EQ(asked.size(), 2u);
+    EXPECT_EQ(asked[0], Instant::from_micros(2'000'000));
+    EXPECT_EQ(asked[1], Instant::from_micros(3'300'000));  // to run at 3.6 s: after 3.5, left
+    EXPECT_EQ(r.driver.now(), Instant::from_micros(3'500'000));
+    r.driver.run();
+    sent = r.driver.take_sent();
+    ASSERT_EQ(sent.size(), 1u);
+    EXPECT_EQ(sent[0].at, Instant::from_micros(3'500'000));
+    // Never earlier than the deadline: a `when` that says "before" is not obeyed.
+    Rig q;
+    (void)q.stack.ipv4().send(q.clock.now(), kSilent, 17, q.stack.pool().allocate(8));
+    q.driver.advance_to(Instant::from_micros(2'500'000), nullptr, [](Instant deadline) { return deadline - Duration::millis(500); });
+    const auto early = q.driver.take_sent();
+    ASSERT_EQ(early.size(), 2u);
+    EXPECT_EQ(early[1].at, Instant::from_micros(2'000'000));
+}
+
 // Time never goes back: advancing to an earlier instant runs the stack at now.
 TEST(FrameDriver, TimeOnlyMovesForward) {
     Rig r;

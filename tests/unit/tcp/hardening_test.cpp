@@ -130,6 +130,70 @@ TEST_F(TcpHardeningTest, SynCookieWhenTheSynQueueIsFull) {
     expect_sent(at(60), seg().psh().seq(us()).ack(peer(20)).data(ours(0, 100)));
 }
 
+// With timestamps the cookie keeps what its 32 bits cannot: the client's window scale and
+// SACK-Permitted ride in the low 6 bits of our SYN-ACK's TSval and come back in the TSecr of the
+// client's ACK (Linux's cookie_init_timestamp). The connection then scales windows, takes SACK
+// blocks and keeps timestamps on its own clock.
+TEST_F(TcpHardeningTest, SynCookieWithTimestampsKeepsWindowScaleAndSack) {
+    config.tcp_max_syn_backlog = 0;
+    listening();
+    peer_port = 40001;
+    send(at(0), seg().syn().seq(kPeerIss).window(65535).mss(kMss).wscale(5).sack_ok().ts(5000, 0));
+    // Our scale (7: auto-tuning may grow the buffer to 6 MiB) and SACK-Permitted, as without a cookie.
+    const Seg synack = expect_sent(at(0), seg().syn().anyseq().ack(peer()).window(65535).mss(kMss).wscale(7).sack_ok().ts_echo(5000));
+    our_iss = synack.seq_no;
+    EXPECT_EQ(tcp_stats().syn_cookies_sent, 1u);
+    const std::uint32_t our_tsval = synack.timestamps->first;
+    EXPECT_EQ(our_tsval & 0x3f, 5u | 0x10) << "window scale 5 and SACK in the low bits";
+
+    // The client's ACK echoes our TSval; its window is scaled by its 5.
+    send(at(10), seg().seq(peer()).ack(us()).window(1000).ts(5010, our_tsval));
+    EXPECT_EQ(tcp_stats().syn_cookies_ok, 1u);
+    auto accepted = tcp().accept(listener);
+    ASSERT_TRUE(accepted.has_value());
+    sock = *accepted;
+    const TcpInfo info = tcp().info(sock);
+    EXPECT_TRUE(info.sack);
+    EXPECT_TRUE(info.timestamps);
+    EXPECT_EQ(info.snd_wscale, 5);
+    EXPECT_EQ(info.rcv_wscale, 7);
+    EXPECT_EQ(info.snd_wnd, 1000u << 5);
+    EXPECT_EQ(info.mss, kMss - 12) << "timestamps take 12 bytes of each segment";
+    // Our clock goes on from the SYN-ACK's: TSval never runs backwards, and TS.Recent is the ACK's.
+    write(at(20), 100);
+    const Seg data = expect_sent(at(20), seg().psh().seq(us()).ack(peer()).data(ours(0, 100)).ts_echo(5010));
+    EXPECT_GE(static_cast<std::int32_t>(data.timestamps->first - our_tsval), 20);
+    // A SACK block from the client is taken (the scoreboard marks it): send more, acknowledge
+    // the second segment only.
+    write(at(30), static_cast<std::size_t>(kMss - 12));
+    take_sent(at(30));
+    send(at(40), seg().seq(peer()).ack(us()).window(1000).ts(5040, data.timestamps->first)
+                     .sack(us(100), us(100 + kMss - 12)));
+    EXPECT_EQ(tcp().info(sock).sacked, 1u);
+    take_sent(at(40));  // RACK may resend the first segment at once
+}
+
+// A client that offered neither window scale nor SACK gets neither: the bits say "no scale"
+// (0xf), and the connection runs unscaled with timestamps only.
+TEST_F(TcpHardeningTest, SynCookieWithTimestampsOnly) {
+    config.tcp_max_syn_backlog = 0;
+    listening();
+    peer_port = 40001;
+    send(at(0), seg().syn().seq(kPeerIss).window(65535).mss(kMss).ts(5000, 0));
+    const Seg synack = expect_sent(at(0), seg().syn().anyseq().ack(peer()).window(65535).mss(kMss).ts_echo(5000));
+    our_iss = synack.seq_no;
+    EXPECT_EQ(synack.timestamps->first & 0x3f, 0x0fu);
+    send(at(10), seg().seq(peer()).ack(us()).window(1000).ts(5010, synack.timestamps->first));
+    auto accepted = tcp().accept(listener);
+    ASSERT_TRUE(accepted.has_value());
+    const TcpInfo info = tcp().info(*accepted);
+    EXPECT_FALSE(info.sack);
+    EXPECT_TRUE(info.timestamps);
+    EXPECT_EQ(info.snd_wscale, 0);
+    EXPECT_EQ(info.rcv_wscale, 0);
+    EXPECT_EQ(info.snd_wnd, 1000u);
+}
+
 // The MSS a cookie can carry is one of four (536, 1300, 1440, 1460): the largest not above the
 // peer's.
 TEST_F(TcpHardeningTest, SynCookieKeepsTheMssItCan) {
