@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -399,6 +400,7 @@ std::string parse_faults(std::string_view spec, FaultSpec& out) {
 }
 
 NetDevice& DeviceChain::device() {
+    if (shards_) return shards_->device(0);
     if (pcap_) return *pcap_;
     if (segmenter_tx_) return *segmenter_tx_;
     if (faults_) return *faults_;
@@ -406,7 +408,36 @@ NetDevice& DeviceChain::device() {
 }
 
 DeviceChain::DeviceChain(const std::string& program, const CommonOptions& options) {
-    auto tap = TapDevice::open(options.tap, options.mac, TapOptions{.mtu = 1500, .offload = options.offload});
+    const TapOptions tap_options{.mtu = 1500, .offload = options.offload};
+    if (options.queues > 1) {
+        // A multiqueue TAP, one queue per shard (check_queues refused the single-device flags).
+        auto queues = TapDevice::open_queues(options.tap, options.mac, tap_options, options.queues);
+        if (!queues) {
+            std::cerr << program << ": " << queues.error().message() << "\n";
+            std::exit(1);
+        }
+        std::vector<NetDevice*> devices;
+        for (auto& queue : *queues) {
+            auto owned = std::make_unique<TapDevice>(std::move(queue));
+            devices.push_back(owned.get());
+            if (!tap_) {
+                tap_ = std::move(owned);
+            } else {
+                more_queues_.push_back(std::move(owned));
+            }
+        }
+        if (tap_->created()) std::cerr << created_tap_notice(program, tap_->name(), options.ip, options.gateway) << "\n";
+        shards_ = std::make_unique<ShardGroup>(
+            devices, PortRange{options.stack.ephemeral_port_first, options.stack.ephemeral_port_last});
+        return;
+    }
+    auto tap = TapDevice::open(options.tap, options.mac, tap_options);
+    if (!tap && tap.error().kind == TapErrorKind::NotATap) {
+        // Perhaps a multiqueue TAP (ip tuntap add ... multi_queue): then one queue of it, which
+        // the kernel gives every flow, as to a single-queue TAP.
+        auto one = TapDevice::open_queues(options.tap, options.mac, tap_options, 1);
+        if (one) tap = std::move(one->front());
+    }
     if (!tap) {
         std::cerr << program << ": " << tap.error().message() << "\n";
         std::exit(1);
@@ -526,9 +557,27 @@ RuntimeHost::RuntimeHost(const std::string& program, const CommonOptions& option
     tracing_.comment(devices_.pcap());
     StackConfig config = options.stack;
     config.tracer = tracing_.tracer();
-    runtime_ = std::make_unique<Runtime>(devices_.device(), InterfaceConfig{options.ip, options.gateway}, config, seed_);
-    Runtime::set_default(runtime_.get());
-    if (mode == StackThread::Caller) return;
+    ShardGroup* shards = devices_.shards();
+    const std::size_t count = shards ? shards->size() : 1;
+    const std::vector<int> cpus = usable_cpus();
+    for (std::size_t k = 0; k < count; ++k) {
+        StackConfig shard_config = config;
+        NetDevice* device = &devices_.device();
+        if (shards) {
+            // Shard k: its own queue, its own slice of the ephemeral ports, its own secrets.
+            const PortRange ports = shards->ports(k);
+            shard_config.ephemeral_port_first = ports.first;
+            shard_config.ephemeral_port_last = ports.last;
+            device = &shards->device(k);
+            cpus_.push_back(cpus.empty() ? static_cast<int>(k) : cpus[k % cpus.size()]);
+        }
+        const std::uint64_t seed = seed_ ^ (0x9e3779b97f4a7c15ull * k);
+        runtimes_.push_back(std::make_unique<Runtime>(*device, InterfaceConfig{options.ip, options.gateway}, shard_config, seed));
+    }
+    runtime_ = runtimes_.front().get();
+    Runtime::set_default(runtime_);
+    if (shards) register_shards();
+    if (mode == StackThread::Caller) return;  // each stack runs in the thread that polls its sockets
     // The stack's thread inherits this mask: with SIGINT and SIGTERM blocked there, the kernel
     // delivers them to the main thread, whose tcpip::poll the self-pipe wakes.
     sigset_t stop_signals, previous;
@@ -536,14 +585,47 @@ RuntimeHost::RuntimeHost(const std::string& program, const CommonOptions& option
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop_signals, &previous);
-    runtime_->start_thread();
+    // A new thread inherits its creator's CPU affinity too: each shard's stack thread is started
+    // while this thread is pinned to the shard's core, and the mask is put back afterwards.
+    cpu_set_t saved;
+    const bool have_saved = ::sched_getaffinity(0, sizeof saved, &saved) == 0;
+    for (std::size_t k = 0; k < runtimes_.size(); ++k) {
+        pin_to_shard(k);
+        runtimes_[k]->start_thread();
+    }
+    if (have_saved && shards) ::sched_setaffinity(0, sizeof saved, &saved);
     pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
 RuntimeHost::~RuntimeHost() {
-    if (Runtime::get_default() == runtime_.get()) Runtime::set_default(nullptr);
-    runtime_.reset();  // stops the stack's thread and closes every socket, before the device goes
+    unregister_shards();
+    if (Runtime::get_default() == runtime_) Runtime::set_default(nullptr);
+    // Stops the stacks' threads and closes every socket, before the devices go.
+    for (auto& runtime : runtimes_) runtime.reset();
     tracing_.flush();
+}
+
+void RuntimeHost::pin_to_shard(std::size_t k) const {
+    if (cpus_.empty()) return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpus_[k], &set);
+    ::sched_setaffinity(0, sizeof set, &set);  // 0: the calling thread
+}
+
+void RuntimeHost::print_shard_summary(std::ostream& os) {
+    if (runtimes_.size() < 2) return;
+    for (std::size_t k = 0; k < runtimes_.size(); ++k) {
+        runtimes_[k]->with_stack([&](Stack& stack) {
+            const ShardStats& shard = devices_.shards()->device(k).stats();
+            os << "shard " << k << ": cpu " << cpus_[k] << ", connections " << stack.stats().tcp.passive_opens
+               << ", active_opens " << stack.stats().tcp.active_opens << ", rx_frames " << devices_.queue(k).stats().rx_frames
+               << ", rx_bytes " << devices_.queue(k).stats().rx_bytes << ", tx_frames " << devices_.queue(k).stats().tx_frames
+               << ", forwarded_out " << shard.forwarded_out << ", forwarded_in " << shard.forwarded_in << ", arp_shared "
+               << shard.arp_shared << "\n";
+            return 0;
+        });
+    }
 }
 
 void RuntimeHost::stop_on_signals() {
@@ -561,6 +643,19 @@ int RuntimeHost::stop_fd() const { return g_stop_pipe[0]; }
 bool RuntimeHost::stop_requested() const { return g_stop_requested != 0; }
 
 void RuntimeHost::print_stats(std::ostream& os) {
+    if (runtimes_.size() > 1) {
+        for (std::size_t k = 0; k < runtimes_.size(); ++k) {
+            os << "shard " << k << " (cpu " << cpus_[k] << "):\n";
+            runtimes_[k]->with_stack([&](Stack& stack) {
+                stack.print_stats(os);
+                tcpip::print_stats(os, "tap", devices_.queue(k).stats());
+                tcpip::print_stats(os, "shard", devices_.shards()->device(k).stats());
+                return 0;
+            });
+        }
+        print_shard_summary(os);
+        return;
+    }
     runtime_->with_stack([&](Stack& stack) {
         stack.print_stats(os);
         tcpip::print_stats(os, "tap", devices_.tap().stats());
@@ -609,6 +704,58 @@ std::uint64_t raise_open_file_limit() {
         }
     }
     return limit.rlim_cur;
+}
+
+std::vector<int> usable_cpus() {
+    std::vector<int> cpus;
+    cpu_set_t set;
+    if (::sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
+    for (int c = 0; c < CPU_SETSIZE; ++c) {
+        if (CPU_ISSET(c, &set)) cpus.push_back(c);
+    }
+    return cpus;
+}
+
+std::string parse_queues(std::string_view text, std::size_t& queues) {
+    const long long cpus = std::max<long long>(1, static_cast<long long>(usable_cpus().size()));
+    long long n = 0;
+    if (auto e = parse_int(text, 1, cpus, n); !e.empty()) {
+        return e + " (one queue per CPU: this machine lets us run on " + std::to_string(cpus) + ")";
+    }
+    queues = static_cast<std::size_t>(n);
+    return "";
+}
+
+std::string check_queues(const CommonOptions& options) {
+    if (options.queues <= 1) return "";
+    if (options.pcap) return "--queues with --pcap: a capture needs one device (use --queues 1)";
+    if (options.faults) return "--queues with --faults or the path flags: the fault injector needs one device (use --queues 1)";
+    if (options.trace || options.trace_json) return "--queues with --trace: the tracer needs one stack (use --queues 1)";
+    return "";
+}
+
+namespace {
+// Which core each shard's sockets belong on: RuntimeHost registers its shards, pin_to_shard_of
+// looks a socket's runtime up. Written before any app thread starts, read-only afterwards.
+std::vector<std::pair<Runtime*, int>> g_shard_cpus;
+}  // namespace
+
+void RuntimeHost::register_shards() {
+    for (std::size_t k = 0; k < runtimes_.size(); ++k) g_shard_cpus.emplace_back(runtimes_[k].get(), cpus_[k]);
+}
+
+void RuntimeHost::unregister_shards() { g_shard_cpus.clear(); }
+
+void pin_to_shard_of(int fd) {
+    Runtime* owner = Runtime::owner(fd);
+    for (const auto& [runtime, cpu] : g_shard_cpus) {
+        if (runtime != owner) continue;
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(cpu, &set);
+        ::sched_setaffinity(0, sizeof set, &set);
+        return;
+    }
 }
 
 std::uint64_t random_seed() {

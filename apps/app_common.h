@@ -36,6 +36,9 @@
 //                       random one; printed on stderr either way (tcpip-nc and tcpip-perf -J: only
 //                       with --seed, a trace or a capture), so a run can be repeated
 //   --help              usage
+// Apps that serve on several cores (tcpip-perf -s, tcpip-httpd) add --queues N (parse_queues):
+// a multiqueue TAP with one Stack shard per queue, each on its own core (drivers/shard_device.h,
+// docs/layers/multiqueue.md); RuntimeHost builds the shards.
 // With --pcap FILE.pcapng the capture is pcapng, each frame commented with the stack's decision.
 // A bad flag or value prints one line to stderr and exits with status 2.
 //
@@ -65,6 +68,7 @@
 
 #include "drivers/fault_injector.h"
 #include "drivers/pcap_writer.h"
+#include "drivers/shard_device.h"
 #include "drivers/software_offload.h"
 #include "drivers/tap_device.h"
 #include "stack/core/clock.h"
@@ -125,7 +129,20 @@ struct CommonOptions {
     unsigned trace_layers = ~0u;            // bit 1 << TraceLayer for each layer shown
     std::optional<std::string> trace_json;  // --trace-json FILE
     std::optional<std::uint64_t> seed;      // --seed N
+    std::size_t queues = 1;                 // --queues N (apps that take it): TAP queues, one Stack shard each
 };
+
+// Parses --queues: 1 up to the CPUs this process may run on (usable_cpus()); returns an error
+// message or "".
+std::string parse_queues(std::string_view text, std::size_t& queues);
+// The CPUs this process may run on (its affinity mask, as nproc counts them), in order.
+std::vector<int> usable_cpus();
+// With --queues N > 1, the flags that need a single device (--pcap, --faults and the path flags,
+// --trace) are refused: returns an error message or "".
+std::string check_queues(const CommonOptions& options);
+// Pins the calling thread to the core of the shard that owns socket `fd` (a thread that serves
+// that socket: the stack's work for it runs there too). Nothing with one queue.
+void pin_to_shard_of(int fd);
 
 // A small argument parser: the shared flags, plus whatever the app adds.
 class Args {
@@ -186,6 +203,9 @@ class DeviceChain {
 public:
     DeviceChain(const std::string& program, const CommonOptions& options);
     NetDevice& device();
+    // With --queues N > 1: the shards' devices (queue k of the TAP under shard k), else null.
+    ShardGroup* shards() { return shards_.get(); }
+    const TapDevice& queue(std::size_t k) const { return k == 0 ? *tap_ : *more_queues_[k - 1]; }
     PcapWriter* pcap() { return pcap_.get(); }
     const TapDevice& tap() const { return *tap_; }
     const FaultInjector* faults() const { return faults_.get(); }
@@ -199,6 +219,8 @@ private:
     std::unique_ptr<FaultInjector> faults_;
     std::unique_ptr<SoftwareOffload> segmenter_tx_;
     std::unique_ptr<PcapWriter> pcap_;
+    std::vector<std::unique_ptr<TapDevice>> more_queues_;  // queues 1..N-1 (queue 0 is tap_)
+    std::unique_ptr<ShardGroup> shards_;
 };
 
 // What --trace, --trace-layers, --trace-json and a .pcapng capture ask for: a FrameTracer and its
@@ -271,6 +293,13 @@ public:
     RuntimeHost& operator=(const RuntimeHost&) = delete;
 
     Runtime& runtime() { return *runtime_; }
+    // The shards (--queues N): shard k's Runtime runs its stack on queue k of the TAP, its thread
+    // pinned to cpu(k). With one queue, shard 0 is runtime().
+    std::size_t shard_count() const { return runtimes_.size(); }
+    Runtime& shard(std::size_t k) { return *runtimes_[k]; }
+    int cpu(std::size_t k) const { return cpus_[k]; }
+    // Pins the calling thread to shard k's core (nothing with one queue).
+    void pin_to_shard(std::size_t k) const;
     // The seed the stack was built with (--seed, or a random one): apps seed their own choices from it.
     std::uint64_t seed() const { return seed_; }
 
@@ -283,14 +312,23 @@ public:
 
     // The stack's counters (as Stack::print_stats), the TAP driver's under "tap:", and with
     // faults the injector's under "faults_tx:" and "faults_rx:" (and the segmenters' under
-    // "segmenter_tx:" and "segmenter_rx:" when offloads are on).
+    // "segmenter_tx:" and "segmenter_rx:" when offloads are on). With shards, each shard's
+    // under "shard K (cpu C)", with its forwarding counters under "shard:".
     void print_stats(std::ostream& os);
+    // With shards: one line per shard, "shard K: cpu C, connections N, rx_frames N, ...", the
+    // connections each carried (the interop test and the benchmark read it). Nothing with one.
+    void print_shard_summary(std::ostream& os);
 
 private:
+    void register_shards();    // for pin_to_shard_of
+    void unregister_shards();
+
     Tracing tracing_;
     DeviceChain devices_;
     std::uint64_t seed_ = 0;
-    std::unique_ptr<Runtime> runtime_;
+    std::vector<std::unique_ptr<Runtime>> runtimes_;  // one per shard; runtimes_[0] is runtime_
+    std::vector<int> cpus_;                           // shard k runs on cpus_[k]
+    Runtime* runtime_ = nullptr;
 };
 
 // The line an app prints when --tap named no existing TAP and opening it created one: the new TAP

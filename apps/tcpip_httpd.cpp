@@ -1,6 +1,6 @@
 // tcpip-httpd: an HTTP/1.1 file server on our stack.
 //
-//   tcpip-httpd [--port 80] [--root DIR] [shared options]
+//   tcpip-httpd [--port 80] [--root DIR] [--queues N] [shared options]
 //
 // GET and HEAD of the files under --root; without --root, a built-in page about the stack. In
 // both modes /stats shows the stack's live counters and its TCP connections, like `ss -tan`, and
@@ -52,6 +52,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "apps/app_common.h"
@@ -71,6 +72,8 @@ int main(int argc, char** argv) {
                    "  --port N            TCP port (default 80)\n"
                    "  --root DIR          serve the files under DIR (default: a built-in page)\n"
                    "  --tcp-log-entries N events kept per TCP connection for /connections (default 1000; 0: off)\n"
+                   "  --queues N          a multiqueue TAP, one stack shard and one server per queue, each on its\n"
+                   "                      own core (1..CPUs, default 1); /stats then shows the shard that serves it\n"
                    "In both modes /stats shows the stack's counters and TCP connections, and /connections each\n"
                    "connection's timeline (live SVG at /connections/<id>, CSV at /connections/<id>.csv).\n");
     args.add_option({"--port", "-p"}, [&](std::string_view v) { return app::parse_int(v, 1, 65535, port); });
@@ -80,7 +83,11 @@ int main(int argc, char** argv) {
     });
     long long log_entries = 1000;
     args.add_option({"--tcp-log-entries"}, [&](std::string_view v) { return app::parse_int(v, 0, 10'000'000, log_entries); });
+    std::size_t queues = 1;
+    args.add_option({"--queues"}, [&](std::string_view v) { return app::parse_queues(v, queues); });
     app::CommonOptions options = args.parse(argc, argv);
+    options.queues = queues;
+    if (auto e = app::check_queues(options); !e.empty()) args.fail(e);
     options.stack.tcp_log_entries = static_cast<std::size_t>(log_entries);
 
     std::optional<http::DocumentRoot> root;
@@ -90,50 +97,87 @@ int main(int argc, char** argv) {
         root.emplace(std::move(*opened));
     }
 
-    app::RuntimeHost host("tcpip-httpd", options);
+    // Run to completion: each stack runs in its server's thread, inside tcpip::poll (as in
+    // tcpip-echo), so a request, the stack's work and the answer take no thread hand-off.
+    app::RuntimeHost host("tcpip-httpd", options, app::RuntimeHost::StackThread::Caller);
     host.stop_on_signals();
 
-    sockaddr_in at{};
-    at.sin_family = AF_INET;
-    at.sin_port = htons(static_cast<std::uint16_t>(port));
-    at.sin_addr.s_addr = htonl(INADDR_ANY);
-    const int listener = tcpip::socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    if (listener < 0 || tcpip::setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        tcpip::bind(listener, reinterpret_cast<const sockaddr*>(&at), sizeof at) != 0 ||
-        tcpip::listen(listener, 256) != 0) {
-        std::cerr << "tcpip-httpd: TCP port " << port << ": " << std::strerror(errno) << "\n";
-        return 1;
+    // One server per shard (--queues N), each a whole event loop with its own listener, in a
+    // thread pinned to its shard's core: the kernel gives each connection to one queue, and
+    // everything about it (the stack's work and ours) then stays on that core. Shared nothing;
+    // with one queue the server runs here, in the main thread.
+    std::vector<httpd::HttpdStats> shard_stats(host.shard_count());
+    std::vector<char> shard_ok(host.shard_count(), 1);
+    std::vector<int> listeners(host.shard_count(), -1);
+    for (std::size_t k = 0; k < host.shard_count(); ++k) {
+        sockaddr_in at{};
+        at.sin_family = AF_INET;
+        at.sin_port = htons(static_cast<std::uint16_t>(port));
+        at.sin_addr.s_addr = htonl(INADDR_ANY);
+        const int listener = host.shard(k).socket(AF_INET, SOCK_STREAM, 0);
+        int one = 1;
+        if (listener < 0 || tcpip::setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+            tcpip::bind(listener, reinterpret_cast<const sockaddr*>(&at), sizeof at) != 0 ||
+            tcpip::listen(listener, 256) != 0) {
+            std::cerr << "tcpip-httpd: TCP port " << port << ": " << std::strerror(errno) << "\n";
+            return 1;
+        }
+        httpd::set_nonblocking(listener);
+        listeners[k] = listener;
     }
-    httpd::set_nonblocking(listener);
 
     std::cout << "tcpip-httpd: ready on " << options.tap << ", http://" << options.ip.address.to_string() << ":" << port
-              << "/, serving " << (root ? root->path() : std::string("the built-in page")) << std::endl;
+              << "/, serving " << (root ? root->path() : std::string("the built-in page"));
+    if (host.shard_count() > 1) std::cout << ", " << host.shard_count() << " shards";
+    std::cout << std::endl;
 
-    httpd::Server server(httpd::ServerEnv{host.runtime(), [&](std::ostream& os) { host.print_stats(os); }},
-                         httpd::built_in_page(options.tap, options.ip.address, port), std::move(root));
-    // The loop: wait (at most a second, for the idle deadlines) and serve, until SIGINT or SIGTERM.
-    bool ok = true;
-    std::vector<pollfd> fds;
-    while (!host.stop_requested()) {
-        fds.clear();
-        fds.push_back({host.stop_fd(), POLLIN, 0});
-        server.poll_set(listener, fds);
-        const int n = tcpip::poll(fds.data(), fds.size(), server.wants_turn_now() ? 0 : 1000);
-        if (n < 0) {
-            if (errno == EINTR) continue;  // a signal: the loop condition decides
-            std::cerr << "tcpip-httpd: poll: " << std::strerror(errno) << "\n";
-            ok = false;
-            break;
+    auto serve_shard = [&](std::size_t k) {
+        std::optional<http::DocumentRoot> shard_root;
+        if (root) {
+            auto opened = http::DocumentRoot::open(root->path());  // a descriptor of its own per shard
+            if (opened) shard_root.emplace(std::move(*opened));
         }
-        if (fds[0].revents != 0) break;
-        server.serve(listener, fds.data() + 1);
+        httpd::Server server(httpd::ServerEnv{host.shard(k), [&](std::ostream& os) { host.print_stats(os); }},
+                             httpd::built_in_page(options.tap, options.ip.address, port), std::move(shard_root));
+        const int listener = listeners[k];
+        // The loop: wait (at most a second, for the idle deadlines) and serve, until SIGINT or SIGTERM.
+        std::vector<pollfd> fds;
+        while (!host.stop_requested()) {
+            fds.clear();
+            fds.push_back({host.stop_fd(), POLLIN, 0});
+            server.poll_set(listener, fds);
+            const int n = tcpip::poll(fds.data(), fds.size(), server.wants_turn_now() ? 0 : 1000);
+            if (n < 0) {
+                if (errno == EINTR) continue;  // a signal: the loop condition decides
+                std::cerr << "tcpip-httpd: poll: " << std::strerror(errno) << "\n";
+                shard_ok[k] = 0;
+                break;
+            }
+            if (fds[0].revents != 0) break;
+            server.serve(listener, fds.data() + 1);
+        }
+        server.close_all();
+        tcpip::close(listener);
+        shard_stats[k] = server.stats();
+    };
+    if (host.shard_count() == 1) {
+        serve_shard(0);
+    } else {
+        std::vector<std::thread> threads;
+        for (std::size_t k = 0; k < host.shard_count(); ++k) {
+            threads.emplace_back([&, k] {
+                host.pin_to_shard(k);
+                serve_shard(k);
+            });
+        }
+        for (auto& t : threads) t.join();
     }
-    server.close_all();
-    tcpip::close(listener);
 
     std::cout << "tcpip-httpd: stopping; statistics:\n";
     host.print_stats(std::cout);
-    print_stats(std::cout, "httpd", server.stats());
+    for (std::size_t k = 0; k < host.shard_count(); ++k) {
+        print_stats(std::cout, host.shard_count() > 1 ? "httpd shard " + std::to_string(k) : std::string("httpd"), shard_stats[k]);
+    }
+    const bool ok = std::all_of(shard_ok.begin(), shard_ok.end(), [](char c) { return c != 0; });
     return ok ? 0 : 1;
 }

@@ -319,6 +319,7 @@ struct Stream {
 };
 
 void send_loop(Stream& s, const char* block, std::size_t block_size, Budget* budget, const std::atomic<bool>& stop) {
+    app::pin_to_shard_of(s.fd);  // --queues: on the core of the shard that owns the connection
     std::size_t offset = 0, chunk = 0;
     while (!stop.load(std::memory_order_relaxed)) {
         if (offset == chunk) {  // the block is out: start the next one
@@ -339,6 +340,7 @@ void send_loop(Stream& s, const char* block, std::size_t block_size, Budget* bud
 }
 
 void receive_loop(Stream& s, const std::atomic<bool>& stop) {
+    app::pin_to_shard_of(s.fd);  // --queues: on the core of the shard that owns the connection
     while (!stop.load(std::memory_order_relaxed)) {
         const ssize_t n = tcpip::recv(s.fd, s.receive_buffer.data(), s.receive_buffer.size(), 0);
         if (n > 0) {
@@ -824,20 +826,25 @@ public:
     Server(const PerfOptions& options, app::RuntimeHost& host) : options_(options), host_(host) {}
 
     ~Server() {
-        if (listener_ >= 0) tcpip::close(listener_);
+        for (int fd : listeners_) tcpip::close(fd);
     }
 
+    // A listener on every shard (--queues N): the kernel sends each connection's SYN to one
+    // queue, and that shard's listener accepts it. One accept loop polls them all, since an
+    // iperf3 test's control and data connections may land on different shards.
     bool listen() {
-        listener_ = tcpip::socket(AF_INET, SOCK_STREAM, 0);
-        int one = 1;
-        sockaddr_in at = app::socket_address(Ipv4Address::any(), options_.port);
-        if (listener_ < 0 || tcpip::setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-            tcpip::bind(listener_, reinterpret_cast<const sockaddr*>(&at), sizeof at) != 0 ||
-            tcpip::listen(listener_, 128) != 0) {
-            std::cerr << "tcpip-perf: listen on port " << options_.port << ": " << std::strerror(errno) << "\n";
-            return false;
+        for (std::size_t k = 0; k < host_.shard_count(); ++k) {
+            const int fd = host_.shard(k).socket(AF_INET, SOCK_STREAM, 0);
+            int one = 1;
+            sockaddr_in at = app::socket_address(Ipv4Address::any(), options_.port);
+            if (fd < 0 || tcpip::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+                tcpip::bind(fd, reinterpret_cast<const sockaddr*>(&at), sizeof at) != 0 || tcpip::listen(fd, 128) != 0) {
+                std::cerr << "tcpip-perf: listen on port " << options_.port << ": " << std::strerror(errno) << "\n";
+                return false;
+            }
+            tcpip::fcntl(fd, F_SETFL, O_NONBLOCK);
+            listeners_.push_back(fd);
         }
-        tcpip::fcntl(listener_, F_SETFL, O_NONBLOCK);
         return true;
     }
 
@@ -870,17 +877,19 @@ private:
                 if (left.count() <= 0) return -1;
                 timeout_ms = static_cast<int>(left.count() + 1);
             }
-            pollfd fds[3] = {{listener_, POLLIN, 0}, {host_.stop_fd(), POLLIN, 0}, {also_watch, POLLIN, 0}};
-            const int n = tcpip::poll(fds, also_watch >= 0 ? 3 : 2, timeout_ms);
+            std::vector<pollfd> fds = {{host_.stop_fd(), POLLIN, 0}, {also_watch, POLLIN, 0}};
+            for (int listener : listeners_) fds.push_back({listener, POLLIN, 0});
+            const int n = tcpip::poll(fds.data(), fds.size(), timeout_ms);
             if (n < 0 && errno != EINTR) return -1;
             if (n <= 0) continue;
-            if (fds[1].revents != 0) return -1;
-            if (also_watch >= 0 && fds[2].revents != 0 && watched_ready) {
+            if (fds[0].revents != 0) return -1;
+            if (also_watch >= 0 && fds[1].revents != 0 && watched_ready) {
                 *watched_ready = true;
                 return -1;
             }
-            if (fds[0].revents != 0) {
-                const int fd = tcpip::accept(listener_, nullptr, nullptr);
+            for (std::size_t i = 2; i < fds.size(); ++i) {
+                if (fds[i].revents == 0) continue;
+                const int fd = tcpip::accept(fds[i].fd, nullptr, nullptr);
                 if (fd >= 0) return fd;
                 if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED) return -1;
             }
@@ -894,8 +903,8 @@ private:
     void fail(const std::string& what) const { std::cerr << "tcpip-perf: error - " << what << "\n"; }
 
     // Turns away a client that arrives while a test runs (iperf_accept does not read from it).
-    void deny_one() {
-        const int fd = tcpip::accept(listener_, nullptr, nullptr);
+    void deny_one(int listener) {
+        const int fd = tcpip::accept(listener, nullptr, nullptr);
         if (fd < 0) return;
         const std::uint8_t denied = iperf::state_byte(State::AccessDenied);
         tcpip::send(fd, &denied, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -1007,19 +1016,22 @@ private:
             if (auto r = test.next_report(); r && *r < wake) wake = *r;
             const int timeout_ms = static_cast<int>(std::max<long long>(
                 0, std::chrono::duration_cast<std::chrono::milliseconds>(wake - SteadyClock::now()).count() + 1));
-            pollfd fds[3] = {{control.fd(), POLLIN, 0}, {listener_, POLLIN, 0}, {host_.stop_fd(), POLLIN, 0}};
-            const int n = tcpip::poll(fds, 3, timeout_ms);
+            std::vector<pollfd> fds = {{control.fd(), POLLIN, 0}, {host_.stop_fd(), POLLIN, 0}};
+            for (int listener : listeners_) fds.push_back({listener, POLLIN, 0});
+            const int n = tcpip::poll(fds.data(), fds.size(), timeout_ms);
             if (n < 0 && errno != EINTR) {
                 session.fail("poll failed");
                 break;
             }
             test.maybe_report();
-            if (n > 0 && fds[2].revents != 0) {
+            if (n > 0 && fds[1].revents != 0) {
                 control.send_state(State::ServerTerminate);
                 session.fail("interrupted: SERVER_TERMINATE sent");
                 break;
             }
-            if (n > 0 && fds[1].revents != 0) deny_one();
+            for (std::size_t i = 2; n > 0 && i < fds.size(); ++i) {
+                if (fds[i].revents != 0) deny_one(fds[i].fd);
+            }
             if (n > 0 && fds[0].revents != 0) {
                 char buf[64];
                 const ssize_t got = tcpip::recv(control.fd(), buf, sizeof buf, MSG_DONTWAIT);
@@ -1082,7 +1094,7 @@ private:
 
     const PerfOptions& options_;
     app::RuntimeHost& host_;
-    int listener_ = -1;
+    std::vector<int> listeners_;  // one per shard
 };
 
 // ---- Client ----
@@ -1355,6 +1367,8 @@ int main(int argc, char** argv) {
                    "                      there too (apps/perf/poll_server.h): what tcpip-replay --app perf-server\n"
                    "                      replays; no interval reports, -J or --tcp-log\n"
                    "  --stats             print the stack's statistics at exit\n"
+                   "  --queues N          server: a multiqueue TAP, one stack shard per queue, each on its own core\n"
+                   "                      (1..CPUs, default 1); with --stats, one line per shard at the end\n"
                    "  --tcp-log FILE.csv  write the data connections' TCP event logs (cwnd, RTT, windows, segments,\n"
                    "                      retransmissions and their causes) to FILE.csv; scripts/plot_tcp.py draws it\n"
                    "  --tcp-log-entries N the most events kept per connection, the latest (default 200000)\n");
@@ -1376,6 +1390,8 @@ int main(int argc, char** argv) {
     args.add_flag({"-R", "--reverse"}, [&] { perf.test.reverse = true; });
     args.add_flag({"--stats"}, [&] { perf.print_stats = true; });
     args.add_flag({"--one-thread"}, [&] { perf.one_thread = true; });
+    std::size_t queues = 1;
+    args.add_option({"--queues"}, [&](std::string_view v) { return app::parse_queues(v, queues); });
     args.add_option({"--tcp-log"}, [&](std::string_view v) {
         std::ofstream probe{std::string(v), std::ios::app};  // fail now, not after the test
         if (!probe) return "cannot open '" + std::string(v) + "' for writing";
@@ -1436,6 +1452,9 @@ int main(int argc, char** argv) {
         perf.test.duration = 0;
     }
 
+    options.queues = queues;
+    if (queues > 1 && (!perf.server || perf.one_thread)) args.fail("--queues is for the server (-s), without --one-thread");
+    if (auto e = app::check_queues(options); !e.empty()) args.fail(e);
     if (perf.tcp_log) options.stack.tcp_log_entries = perf.tcp_log_entries;
     app::RuntimeHost host("tcpip-perf", options,
                           perf.one_thread ? app::RuntimeHost::StackThread::Caller : app::RuntimeHost::StackThread::OwnThread);

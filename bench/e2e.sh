@@ -476,6 +476,119 @@ for ((rep = 1; rep <= reps; rep++)); do
   per_txn_phase "$rep" stack
   per_txn_phase "$rep" kernel
 done
+# ---- 5. scale_2q: two queues against one (issue 15) ----
+# Our stack on a second, multiqueue TAP (tapmq in the TAP's namespace, the kernel at 10.97.0.1,
+# our stack at 10.97.0.2): tcpip-perf -s and tcpip-httpd with --queues 1 (pinned to cpu 0 with
+# taskset) and --queues 2 (one shard on each of cpus 0 and 1, pinned by the app), against the same
+# clients in the same repetition: iperf3 -c -P 4, and wrk with 8 keep-alive connections asking for
+# a 64-byte file. Beside them the kernel's own figure for the same clients across the veth pair,
+# its server pinned to cpu 0 and then to cpus 0-1: iperf3 -s (3.12: one thread, so only the
+# kernel's own work can use the second core), and nginx with 1 worker on cpu 0 / 2 workers, one on
+# each core. The clients are not pinned: they share both cores with the server (and with the
+# kernel's softirq work, which runs where the packets are sent). Rows: scale_tput_1q/_2q and
+# scale_rr8_1q/_2q (stack and kernel figures), and scale_2q / scale_2q_rr8, the 2-over-1 ratio of
+# each repetition (stack: two shards over one; kernel: two cores over one), whose target (>= 1.5)
+# applies to our stack's own ratio.
+scale_phase() {
+  ninja -C build-release apps/tcpip-httpd >/dev/null || fail "could not build apps/tcpip-httpd"
+  local httpd=build-release/apps/tcpip-httpd mq_ip=10.97.0.2
+  ip -n "$ns_t" tuntap add dev tapmq mode tap multi_queue
+  ip -n "$ns_t" addr add 10.97.0.1/24 dev tapmq
+  ip -n "$ns_t" link set tapmq up
+  local www=$raw_dir/scale-www
+  mkdir -p "$www"
+  printf '%063d\n' 0 >"$www/r.txt"
+  chmod -R a+rX "$www"
+  local nginx_dir=$raw_dir/scale-nginx
+  mkdir -p "$nginx_dir"
+
+  # wrk_rate NAME NAMESPACE URL: 8 connections, 2 client threads; sets $rate (requests/s).
+  wrk_rate() {
+    client "$2" wrk -t 2 -c 8 -d "${seconds}s" "$3" >"$raw_dir/$1.txt" 2>&1 || fail "wrk run $1 failed"
+    rate=$(awk '/^Requests\/sec:/ { print $2 }' "$raw_dir/$1.txt")
+    [[ -n $rate ]] || fail "wrk run $1 printed no Requests/sec (see $raw_dir/$1.txt)"
+    grep -q "Non-2xx" "$raw_dir/$1.txt" && fail "wrk run $1 got error responses (see $raw_dir/$1.txt)"
+    return 0
+  }
+  # nginx_conf WORKERS AFFINITY: a minimal nginx serving $www on 10.99.0.2:8080 in $nginx_dir.
+  nginx_conf() {
+    cat >"$nginx_dir/nginx-$1.conf" <<CONF
+user root;
+worker_processes $1;
+worker_cpu_affinity $2;
+pid $nginx_dir/nginx-$1.pid;
+error_log $nginx_dir/error-$1.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  server { listen $veth_server_ip:8080; root $www; }
+}
+CONF
+  }
+  nginx_conf 1 "01"
+  nginx_conf 2 "01 10"
+
+  local rep q pinned wrap tput1 tput2 rate1 rate2 kt1 kt2 kr1 kr2 shard_pid
+  for ((rep = 1; rep <= reps; rep++)); do
+    for q in 1 2; do
+      echo "e2e: [$rep/$reps] scale: our stack, $q queue(s)"
+      wrap=()
+      ((q == 1)) && wrap=(taskset -c 0)
+      start "$ns_t" "$raw_dir/scale-perf-${q}q-$rep.log" "Server listening" "${wrap[@]}" \
+        "$perf" -s --stats --queues "$q" --tap tapmq --ip "$mq_ip/24"
+      shard_pid=$pid
+      ip netns exec "$ns_t" ping -c 1 -W 1 "$mq_ip" >/dev/null 2>&1 || fail "our stack at $mq_ip does not answer ping"
+      iperf_run "scale_tput_${q}q-stack-$rep" "$ns_t" "$mq_ip" -P 4
+      record "scale_tput_${q}q" stack "$rep" "$gbits"
+      ((q == 1)) && tput1=$gbits || tput2=$gbits
+      stop "$shard_pid"
+      start "$ns_t" "$raw_dir/scale-httpd-${q}q-$rep.log" "ready" "${wrap[@]}" \
+        "$httpd" --queues "$q" --root "$www" --tap tapmq --ip "$mq_ip/24" --tcp-log-entries 0
+      shard_pid=$pid
+      ip netns exec "$ns_t" ping -c 1 -W 1 "$mq_ip" >/dev/null 2>&1 || fail "our stack at $mq_ip does not answer ping"
+      wrk_rate "scale_rr8_${q}q-stack-$rep" "$ns_t" "http://$mq_ip/r.txt"
+      record "scale_rr8_${q}q" stack "$rep" "$rate"
+      ((q == 1)) && rate1=$rate || rate2=$rate
+      stop "$shard_pid"
+    done
+    for q in 1 2; do
+      echo "e2e: [$rep/$reps] scale: the kernel, server on $q core(s)"
+      pinned=0
+      ((q == 2)) && pinned=0,1
+      start "$ns_b" "$raw_dir/scale-iperf3-${q}c-$rep.log" "Server listening" \
+        taskset -c "$pinned" iperf3 -s --forceflush -B "$veth_server_ip" -p 5301
+      shard_pid=$pid
+      iperf_run "scale_tput_${q}q-kernel-$rep" "$ns_a" "$veth_server_ip" -P 4 -p 5301
+      record "scale_tput_${q}q" kernel "$rep" "$gbits"
+      ((q == 1)) && kt1=$gbits || kt2=$gbits
+      stop "$shard_pid"
+      ip netns exec "$ns_b" nginx -p "$nginx_dir" -e "$nginx_dir/error-start.log" -c "$nginx_dir/nginx-$q.conf" -g 'daemon off;' \
+        >"$raw_dir/scale-nginx-${q}c-$rep.log" 2>&1 &
+      shard_pid=$!
+      started+=("$shard_pid")
+      local i
+      for ((i = 0; i < 50; i++)); do
+        ip netns exec "$ns_a" curl -sf -o /dev/null --max-time 1 "http://$veth_server_ip:8080/r.txt" && break
+        sleep 0.1
+      done
+      wrk_rate "scale_rr8_${q}q-kernel-$rep" "$ns_a" "http://$veth_server_ip:8080/r.txt"
+      record "scale_rr8_${q}q" kernel "$rep" "$rate"
+      ((q == 1)) && kr1=$rate || kr2=$rate
+      stop "$shard_pid"
+    done
+    record scale_2q stack "$rep" "$(awk -v a="$tput2" -v b="$tput1" 'BEGIN { printf "%.4f", a / b }')"
+    record scale_2q kernel "$rep" "$(awk -v a="$kt2" -v b="$kt1" 'BEGIN { printf "%.4f", a / b }')"
+    record scale_2q_rr8 stack "$rep" "$(awk -v a="$rate2" -v b="$rate1" 'BEGIN { printf "%.4f", a / b }')"
+    record scale_2q_rr8 kernel "$rep" "$(awk -v a="$kr2" -v b="$kr1" 'BEGIN { printf "%.4f", a / b }')"
+  done
+  ip -n "$ns_t" link del tapmq
+}
+if (($(nproc) >= 2)); then
+  scale_phase
+else
+  echo "e2e: scale_2q needs two CPUs; this machine has $(nproc): row left out" >&2
+fi
 
 # ---- results ----
 

@@ -133,6 +133,33 @@ Result<TapDevice, TapError> TapDevice::open(const std::string& name, MacAddress 
 
 Result<TapDevice, TapError> TapDevice::open(const std::string& name, MacAddress mac, const TapOptions& options,
                                             const char* clone_device) {
+    return open_one(name, mac, options, /*multi_queue=*/false, clone_device);
+}
+
+Result<std::vector<TapDevice>, TapError> TapDevice::open_queues(const std::string& name, MacAddress mac,
+                                                                const TapOptions& options, std::size_t queues,
+                                                                const char* clone_device) {
+    if (queues == 0 || queues > kMaxQueues) {
+        TapError e = classify_tap_error(EINVAL, name, "open " + std::to_string(queues) + " queues");
+        e.kind = TapErrorKind::Other;
+        return Unexpected(e);
+    }
+    // The first TUNSETIFF with IFF_MULTI_QUEUE creates the interface (or attaches to a persistent
+    // multiqueue one); each further one, on a new fd with the same name and flags, adds a queue
+    // (tun_attach). The name the kernel chose is used for the others, in case it was a pattern.
+    std::vector<TapDevice> devices;
+    devices.reserve(queues);
+    for (std::size_t q = 0; q < queues; ++q) {
+        auto device = open_one(q == 0 ? name : devices.front().name(), mac, options, /*multi_queue=*/true, clone_device);
+        if (!device) return Unexpected(device.error());
+        if (q > 0) device->created_ = devices.front().created();
+        devices.push_back(std::move(*device));
+    }
+    return devices;
+}
+
+Result<TapDevice, TapError> TapDevice::open_one(const std::string& name, MacAddress mac, const TapOptions& options,
+                                                bool multi_queue, const char* clone_device) {
     if (auto bad_name = check_interface_name(name)) return Unexpected(*bad_name);
 
     UniqueFd fd(::open(clone_device, O_RDWR | O_NONBLOCK | O_CLOEXEC));
@@ -141,6 +168,7 @@ Result<TapDevice, TapError> TapDevice::open(const std::string& name, MacAddress 
     ifreq ifr{};
     ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
     if (options.offload) ifr.ifr_flags |= IFF_VNET_HDR;
+    if (multi_queue) ifr.ifr_flags |= IFF_MULTI_QUEUE;
     std::memcpy(ifr.ifr_name, name.data(), name.size());  // NUL-terminated: ifr is zeroed, size < IFNAMSIZ
     if (::ioctl(fd.get(), TUNSETIFF, &ifr) < 0) {
         return Unexpected(classify_tap_error(errno, name, "ioctl(TUNSETIFF)"));

@@ -126,6 +126,17 @@ public:
     // The same, with offloads if options.offload.
     static Result<TapDevice, TapError> open(const std::string& name, MacAddress mac, const TapOptions& options,
                                             const char* clone_device = kCloneDevice);
+    // A multiqueue TAP (IFF_MULTI_QUEUE): `queues` file descriptors attached to the one interface
+    // `name`, each a queue of its own, returned in queue order (1 <= queues <= kMaxQueues). The
+    // kernel's tun driver hands each frame it sends out of the interface to one queue, chosen
+    // per flow (see docs/layers/multiqueue.md: tun_select_queue), and takes what any queue
+    // writes. Each TapDevice reads and writes its own queue only; they share the MAC `mac`. An
+    // existing TAP must have been made with multi_queue (ip tuntap add ... multi_queue), or
+    // TUNSETIFF says EINVAL (NotATap).
+    static constexpr std::size_t kMaxQueues = 256;  // MAX_TAP_QUEUES in drivers/net/tun.c
+    static Result<std::vector<TapDevice>, TapError> open_queues(const std::string& name, MacAddress mac,
+                                                                const TapOptions& options, std::size_t queues,
+                                                                const char* clone_device = kCloneDevice);
 
     TapDevice(TapDevice&&) noexcept = default;
     TapDevice& operator=(TapDevice&&) noexcept = default;
@@ -149,6 +160,8 @@ private:
     TapDevice(UniqueFd fd, std::string name, MacAddress mac, std::size_t mtu, bool offload, bool created)
         : fd_(std::move(fd)), name_(std::move(name)), mac_(mac), mtu_(mtu), offload_(offload), created_(created) {}
 
+    static Result<TapDevice, TapError> open_one(const std::string& name, MacAddress mac, const TapOptions& options,
+                                                bool multi_queue, const char* clone_device);
     std::size_t receive_with_header(PacketPool& pool, std::vector<Packet>& batch, std::size_t max);
     Result<void, DeviceError> transmit_with_header(const Packet& frame);
     Result<void, DeviceError> write_result(ssize_t n, std::size_t expected);

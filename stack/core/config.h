@@ -77,6 +77,14 @@ struct StackConfig {
     bool tcp_sack = true;                                   // offer and accept SACK, RFC 2018 (net.ipv4.tcp_sack=1)
     bool tcp_timestamps = true;                             // offer and accept timestamps, RFC 7323 (net.ipv4.tcp_timestamps=1)
 
+    // ---- Ports (RFC 6335 section 6, RFC 6056) ----
+    // The range TCP and UDP pick ephemeral (local) ports from for connect() and bind(port 0). The
+    // IANA dynamic range by default; a shard of a multiqueue stack (drivers/shard_device.h) gets a
+    // slice of its own, so two shards never pick the same port and a frame's destination port
+    // says which shard owns its connection.
+    std::uint16_t ephemeral_port_first = 49152;
+    std::uint16_t ephemeral_port_last = 65535;
+
     // ---- Packet buffers ----
     std::size_t rx_batch = 32;                              // frames read from the device per wake-up
 

@@ -183,10 +183,12 @@ Result<void, SocketError> TcpLayer::bind(TcpSocket* s, Ipv4Address address, std:
 
 Result<std::uint16_t, SocketError> TcpLayer::pick_ephemeral_port(Ipv4Address, std::uint16_t) {
     // RFC 6056 algorithm 1: a random starting point, then the first free port.
-    constexpr std::uint32_t range = kEphemeralLast - kEphemeralFirst + 1;
+    // The range is StackConfig's (the IANA dynamic ports unless a shard was given a slice).
+    const std::uint16_t first = config_.ephemeral_port_first;
+    const std::uint32_t range = static_cast<std::uint32_t>(config_.ephemeral_port_last - first) + 1;
     const std::uint32_t start = random_.below(range);
     for (std::uint32_t i = 0; i < range; ++i) {
-        auto port = static_cast<std::uint16_t>(kEphemeralFirst + (start + i) % range);
+        auto port = static_cast<std::uint16_t>(first + (start + i) % range);
         if (!bound_.contains(port)) return port;
     }
     return Unexpected(SocketError::AddressNotAvailable);

@@ -74,7 +74,7 @@ enum class Verdict { Continue, Drop, Gone };
 
 class TcpLayer final : public Ipv4ProtocolHandler {
 public:
-    static constexpr std::uint16_t kEphemeralFirst = 49152;
+    static constexpr std::uint16_t kEphemeralFirst = 49152;  // StackConfig::ephemeral_port_first's default
     static constexpr std::uint16_t kEphemeralLast = 65535;
 
     TcpLayer(Ipv4Layer& ip, TimerQueue& timers, PacketPool& pool, const StackConfig& config, TcpStats& stats,

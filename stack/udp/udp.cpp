@@ -61,10 +61,12 @@ bool UdpLayer::port_conflicts(const UdpSocket* socket, Ipv4Address address, std:
 Result<std::uint16_t, SocketError> UdpLayer::pick_ephemeral_port(Ipv4Address /*address*/) {
     // Start at a random point of the range and walk from there (RFC 6056 algorithm 1): the next
     // port is not predictable from the last one.
-    constexpr std::uint32_t range = kEphemeralLast - kEphemeralFirst + 1;
+    // The range is StackConfig's (the IANA dynamic ports unless a shard was given a slice).
+    const std::uint16_t first = config_.ephemeral_port_first;
+    const std::uint32_t range = static_cast<std::uint32_t>(config_.ephemeral_port_last - first) + 1;
     const std::uint32_t start = random_.below(range);
     for (std::uint32_t i = 0; i < range; ++i) {
-        auto port = static_cast<std::uint16_t>(kEphemeralFirst + (start + i) % range);
+        auto port = static_cast<std::uint16_t>(first + (start + i) % range);
         if (!by_port_.contains(port)) return port;  // ephemeral ports are never shared
     }
     return Unexpected(SocketError::AddressNotAvailable);  // as Linux: EADDRNOTAVAIL when exhausted

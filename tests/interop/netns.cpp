@@ -333,8 +333,10 @@ Result<std::unique_ptr<NetnsTap>, std::string> NetnsTap::create(NetnsTapOptions 
         if (!opened) return Unexpected("entering namespace " + name + ": " + opened.error());
         if (!*opened) return Unexpected("creating TAP inside " + name + ": " + opened->error().message());
         env->tap_.emplace(std::move(**opened));
-    } else if (auto err = step({"ip", "-n", name, "tuntap", "add", "dev", options.tap_name, "mode", "tap"})) {
-        return Unexpected(*err);
+    } else {
+        std::vector<std::string> add = {"ip", "-n", name, "tuntap", "add", "dev", options.tap_name, "mode", "tap"};
+        if (options.multi_queue) add.push_back("multi_queue");
+        if (auto err = step(add)) return Unexpected(*err);
     }
 
     const std::string cidr = env->kernel_address().to_string();

@@ -114,6 +114,9 @@ struct NetnsTapOptions {
     // false: make a persistent TAP (`ip tuntap add`) and leave it unopened, for a demo app started
     // inside the namespace to attach to; tap() must not be used then.
     bool attach = true;
+    // With attach = false: the TAP is made multiqueue (`ip tuntap add ... multi_queue`), for an app
+    // started with --queues N (drivers/shard_device.h).
+    bool multi_queue = false;
 };
 
 class NetnsTap {

@@ -477,6 +477,32 @@ TEST_F(UdpTest, EphemeralPortsAreInRangeDistinctAndNotSequential) {
     EXPECT_LT(in_sequence, ports.size() / 10) << "the next port is predictable from the last";
 }
 
+// A shard of a multiqueue stack (drivers/shard_device.h) is given a slice of the range: UDP and
+// TCP pick only from it, and say EADDRNOTAVAIL when it is used up.
+TEST_F(UdpTest, EphemeralPortsComeFromTheConfiguredSlice) {
+    config.ephemeral_port_first = 57344;
+    config.ephemeral_port_last = 57353;
+    std::set<std::uint16_t> udp_ports, tcp_ports;
+    for (int i = 0; i < 10; ++i) {
+        UdpSocket* socket = udp().open();
+        ASSERT_TRUE(udp().bind(socket, Ipv4Address::any(), 0).has_value());
+        udp_ports.insert(socket->local_port);
+        TcpSocket* stream = stack().tcp().open();
+        ASSERT_TRUE(stack().tcp().bind(stream, Ipv4Address::any(), 0).has_value());
+        tcp_ports.insert(stream->local_port);
+    }
+    EXPECT_EQ(udp_ports.size(), 10u);
+    EXPECT_EQ(*udp_ports.begin(), 57344);
+    EXPECT_EQ(*udp_ports.rbegin(), 57353);
+    EXPECT_EQ(tcp_ports, udp_ports);  // the same ten, each transport its own
+    auto full = udp().bind(udp().open(), Ipv4Address::any(), 0);
+    ASSERT_FALSE(full.has_value());
+    EXPECT_EQ(full.error(), SocketError::AddressNotAvailable);
+    auto tcp_full = stack().tcp().bind(stack().tcp().open(), Ipv4Address::any(), 0);
+    ASSERT_FALSE(tcp_full.has_value());
+    EXPECT_EQ(tcp_full.error(), SocketError::AddressNotAvailable);
+}
+
 TEST_F(UdpTest, PortInUseUnlessBothReuse) {
     UdpSocket* first = bound(Ipv4Address::any(), 7);
     UdpSocket* second = udp().open();
