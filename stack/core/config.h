@@ -75,6 +75,8 @@ struct StackConfig {
     std::size_t tcp_log_entries = 0;                        // per-connection event log (tcp_log.h): ring size, 0 = off
     bool tcp_sack = true;                                   // offer and accept SACK, RFC 2018 (net.ipv4.tcp_sack=1)
     bool tcp_timestamps = true;                             // offer and accept timestamps, RFC 7323 (net.ipv4.tcp_timestamps=1)
+    bool tcp_pacing = true;                                 // TCP internal pacing (Linux's tcp_internal_pacing without fq):
+                                                            // data leaves at 200 % (slow start) / 120 % of cwnd / SRTT
 
     // ---- Packet buffers ----
     std::size_t rx_batch = 32;                              // frames read from the device per wake-up

@@ -203,7 +203,7 @@ void TcpLayer::undo(TcpSocket* s) {
 }
 
 // RFC 6675 NextSeg rule 1 and SetPipe: while cwnd - pipe leaves room for the segment, the first
-// lost segment not yet retransmitted goes (as many MSS as the device may cut at once).
+// lost segment not yet retransmitted goes (as many MSS as one paced burst carries).
 void TcpLayer::retransmit_lost(Instant now, TcpSocket* s) {
     Scoreboard& sb = s->rec.scoreboard;
     for (int guard = 0; guard < 4096; ++guard) {
@@ -211,8 +211,9 @@ void TcpLayer::retransmit_lost(Instant now, TcpSocket* s) {
         if (e == nullptr) return;
         const std::uint32_t cwnd = s->snd.cc->cwnd(), pipe = sb.pipe();
         const std::uint32_t room = cwnd > pipe ? cwnd - pipe : 0;
-        const std::uint32_t len = std::min<std::uint32_t>({e->len(), static_cast<std::uint32_t>(send_limit(s)), room});
+        const std::uint32_t len = std::min<std::uint32_t>({e->len(), static_cast<std::uint32_t>(burst_limit(s)), room});
         if (len == 0 || len < std::min<std::uint32_t>(e->len(), s->mss)) return;
+        if (pacing_wait(now, s)) return;  // paced like new data (pacing.cpp)
         const std::uint32_t whole = len > s->mss && len < e->len() ? len - len % s->mss : len;
         retransmit_range(now, s, e->start, e->start + whole);
     }

@@ -99,6 +99,12 @@ std::string TcpLayer::check_invariants() const {
         if (!s.ecn.ok && (s.ecn.echo || s.ecn.send_cwr)) return broken("ECN echo or CWR on a connection without ECN");
         if (s.ecn.requested && s.state != TcpState::SynSent && s.state != TcpState::Closed) return broken("ECN still requested after the handshake");
         if (s.mss > s.mss_limit) return broken("MSS beyond what the handshake allowed");
+        // Pacing (pacing.cpp): no clock when it is off; an armed pacing timer is the clock's time.
+        if (!config_.tcp_pacing && (s.pace.next_ns != 0 || s.timers.pacing)) return broken("pacing state with pacing off");
+        if (s.timers.pacing && s.timers.pacing->total_micros() != (s.pace.next_ns + 999) / 1000) {
+            return broken("pacing timer not at the pacing clock's time");
+        }
+        if (s.pace.segments_out > 10) return broken("pacing's unpaced-segment count beyond 10");
         if (s.state == TcpState::Closed) continue;
         if (s.sack_ok && is_synchronized(s.state) && s.state != TcpState::TimeWait) {
             // The scoreboard (scoreboard.h) covers [SND.UNA, at most SND.MAX), its marks agree
@@ -287,6 +293,7 @@ void TcpLayer::set_up_connection(TcpSocket* s) {
     s->ts = TimestampState{};
     s->ts.offset = static_cast<std::uint32_t>(random_.next());  // RFC 7323 5.4: a random clock start
     s->ecn = TcpEcn{};
+    s->pace = TcpPacing{};
 }
 
 // Gives back buffer storage that holds nothing (an idle connection keeps none). Out-of-order data
@@ -553,6 +560,7 @@ TcpInfo TcpLayer::info(const TcpSocket* s) const {
     i.snd_wscale = s->snd.wscale;
     i.rcv_wscale = s->rcv.wscale;
     i.congestion = s->opts.congestion.value_or(config_.tcp_congestion);
+    i.pacing_rate = pacing_rate(s);
     return i;
 }
 
@@ -583,6 +591,7 @@ Verdict TcpLayer::enter_state(Instant now, TcpSocket* s, TcpState state) {
         s->timers.delayed_ack.reset();
         s->timers.rack.reset();
         s->timers.tlp.reset();
+        s->timers.pacing.reset();
         s->timers.time_wait = now + config_.tcp_time_wait;
         if (s->counted_orphan) {
             s->counted_orphan = false;
@@ -632,6 +641,7 @@ Verdict TcpLayer::fail(Instant now, TcpSocket* s, SocketError error) {
     s->timers.time_wait.reset();
     s->timers.rack.reset();
     s->timers.tlp.reset();
+    s->timers.pacing.reset();
     s->snd.buffer.reset(0);
     s->notify();
     return Verdict::Gone;
@@ -693,7 +703,7 @@ void TcpLayer::arm_timer(TcpSocket* s) {
     if (s->gone) return;
     std::optional<Instant> earliest;
     for (const auto& d : {s->timers.rto, s->timers.persist, s->timers.delayed_ack, s->timers.time_wait,
-                          s->timers.keepalive, s->timers.rack, s->timers.tlp}) {
+                          s->timers.keepalive, s->timers.rack, s->timers.tlp, s->timers.pacing}) {
         if (d && (!earliest || *d < *earliest)) earliest = d;
     }
     if (!earliest) return;  // a stale wake-up, if any, finds nothing due and does no harm
@@ -731,6 +741,11 @@ void TcpLayer::on_timer(Instant now, TcpSocket* s) {
     if (s->timers.tlp && now >= *s->timers.tlp) {
         s->timers.tlp.reset();
         on_tlp(now, s);
+    }
+    if (s->timers.pacing && now >= *s->timers.pacing) {
+        // The pacing clock lets the next burst go (pacing.cpp).
+        s->timers.pacing.reset();
+        output(now, s);
     }
     if (s->timers.rto && now >= *s->timers.rto) {
         s->timers.rto.reset();

@@ -11,6 +11,7 @@
 //                           out-of-order data, the peer's FIN, when to acknowledge (RFC 1122 4.2.3.2),
 //                           the SACK blocks we report (RFC 2018, RFC 2883)
 //   TimestampState   ts     RFC 7323 timestamps: our clock's offset, TS.Recent, Last.ACK.sent
+//   TcpPacing        pace   when the next burst of data may leave (pacing.cpp, Linux's internal pacing)
 //   TcpTimers        timers every timer as a deadline, and the retry counts that back them off
 //   ListenerQueues   queues a listener's SYN queue and accept queue (the listen backlog)
 //   TcpUserOptions   opts   what the application set with setsockopt()
@@ -149,6 +150,15 @@ struct TimestampState {
     SeqNum last_ack_sent;             // Last.ACK.sent: the ACK field of our latest segment
 };
 
+// Internal pacing (pacing.cpp), as Linux's tcp_internal_pacing: each data segment sent moves the
+// earliest departure of the next one later by its length over the pacing rate.
+// Invariant: off (zero) unless StackConfig::tcp_pacing; the pacing timer, when armed, is next_ns
+// rounded up to the microsecond.
+struct TcpPacing {
+    std::int64_t next_ns = 0;        // the next data burst leaves at or after this (ns on the stack's clock; Linux's tcp_wstamp_ns)
+    std::uint32_t segments_out = 0;  // data segments sent, retransmissions included (Linux's data_segs_out), counted to 10
+};
+
 // Receive-buffer auto-tuning (Linux's tcp_rcv_space_adjust, "dynamic right-sizing"): once per
 // round trip the receiver looks at how much the application read in it, and lets the buffer (and
 // so the window) grow to twice that, so the window keeps ahead of what the path delivers.
@@ -208,6 +218,7 @@ struct TcpTimers {
     std::optional<Instant> keepalive;    // RFC 1122 4.2.3.6
     std::optional<Instant> rack;         // RACK reordering timeout (RFC 8985 6.3)
     std::optional<Instant> tlp;          // tail loss probe timeout, PTO (RFC 8985 7.2)
+    std::optional<Instant> pacing;       // the pacing clock lets the next burst of data go (pacing.cpp)
     std::uint32_t retransmits = 0;       // consecutive RTO expiries without progress
     std::uint32_t probes = 0;            // zero-window probes sent without the window opening
     std::uint32_t keepalive_probes = 0;  // keepalive probes unanswered
@@ -265,6 +276,7 @@ public:
     ReceiveSequence rcv;
     TimestampState ts;
     TcpEcn ecn;
+    TcpPacing pace;
     TcpTimers timers;
     ListenerQueues queues;           // used by a listener only
     TcpUserOptions opts;

@@ -14,7 +14,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
-out=$("$replay" --app echo --no-timestamps --seed "$seed" "$capture") || fail "the capture as recorded does not replay: $out"
+out=$("$replay" --app echo --no-timestamps --no-pacing --seed "$seed" "$capture") || fail "the capture as recorded does not replay: $out"
 echo "as recorded: $out"
 
 # change_payload FROM_US OUT: flips a byte in the middle of the first TCP payload that our stack
@@ -47,7 +47,7 @@ PY
 
 expect_difference() {
     local what=$1 file=$2 seed=$3
-    out=$("$replay" --app echo --no-timestamps --seed "$seed" "$file")
+    out=$("$replay" --app echo --no-timestamps --no-pacing --seed "$seed" "$file")
     rc=$?
     [[ $rc -eq 1 ]] || fail "$what: exit $rc, expected 1: $out"
     grep -q "DIFFERENT" <<<"$out" || fail "$what: no DIFFERENT line: $out"
@@ -63,7 +63,7 @@ expect_difference "the wrong seed" "$capture" "$((seed + 1))"
 
 # Not a capture at all: one line and exit 2, not a crash.
 head -c 100 "$capture" > "$work/cut.pcap"
-out=$("$replay" --app echo --no-timestamps --seed "$seed" "$work/cut.pcap" 2>&1)
+out=$("$replay" --app echo --no-timestamps --no-pacing --seed "$seed" "$work/cut.pcap" 2>&1)
 rc=$?
 [[ $rc -eq 2 && $(wc -l <<<"$out") -eq 1 && $out == *truncated* ]] || fail "a truncated capture: exit $rc: $out"
 echo "a truncated capture: $out"

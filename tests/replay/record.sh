@@ -2,8 +2,10 @@
 # Records the captures that tests/replay replays, with the Linux kernel as the peer: the app in a
 # fresh network namespace, seeded (--seed), plain frames (--no-offload), without TCP timestamps
 # (--no-timestamps: a TSval is read off the recording host's clock, which the capture does not
-# hold, and the replay cannot yet shift it as it shifts the ISN), everything it sends and
-# receives written with --pcap. Run it again after a change that alters what the stack sends (the
+# hold, and the replay cannot yet shift it as it shifts the ISN), without pacing (--no-pacing: the
+# captures were made before the stack paced; paced departures follow the recording host's timer
+# wake-ups, which the replay's clock reproduces only as well as the capture's timestamps), everything
+# it sends and receives written with --pcap. Run it again after a change that alters what the stack sends (the
 # replay test then says which frame differs first); commit the new captures with the change.
 #
 #   tests/replay/record.sh [--build DIR] [NAME...]   (as root; DIR defaults to build; all captures
@@ -44,7 +46,7 @@ record() {
     ip -n "$ns" tuntap add dev tap0 mode tap
     ip -n "$ns" addr add 10.0.0.1/24 dev tap0
     ip -n "$ns" link set tap0 up
-    local args=(--tap tap0 --ip 10.0.0.2/24 --seed "$seed" --no-offload --no-timestamps --pcap "$here/$name.pcap")
+    local args=(--tap tap0 --ip 10.0.0.2/24 --seed "$seed" --no-offload --no-timestamps --no-pacing --pcap "$here/$name.pcap")
     [[ -n $faults ]] && args+=(--faults "$faults")
     ip netns exec "$ns" "$build/apps/tcpip-$app" "${args[@]}" >/dev/null 2>&1 &
     echo_pid=$!

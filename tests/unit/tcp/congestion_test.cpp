@@ -305,6 +305,7 @@ TEST(NewReno, CongestionAvoidanceGrowsOneSegmentPerRoundTrip) {
 // retransmission, one cumulative ACK. The congestion window (TCP_INFO) after each later round is
 // RFC 9438's: W_cubic(t), or the Reno-friendly W_est where that is larger (near the plateau).
 TEST_F(TcpTest, CubicWindowFollowsTheCurveOverAConnection) {
+    config.tcp_pacing = false;  // the segments' order and count, all at once (pacing spreads them: pacing_test.cpp)
     constexpr Duration kRtt = Duration::millis(250);
     constexpr int kLossRound = 3;
     established(Handshake().peer_wscale(7).rtt(250));

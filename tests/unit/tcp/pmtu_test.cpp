@@ -52,6 +52,7 @@ protected:
 };
 
 TEST_F(PmtuTest, FragmentationNeededLowersTheMssAndResendsWhatWasInFlight) {
+    config.tcp_pacing = false;  // the segments' order and count, all at once (pacing spreads them: pacing_test.cpp)
     established();
     const std::vector<Seg> sent = three_segments();
     // A router on the way has a 1000-byte link: it dropped the first segment (and the others).
@@ -108,6 +109,7 @@ TEST_F(PmtuTest, ForgedIcmpQuotingASequenceOutsideTheWindowIsIgnored) {
 // A path MTU is never raised by an ICMP, never lowered below 552 (Linux's min_pmtu), and a new
 // connection to that destination starts with it.
 TEST_F(PmtuTest, BoundsAndLaterConnections) {
+    config.tcp_pacing = false;  // the segments' order and count, all at once (pacing spreads them: pacing_test.cpp)
     established();
     const std::vector<Seg> sent = three_segments();
     send_frame(at(120), frag_needed(sent[0], 300));  // below the floor: 552
