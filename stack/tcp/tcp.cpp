@@ -118,6 +118,8 @@ std::string TcpLayer::check_invariants() const {
             if (s.rec.tlp_end && *s.rec.tlp_end > s.snd.max) return broken("tail loss probe beyond SND.MAX");
             if (s.rec.frto != 0 && !s.rec.rto_high) return broken("F-RTO on outside an RTO recovery");
         }
+        if (s.sack_ok && s.rec.reno_sacked != 0) return broken("duplicate ACKs counted as delivered with SACK on");
+        if (s.rec.reno_sacked > s.snd.in_flight()) return broken("duplicate ACKs count more than is in flight");
         if (!s.sack_ok && (!s.rec.scoreboard.empty() || s.rcv.sack_recent_count != 0 || s.rcv.dsack)) {
             return broken("SACK state on a connection without SACK");
         }
@@ -735,7 +737,11 @@ void TcpLayer::on_timer(Instant now, TcpSocket* s) {
         // RACK's reordering window has passed for a segment (RFC 8985 6.3): judge it again.
         s->timers.rack.reset();
         rack_detect_loss(now, s);
-        enter_recovery_if_lost(now, s);
+        if (enter_recovery_if_lost(now, s)) {
+            // No ACK to count: PRR lets one segment's worth go, as Linux's tcp_rack_reo_timeout.
+            const std::uint32_t pipe = s->rec.scoreboard.pipe();
+            s->snd.cc->on_recovery_ack(s->mss, pipe, pipe, false, false);
+        }
         output(now, s);
     }
     if (s->timers.tlp && now >= *s->timers.tlp) {
@@ -802,6 +808,7 @@ Verdict TcpLayer::on_rto(Instant now, TcpSocket* s) {
         // Go back to the first unacknowledged byte and send again as the (now one-segment)
         // congestion window allows; everything after it is presumed lost.
         s->snd.cc->on_rto(s->snd.in_flight());
+        s->rec.reno_sacked = 0;  // the duplicate ACKs' count starts again (Linux's tcp_reset_reno_sack)
         s->snd.nxt = s->snd.una;
         s->timers.rto.reset();
         output(now, s);

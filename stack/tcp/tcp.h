@@ -199,7 +199,9 @@ private:
     void rack_delivered(Instant now, TcpSocket* s, const Scoreboard::Entry& e, const Segment* seg);
     void rack_detect_loss(Instant now, TcpSocket* s);
     Duration rack_reo_wnd(const TcpSocket* s) const;
-    void enter_recovery_if_lost(Instant now, TcpSocket* s);
+    bool enter_recovery_if_lost(Instant now, TcpSocket* s);
+    void prr_ack(TcpSocket* s, SeqNum una_before, std::uint32_t sacked_before, Counter lost_before,
+                 std::uint32_t reno_delivered, bool reno_lost);
     void retransmit_lost(Instant now, TcpSocket* s);
     void retransmit_range(Instant now, TcpSocket* s, SeqNum from, SeqNum to);
     void arm_undo(TcpSocket* s);

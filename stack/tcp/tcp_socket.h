@@ -100,9 +100,11 @@ struct SendSequence {
 
 // Loss recovery when the peer SACKs (recovery.cpp): RFC 6675's scoreboard and pipe, RACK's
 // time-based loss detection and TLP's tail loss probes (RFC 8985), and the undo of a reduction
-// that answered spurious retransmissions (RFC 2883 section 4, RFC 3522). Unused without SACK.
+// that answered spurious retransmissions (RFC 2883 section 4, RFC 3522). Unused without SACK but
+// for reno_sacked, which only a connection without SACK uses.
 // Invariant: with SACK on a synchronized connection, scoreboard.begin() = SND.UNA and
-// scoreboard.end() <= SND.MAX; tlp_end, when set, <= SND.MAX.
+// scoreboard.end() <= SND.MAX; tlp_end, when set, <= SND.MAX; reno_sacked <= bytes in flight, and
+// 0 with SACK.
 struct LossRecovery {
     Scoreboard scoreboard;
 
@@ -139,6 +141,10 @@ struct LossRecovery {
     std::optional<SeqNum> first_rxt_seq;  // the first retransmission of the episode...
     std::uint32_t first_rxt_tsval = 0;    // ...and our TSval then (Eifel, RFC 3522)
     std::uint32_t prior_cwnd = 0, prior_ssthresh = 0;  // before the reduction
+
+    // Without SACK: one MSS per duplicate ACK since SND.UNA last moved, the data those ACKs say
+    // left the network (Linux's sacked_out for a peer without SACK). PRR's pipe and DeliveredData.
+    std::uint32_t reno_sacked = 0;
 };
 
 // RFC 7323 timestamps, when both SYNs carried the option (TcpSocket::ts_ok).

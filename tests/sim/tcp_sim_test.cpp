@@ -432,7 +432,9 @@ TEST(TcpSimulation, OffloadSendsLargeSegments) {
 // Pacing against a bottleneck with a short queue (bench/tcpip-relay's rate limiter holds 128 frames):
 // 200 Mbit/s each way, 20 ms one way, TSO on, so that without pacing each transmit may be a 64 KiB
 // burst of 44 frames arriving at the queue at once; 20 MB from A to B. Paced, the sender spreads
-// its window over the round trip and the queue overflows far less; every byte arrives either way.
+// its window over the round trip, the queue overflows less and the transfer ends sooner; every byte
+// arrives either way. (Without PRR the unpaced run dropped ten times as many frames; PRR's smoother
+// recovery closes part of that gap: 132 against 262 drops, 1.50 s against 2.12 s of virtual time.)
 TEST(TcpSimulation, PacingKeepsASmallBottleneckQueueFromOverflowing) {
     SimResult paced, unpaced;
     for (bool pacing : {true, false}) {
@@ -459,8 +461,8 @@ TEST(TcpSimulation, PacingKeepsASmallBottleneckQueueFromOverflowing) {
                 static_cast<unsigned long long>(unpaced.retransmits));
     EXPECT_GT(paced.pacing_waits, 0u);
     EXPECT_EQ(unpaced.pacing_waits, 0u);
-    EXPECT_LT(paced.queue_drops * 4, unpaced.queue_drops);
-    EXPECT_LE(paced.elapsed, unpaced.elapsed);
+    EXPECT_LT(paced.queue_drops * 3, unpaced.queue_drops * 2);  // a third fewer, at least
+    EXPECT_LT(paced.elapsed * 5, unpaced.elapsed * 4);          // a fifth sooner, at least
 }
 
 }  // namespace
