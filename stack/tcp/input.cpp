@@ -126,6 +126,7 @@ void TcpLayer::listen_input(Instant now, TcpSocket* listener, const Segment& seg
     child->snd.nxt = child->snd.iss;
     child->snd.max = child->snd.iss;
     child->snd.sml = child->snd.iss;
+    child->snd.cwnd_usage_seq = child->snd.iss;
     child->snd.wnd = seg.header.window;  // never scaled in a SYN (RFC 7323 2.2)
     child->snd.max_wnd = child->snd.wnd;
     child->snd.wl1 = seg.header.seq;
@@ -197,6 +198,7 @@ void TcpLayer::cookie_ack(Instant now, TcpSocket* listener, const Segment& seg) 
     child->snd.nxt = seg.header.ack;
     child->snd.max = seg.header.ack;
     child->snd.sml = seg.header.ack;
+    child->snd.cwnd_usage_seq = seg.header.ack;
     child->snd.wnd = seg.header.window;  // no window scaling on this connection
     child->snd.max_wnd = child->snd.wnd;
     child->snd.wl1 = seg.header.seq;

@@ -328,6 +328,20 @@ std::size_t TcpLayer::send_limit(const TcpSocket* s) const {
     return std::max<std::size_t>(room / s->mss, 1) * s->mss;
 }
 
+// Linux's tcp_cwnd_validate: after sending, whether the window left no room for another segment;
+// remembered until SND.UNA passes what was sent then (one round trip), so that a window filled at
+// any time in the round counts as used when its ACKs come (NewReno::on_ack grows only such a window).
+void TcpLayer::note_cwnd_usage(TcpSocket* s) {
+    SendSequence& snd = s->snd;
+    const std::uint32_t pipe = s->sack_ok ? s->rec.scoreboard.pipe() : static_cast<std::uint32_t>(snd.nxt - snd.una);
+    const bool limited = pipe + s->mss > snd.cc->cwnd();
+    if (limited || !(snd.una < snd.cwnd_usage_seq)) {
+        snd.cwnd_usage_seq = snd.nxt;
+        snd.cwnd_limited = limited;
+    }
+    snd.cc->on_cwnd_usage(snd.cwnd_limited);
+}
+
 void TcpLayer::output(Instant now, TcpSocket* s) {
     if (s->gone) return;
     const bool can_send_data = s->state == TcpState::Established || s->state == TcpState::CloseWait ||
@@ -436,6 +450,7 @@ void TcpLayer::output(Instant now, TcpSocket* s) {
             s->timers.persist = now + s->snd.rtt.rto();
             arm_timer(s);
         }
+        note_cwnd_usage(s);
         if (s->sack_ok) schedule_tlp(now, s);
     }
     if (s->rcv.ack_now && s->state != TcpState::Closed && s->state != TcpState::Listen && s->state != TcpState::SynSent) {

@@ -253,6 +253,7 @@ Result<void, SocketError> TcpLayer::connect(Instant now, TcpSocket* s, Ipv4Addre
     s->snd.nxt = s->snd.iss;
     s->snd.max = s->snd.iss;
     s->snd.sml = s->snd.iss;
+    s->snd.cwnd_usage_seq = s->snd.iss;
     set_up_connection(s);
     s->ecn.requested = config_.tcp_ecn == 1;  // ask for ECN in our SYN (RFC 3168 6.1.1)
     register_connection(s);

@@ -193,6 +193,7 @@ private:
     std::uint32_t receive_space(const TcpSocket* s) const;
     bool nagle_allows(const TcpSocket* s, std::size_t length, std::size_t unsent) const;
     void retransmit_first(Instant now, TcpSocket* s);
+    void note_cwnd_usage(TcpSocket* s);
 
     // recovery.cpp: SACK-based loss recovery (RFC 6675, RFC 8985 RACK-TLP), spurious-retransmission undo
     void sack_input(Instant now, TcpSocket* s, const Segment& seg);

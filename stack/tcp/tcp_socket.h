@@ -93,6 +93,11 @@ struct SendSequence {
     Instant last_send;                // last data segment sent (RFC 5681 4.1 idle restart)
 
     std::unique_ptr<CongestionControl> cc;  // the congestion window (set up with the connection)
+    // Was the congestion window the limit at some time in the last round trip (Linux's
+    // tcp_cwnd_validate)? A paced sender fills its window only near the end of a round, so the
+    // window's growth asks this, not only what is in flight when an ACK comes.
+    bool cwnd_limited = false;
+    SeqNum cwnd_usage_seq;            // ...the round ends when SND.UNA passes this
 
     // Bytes in flight: sent but not acknowledged (SYN and FIN count one each).
     std::uint32_t in_flight() const { return static_cast<std::uint32_t>(max - una); }

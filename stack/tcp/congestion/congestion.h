@@ -67,6 +67,11 @@ public:
                                  bool newly_lost) = 0;
     // `bytes` of data were sent (new or again) during a loss recovery: PRR's prr_out.
     virtual void on_recovery_sent(std::uint32_t bytes) = 0;
+    // Whether the window was the limit at some time in the last round trip (the sender's
+    // tcp_cwnd_validate): a window filled then counts as used by the ACKs that follow, even if a
+    // paced sender has not filled it again when they come. Algorithms that ignore it decide from
+    // what is in flight alone.
+    virtual void on_cwnd_usage(bool /*limited*/) {}
     // The connection's MSS changed (path MTU discovery lowered it): the algorithm counts segments
     // of the new size from now on; cwnd and ssthresh keep their bytes.
     virtual void set_mss(std::uint32_t mss) = 0;

@@ -45,7 +45,10 @@ bool NewReno::on_ack(Instant now, std::uint32_t acked, SeqNum snd_una, std::uint
     // since the window doubles each round trip (counted in segments, as Linux: a short segment
     // counts as one); beyond it, the flight must (about) fill it.
     const std::uint32_t segments_out = (in_flight + mss_ - 1) / mss_;
-    const bool cwnd_limited = cwnd_ < ssthresh_ ? cwnd_ < 2 * segments_out * mss_ : in_flight + 3 * mss_ >= cwnd_;
+    // As Linux's tcp_is_cwnd_limited, a window filled at some time in the last round trip counts too
+    // (on_cwnd_usage): a paced sender fills it only towards the end of each round.
+    const bool cwnd_limited = cwnd_limited_recently_ ||
+                              (cwnd_ < ssthresh_ ? cwnd_ < 2 * segments_out * mss_ : in_flight + 3 * mss_ >= cwnd_);
     if (!cwnd_limited) return false;
     if (cwnd_ < ssthresh_) {
         // SND.MAX before this ACK: SND.UNA then (snd_una - acked) plus what was in flight.

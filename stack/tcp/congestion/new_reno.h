@@ -36,6 +36,7 @@ public:
         if (in_recovery_) prr_out_ += bytes;
     }
     void set_mss(std::uint32_t mss) override { mss_ = mss; }
+    void on_cwnd_usage(bool limited) override { cwnd_limited_recently_ = limited; }
 
 protected:
     // Slow start (cwnd < ssthresh, not in recovery): `acked` new bytes; SND.UNA is now `snd_una`
@@ -66,6 +67,7 @@ private:
     // PRR (RFC 6937): cwnd when the recovery began (Linux's prior_cwnd, where RFC 6937 takes
     // RecoverFS), bytes delivered to the receiver and bytes sent since (prr_delivered, prr_out).
     std::uint32_t prior_cwnd_ = 0;
+    bool cwnd_limited_recently_ = false;  // on_cwnd_usage: the window was filled in the last round trip
     std::uint64_t prr_delivered_ = 0, prr_out_ = 0;
 };
 
