@@ -52,6 +52,8 @@ const char* kSharedUsage =
     "                      Linux with net.ipv4.tcp_sack=0 (default: on)\n"
     "  --no-timestamps     neither offer nor accept TCP timestamps (RFC 7323: RTTM, PAWS), as Linux\n"
     "                      with net.ipv4.tcp_timestamps=0 (default: on)\n"
+    "  --pacing            spread data over the round trip (TCP internal pacing, as Linux's with\n"
+    "                      fq); --no-pacing sends each window at once (default: off)\n"
     "  --ecn 0|1|2         TCP ECN, as Linux's tcp_ecn: 0 off, 1 ask for it and accept it, 2 accept\n"
     "                      it when the peer asks (default 2)\n"
     "  --trace             print every frame, one line per layer (sock, tcp, udp, icmp, ip, arp, eth)\n"
@@ -156,6 +158,10 @@ CommonOptions Args::parse(int argc, char** argv) {
             options.stack.tcp_sack = false;
         } else if (arg == "--no-timestamps") {
             options.stack.tcp_timestamps = false;
+        } else if (arg == "--pacing") {
+            options.stack.tcp_pacing = true;
+        } else if (arg == "--no-pacing") {
+            options.stack.tcp_pacing = false;
         } else if (arg == "--faults") {
             FaultSpec spec;
             if (auto error = parse_faults(value(), spec); !error.empty()) fail("--faults: " + error);

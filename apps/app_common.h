@@ -26,6 +26,7 @@
 //   --syn-backlog N     half-open connections per listener (StackConfig::tcp_max_syn_backlog)
 //   --no-sack           SACK off (StackConfig::tcp_sack), as Linux's net.ipv4.tcp_sack=0
 //   --no-timestamps     TCP timestamps off (StackConfig::tcp_timestamps), net.ipv4.tcp_timestamps=0
+//   --no-pacing         TCP pacing off (StackConfig::tcp_pacing): data leaves as the windows allow
 //   --ecn 0|1|2         TCP ECN with Linux's tcp_ecn meanings (StackConfig::tcp_ecn)
 //   --trace             every frame on stdout (stderr for tcpip-nc, whose stdout is data), one line
 //                       per layer with its decision (FrameTracer, stack/trace/frame_tracer.h);

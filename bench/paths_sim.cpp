@@ -2,8 +2,14 @@
 // virtual time over a 1 Gbit/s link with 200 ms of one-way delay, at 0 / 0.1 / 1 / 5 % loss, one
 // bulk TCP transfer per cell, its goodput set against the Mathis bound.
 //
-//   paths-sim [--quick] [--losses LIST] [--delay-ms MS] [--rate-mbit MBIT] [--seconds S]
-//             [--seed N] [--seeds N] [--json FILE]
+//   paths-sim [--quick] [--losses LIST] [--delay-ms MS] [--rate-mbit MBIT] [--queue FRAMES]
+//             [--seconds S] [--seed N] [--seeds N] [--pacing|--no-pacing] [--reno] [--json FILE]
+//
+// --queue sets the bottleneck's queue (frames; default 1000, netem's; bench/tcpip-relay's rate
+// limiter holds 128), --pacing / --no-pacing switch TCP pacing on or off (the stack's default: off)
+// and --reno selects NewReno on both
+// stacks, for before/after comparisons in one binary. The "queue drops" column counts the frames
+// the sender's bottleneck dropped because its queue was full (FaultStats::rate_limited).
 //
 // The link: a MemoryLink, and on each side a FaultInjector that applies the path in that side's
 // transmit direction (rate limit first, as a bottleneck serializes frames, then the propagation
@@ -56,6 +62,9 @@ struct SimConfig {
     std::vector<double> losses_pct = {0, 0.1, 1, 5};
     double delay_ms = 200;     // one way
     double rate_mbit = 1000;
+    std::size_t queue = 1000;  // frames the bottleneck holds
+    bool pacing = StackConfig{}.tcp_pacing;  // the stack's default (off)
+    bool reno = false;
     double seconds = 600;      // virtual, per run
     std::uint64_t seed = 1;
     int seeds = 3;             // runs per cell, each with its own seed; the goodputs are averaged
@@ -68,6 +77,7 @@ struct CellResult {
     double mathis_mbit = 0;  // 0: no bound (no loss)
     double ratio() const { return mathis_mbit > 0 ? goodput_mbit / mathis_mbit : 0; }
     std::uint64_t retransmits = 0, timeouts = 0;
+    std::uint64_t queue_drops = 0;  // the data direction's bottleneck: frames its full queue dropped
     std::uint16_t mss = 0;
     double wall_seconds = 0;
     std::uint64_t seed = 0;
@@ -82,8 +92,8 @@ public:
           faults_a_(link_.a(), FaultConfig::tx_only(path(config, loss_pct)), seed * 2 + 1),
           faults_b_(link_.b(), FaultConfig::tx_only(path(config, loss_pct)), seed * 2 + 2),
           offload_a_(faults_a_), offload_b_(faults_b_),
-          a_(offload_a_, InterfaceConfig{Ipv4Cidr{kIpA, 24}, std::nullopt}, StackConfig{}, seed * 7 + 3),
-          b_(offload_b_, InterfaceConfig{Ipv4Cidr{kIpB, 24}, std::nullopt}, StackConfig{}, seed * 7 + 4) {
+          a_(offload_a_, InterfaceConfig{Ipv4Cidr{kIpA, 24}, std::nullopt}, stack_config(config), seed * 7 + 3),
+          b_(offload_b_, InterfaceConfig{Ipv4Cidr{kIpB, 24}, std::nullopt}, stack_config(config), seed * 7 + 4) {
         a_.arp().add_static(kIpB, kMacB);
         b_.arp().add_static(kIpA, kMacA);
     }
@@ -150,17 +160,24 @@ public:
         if (p > 0) r.mathis_mbit = r.mss * 8.0 / (2 * config_.delay_ms / 1000) * std::sqrt(1.5) / std::sqrt(p) / 1e6;
         r.retransmits = a_.stats().tcp.retransmitted_segments;
         r.timeouts = a_.stats().tcp.timeouts;
+        r.queue_drops = faults_a_.tx_stats().rate_limited;
         r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
         return r;
     }
 
 private:
+    static StackConfig stack_config(const SimConfig& c) {
+        StackConfig s;
+        s.tcp_pacing = c.pacing;
+        if (c.reno) s.tcp_congestion = CongestionAlgorithm::NewReno;
+        return s;
+    }
     static LinkFaults path(const SimConfig& c, double loss_pct) {
         LinkFaults f;
         f.drop = loss_pct / 100;
         f.delay = Duration::micros(static_cast<std::int64_t>(c.delay_ms * 1000));
         f.rate_bytes_per_second = static_cast<std::uint64_t>(c.rate_mbit * 125'000);
-        f.queue_limit = 1000;
+        f.queue_limit = c.queue;
         return f;
     }
 
@@ -184,7 +201,8 @@ private:
 
 [[noreturn]] void usage_error(const std::string& message) {
     std::cerr << "paths-sim: " << message << " (usage: paths-sim [--quick] [--losses LIST] [--delay-ms MS] "
-              << "[--rate-mbit MBIT] [--seconds S] [--seed N] [--seeds N] [--json FILE])\n";
+              << "[--rate-mbit MBIT] [--queue FRAMES] [--seconds S] [--seed N] [--seeds N] [--pacing|--no-pacing] [--reno] "
+              << "[--json FILE])\n";
     std::exit(2);
 }
 
@@ -218,6 +236,14 @@ SimConfig parse(int argc, char** argv) {
             c.delay_ms = number(arg, value(), 0.001, 10'000);
         } else if (arg == "--rate-mbit") {
             c.rate_mbit = number(arg, value(), 0.001, 100'000);
+        } else if (arg == "--queue") {
+            c.queue = static_cast<std::size_t>(number(arg, value(), 1, 1'000'000));
+        } else if (arg == "--pacing") {
+            c.pacing = true;
+        } else if (arg == "--no-pacing") {
+            c.pacing = false;
+        } else if (arg == "--reno") {
+            c.reno = true;
         } else if (arg == "--seconds") {
             c.seconds = number(arg, value(), 1, 100'000);
         } else if (arg == "--seed") {
@@ -251,8 +277,8 @@ std::string json_number(double v, bool zero_is_null = false) {
 int main(int argc, char** argv) {
     const SimConfig config = parse(argc, argv);
     std::vector<CellResult> results;
-    std::printf("%6s %15s %14s %6s %11s %9s %7s\n", "loss %", "goodput Mbit/s", "Mathis Mbit/s", "ratio",
-                "retransmits", "timeouts", "wall s");
+    std::printf("%6s %15s %14s %6s %11s %9s %12s %7s\n", "loss %", "goodput Mbit/s", "Mathis Mbit/s", "ratio",
+                "retransmits", "timeouts", "queue drops", "wall s");
     bool failed = false;
     for (std::size_t i = 0; i < config.losses_pct.size(); ++i) {
         // The cell's runs, one seed each: goodputs averaged, counters summed.
@@ -275,6 +301,7 @@ int main(int argc, char** argv) {
             r.goodput_mbit += one.goodput_mbit / config.seeds;
             r.retransmits += one.retransmits;
             r.timeouts += one.timeouts;
+            r.queue_drops += one.queue_drops;
             r.wall_seconds += one.wall_seconds;
         }
         if (r.mss == 0) continue;
@@ -283,18 +310,20 @@ int main(int argc, char** argv) {
             std::snprintf(bound, sizeof bound, "%.4g", r.mathis_mbit);
             std::snprintf(ratio, sizeof ratio, "%.2f", r.ratio());
         }
-        std::printf("%6g %15.4g %14s %6s %11llu %9llu %7.2f\n", r.loss_pct, r.goodput_mbit, bound, ratio,
+        std::printf("%6g %15.4g %14s %6s %11llu %9llu %12llu %7.2f\n", r.loss_pct, r.goodput_mbit, bound, ratio,
                     static_cast<unsigned long long>(r.retransmits), static_cast<unsigned long long>(r.timeouts),
-                    r.wall_seconds);
+                    static_cast<unsigned long long>(r.queue_drops), r.wall_seconds);
         results.push_back(r);
     }
     const std::uint16_t mss = results.empty() ? 0 : results.front().mss;
-    std::printf("(%g Mbit/s, %g ms one way, RTT %g ms, MSS %u; per cell %d run(s) of %g s of virtual time, the "
-                "first tenth not counted, goodputs averaged)\n", config.rate_mbit, config.delay_ms,
-                2 * config.delay_ms, mss, config.seeds, config.seconds);
+    std::printf("(%g Mbit/s, queue %zu frames, %g ms one way, RTT %g ms, MSS %u, %s, pacing %s; per cell %d run(s) "
+                "of %g s of virtual time, the first tenth not counted, goodputs averaged, counters summed)\n",
+                config.rate_mbit, config.queue, config.delay_ms, 2 * config.delay_ms, mss,
+                config.reno ? "reno" : "cubic", config.pacing ? "on" : "off", config.seeds, config.seconds);
     if (!config.json.empty()) {
         std::ofstream out(config.json);
-        out << "{\"rate_mbit\": " << config.rate_mbit << ", \"delay_ms\": " << config.delay_ms
+        out << "{\"rate_mbit\": " << config.rate_mbit << ", \"queue_frames\": " << config.queue
+            << ", \"pacing\": " << (config.pacing ? "true" : "false") << ", \"delay_ms\": " << config.delay_ms
             << ", \"rtt_ms\": " << 2 * config.delay_ms << ", \"mss\": " << mss << ", \"seconds\": " << config.seconds
             << ", \"warmup_seconds\": " << config.seconds / 10 << ", \"seeds\": " << config.seeds
             << ", \"cells\": [";
@@ -303,7 +332,8 @@ int main(int argc, char** argv) {
             out << (i ? ", " : "") << "{\"loss_pct\": " << r.loss_pct << ", \"goodput_mbit\": "
                 << json_number(r.goodput_mbit) << ", \"mathis_mbit\": " << json_number(r.mathis_mbit, true)
                 << ", \"ratio_to_mathis\": " << json_number(r.ratio(), true) << ", \"retransmits\": " << r.retransmits
-                << ", \"timeouts\": " << r.timeouts << ", \"wall_seconds\": " << json_number(r.wall_seconds)
+                << ", \"timeouts\": " << r.timeouts << ", \"queue_drops\": " << r.queue_drops
+                << ", \"wall_seconds\": " << json_number(r.wall_seconds)
                 << ", \"seed\": " << r.seed << "}";
         }
         out << "]}\n";

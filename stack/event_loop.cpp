@@ -4,7 +4,10 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <ctime>
+#include <optional>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -46,18 +49,25 @@ void EventLoop::run(const std::function<void(Instant now)>& after_poll) {
             deadline = stack_.poll_at();
         }
 
-        // Sleep until the next deadline (rounded up to a whole millisecond, epoll's unit), or
-        // indefinitely when nothing is scheduled. A device without an fd is polled every 1 ms.
-        int timeout_ms = -1;
-        if (deadline) {
-            std::int64_t us = (*deadline - clock_.now()).total_micros();
-            timeout_ms = us <= 0 ? 0 : static_cast<int>(std::min<std::int64_t>((us + 999) / 1000, 60000));
-        }
-        if (!has_fd && (timeout_ms < 0 || timeout_ms > 1)) timeout_ms = 1;
+        // Sleep until the next deadline, to the microsecond (epoll_pwait2 takes a timespec: TCP's
+        // pacing timer is often well under a millisecond away, and epoll_wait's whole milliseconds
+        // would stretch each paced gap to one), or indefinitely when nothing is scheduled. A
+        // device without an fd is polled every 1 ms.
+        std::optional<std::int64_t> timeout_us;
+        if (deadline) timeout_us = std::clamp<std::int64_t>((*deadline - clock_.now()).total_micros(), 0, 60'000'000);
+        if (!has_fd && (!timeout_us || *timeout_us > 1000)) timeout_us = 1000;
         if (stop_.load(std::memory_order_relaxed)) break;
 
         epoll_event events[4];
-        int n = epoll_wait(epoll_fd_, events, 4, timeout_ms);
+        timespec timeout{};
+        if (timeout_us) {
+            timeout.tv_sec = static_cast<time_t>(*timeout_us / 1'000'000);
+            timeout.tv_nsec = static_cast<long>(*timeout_us % 1'000'000 * 1000);
+        }
+        int n = epoll_pwait2(epoll_fd_, events, 4, timeout_us ? &timeout : nullptr, nullptr);
+        if (n < 0 && errno == ENOSYS) {  // a kernel before 5.11: whole milliseconds, rounded up
+            n = epoll_wait(epoll_fd_, events, 4, timeout_us ? static_cast<int>((*timeout_us + 999) / 1000) : -1);
+        }
         for (int i = 0; i < n; ++i) {
             if (events[i].data.fd == wake_fd_) {
                 std::uint64_t count;

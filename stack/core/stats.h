@@ -134,6 +134,7 @@ struct TcpStats {
     Counter sndbuf_grown = 0;        // send buffers auto-tuning made larger (Linux's tcp_sndbuf_expand): room for 2 x cwnd
     Counter rcvbuf_grown = 0;        // receive buffers auto-tuning made larger (Linux's TCPRcvQDrop's cousin: tcp_rcv_space_adjust)
     Counter pmtu_mss_lowered = 0;    // connections whose MSS a fragmentation-needed ICMP lowered (RFC 1191), in-flight data resent
+    Counter pacing_waits = 0;        // times data was ready but held for the pacing timer (its departure time had not come)
 
     template <class F>
     void for_each(F&& f) const {
@@ -153,6 +154,7 @@ struct TcpStats {
         f("ecn_ce_received", ecn_ce_received);
         f("ecn_reductions", ecn_reductions); f("icmp_ignored", icmp_ignored); f("pmtu_mss_lowered", pmtu_mss_lowered);
         f("rcvbuf_grown", rcvbuf_grown); f("sndbuf_grown", sndbuf_grown);
+        f("pacing_waits", pacing_waits);
     }
 };
 

@@ -138,6 +138,7 @@ void TcpLayer::listen_input(Instant now, TcpSocket* listener, const Segment& seg
     child->snd.nxt = child->snd.iss;
     child->snd.max = child->snd.iss;
     child->snd.sml = child->snd.iss;
+    child->snd.cwnd_usage_seq = child->snd.iss;
     child->snd.wnd = seg.header.window;  // never scaled in a SYN (RFC 7323 2.2)
     child->snd.max_wnd = child->snd.wnd;
     child->snd.wl1 = seg.header.seq;
@@ -219,6 +220,7 @@ void TcpLayer::cookie_ack(Instant now, TcpSocket* listener, const Segment& seg) 
     child->snd.nxt = seg.header.ack;
     child->snd.max = seg.header.ack;
     child->snd.sml = seg.header.ack;
+    child->snd.cwnd_usage_seq = seg.header.ack;
     child->snd.wnd = std::uint32_t{seg.header.window} << child->snd.wscale;  // scaled: the ACK is no SYN
     child->snd.max_wnd = child->snd.wnd;
     child->snd.wl1 = seg.header.seq;
@@ -561,15 +563,23 @@ Verdict TcpLayer::process_ack(Instant now, TcpSocket* s, const Segment& seg) {
         return Verdict::Drop;
     }
 
+    // For PRR (prr_ack): what the scoreboard held before this ACK.
+    const std::uint32_t sacked_before = s->rec.scoreboard.sacked_bytes();
+    const Counter lost_before = stats_.rack_lost;
     if (ack < s->snd.una) {
         // An old duplicate: "it can be ignored" (RFC 9293); its SACK blocks still tell (Linux reads
         // them too: a D-SACK often comes on such an ACK).
-        if (s->sack_ok) sack_input(now, s, seg);
+        if (s->sack_ok) {
+            sack_input(now, s, seg);
+            prr_ack(s, s->snd.una, sacked_before, lost_before, 0, false);
+        }
         return Verdict::Continue;
     }
 
     const std::uint32_t in_flight_before = s->snd.in_flight();
     const SeqNum una_before = s->snd.una;
+    std::uint32_t reno_delivered = 0;  // without SACK: what this ACK delivered (RFC 6937 DeliveredData)
+    bool reno_lost = false;            // without SACK: it showed the next hole lost too (a partial ACK)
     if (s->snd.una < ack) {
         // New data acknowledged.
         std::uint32_t acked = static_cast<std::uint32_t>(ack - s->snd.una);
@@ -630,7 +640,16 @@ Verdict TcpLayer::process_ack(Instant now, TcpSocket* s, const Segment& seg) {
         if (s->snd.nxt < s->snd.una) s->snd.nxt = s->snd.una;
         s->timers.retransmits = 0;
         s->soft_error.reset();
+        if (!s->sack_ok) {
+            // As Linux's tcp_remove_reno_sacks: the duplicate ACKs counted part of this already; one
+            // MSS of it at least is new.
+            std::uint32_t& dup = s->rec.reno_sacked;
+            reno_delivered = acked > dup ? acked - dup : std::min<std::uint32_t>(acked, s->mss);
+            dup = acked >= dup + s->mss ? 0 : dup - (acked > s->mss ? acked - s->mss : 0);
+            dup = std::min(dup, s->snd.in_flight());
+        }
         const bool retransmit_hole = s->snd.cc->on_ack(now, acked, ack, in_flight_before);
+        reno_lost = retransmit_hole;
         snd_buffer_expand(s);  // the send buffer keeps ahead of the window (autotune.cpp)
         if (s->snd.una == s->snd.max) {
             s->timers.rto.reset();
@@ -669,7 +688,9 @@ Verdict TcpLayer::process_ack(Instant now, TcpSocket* s, const Segment& seg) {
     } else if (!s->sack_ok && seg.payload.empty() && !seg.header.flags.fin() && !seg.header.flags.syn() &&
                s->snd.una != s->snd.max && static_cast<std::uint32_t>(seg.header.window) << s->snd.wscale == s->snd.wnd) {
         // RFC 5681 section 2 "DUPLICATE ACKNOWLEDGMENT": no data, no SYN/FIN, same ACK, same
-        // window, with data outstanding.
+        // window, with data outstanding. It says a segment left the network.
+        s->rec.reno_sacked = std::min(s->rec.reno_sacked + s->mss, s->snd.in_flight());
+        reno_delivered = s->mss;
         if (s->snd.cc->on_dup_ack(s->snd.una, s->snd.max, s->snd.in_flight())) {
             ++stats_.fast_retransmits;
             if (s->log) tcp_log::cause(now, *s, TcpLogEvent::FastRetransmit);
@@ -684,6 +705,7 @@ Verdict TcpLayer::process_ack(Instant now, TcpSocket* s, const Segment& seg) {
     if (s->rec.frto != 0 && ack == una_before && s->snd.una != s->snd.max && seg.payload.empty()) frto_dupack(s);
     // With SACK, loss is found from the blocks and the clock (RACK), not by counting duplicates.
     if (s->sack_ok && is_synchronized(s->state)) sack_input(now, s, seg);
+    prr_ack(s, una_before, sacked_before, lost_before, reno_delivered, reno_lost);
 
     ecn_ack_arrived(s, seg);  // ECE: reduce the window, once per window of data (RFC 3168 6.1.2)
     update_window(s, seg);

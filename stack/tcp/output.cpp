@@ -163,7 +163,11 @@ void TcpLayer::transmit(Instant now, TcpSocket* s, SeqNum seq, std::size_t lengt
         s->snd.timed_seq = end;
         s->snd.timed_sent_at = now;
     }
-    if (length > 0) s->snd.last_send = now;
+    if (length > 0) {
+        s->snd.last_send = now;
+        pacing_sent(now, s, length);
+        if (s->snd.cc && s->snd.cc->in_recovery()) s->snd.cc->on_recovery_sent(static_cast<std::uint32_t>(length));  // PRR's prr_out
+    }
     // The scoreboard keeps every data or FIN transmission of a connection that SACKs: new ones as
     // entries, retransmissions as marks (and, for the undo, counted with the TSval of the first).
     if (record && s->sack_ok && !flags.syn() && end > seq && is_synchronized(s->state)) {
@@ -314,7 +318,7 @@ bool TcpLayer::nagle_allows(const TcpSocket* s, std::size_t length, std::size_t 
     return s->snd.fin_queued && length == unsent;
 }
 
-// The most data one transmit() may carry: one MSS, or, when the device does TCP segmentation
+// The most data one transmit() may carry (before pacing, see burst_limit()): one MSS, or, when the device does TCP segmentation
 // offload, as many whole MSS-sized segments as fit in one IPv4 datagram (the device cuts them
 // apart; Linux's own TSO does the same). Everything above TCP — windows, Nagle, SWS avoidance,
 // the congestion window — still counts bytes, so only the number of frames changes.
@@ -323,6 +327,20 @@ std::size_t TcpLayer::send_limit(const TcpSocket* s) const {
     if (!caps.tx_tcp_segmentation || !caps.tx_checksum_offload || s->mss == 0) return s->mss;
     const std::size_t room = Ipv4Layer::kMaxSegmentationPayload - TcpHeader::kMaxHeaderLen;
     return std::max<std::size_t>(room / s->mss, 1) * s->mss;
+}
+
+// Linux's tcp_cwnd_validate: after sending, whether the window left no room for another segment;
+// remembered until SND.UNA passes what was sent then (one round trip), so that a window filled at
+// any time in the round counts as used when its ACKs come (NewReno::on_ack grows only such a window).
+void TcpLayer::note_cwnd_usage(TcpSocket* s) {
+    SendSequence& snd = s->snd;
+    const std::uint32_t pipe = s->sack_ok ? s->rec.scoreboard.pipe() : static_cast<std::uint32_t>(snd.nxt - snd.una);
+    const bool limited = pipe + s->mss > snd.cc->cwnd();
+    if (limited || !(snd.una < snd.cwnd_usage_seq)) {
+        snd.cwnd_usage_seq = snd.nxt;
+        snd.cwnd_limited = limited;
+    }
+    snd.cc->on_cwnd_usage(snd.cwnd_limited);
 }
 
 void TcpLayer::output(Instant now, TcpSocket* s) {
@@ -339,6 +357,7 @@ void TcpLayer::output(Instant now, TcpSocket* s) {
         if (s->sack_ok && s->snd.nxt == s->snd.max && s->rec.frto == 0 && s->rec.scoreboard.lost_bytes() > 0) {
             retransmit_lost(now, s);
         }
+        const std::size_t burst = burst_limit(s);  // what one departure may carry (pacing.cpp)
         for (;;) {
             // Data already sent (between snd_una and snd_nxt), not counting our FIN.
             const SeqNum sent_up_to = seq_min(s->snd.nxt, s->snd.fin_sent ? s->snd.fin_seq : s->snd.nxt);
@@ -356,7 +375,7 @@ void TcpLayer::output(Instant now, TcpSocket* s) {
             usable = std::min(usable, cwnd > pipe ? cwnd - pipe : 0);
 
             if (unsent > 0) {
-                std::size_t length = std::min<std::size_t>({unsent, send_limit(s), usable});
+                std::size_t length = std::min<std::size_t>({unsent, burst, usable});
                 if (s->sack_ok && s->snd.nxt < s->snd.max) {
                     // Going back after a timeout: what the peer SACKed since is not sent again (as
                     // Linux's tcp_xmit_retransmit_queue); a segment stops where a SACKed range begins.
@@ -383,6 +402,9 @@ void TcpLayer::output(Instant now, TcpSocket* s) {
                 // segment sent into a small window and lost would never be sent again).
                 const bool resend = s->snd.nxt < s->snd.max;
                 if (!full && !all && !half_window && !resend) break;
+                // The segment may go: when the pacing clock says (pacing.cpp), else the pacing
+                // timer calls output() again.
+                if (pacing_wait(now, s)) break;
                 TcpFlags flags = TcpFlags::kAck;
                 if (length == unsent) flags = flags | TcpFlags::kPsh;
                 if (s->snd.nxt < s->snd.max) {
@@ -429,6 +451,7 @@ void TcpLayer::output(Instant now, TcpSocket* s) {
             s->timers.persist = now + s->snd.rtt.rto();
             arm_timer(s);
         }
+        note_cwnd_usage(s);
         if (s->sack_ok) schedule_tlp(now, s);
     }
     if (s->rcv.ack_now && s->state != TcpState::Closed && s->state != TcpState::Listen && s->state != TcpState::SynSent) {

@@ -46,6 +46,9 @@ bool TcpLayer::fit_mss_to_path(Instant now, TcpSocket* s) {
     const auto mss = static_cast<std::uint16_t>(std::min<std::size_t>(std::max<std::size_t>(fit, 64), s->mss_limit));
     const bool lowered = mss < s->mss;
     s->mss = mss;
+    // The congestion controller counts in segments of this size from now on (slow start's one MSS
+    // per ACK, NewReno's one MSS per window, CUBIC's segments), not in the handshake's.
+    if (s->snd.cc) s->snd.cc->set_mss(mss);
     return lowered;
 }
 

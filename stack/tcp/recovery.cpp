@@ -153,11 +153,11 @@ void TcpLayer::rack_detect_loss(Instant now, TcpSocket* s) {
 // RFC 6675 section 5 step (4), with loss found by RACK: the first loss of a window starts a fast
 // recovery (the congestion controller decides the window: on_loss); not after an RTO, whose own
 // recovery (go-back-N) is on until SND.UNA passes SND.MAX of that time.
-void TcpLayer::enter_recovery_if_lost(Instant now, TcpSocket* s) {
+bool TcpLayer::enter_recovery_if_lost(Instant now, TcpSocket* s) {
     LossRecovery& rec = s->rec;
-    if (rec.scoreboard.lost_bytes() == 0 || rec.rto_high || s->snd.cc->in_recovery()) return;
+    if (rec.scoreboard.lost_bytes() == 0 || rec.rto_high || s->snd.cc->in_recovery()) return false;
     const std::uint32_t prior_cwnd = s->snd.cc->cwnd(), prior_ssthresh = s->snd.cc->ssthresh();
-    if (!s->snd.cc->on_loss(s->snd.una, s->snd.max, s->snd.in_flight())) return;
+    if (!s->snd.cc->on_loss(s->snd.una, s->snd.max, s->snd.in_flight())) return false;
     ++stats_.sack_recoveries;
     ++stats_.fast_retransmits;
     if (s->log) tcp_log::cause(now, *s, TcpLogEvent::RackLoss);
@@ -175,6 +175,30 @@ void TcpLayer::enter_recovery_if_lost(Instant now, TcpSocket* s) {
             retransmit_range(now, s, e->start, e->start + std::min<std::uint32_t>(e->len(), s->mss));
         }
     }
+    return true;
+}
+
+// Proportional rate reduction (RFC 6937) after an ACK taken in during a loss recovery: what it
+// delivered (DeliveredData: SND.UNA's advance plus the change in SACKed bytes; without SACK, as
+// Linux, what the duplicate ACKs had not counted already), and the pipe after it. Not in the
+// recovery after an RTO (the window is one segment, slow start from there: Linux's CA_Loss).
+void TcpLayer::prr_ack(TcpSocket* s, SeqNum una_before, std::uint32_t sacked_before, Counter lost_before,
+                       std::uint32_t reno_delivered, bool reno_lost) {
+    CongestionControl& cc = *s->snd.cc;
+    if (!cc.in_recovery() || s->rec.rto_high) return;
+    const bool una_advanced = una_before < s->snd.una;
+    if (s->sack_ok) {
+        const Scoreboard& sb = s->rec.scoreboard;
+        const std::int64_t delivered = std::int64_t{static_cast<std::uint32_t>(s->snd.una - una_before)} +
+                                       std::int64_t{sb.sacked_bytes()} - std::int64_t{sacked_before};
+        const std::uint32_t pipe = sb.pipe();
+        cc.on_recovery_ack(static_cast<std::uint32_t>(std::max<std::int64_t>(delivered, 0)), pipe, pipe, una_advanced,
+                           stats_.rack_lost != lost_before);
+        return;
+    }
+    const auto flight = static_cast<std::uint32_t>(s->snd.nxt - s->snd.una);
+    const std::uint32_t pipe = flight - std::min(flight, s->rec.reno_sacked);
+    cc.on_recovery_ack(reno_delivered, pipe, flight, una_advanced, reno_lost);
 }
 
 // A new episode that may be undone: its retransmissions are counted from here.
@@ -203,7 +227,7 @@ void TcpLayer::undo(TcpSocket* s) {
 }
 
 // RFC 6675 NextSeg rule 1 and SetPipe: while cwnd - pipe leaves room for the segment, the first
-// lost segment not yet retransmitted goes (as many MSS as the device may cut at once).
+// lost segment not yet retransmitted goes (as many MSS as one paced burst carries).
 void TcpLayer::retransmit_lost(Instant now, TcpSocket* s) {
     Scoreboard& sb = s->rec.scoreboard;
     for (int guard = 0; guard < 4096; ++guard) {
@@ -211,8 +235,9 @@ void TcpLayer::retransmit_lost(Instant now, TcpSocket* s) {
         if (e == nullptr) return;
         const std::uint32_t cwnd = s->snd.cc->cwnd(), pipe = sb.pipe();
         const std::uint32_t room = cwnd > pipe ? cwnd - pipe : 0;
-        const std::uint32_t len = std::min<std::uint32_t>({e->len(), static_cast<std::uint32_t>(send_limit(s)), room});
+        const std::uint32_t len = std::min<std::uint32_t>({e->len(), static_cast<std::uint32_t>(burst_limit(s)), room});
         if (len == 0 || len < std::min<std::uint32_t>(e->len(), s->mss)) return;
+        if (pacing_wait(now, s)) return;  // paced like new data (pacing.cpp)
         const std::uint32_t whole = len > s->mss && len < e->len() ? len - len % s->mss : len;
         retransmit_range(now, s, e->start, e->start + whole);
     }

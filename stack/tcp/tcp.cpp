@@ -104,6 +104,12 @@ std::string TcpLayer::check_invariants() const {
         if (!s.ecn.ok && (s.ecn.echo || s.ecn.send_cwr)) return broken("ECN echo or CWR on a connection without ECN");
         if (s.ecn.requested && s.state != TcpState::SynSent && s.state != TcpState::Closed) return broken("ECN still requested after the handshake");
         if (s.mss > s.mss_limit) return broken("MSS beyond what the handshake allowed");
+        // Pacing (pacing.cpp): no clock when it is off; an armed pacing timer is the clock's time.
+        if (!config_.tcp_pacing && (s.pace.next_ns != 0 || s.timers.pacing)) return broken("pacing state with pacing off");
+        if (s.timers.pacing && s.timers.pacing->total_micros() != (s.pace.next_ns + 999) / 1000) {
+            return broken("pacing timer not at the pacing clock's time");
+        }
+        if (s.pace.segments_out > 10) return broken("pacing's unpaced-segment count beyond 10");
         if (s.state == TcpState::Closed) continue;
         if (s.sack_ok && is_synchronized(s.state) && s.state != TcpState::TimeWait) {
             // The scoreboard (scoreboard.h) covers [SND.UNA, at most SND.MAX), its marks agree
@@ -117,6 +123,8 @@ std::string TcpLayer::check_invariants() const {
             if (s.rec.tlp_end && *s.rec.tlp_end > s.snd.max) return broken("tail loss probe beyond SND.MAX");
             if (s.rec.frto != 0 && !s.rec.rto_high) return broken("F-RTO on outside an RTO recovery");
         }
+        if (s.sack_ok && s.rec.reno_sacked != 0) return broken("duplicate ACKs counted as delivered with SACK on");
+        if (s.rec.reno_sacked > s.snd.in_flight()) return broken("duplicate ACKs count more than is in flight");
         if (!s.sack_ok && (!s.rec.scoreboard.empty() || s.rcv.sack_recent_count != 0 || s.rcv.dsack)) {
             return broken("SACK state on a connection without SACK");
         }
@@ -252,6 +260,7 @@ Result<void, SocketError> TcpLayer::connect(Instant now, TcpSocket* s, Ipv4Addre
     s->snd.nxt = s->snd.iss;
     s->snd.max = s->snd.iss;
     s->snd.sml = s->snd.iss;
+    s->snd.cwnd_usage_seq = s->snd.iss;
     set_up_connection(s);
     s->ecn.requested = config_.tcp_ecn == 1;  // ask for ECN in our SYN (RFC 3168 6.1.1)
     register_connection(s);
@@ -290,6 +299,7 @@ void TcpLayer::set_up_connection(TcpSocket* s) {
     s->ts = TimestampState{};
     s->ts.offset = static_cast<std::uint32_t>(random_.next());  // RFC 7323 5.4: a random clock start
     s->ecn = TcpEcn{};
+    s->pace = TcpPacing{};
 }
 
 // The window scale we offer: it must let the largest window the buffer may ever offer be said:
@@ -566,6 +576,7 @@ TcpInfo TcpLayer::info(const TcpSocket* s) const {
     i.snd_wscale = s->snd.wscale;
     i.rcv_wscale = s->rcv.wscale;
     i.congestion = s->opts.congestion.value_or(config_.tcp_congestion);
+    i.pacing_rate = pacing_rate(s);
     return i;
 }
 
@@ -596,6 +607,7 @@ Verdict TcpLayer::enter_state(Instant now, TcpSocket* s, TcpState state) {
         s->timers.delayed_ack.reset();
         s->timers.rack.reset();
         s->timers.tlp.reset();
+        s->timers.pacing.reset();
         s->timers.time_wait = now + config_.tcp_time_wait;
         if (s->counted_orphan) {
             s->counted_orphan = false;
@@ -645,6 +657,7 @@ Verdict TcpLayer::fail(Instant now, TcpSocket* s, SocketError error) {
     s->timers.time_wait.reset();
     s->timers.rack.reset();
     s->timers.tlp.reset();
+    s->timers.pacing.reset();
     s->snd.buffer.reset(0);
     s->notify();
     return Verdict::Gone;
@@ -706,7 +719,7 @@ void TcpLayer::arm_timer(TcpSocket* s) {
     if (s->gone) return;
     std::optional<Instant> earliest;
     for (const auto& d : {s->timers.rto, s->timers.persist, s->timers.delayed_ack, s->timers.time_wait,
-                          s->timers.keepalive, s->timers.rack, s->timers.tlp}) {
+                          s->timers.keepalive, s->timers.rack, s->timers.tlp, s->timers.pacing}) {
         if (d && (!earliest || *d < *earliest)) earliest = d;
     }
     if (!earliest) return;  // a stale wake-up, if any, finds nothing due and does no harm
@@ -737,12 +750,21 @@ void TcpLayer::on_timer(Instant now, TcpSocket* s) {
         // RACK's reordering window has passed for a segment (RFC 8985 6.3): judge it again.
         s->timers.rack.reset();
         rack_detect_loss(now, s);
-        enter_recovery_if_lost(now, s);
+        if (enter_recovery_if_lost(now, s)) {
+            // No ACK to count: PRR lets one segment's worth go, as Linux's tcp_rack_reo_timeout.
+            const std::uint32_t pipe = s->rec.scoreboard.pipe();
+            s->snd.cc->on_recovery_ack(s->mss, pipe, pipe, false, false);
+        }
         output(now, s);
     }
     if (s->timers.tlp && now >= *s->timers.tlp) {
         s->timers.tlp.reset();
         on_tlp(now, s);
+    }
+    if (s->timers.pacing && now >= *s->timers.pacing) {
+        // The pacing clock lets the next burst go (pacing.cpp).
+        s->timers.pacing.reset();
+        output(now, s);
     }
     if (s->timers.rto && now >= *s->timers.rto) {
         s->timers.rto.reset();
@@ -799,6 +821,7 @@ Verdict TcpLayer::on_rto(Instant now, TcpSocket* s) {
         // Go back to the first unacknowledged byte and send again as the (now one-segment)
         // congestion window allows; everything after it is presumed lost.
         s->snd.cc->on_rto(s->snd.in_flight());
+        s->rec.reno_sacked = 0;  // the duplicate ACKs' count starts again (Linux's tcp_reset_reno_sack)
         s->snd.nxt = s->snd.una;
         s->timers.rto.reset();
         output(now, s);

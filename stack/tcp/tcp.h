@@ -14,6 +14,7 @@
 //   rtt.h             the retransmission timeout (RFC 6298)
 //   scoreboard.h      with SACK, what the sender knows of each segment in flight (RFC 6675)
 //   recovery.cpp      loss recovery with SACK: RACK-TLP (RFC 8985), RFC 6675, undo (RFC 2883, 3522)
+//   pacing.cpp        data spread over the round trip (Linux's internal pacing)
 //   congestion/       congestion control algorithms behind one interface
 //
 // All timers are deadlines in each socket; the layer keeps one TimerQueue entry per socket, for
@@ -65,6 +66,7 @@ struct TcpInfo {
     std::uint32_t snd_wnd = 0, rcv_wnd = 0;
     std::uint8_t snd_wscale = 0, rcv_wscale = 0;
     CongestionAlgorithm congestion = CongestionAlgorithm::Cubic;
+    std::uint64_t pacing_rate = 0;             // bytes per second (tcpi_pacing_rate); 0: not paced
 };
 
 // What one step of segment or timer processing decided about the connection: go on with the next
@@ -193,13 +195,16 @@ private:
     std::uint32_t receive_space(const TcpSocket* s) const;
     bool nagle_allows(const TcpSocket* s, std::size_t length, std::size_t unsent) const;
     void retransmit_first(Instant now, TcpSocket* s);
+    void note_cwnd_usage(TcpSocket* s);
 
     // recovery.cpp: SACK-based loss recovery (RFC 6675, RFC 8985 RACK-TLP), spurious-retransmission undo
     void sack_input(Instant now, TcpSocket* s, const Segment& seg);
     void rack_delivered(Instant now, TcpSocket* s, const Scoreboard::Entry& e, const Segment* seg);
     void rack_detect_loss(Instant now, TcpSocket* s);
     Duration rack_reo_wnd(const TcpSocket* s) const;
-    void enter_recovery_if_lost(Instant now, TcpSocket* s);
+    bool enter_recovery_if_lost(Instant now, TcpSocket* s);
+    void prr_ack(TcpSocket* s, SeqNum una_before, std::uint32_t sacked_before, Counter lost_before,
+                 std::uint32_t reno_delivered, bool reno_lost);
     void retransmit_lost(Instant now, TcpSocket* s);
     void retransmit_range(Instant now, TcpSocket* s, SeqNum from, SeqNum to);
     void arm_undo(TcpSocket* s);
@@ -228,6 +233,17 @@ private:
     // pmtu.cpp (RFC 1191, RFC 5927)
     void path_mtu_reduced(Instant now, TcpSocket* s, SeqNum quoted_seq, std::uint16_t next_hop_mtu);
     bool fit_mss_to_path(Instant now, TcpSocket* s);
+
+    // pacing.cpp (Linux's internal pacing)
+    // Bytes per second the sender paces its data at now; 0: not paced (off, or no RTT sample yet).
+    std::uint64_t pacing_rate(const TcpSocket* s) const;
+    // The most data one departure carries: about 1 ms at the pacing rate, at least two segments
+    // (Linux's tcp_tso_autosize), at most send_limit().
+    std::size_t burst_limit(const TcpSocket* s) const;
+    // True if the pacing clock says the next burst must wait; the pacing timer is then armed.
+    bool pacing_wait(Instant now, TcpSocket* s);
+    // A data segment of `bytes` left: the clock moves on by its length over the rate.
+    void pacing_sent(Instant now, TcpSocket* s, std::size_t bytes);
 
     // autotune.cpp (receive-buffer auto-tuning)
     bool autotuned(const TcpSocket* s) const;

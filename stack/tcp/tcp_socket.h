@@ -11,6 +11,7 @@
 //                           out-of-order data, the peer's FIN, when to acknowledge (RFC 1122 4.2.3.2),
 //                           the SACK blocks we report (RFC 2018, RFC 2883)
 //   TimestampState   ts     RFC 7323 timestamps: our clock's offset, TS.Recent, Last.ACK.sent
+//   TcpPacing        pace   when the next burst of data may leave (pacing.cpp, Linux's internal pacing)
 //   TcpTimers        timers every timer as a deadline, and the retry counts that back them off
 //   ListenerQueues   queues a listener's SYN queue and accept queue (the listen backlog)
 //   TcpUserOptions   opts   what the application set with setsockopt()
@@ -94,6 +95,11 @@ struct SendSequence {
     Instant last_send;                // last data segment sent (RFC 5681 4.1 idle restart)
 
     std::unique_ptr<CongestionControl> cc;  // the congestion window (set up with the connection)
+    // Was the congestion window the limit at some time in the last round trip (Linux's
+    // tcp_cwnd_validate)? A paced sender fills its window only near the end of a round, so the
+    // window's growth asks this, not only what is in flight when an ACK comes.
+    bool cwnd_limited = false;
+    SeqNum cwnd_usage_seq;            // ...the round ends when SND.UNA passes this
 
     // Bytes in flight: sent but not acknowledged (SYN and FIN count one each).
     std::uint32_t in_flight() const { return static_cast<std::uint32_t>(max - una); }
@@ -101,9 +107,11 @@ struct SendSequence {
 
 // Loss recovery when the peer SACKs (recovery.cpp): RFC 6675's scoreboard and pipe, RACK's
 // time-based loss detection and TLP's tail loss probes (RFC 8985), and the undo of a reduction
-// that answered spurious retransmissions (RFC 2883 section 4, RFC 3522). Unused without SACK.
+// that answered spurious retransmissions (RFC 2883 section 4, RFC 3522). Unused without SACK but
+// for reno_sacked, which only a connection without SACK uses.
 // Invariant: with SACK on a synchronized connection, scoreboard.begin() = SND.UNA and
-// scoreboard.end() <= SND.MAX; tlp_end, when set, <= SND.MAX.
+// scoreboard.end() <= SND.MAX; tlp_end, when set, <= SND.MAX; reno_sacked <= bytes in flight, and
+// 0 with SACK.
 struct LossRecovery {
     Scoreboard scoreboard;
 
@@ -140,6 +148,10 @@ struct LossRecovery {
     std::optional<SeqNum> first_rxt_seq;  // the first retransmission of the episode...
     std::uint32_t first_rxt_tsval = 0;    // ...and our TSval then (Eifel, RFC 3522)
     std::uint32_t prior_cwnd = 0, prior_ssthresh = 0;  // before the reduction
+
+    // Without SACK: one MSS per duplicate ACK since SND.UNA last moved, the data those ACKs say
+    // left the network (Linux's sacked_out for a peer without SACK). PRR's pipe and DeliveredData.
+    std::uint32_t reno_sacked = 0;
 };
 
 // RFC 7323 timestamps, when both SYNs carried the option (TcpSocket::ts_ok).
@@ -149,6 +161,15 @@ struct TimestampState {
     std::uint32_t recent = 0;         // TS.Recent: the TSval we echo
     Instant recent_at;                // when TS.Recent was set (PAWS trusts it for 24 days, RFC 7323 5.5)
     SeqNum last_ack_sent;             // Last.ACK.sent: the ACK field of our latest segment
+};
+
+// Internal pacing (pacing.cpp), as Linux's tcp_internal_pacing: each data segment sent moves the
+// earliest departure of the next one later by its length over the pacing rate.
+// Invariant: off (zero) unless StackConfig::tcp_pacing; the pacing timer, when armed, is next_ns
+// rounded up to the microsecond.
+struct TcpPacing {
+    std::int64_t next_ns = 0;        // the next data burst leaves at or after this (ns on the stack's clock; Linux's tcp_wstamp_ns)
+    std::uint32_t segments_out = 0;  // data segments sent, retransmissions included (Linux's data_segs_out), counted to 10
 };
 
 // Receive-buffer auto-tuning (Linux's tcp_rcv_space_adjust, "dynamic right-sizing"): once per
@@ -210,6 +231,7 @@ struct TcpTimers {
     std::optional<Instant> keepalive;    // RFC 1122 4.2.3.6
     std::optional<Instant> rack;         // RACK reordering timeout (RFC 8985 6.3)
     std::optional<Instant> tlp;          // tail loss probe timeout, PTO (RFC 8985 7.2)
+    std::optional<Instant> pacing;       // the pacing clock lets the next burst of data go (pacing.cpp)
     std::uint32_t retransmits = 0;       // consecutive RTO expiries without progress
     std::uint32_t probes = 0;            // zero-window probes sent without the window opening
     std::uint32_t keepalive_probes = 0;  // keepalive probes unanswered
@@ -267,6 +289,7 @@ public:
     ReceiveSequence rcv;
     TimestampState ts;
     TcpEcn ecn;
+    TcpPacing pace;
     TcpTimers timers;
     // The one TimerQueue entry the layer keeps for this socket (for the earliest of `timers`), and
     // its deadline; nullopt when none is scheduled. Kept here rather than in a map beside the

@@ -122,7 +122,9 @@ TEST_F(SackInterop, OurStackSendsThroughFivePercentLossWithSackAndTimestamps) {
                 sent += *wrote;
             }
             if (sent == kBytes && !shut) shut = tcp.shutdown(now, s, false, true).has_value();
-            return shut && s->snd.una == s->snd.max;  // everything, FIN included, acknowledged
+            // Everything, FIN included, sent and acknowledged (a paced sender may have acknowledged
+            // all it sent and still hold data back for its pacing timer).
+            return shut && s->snd.fin_sent && s->snd.una == s->snd.max;
         },
         Duration::seconds(120));
     ASSERT_TRUE(done) << "sent " << sent << " of " << kBytes << ", state " << to_string(s->state);

@@ -35,7 +35,8 @@ public:
     // (RFC 6582): the next unacknowledged segment must be retransmitted at once.
     virtual bool on_ack(Instant now, std::uint32_t acked, SeqNum snd_una, std::uint32_t in_flight) = 0;
     // A duplicate ACK (RFC 5681 section 2 definition). Returns true when the caller must fast
-    // retransmit (the third duplicate).
+    // retransmit (the third duplicate): a recovery began. During it the window follows PRR
+    // (on_recovery_ack), not RFC 5681's inflation by one MSS per duplicate.
     virtual bool on_dup_ack(SeqNum snd_una, SeqNum snd_max, std::uint32_t in_flight) = 0;
     // The retransmission timer expired.
     virtual void on_rto(std::uint32_t in_flight) = 0;
@@ -45,13 +46,35 @@ public:
     // recovery is already on, or if `snd_una` has not passed the previous recovery point (RFC 6582's
     // "recover" rule: the loss is of data sent before the last reduction). Otherwise it reduces
     // ssthresh as the algorithm does (NewReno: RFC 5681 equation 4, max(in_flight / 2, 2 MSS)),
-    // sets cwnd = ssthresh, and the recovery point = `snd_max` (which may be `snd_una`: a recovery
-    // that the next ACK of new data ends, as after a tail loss probe repaired a loss).
-    // During a recovery begun here on_ack() neither inflates nor deflates cwnd and never asks for a
-    // retransmission (the scoreboard chooses what to resend, RFC 6675 NextSeg, while pipe < cwnd); the
-    // first ACK at or past the recovery point ends the recovery with cwnd = ssthresh (as Linux's
-    // tcp_end_cwnd_reduction). Returns true if a recovery began.
+    // leaves cwnd where it is (PRR brings it down to ssthresh over the recovery, on_recovery_ack),
+    // and sets the recovery point = `snd_max` (which may be `snd_una`: a recovery that the next ACK
+    // of new data ends, as after a tail loss probe repaired a loss).
+    // During a recovery begun here on_ack() never asks for a retransmission (the scoreboard chooses
+    // what to resend, RFC 6675 NextSeg, while pipe < cwnd); the first ACK at or past the recovery
+    // point ends the recovery with cwnd = ssthresh (as Linux's tcp_end_cwnd_reduction). Returns true
+    // if a recovery began.
     virtual bool on_loss(SeqNum snd_una, SeqNum snd_max, std::uint32_t in_flight) = 0;
+    // Proportional rate reduction (RFC 6937, as Linux's tcp_cwnd_reduction), once per ACK during a
+    // loss recovery, after the ACK was taken in and what it let out at once was sent: `delivered`
+    // bytes newly acknowledged or SACKed (without SACK, one MSS per duplicate ACK), `pipe` the bytes
+    // in the network by RFC 6675's estimate (without SACK, in flight less one MSS per duplicate ACK),
+    // `flight` what the sender's output compares cwnd with (pipe with SACK, SND.NXT - SND.UNA
+    // without), `una_advanced` whether the ACK moved SND.UNA, `newly_lost` whether it found losses.
+    // Sets cwnd = flight + what may be sent now: while pipe > ssthresh, ssthresh / prior_cwnd of what
+    // was delivered in the recovery, less what was sent in it; below ssthresh, slow start back up to
+    // it, at most one MSS beyond what was delivered by this ACK (PRR-SSRB). Nothing outside a recovery.
+    virtual void on_recovery_ack(std::uint32_t delivered, std::uint32_t pipe, std::uint32_t flight, bool una_advanced,
+                                 bool newly_lost) = 0;
+    // `bytes` of data were sent (new or again) during a loss recovery: PRR's prr_out.
+    virtual void on_recovery_sent(std::uint32_t bytes) = 0;
+    // Whether the window was the limit at some time in the last round trip (the sender's
+    // tcp_cwnd_validate): a window filled then counts as used by the ACKs that follow, even if a
+    // paced sender has not filled it again when they come. Algorithms that ignore it decide from
+    // what is in flight alone.
+    virtual void on_cwnd_usage(bool /*limited*/) {}
+    // The connection's MSS changed (path MTU discovery lowered it): the algorithm counts segments
+    // of the new size from now on; cwnd and ssthresh keep their bytes.
+    virtual void set_mss(std::uint32_t mss) = 0;
     // The last reduction (on_loss, the third duplicate ACK, or on_rto) answered retransmissions that
     // proved spurious (RFC 2883 section 4 D-SACK, RFC 3522 Eifel timestamps). `prior_cwnd` and
     // `prior_ssthresh` are what cwnd() and ssthresh() said just before that reduction (the caller keeps

@@ -64,6 +64,18 @@ public:
         hystart_.current_round_min = std::min(hystart_.current_round_min, sample);
         ++hystart_.samples;
     }
+    // The same bytes, counted in segments of the new size; the curve starts again from the window
+    // there is (as after an idle period), its W_max kept in bytes.
+    void set_mss(std::uint32_t mss) override {
+        if (mss == 0 || mss == mss_) return;
+        const double scale = static_cast<double>(mss_) / mss;
+        w_max_ *= scale;
+        w_est_ *= scale;
+        cwnd_prior_ *= scale;
+        carry_ *= scale;
+        NewReno::set_mss(mss);
+        epoch_start_.reset();
+    }
     void on_idle_restart() override {
         NewReno::on_idle_restart();
         epoch_start_.reset();  // after an idle period the curve starts again from the window we have

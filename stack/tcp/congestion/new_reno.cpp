@@ -1,7 +1,14 @@
 // NewReno: slow start, congestion avoidance, fast retransmit and fast recovery as RFC 5681
 // describes them, with RFC 6582's handling of partial ACKs during recovery (new_reno.h). With a
-// peer that SACKs, recovery is entered by on_loss() (the scoreboard found a loss) and the window
-// during it is RFC 6675's: cwnd = ssthresh, with the caller sending while pipe < cwnd.
+// peer that SACKs, recovery is entered by on_loss() (the scoreboard found a loss), the caller
+// sending while pipe < cwnd (RFC 6675).
+//
+// In every loss recovery, with SACK or without, the window comes down to ssthresh by proportional
+// rate reduction (RFC 6937, as Linux's tcp_cwnd_reduction) instead of at once (RFC 6675's cwnd =
+// ssthresh, which sends nothing until pipe has fallen below ssthresh and then a burst) or by
+// RFC 5681's inflation and deflation (which can send a burst at a partial ACK): the sender sends
+// ssthresh / prior_cwnd of what the receiver got, so the recovery's transmissions are spread over
+// it, ACK-clocked, and it ends with pipe close to ssthresh.
 #include "stack/tcp/congestion/new_reno.h"
 
 #include <algorithm>
@@ -24,14 +31,9 @@ bool NewReno::on_ack(Instant now, std::uint32_t acked, SeqNum snd_una, std::uint
         return false;
     }
     if (in_recovery_) {
-        if (snd_una < recover_) {
-            // RFC 6582 section 3.2 step 3, partial ACK: deflate by the amount acknowledged,
-            // add back one MSS, and retransmit the next hole at once.
-            cwnd_ = cwnd_ > acked ? cwnd_ - acked : 0;
-            if (acked >= mss_) cwnd_ += mss_;
-            cwnd_ = std::max(cwnd_, mss_);
-            return true;
-        }
+        // RFC 6582 section 3.2 step 3, partial ACK: retransmit the next hole at once (the window
+        // follows PRR, on_recovery_ack, not RFC 6582's deflation).
+        if (snd_una < recover_) return true;
         // Full ACK: leave recovery with cwnd = min(ssthresh, flight + MSS) (RFC 6582 step 3).
         cwnd_ = std::min(ssthresh_, std::max(in_flight > acked ? in_flight - acked : 0u, mss_) + mss_);
         in_recovery_ = false;
@@ -43,7 +45,10 @@ bool NewReno::on_ack(Instant now, std::uint32_t acked, SeqNum snd_una, std::uint
     // since the window doubles each round trip (counted in segments, as Linux: a short segment
     // counts as one); beyond it, the flight must (about) fill it.
     const std::uint32_t segments_out = (in_flight + mss_ - 1) / mss_;
-    const bool cwnd_limited = cwnd_ < ssthresh_ ? cwnd_ < 2 * segments_out * mss_ : in_flight + 3 * mss_ >= cwnd_;
+    // As Linux's tcp_is_cwnd_limited, a window filled at some time in the last round trip counts too
+    // (on_cwnd_usage): a paced sender fills it only towards the end of each round.
+    const bool cwnd_limited = cwnd_limited_recently_ ||
+                              (cwnd_ < ssthresh_ ? cwnd_ < 2 * segments_out * mss_ : in_flight + 3 * mss_ >= cwnd_);
     if (!cwnd_limited) return false;
     if (cwnd_ < ssthresh_) {
         // SND.MAX before this ACK: SND.UNA then (snd_una - acked) plus what was in flight.
@@ -76,34 +81,63 @@ void NewReno::reduce(std::uint32_t in_flight) {
 }
 
 bool NewReno::on_dup_ack(SeqNum snd_una, SeqNum snd_max, std::uint32_t in_flight) {
-    if (in_recovery_) {
-        cwnd_ += mss_;  // RFC 5681 3.2 step 4: each further duplicate means a segment left the network
-        return false;
-    }
+    // In a recovery each further duplicate means a segment left the network: PRR counts it
+    // (on_recovery_ack), where RFC 5681 3.2 step 4 inflated cwnd by one MSS.
+    if (in_recovery_) return false;
     if (++dup_acks_ != 3) return false;
     // RFC 6582 section 3.2 step 2: only start a recovery for loss after the last one ended.
     if (snd_una <= recover_ && had_recovery_) {
         return false;
     }
-    reduce(in_flight);
-    cwnd_ = ssthresh_ + 3 * mss_;  // RFC 5681 3.2 step 3: the three segments that left the network
-    recover_ = snd_max;
-    in_recovery_ = true;
-    sack_recovery_ = false;
-    had_recovery_ = true;
+    begin_recovery(in_flight, snd_max, false);
     return true;
 }
 
 bool NewReno::on_loss(SeqNum snd_una, SeqNum snd_max, std::uint32_t in_flight) {
     if (in_recovery_) return false;
     if (had_recovery_ && snd_una < recover_) return false;  // RFC 6582 "recover": one reduction per window
-    reduce(in_flight);  // ssthresh by the algorithm's rule, cwnd = ssthresh (RFC 6675 section 5 step (4.2))
-    recover_ = snd_max;
-    in_recovery_ = true;
-    sack_recovery_ = true;
-    had_recovery_ = true;
+    begin_recovery(in_flight, snd_max, true);
     dup_acks_ = 0;
     return true;
+}
+
+void NewReno::begin_recovery(std::uint32_t in_flight, SeqNum snd_max, bool sack) {
+    prior_cwnd_ = std::max(cwnd_, mss_);
+    reduce(in_flight);    // ssthresh by the algorithm's rule (it sets cwnd = ssthresh too...)
+    cwnd_ = prior_cwnd_;  // ...which PRR reaches over the recovery instead (RFC 6937 section 3)
+    prr_delivered_ = 0;
+    prr_out_ = 0;
+    recover_ = snd_max;
+    in_recovery_ = true;
+    sack_recovery_ = sack;
+    had_recovery_ = true;
+}
+
+// RFC 6937 section 3.1, with Linux's rounding (whole segments, rounded up) and its reduction bound
+// (PRR-SSRB: one MSS beyond what this ACK delivered, and only when it moved SND.UNA without finding a
+// new loss; tcp_cwnd_reduction since Linux 5.12).
+void NewReno::on_recovery_ack(std::uint32_t delivered, std::uint32_t pipe, std::uint32_t flight, bool una_advanced,
+                              bool newly_lost) {
+    if (!in_recovery_ || delivered == 0) return;
+    prr_delivered_ += delivered;
+    std::int64_t sndcnt = 0;
+    if (pipe > ssthresh_) {
+        // Proportional part: ssthresh / prior_cwnd of all that was delivered, in whole segments
+        // rounded up, less what was sent already.
+        const std::uint64_t unit = std::uint64_t{prior_cwnd_} * mss_;
+        const std::uint64_t segments = (std::uint64_t{ssthresh_} * prr_delivered_ + unit - 1) / unit;
+        sndcnt = static_cast<std::int64_t>(segments * mss_) - static_cast<std::int64_t>(prr_out_);
+    } else {
+        // Slow start back up to ssthresh: what was delivered and not yet answered, at least what
+        // this ACK delivered, one MSS more if it advanced SND.UNA and found no loss; never above ssthresh.
+        sndcnt = std::max<std::int64_t>(static_cast<std::int64_t>(prr_delivered_) - static_cast<std::int64_t>(prr_out_),
+                                        delivered);
+        if (una_advanced && !newly_lost) sndcnt += mss_;
+        sndcnt = std::min<std::int64_t>(sndcnt, ssthresh_ - pipe);
+    }
+    // The first transmission of a recovery goes whatever the proportion says (the fast retransmit).
+    sndcnt = std::max<std::int64_t>(sndcnt, prr_out_ == 0 ? mss_ : 0);
+    cwnd_ = static_cast<std::uint32_t>(std::min<std::int64_t>(std::int64_t{flight} + sndcnt, 0x7fffffff));
 }
 
 void NewReno::on_undo(std::uint32_t prior_cwnd, std::uint32_t prior_ssthresh) {

@@ -30,6 +30,13 @@ public:
     void on_rto(std::uint32_t in_flight) override;
     void on_idle_restart() override;
     void on_ecn_echo(std::uint32_t in_flight) override { reduce(in_flight); }
+    void on_recovery_ack(std::uint32_t delivered, std::uint32_t pipe, std::uint32_t flight, bool una_advanced,
+                         bool newly_lost) override;
+    void on_recovery_sent(std::uint32_t bytes) override {
+        if (in_recovery_) prr_out_ += bytes;
+    }
+    void set_mss(std::uint32_t mss) override { mss_ = mss; }
+    void on_cwnd_usage(bool limited) override { cwnd_limited_recently_ = limited; }
 
 protected:
     // Slow start (cwnd < ssthresh, not in recovery): `acked` new bytes; SND.UNA is now `snd_una`
@@ -42,6 +49,9 @@ protected:
     // of an RTO): sets ssthresh, and cwnd = ssthresh. `in_flight` is the FlightSize of RFC 5681.
     // NewReno: ssthresh = max(FlightSize / 2, 2 * MSS) (RFC 5681 equation 4).
     virtual void reduce(std::uint32_t in_flight);
+    // A loss recovery begins: ssthresh by reduce(), cwnd kept for PRR to bring down (RFC 6937's
+    // initialization, Linux's tcp_init_cwnd_reduction).
+    void begin_recovery(std::uint32_t in_flight, SeqNum snd_max, bool sack);
 
     std::uint32_t mss_;
     std::uint32_t cwnd_;
@@ -54,6 +64,11 @@ private:
     bool in_recovery_ = false;
     bool had_recovery_ = false;
     bool sack_recovery_ = false;    // the recovery was begun by on_loss(): RFC 6675's window rules
+    // PRR (RFC 6937): cwnd when the recovery began (Linux's prior_cwnd, where RFC 6937 takes
+    // RecoverFS), bytes delivered to the receiver and bytes sent since (prr_delivered, prr_out).
+    std::uint32_t prior_cwnd_ = 0;
+    bool cwnd_limited_recently_ = false;  // on_cwnd_usage: the window was filled in the last round trip
+    std::uint64_t prr_delivered_ = 0, prr_out_ = 0;
 };
 
 }  // namespace tcpip

@@ -84,7 +84,7 @@ TEST(Cubic, ReducesByBetaOnLossAndOnTimeout) {
     ASSERT_TRUE(cubic->on_dup_ack(path.una, path.una + 100000, 100000) == false);
     ASSERT_TRUE(cubic->on_dup_ack(path.una, path.una + 100000, 100000));  // the third: fast retransmit
     EXPECT_EQ(cubic->ssthresh(), 70000u);
-    EXPECT_EQ(cubic->cwnd(), 73000u);  // ssthresh + 3 MSS during fast recovery (RFC 5681 3.2)
+    EXPECT_EQ(cubic->cwnd(), 100000u);  // unchanged: PRR (RFC 6937) brings it to ssthresh over the recovery
 
     auto reno = make_new_reno(1000);
     IdealPath reno_path{*reno, 1000, Duration::millis(100)};
@@ -305,6 +305,7 @@ TEST(NewReno, CongestionAvoidanceGrowsOneSegmentPerRoundTrip) {
 // retransmission, one cumulative ACK. The congestion window (TCP_INFO) after each later round is
 // RFC 9438's: W_cubic(t), or the Reno-friendly W_est where that is larger (near the plateau).
 TEST_F(TcpTest, CubicWindowFollowsTheCurveOverAConnection) {
+    config.tcp_pacing = false;  // the segments' order and count, all at once (pacing spreads them: pacing_test.cpp)
     constexpr Duration kRtt = Duration::millis(250);
     constexpr int kLossRound = 3;
     established(Handshake().peer_wscale(7).rtt(250));

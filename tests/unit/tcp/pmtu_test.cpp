@@ -52,6 +52,7 @@ protected:
 };
 
 TEST_F(PmtuTest, FragmentationNeededLowersTheMssAndResendsWhatWasInFlight) {
+    config.tcp_pacing = false;  // the segments' order and count, all at once (pacing spreads them: pacing_test.cpp)
     established();
     const std::vector<Seg> sent = three_segments();
     // A router on the way has a 1000-byte link: it dropped the first segment (and the others).
@@ -77,6 +78,37 @@ TEST_F(PmtuTest, FragmentationNeededLowersTheMssAndResendsWhatWasInFlight) {
     send_frame(at(210), frag_needed(sent[0], 1000));
     EXPECT_EQ(stats().tcp.icmp_ignored, 1u);
     expect_nothing(at(220));
+    sent_.clear();
+}
+
+// After the path MTU went down, the congestion controller counts in segments of the new MSS: slow
+// start grows cwnd by one MSS of 960 bytes for the ACK, not by the handshake's 1460.
+TEST_F(PmtuTest, CongestionControlCountsSegmentsOfTheNewMss) {
+    config.tcp_pacing = false;
+    config.tcp_congestion = CongestionAlgorithm::NewReno;
+    established();
+    write(at(100), 20 * kMss);
+    std::vector<Seg> sent;
+    for (int i = 0; i < 10; ++i) sent.push_back(take_sent(at(100)));
+    send_frame(at(120), frag_needed(sent[0], 1000));
+    ASSERT_EQ(sock->mss, 960);
+    EXPECT_EQ(tcp().info(sock).cwnd, 10u * kMss);
+    send(at(130), seg().seq(peer()).ack(us(10 * kMss)));
+    EXPECT_EQ(tcp().info(sock).cwnd, 10u * kMss + 960);
+    sent_.clear();
+}
+
+// The same with CUBIC (its slow start, HyStart++'s, and its curve count segments too).
+TEST_F(PmtuTest, CubicCountsSegmentsOfTheNewMss) {
+    config.tcp_pacing = false;
+    established();
+    write(at(100), 20 * kMss);
+    std::vector<Seg> sent;
+    for (int i = 0; i < 10; ++i) sent.push_back(take_sent(at(100)));
+    send_frame(at(120), frag_needed(sent[0], 1000));
+    ASSERT_EQ(sock->mss, 960);
+    send(at(130), seg().seq(peer()).ack(us(10 * kMss)));
+    EXPECT_EQ(tcp().info(sock).cwnd, 10u * kMss + 960);
     sent_.clear();
 }
 
@@ -108,6 +140,7 @@ TEST_F(PmtuTest, ForgedIcmpQuotingASequenceOutsideTheWindowIsIgnored) {
 // A path MTU is never raised by an ICMP, never lowered below 552 (Linux's min_pmtu), and a new
 // connection to that destination starts with it.
 TEST_F(PmtuTest, BoundsAndLaterConnections) {
+    config.tcp_pacing = false;  // the segments' order and count, all at once (pacing spreads them: pacing_test.cpp)
     established();
     const std::vector<Seg> sent = three_segments();
     send_frame(at(120), frag_needed(sent[0], 300));  // below the floor: 552

@@ -232,6 +232,7 @@ TEST_F(TcpTest, RackToleratesReorderingWithinTheWindow) {
 // lost goes at once (RFC 6675 4.3), the second as pipe allows (1460 < 7300), then new data while
 // pipe < cwnd: three segments, pipe reaching 7300.
 TEST_F(TcpTest, SackRecoverySendsLostThenNewDataWhilePipeBelowCwnd) {
+    config.tcp_pacing = false;  // the segments' order and count, all at once (pacing spreads them: pacing_test.cpp)
     config.tcp_congestion = CongestionAlgorithm::NewReno;  // ssthresh = flight / 2 (CUBIC's 0.7: congestion_test.cpp)
     established(Handshake().peer_sack());
     write(at(100), 20 * 1460);
@@ -287,6 +288,7 @@ TEST_F(TcpTest, GoBackAfterRtoSkipsNewlySackedData) {
 // the timeout's retransmission lets new data go instead of the go-back; the second advances
 // SND.UNA again, over data never resent: the reduction is undone, nothing else is resent.
 TEST_F(TcpTest, FrtoUndoesASpuriousTimeout) {
+    config.tcp_pacing = false;  // the segments' order and count, all at once (pacing spreads them: pacing_test.cpp)
     established(Handshake().peer_sack());
     write(at(100), 13 * 1460);
     for (std::uint32_t i = 0; i < 10; ++i) take_sent(at(100));
@@ -312,6 +314,7 @@ TEST_F(TcpTest, FrtoUndoesASpuriousTimeout) {
 // F-RTO when the timeout was real: after the new data, duplicate ACKs come, and the go-back
 // resumes from SND.UNA.
 TEST_F(TcpTest, FrtoFallsBackToGoBackWhenTheLossIsReal) {
+    config.tcp_pacing = false;  // the segments' order and count, all at once (pacing spreads them: pacing_test.cpp)
     established(Handshake().peer_sack());
     write(at(100), 13 * 1460);
     for (std::uint32_t i = 0; i < 10; ++i) take_sent(at(100));
@@ -335,6 +338,7 @@ TEST_F(TcpTest, FrtoFallsBackToGoBackWhenTheLossIsReal) {
 // than one segment in flight) the last one is sent again; its SACK lets RACK call the other two
 // lost, and they are resent at once, long before the RTO would have fired.
 TEST_F(TcpTest, TailLossProbeRepairsATailLoss) {
+    config.tcp_pacing = false;  // the segments' order and count, all at once (pacing spreads them: pacing_test.cpp)
     established(Handshake().peer_sack());
     write(at(100), 10 * 1460);
     for (std::uint32_t i = 0; i < 10; ++i) take_sent(at(100));
