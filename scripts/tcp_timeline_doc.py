@@ -110,8 +110,8 @@ def ending(ep):
                 text += (f" cwnd left recovery at {kib(ep['cwnd_end'])}, min(ssthresh, flight + MSS) (RFC 6582 "
                          f"3.2 step 3), and congestion avoidance took over.")
             elif ep["kind"] == "rack":
-                text += (f" cwnd left recovery at ssthresh, {kib(ep['cwnd_end'])} (RFC 6675 holds it there until "
-                         f"the recovery point is acknowledged), and CUBIC's congestion avoidance took over, on a "
+                text += (f" cwnd left recovery at {kib(ep['cwnd_end'])} (PRR brings it to ssthresh as the "
+                         f"recovery point is acknowledged), and CUBIC's congestion avoidance took over, on a "
                          f"new curve from this instant.")
             elif ep["kind"] == "rto":
                 text += f" cwnd was back to {kib(ep['cwnd_end'])}, growing in slow start up to ssthresh."
@@ -133,10 +133,10 @@ def brief(n, ep):
     elif ep["kind"] == "rack" and ep["hole"] in [e[1] for e in ep["earlier"]]:
         text += (f"The same rule as above, for byte {ep['hole']}, which had been resent before: RACK found the "
                  f"retransmission lost too (it times each transmission). {kib(ep['in_flight'])} in flight, "
-                 f"ssthresh {kib(ep['ssthresh'])}, cwnd {kib(ep['cwnd_before'])} to {kib(ep['cwnd'])}.")
+                 f"ssthresh {kib(ep['ssthresh'])}, cwnd {kib(ep['cwnd_before'])}, then down by PRR.")
     else:
         text += (f"The same rule as above, for the segment at byte {ep['hole']}: {kib(ep['in_flight'])} in flight, "
-                 f"ssthresh {kib(ep['ssthresh'])}, cwnd {kib(ep['cwnd_before'])} to {kib(ep['cwnd'])}.")
+                 f"ssthresh {kib(ep['ssthresh'])}, cwnd {kib(ep['cwnd_before'])}, then down by PRR.")
         resent = len(ep["resent"])
         if ep["kind"] == "rack" and resent > 1:
             text += f" {resent} segments were resent in it."
@@ -169,12 +169,14 @@ def explain(n, ep, mss):
             f"Then the congestion controller answered the loss, once for the whole window of data (up to RFC "
             f"6675's RecoveryPoint, byte {ep['recover']}: all that was sent by then). CUBIC (RFC 9438 4.6) multiplies by "
             f"beta = 0.7, not Reno's half: {kib(ep['in_flight'])} were in flight, so ssthresh became "
-            f"{kib(ep['ssthresh'])} ({beta(ep):.2f} of it), and cwnd went from {kib(ep['cwnd_before'])} to "
-            f"ssthresh, {kib(ep['cwnd'])}. It remembers the window it had, W_max, as the plateau its next curve "
-            f"will aim at (a little lower when the last W_max was not reached: fast convergence, 4.7). During "
-            f"the recovery the sender counts the bytes still in the network (pipe: sent, not SACKed, not marked "
-            f"lost) and sends while pipe < cwnd (RFC 6675): lost segments first, then new data. There is no "
-            f"window inflation as in NewReno: the SACK blocks say exactly what left the network.")
+            f"{kib(ep['ssthresh'])} ({beta(ep):.2f} of it). It remembers the window it had, W_max, as the "
+            f"plateau its next curve will aim at (a little lower when the last W_max was not reached: fast "
+            f"convergence, 4.7). cwnd does not drop to ssthresh at once: Proportional Rate Reduction (RFC 6937, "
+            f"as Linux) lets it down over the recovery's round trip, sending about 0.7 segments for each one the "
+            f"ACKs say was delivered (the SACK blocks say exactly what left the network), so that the flight "
+            f"reaches ssthresh just as the recovery ends, without a pause and without a burst; cwnd was "
+            f"{kib(ep['cwnd_before'])} before and {kib(ep['cwnd'])} at the first step. Lost segments go first, "
+            f"then new data.")
         if len(resent) > 1:
             lines.append("")
             lines.append(
@@ -215,9 +217,11 @@ def explain(n, ep, mss):
         lines.append(
             f"It cut its estimate of the path: {kib(ep['in_flight'])} were in flight, so ssthresh became "
             f"{kib(ep['ssthresh'])} ({beta(ep):.2f} of the flight: CUBIC's beta, 0.7; NewReno's is a half), and "
-            f"cwnd went from {kib(ep['cwnd_before'])} to ssthresh + 3·MSS = {kib(ep['cwnd'])}, the three segments "
-            f"the duplicate ACKs said had left the network. Each further duplicate ACK inflated cwnd by one MSS "
-            f"(window inflation), so new data could keep going out while the hole was being filled.")
+            f"cwnd came down from {kib(ep['cwnd_before'])} by Proportional Rate Reduction (RFC 6937): each "
+            f"duplicate ACK says one segment left the network, and for each the sender may send about 0.7 "
+            f"(CUBIC's beta), so new data keeps going out while the hole is being filled and the flight reaches "
+            f"ssthresh as the recovery ends ({kib(ep['cwnd'])} at the first step). This replaces RFC 5681's "
+            f"window inflation, which sent nothing for half a window and then a burst.")
         partial = [r for r in resent if r[3] == "partial_ack"]
         if partial:
             lines.append("")
@@ -342,7 +346,7 @@ def main():
     w("The top graph is the sender's state. cwnd (blue) climbs steeply at first: slow start adds one MSS per ACK, "
       "doubling it every round trip, from the initial window of 10 segments (HyStart++, RFC 9406, would end it "
       "early if the RTT started to grow: queues building). The congestion controller is CUBIC (RFC 9438), Linux's "
-      "default and ours: each loss cuts cwnd to 0.7 of what was in flight (a timeout, to one segment), and between "
+      "default and ours: each loss cuts cwnd to 0.7 of what was in flight (let down over the recovery by PRR, RFC 6937; a timeout, to one segment at once), and between "
       "losses cwnd follows a cubic curve of the time since the last cut, not of the ACKs counted: it climbs quickly "
       "back towards W_max, the window where the last loss happened, flattens out around it, then climbs faster and "
       "faster beyond it. At 1 % loss the losses come every few round trips, before the curve reaches its plateau, "
