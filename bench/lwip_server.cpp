@@ -51,10 +51,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "apps/perf/iperf_protocol.h"
 
 extern "C" {
 #include "lwip/etharp.h"
@@ -281,22 +284,13 @@ err_t echo_accept(void*, tcp_pcb* pcb, err_t err) {
 // the cookie), TEST_START and TEST_RUNNING, data, TEST_END, EXCHANGE_RESULTS, the client's results,
 // ours, DISPLAY_RESULTS, IPERF_DONE.
 
-enum IperfState : std::int8_t {
-    kTestStart = 1,
-    kTestRunning = 2,
-    kTestEnd = 4,
-    kParamExchange = 9,
-    kCreateStreams = 10,
-    kClientTerminate = 12,
-    kExchangeResults = 13,
-    kDisplayResults = 14,
-    kIperfDone = 16,
-    kAccessDenied = -1,
-    kServerError = -2,
-};
-constexpr std::size_t kCookieSize = 37;
-constexpr std::uint32_t kMaxJson = 1024 * 1024;
-constexpr int kMaxStreams = 128;
+// The states, the cookie's size and the bounds are iperf3's, from the project's one description of
+// its protocol (apps/perf/iperf_protocol.h).
+namespace iperf = tcpip::perf::iperf;
+using iperf::State;
+using iperf::kCookieSize;
+using iperf::kMaxStreams;
+constexpr std::uint32_t kMaxJson = iperf::kMaxResultsJson;
 
 // What the server expects next on the control connection.
 enum class ControlStep { Cookie, ParamsLength, Params, Streams, Running, ResultsLength, Results, Done };
@@ -338,8 +332,8 @@ void control_send(const void* data, std::size_t length) {
     }
 }
 
-void control_state(IperfState state) {
-    const auto byte = static_cast<std::uint8_t>(state);
+void control_state(State state) {
+    const std::uint8_t byte = iperf::state_byte(state);
     control_send(&byte, 1);
 }
 
@@ -403,8 +397,8 @@ void start_running() {
     test->step = ControlStep::Running;
     test->start = std::chrono::steady_clock::now();
     getrusage(RUSAGE_SELF, &test->usage_start);
-    control_state(kTestStart);
-    control_state(kTestRunning);
+    control_state(State::TestStart);
+    control_state(State::TestRunning);
     if (test->reverse) {
         for (Stream* s : test->streams) fill(s);
     }
@@ -448,7 +442,7 @@ void send_json(const std::string& text) {
 }
 
 void server_error(std::int32_t iperf_errno) {
-    control_state(kServerError);
+    control_state(State::ServerError);
     const auto e = static_cast<std::uint32_t>(iperf_errno);
     const std::array<std::uint8_t, 8> codes = {static_cast<std::uint8_t>(e >> 24), static_cast<std::uint8_t>(e >> 16),
                                                static_cast<std::uint8_t>(e >> 8), static_cast<std::uint8_t>(e), 0, 0, 0, 0};
@@ -493,7 +487,7 @@ bool control_bytes(const std::uint8_t* data, std::size_t length) {
                     t.cookie = message;
                     t.step = ControlStep::ParamsLength;
                     t.want = 4;
-                    control_state(kParamExchange);
+                    control_state(State::ParamExchange);
                 } else if (t.step == ControlStep::ParamsLength || t.step == ControlStep::ResultsLength) {
                     const auto* b = reinterpret_cast<const std::uint8_t*>(message.data());
                     t.want = (std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) | (std::uint32_t{b[2]} << 8) | b[3];
@@ -508,10 +502,10 @@ bool control_bytes(const std::uint8_t* data, std::size_t length) {
                         return false;
                     }
                     t.step = ControlStep::Streams;
-                    control_state(kCreateStreams);
+                    control_state(State::CreateStreams);
                 } else {  // the client's results: read and let go; then ours
                     send_json(results_json());
-                    control_state(kDisplayResults);
+                    control_state(State::DisplayResults);
                     t.step = ControlStep::Done;
                 }
                 break;
@@ -519,8 +513,8 @@ bool control_bytes(const std::uint8_t* data, std::size_t length) {
             case ControlStep::Streams:
             case ControlStep::Running:
             case ControlStep::Done: {
-                const auto state = static_cast<std::int8_t>(data[i++]);
-                if (state == kTestEnd && t.step == ControlStep::Running) {
+                const std::optional<State> state = iperf::state_from_byte(data[i++]);
+                if (state == State::TestEnd && t.step == ControlStep::Running) {
                     t.end = std::chrono::steady_clock::now();
                     getrusage(RUSAGE_SELF, &t.usage_end);
                     t.step = ControlStep::ResultsLength;
@@ -529,9 +523,9 @@ bool control_bytes(const std::uint8_t* data, std::size_t length) {
                         if (s->pcb != nullptr) close_pcb(s->pcb);
                         s->pcb = nullptr;
                     }
-                    control_state(kExchangeResults);
+                    control_state(State::ExchangeResults);
                 } else {  // IPERF_DONE, CLIENT_TERMINATE or anything unexpected: the test is over
-                    if (state == kIperfDone) ++counters.iperf_tests;
+                    if (state == State::IperfDone) ++counters.iperf_tests;
                     end_test();
                     return false;
                 }
@@ -613,7 +607,7 @@ err_t pending_recv(void* arg, tcp_pcb* pcb, pbuf* p, err_t) {
     }
     // Another client while a test runs: ACCESS_DENIED, as iperf3 answers.
     ++counters.iperf_rejected;
-    const auto denied = static_cast<std::uint8_t>(kAccessDenied);
+    const std::uint8_t denied = iperf::state_byte(State::AccessDenied);
     tcp_write(pcb, &denied, 1, TCP_WRITE_FLAG_COPY);
     close_pcb(pcb);
     return ERR_OK;
