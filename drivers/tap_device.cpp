@@ -6,6 +6,7 @@
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -116,6 +117,26 @@ TapError own_error(TapErrorKind kind, const std::string& name) {
     return e;
 }
 
+// Attaching turns the TAP's carrier on (tun_attach -> netif_carrier_on), but the kernel only
+// starts sending into it once its link watcher has run (linkwatch_do_dev: the operational state
+// goes up and dev_activate swaps noop_qdisc, which drops every frame, for the real qdisc). That
+// runs from a workqueue, a moment later, or longer on a busy machine: a stack that speaks first
+// (a gratuitous ARP, tcpip-ping's who-has) would lose the kernel's answer. So wait, briefly, until
+// the interface says IFF_RUNNING (dev_get_flags: operationally up). An interface that is not
+// administratively up sends nothing anyway, and is not waited for.
+void wait_until_running(const std::string& name) {
+    UniqueFd control(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!control) return;
+    constexpr int kTries = 200;  // 200 x 5 ms: a second at most
+    for (int i = 0; i < kTries; ++i) {
+        ifreq ifr{};
+        std::memcpy(ifr.ifr_name, name.data(), std::min(name.size(), std::size_t{IFNAMSIZ - 1}));
+        if (::ioctl(control.get(), SIOCGIFFLAGS, &ifr) < 0) return;
+        if ((ifr.ifr_flags & IFF_UP) == 0 || (ifr.ifr_flags & IFF_RUNNING) != 0) return;
+        ::usleep(5000);
+    }
+}
+
 }  // namespace
 
 std::optional<TapError> check_interface_name(const std::string& name) {
@@ -195,6 +216,7 @@ Result<TapDevice, TapError> TapDevice::open_one(const std::string& name, MacAddr
     }
     const bool created = (current.ifr_flags & IFF_PERSIST) == 0;
     std::string actual(ifr.ifr_name, ::strnlen(ifr.ifr_name, IFNAMSIZ));
+    wait_until_running(actual);
     return TapDevice(std::move(fd), std::move(actual), mac, options.mtu, options.offload, created);
 }
 

@@ -165,7 +165,8 @@ import time; time.sleep(0.3)
 
 TEST_F(TraceInterop, PingTraceShowsOurArpResolution) {
     std::vector<std::string> argv = {app_path("tcpip-ping"), "--tap", env_->tap_name(), "--ip", our_ip_ + "/24",
-                                     "--trace", "--seed", "99", "-c", "1", kernel_ip_};
+                                     "--trace", "--seed", "99", "-c", "1", "-W", "3", kernel_ip_};
+    // -W 3: time for a second and third ARP request (a second apart) if the first answer is lost.
     CommandResult r = env_->exec(argv, Duration::seconds(20));
     EXPECT_EQ(r.exit_code, 0) << r.output;
     EXPECT_NE(r.output.find("tcpip-ping: seed 99"), std::string::npos) << r.output;
