@@ -363,13 +363,22 @@ void TcpLayer::syn_sent_input(Instant now, TcpSocket* s, const Segment& seg) {
 // ---- The synchronized states -----------------------------------------------------------------------
 
 // RFC 9293 3.10.7.4 "first, check sequence number": the four cases of segment length and window.
+// RCV.WND is what is left of the window we advertised: up to the right edge we promised
+// (rcv.adv), which never moves left, since the peer may send up to it (Linux's
+// tcp_receive_window). A segment without data is also taken at the edge itself, as Linux's
+// tcp_sequence does: a sender that filled the window sends its ACKs there, and when a segment up
+// to the edge did not fit in the buffer they would otherwise all be dropped, their ACKs unread.
+// (A RST there is still outside: RFC 5961 3.2 drops it silently.)
 bool TcpLayer::segment_acceptable(const TcpSocket* s, const Segment& seg) const {
     const std::uint32_t len = static_cast<std::uint32_t>(seg.payload.size()) + (seg.header.flags.syn() ? 1 : 0) +
                               (seg.header.flags.fin() ? 1 : 0);
-    const std::uint32_t wnd = s->rcv.wnd;
+    const std::uint32_t wnd = s->rcv.nxt < s->rcv.adv ? static_cast<std::uint32_t>(s->rcv.adv - s->rcv.nxt) : 0;
     const SeqNum seq = seg.header.seq;
     auto in_window = [&](SeqNum x) { return s->rcv.nxt <= x && x < s->rcv.nxt + wnd; };
-    if (len == 0) return wnd == 0 ? seq == s->rcv.nxt : in_window(seq);
+    if (len == 0) {
+        if (wnd == 0) return seq == s->rcv.nxt;
+        return in_window(seq) || (seq == s->rcv.nxt + wnd && !seg.header.flags.rst());  // RFC 5961 3.2: not a RST
+    }
     if (wnd == 0) return false;
     return in_window(seq) || in_window(seq + (len - 1));
 }

@@ -15,13 +15,20 @@ std::uint32_t TcpLayer::receive_space(const TcpSocket* s) const {
 // The window field for an outgoing segment (RFC 9293 3.8.6.2.2, receiver SWS avoidance): the
 // right edge (rcv_nxt + window) never moves left, and it moves right only in steps of at least
 // min(half the buffer, one MSS), so we never invite the sender to send tiny segments.
+//
+// The field counts units of 2^wscale bytes. Rounding a window down to a whole unit could move the
+// edge left of one already advertised, and the peer may have sent up to that edge: so the
+// promise is rounded up instead (as Linux's tcp_select_window), which may offer a few bytes more
+// than the buffer holds; segment input stores only what fits.
 std::uint16_t TcpLayer::window_to_advertise(TcpSocket* s) {
     const std::uint32_t space = receive_space(s);
     const std::uint32_t promised = s->rcv.nxt < s->rcv.adv ? static_cast<std::uint32_t>(s->rcv.adv - s->rcv.nxt) : 0;
     const std::uint32_t step = std::min<std::uint32_t>(static_cast<std::uint32_t>(s->rcv.buffer.capacity() / 2), s->mss);
-    std::uint32_t window = space >= promised + step ? space : std::min(promised, space);
+    const std::uint32_t unit = std::uint32_t{1} << s->rcv.wscale;
+    std::uint32_t window = space >= promised + step ? space : promised;
     window = std::min<std::uint32_t>(window, std::uint32_t{65535} << s->rcv.wscale);
-    const std::uint32_t field = window >> s->rcv.wscale;
+    std::uint32_t field = window >> s->rcv.wscale;
+    if ((field << s->rcv.wscale) < promised) field = (promised + unit - 1) >> s->rcv.wscale;
     window = field << s->rcv.wscale;  // what the peer will compute from the field
     s->rcv.wnd = window;
     if (s->rcv.nxt + window > s->rcv.adv) s->rcv.adv = s->rcv.nxt + window;
