@@ -53,7 +53,7 @@ const char* kSharedUsage =
     "  --no-timestamps     neither offer nor accept TCP timestamps (RFC 7323: RTTM, PAWS), as Linux\n"
     "                      with net.ipv4.tcp_timestamps=0 (default: on)\n"
     "  --pacing            spread data over the round trip (TCP internal pacing, as Linux's with\n"
-    "                      fq); --no-pacing sends each window at once (default: off)\n"
+    "                      fq); --no-pacing sends each window at once (default: on)\n"
     "  --ecn 0|1|2         TCP ECN, as Linux's tcp_ecn: 0 off, 1 ask for it and accept it, 2 accept\n"
     "                      it when the peer asks (default 2)\n"
     "  --trace             print every frame, one line per layer (sock, tcp, udp, icmp, ip, arp, eth)\n"

@@ -76,10 +76,11 @@ struct StackConfig {
     std::size_t tcp_log_entries = 0;                        // per-connection event log (tcp_log.h): ring size, 0 = off
     bool tcp_sack = true;                                   // offer and accept SACK, RFC 2018 (net.ipv4.tcp_sack=1)
     bool tcp_timestamps = true;                             // offer and accept timestamps, RFC 7323 (net.ipv4.tcp_timestamps=1)
-    bool tcp_pacing = false;                                // TCP internal pacing (Linux's tcp_internal_pacing without fq):
+    bool tcp_pacing = true;                                 // TCP internal pacing (Linux's tcp_internal_pacing, or fq):
                                                             // data leaves at 200 % (slow start) / 120 % of cwnd / SRTT.
-                                                            // Off, as Linux with CUBIC under any qdisc but fq: it spares a
-                                                            // shallow bottleneck queue but costs goodput under random loss
+                                                            // On: behind a TAP no TCP small queues (TSQ) holds a burst
+                                                            // back, so a whole window would reach the first shallow queue
+                                                            // at once (docs/layers/tcp.md, "Pacing")
 
     // ---- Ports (RFC 6335 section 6, RFC 6056) ----
     // The range TCP and UDP pick ephemeral (local) ports from for connect() and bind(port 0). The

@@ -20,7 +20,7 @@ constexpr std::int64_t kSegmentNs = 454'545;  // 1460 bytes at 3,212,000 bytes/s
 class PacingTest : public TcpTest {
 protected:
     // Established, the initial window sent at 100 ms and acknowledged at 110 ms, 30 segments written.
-    PacingTest() { config.tcp_pacing = true; }  // off by default (StackConfig)
+    PacingTest() { config.tcp_pacing = true; }  // the default (StackConfig), said here: these tests are about it
 
     void window_acknowledged() {
         config.tcp_congestion = CongestionAlgorithm::NewReno;
