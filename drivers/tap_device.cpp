@@ -233,8 +233,10 @@ DeviceCapabilities TapDevice::capabilities() const {
 }
 
 std::size_t TapDevice::receive(Instant /*now*/, PacketPool& pool, std::vector<Packet>& batch, std::size_t max) {
+    max = budget_.limit(max);  // one frame while they come singly (drivers/read_budget.h)
     if (offload_) return receive_with_header(pool, batch, max);
     std::size_t count = 0;
+    bool found_empty = false;
     while (count < max) {
         Packet packet = pool.allocate(mtu_ + kEthernetHeader, PacketPool::kDefaultHeadroom);
         // Read into all the tailroom the buffer has (at least mtu + 14): a frame a little larger
@@ -245,6 +247,7 @@ std::size_t TapDevice::receive(Instant /*now*/, PacketPool& pool, std::vector<Pa
         if (n < 0) {
             if (errno == EINTR) continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK) stats_.rx_errors++;
+            found_empty = true;
             break;
         }
         if (n == 0) break;
@@ -255,6 +258,7 @@ std::size_t TapDevice::receive(Instant /*now*/, PacketPool& pool, std::vector<Pa
         batch.push_back(std::move(packet));
         count++;
     }
+    budget_.done(count, found_empty);
     return count;
 }
 
@@ -292,6 +296,7 @@ Result<void, DeviceError> TapDevice::write_result(ssize_t n, std::size_t expecte
 
 std::size_t TapDevice::receive_with_header(PacketPool& pool, std::vector<Packet>& batch, std::size_t max) {
     std::size_t count = 0;
+    bool found_empty = false;
     while (count < max) {
         // Every read goes into a 64 KiB buffer, since any frame may be a large one; a small frame
         // is then copied into a small buffer (a copy of at most 1.5 KB), so that queues of small
@@ -303,6 +308,7 @@ std::size_t TapDevice::receive_with_header(PacketPool& pool, std::vector<Packet>
         if (n < 0) {
             if (errno == EINTR) continue;
             if (errno != EAGAIN && errno != EWOULDBLOCK) stats_.rx_errors++;
+            found_empty = true;
             break;
         }
         if (n == 0) break;
@@ -338,6 +344,7 @@ std::size_t TapDevice::receive_with_header(PacketPool& pool, std::vector<Packet>
         batch.push_back(std::move(packet));
         count++;
     }
+    budget_.done(count, found_empty);
     return count;
 }
 

@@ -56,6 +56,7 @@
 #include <vector>
 
 #include "stack/net_device.h"
+#include "drivers/read_budget.h"
 #include "drivers/unique_fd.h"
 #include "stack/core/stats.h"
 
@@ -143,6 +144,7 @@ public:
 
     // The interface name the kernel chose (the same as asked, unless it was a pattern like "tap%d").
     const std::string& name() const { return name_; }
+    const ReadBudget& read_budget() const { return budget_; }
     const TapStats& stats() const { return stats_; }
     bool offload() const { return offload_; }
     // True if open() created the interface (it did not exist), false if it attached to an
@@ -172,6 +174,7 @@ private:
     std::size_t mtu_;
     bool offload_ = false;
     bool created_ = false;
+    ReadBudget budget_;  // frames per wake-up: one while they come singly
     TapStats stats_;
 };
 

@@ -190,6 +190,47 @@ TEST_F(TapInterop, OurFrameReachesTheKernel) {
     EXPECT_TRUE(replied) << "no ARP reply from the kernel";
 }
 
+// drivers/read_budget.h: after a wake-up that found one frame, receive() reads one frame per
+// call, without the read() that would find the queue empty; every 16th call reads on. Frames that
+// then arrive in a burst must all be read all the same, and whole batches again soon.
+TEST_F(TapInterop, FramesThatComeSinglyThenInABurstAreAllRead) {
+    const MacAddress our_mac = env_->tap().mac();
+    const Ipv4Address us = env_->our_address();
+    const Ipv4Address kernel = env_->kernel_address().address;
+    auto is_reply = [&](const Packet& frame) {
+        auto arp = parse_arp(frame);
+        return arp && arp->opcode == 2 && arp->sender_ip == kernel && arp->target_mac == our_mac;
+    };
+    auto ask = [&] {
+        auto sent = env_->tap().transmit(Instant::zero(), build_arp(pool_, MacAddress::broadcast(), 1, our_mac, us,
+                                                                    MacAddress::zero(), kernel));
+        ASSERT_TRUE(sent.has_value()) << to_string(sent.error());
+    };
+    // One request, one reply: a wake-up finds one frame and then nothing.
+    ask();
+    ASSERT_TRUE(wait_for_frame(env_->tap(), pool_, 3000, is_reply)) << "no ARP reply from the kernel";
+    std::vector<Packet> batch;
+    env_->tap().receive(Instant::zero(), pool_, batch, 32);  // whatever else came (IPv6 noise)
+    // Twenty requests at once; their replies queue in the TAP while we wait.
+    constexpr int kBurst = 20;
+    for (int i = 0; i < kBurst; ++i) ask();
+    ::usleep(200000);
+    int replies = 0, calls = 0;
+    const std::int64_t deadline = monotonic_ms() + 3000;
+    while (replies < kBurst && monotonic_ms() < deadline) {
+        pollfd p{env_->tap().wait_fd(), POLLIN, 0};
+        if (::poll(&p, 1, 100) <= 0) continue;
+        batch.clear();
+        env_->tap().receive(Instant::zero(), pool_, batch, 32);
+        ++calls;
+        for (const Packet& frame : batch) replies += is_reply(frame) ? 1 : 0;
+    }
+    EXPECT_EQ(replies, kBurst);
+    // One frame per call until a probe (at most 16 calls) finds the backlog; then one batch.
+    EXPECT_LE(calls, static_cast<int>(ReadBudget::kProbeEvery) + 1);
+    EXPECT_FALSE(env_->tap().read_budget().single());
+}
+
 TEST_F(TapInterop, FrameLargerThanTheMtuIsRefusedBeforeTheKernel) {
     Packet big = pool_.allocate(1515);
     std::memset(big.append(1515).data(), 0xff, 1515);
