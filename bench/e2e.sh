@@ -12,8 +12,8 @@
 # named with this script's PID, and removes them when it ends, however it ends:
 #   tcpip-e2e-t-PID   a TAP: the kernel at 10.98.0.1/24, our stack (the apps) at 10.98.0.2; a
 #                     second TAP for lwIP: the kernel at 10.98.1.1/24, bench/lwip-server at 10.98.1.2;
-#                     and two for the TAP floor (bench/tap-floor, below): the kernel at 10.98.2.1/24
-#                     and 10.98.3.1/24, the floor at 10.98.2.2 (blocking read) and 10.98.3.2 (--epoll)
+#                     and three for the TAP floor (bench/tap-floor, below), the kernel at 10.98.N.1/24
+#                     and the floor at 10.98.N.2: tap2 (blocking read), tap3 (--epoll), tap4 (--uring)
 #   tcpip-e2e-a-PID   one end of a veth pair, 10.99.0.1/24: the kernel baseline's client side
 #   tcpip-e2e-b-PID   the other end, 10.99.0.2/24: the kernel baseline's server side
 # What it measures (the stack's figure, the kernel's over the veth pair, lwIP's on its TAP, and the
@@ -32,9 +32,11 @@
 #   the TAP floor           the same tcp-rr rr against bench/tap-floor, a stateless reflector that
 #                           answers each frame by swapping its headers (no stack at all): the most
 #                           any user-space stack could do through a TAP. Rows rr_floor_pinned and
-#                           rr_floor_unpinned (it waits in a blocking read) and rr_floor_epoll_pinned
+#                           rr_floor_unpinned (it waits in a blocking read), rr_floor_epoll_pinned
 #                           and rr_floor_epoll_unpinned (epoll_wait with a timeout, then read, as a
-#                           stack with timers must), each beside the kernel's figure of the same runs
+#                           stack with timers must) and rr_floor_uring_pinned and _unpinned (io_uring:
+#                           one system call per transaction; left out where io_uring is disabled),
+#                           each beside the kernel's figure of the same runs
 #   connection rate         bench/tcp-rr crr: connect, 1-byte ping-pong, close, repeat
 #   idle CPU                utime+stime of an idle tcpip-echo, tcpip-perf -s and tcpip-httpd over
 #                           S seconds with no traffic, in % of one core (the kernel's: 0 by
@@ -117,7 +119,13 @@ measurements=$raw_dir/measurements.tsv
 id=$$
 ns_t="tcpip-e2e-t-$id" ns_a="tcpip-e2e-a-$id" ns_b="tcpip-e2e-b-$id"
 stack_ip=10.98.0.2 lwip_ip=10.98.1.2 veth_server_ip=10.99.0.2
-floor_ip=10.98.2.2 floor_epoll_ip=10.98.3.2  # bench/tap-floor on tap2, and with --epoll on tap3
+# bench/tap-floor's variants: SIDE:TAP:ADDRESS[:FLAG], each on a TAP of its own (tapN, 10.98.N.0/24).
+floors=(floor:tap2:10.98.2.2 floor_epoll:tap3:10.98.3.2:--epoll)
+if [[ $(cat /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo 0) == 0 ]]; then
+  floors+=(floor_uring:tap4:10.98.4.2:--uring)
+else
+  echo "e2e: io_uring is disabled here (kernel.io_uring_disabled): rows rr_floor_uring_* left out" >&2
+fi
 started=()  # PIDs of the background processes this script started, and only those
 
 cleanup() {
@@ -140,14 +148,14 @@ ip -n "$ns_t" tuntap add dev tap0 mode tap
 ip -n "$ns_t" addr add 10.98.0.1/24 dev tap0
 ip -n "$ns_t" tuntap add dev tap1 mode tap
 ip -n "$ns_t" addr add 10.98.1.1/24 dev tap1
-ip -n "$ns_t" tuntap add dev tap2 mode tap
-ip -n "$ns_t" addr add 10.98.2.1/24 dev tap2
-ip -n "$ns_t" tuntap add dev tap3 mode tap
-ip -n "$ns_t" addr add 10.98.3.1/24 dev tap3
+for n in 2 3 4; do
+  ip -n "$ns_t" tuntap add dev "tap$n" mode tap
+  ip -n "$ns_t" addr add "10.98.$n.1/24" dev "tap$n"
+done
 ip -n "$ns_a" link add veth0 type veth peer name veth1 netns "$ns_b"
 ip -n "$ns_a" addr add 10.99.0.1/24 dev veth0
 ip -n "$ns_b" addr add "$veth_server_ip/24" dev veth1
-for link in "$ns_t tap0" "$ns_t tap1" "$ns_t tap2" "$ns_t tap3" "$ns_a veth0" "$ns_b veth1" "$ns_t lo" "$ns_a lo" "$ns_b lo"; do
+for link in "$ns_t tap0" "$ns_t tap1" "$ns_t tap2" "$ns_t tap3" "$ns_t tap4" "$ns_a veth0" "$ns_b veth1" "$ns_t lo" "$ns_a lo" "$ns_b lo"; do
   read -r ns dev <<<"$link"
   ip -n "$ns" link set "$dev" up
 done
@@ -311,9 +319,10 @@ stop "$run_pid"
 # ---- 2. request/response, unpinned and pinned to cpu 0 ----
 
 # rr_phase METRIC FLOOR_METRIC WRAPPER...: tcpip-echo, the kernel's tcp-rr server, lwip-server and
-# the two TAP floors, all started under WRAPPER (e.g. taskset -c 0), and the tcp-rr client under it
-# too. The floors' figures go in rows FLOOR_METRIC and FLOOR_METRIC with _epoll after "floor"; the
-# report sets each beside the kernel's figure of METRIC (the same runs).
+# the TAP floors, all started under WRAPPER (e.g. taskset -c 0), and the tcp-rr client under it too.
+# The floors' figures go in row FLOOR_METRIC (rr_floor_pinned) and its variants' rows (with the
+# side's name: rr_floor_epoll_pinned, ...); the report sets each beside the kernel's figure of
+# METRIC (the same runs).
 rr_phase() {
   local metric=$1 floor_metric=$2
   shift 2
@@ -326,29 +335,28 @@ rr_phase() {
   start "$ns_t" "$raw_dir/lwip-server-$metric.log" "ready" "${wrap[@]}" "$lwip_server" --tap tap1 --ip "$lwip_ip/24"
   local lwip_pid=$pid
   wait_for_lwip
-  start "$ns_t" "$raw_dir/tap-floor-$metric.log" "ready" "${wrap[@]}" "$floor_tool" --tap tap2 --ip "$floor_ip"
-  local floor_pid=$pid
-  wait_for_ping "$floor_ip" "tap-floor"
-  start "$ns_t" "$raw_dir/tap-floor-epoll-$metric.log" "ready" "${wrap[@]}" "$floor_tool" --tap tap3 \
-    --ip "$floor_epoll_ip" --epoll
-  local floor_epoll_pid=$pid
-  wait_for_ping "$floor_epoll_ip" "tap-floor --epoll"
-  local floor_epoll_metric=${floor_metric/floor/floor_epoll}
-  local rep side ns ip
+  local floor side tap ip flag floor_pids=() floor_sides=()
+  local -A floor_ip=()
+  for floor in "${floors[@]}"; do
+    IFS=: read -r side tap ip flag <<<"$floor"
+    start "$ns_t" "$raw_dir/tap-$side-$metric.log" "ready" "${wrap[@]}" "$floor_tool" --tap "$tap" --ip "$ip" ${flag:+"$flag"}
+    floor_pids+=("$pid") floor_sides+=("$side")
+    floor_ip[$side]=$ip
+    wait_for_ping "$ip" "tap-floor $flag"
+  done
+  local rep ns
   for ((rep = 1; rep <= reps; rep++)); do
     echo "e2e: [$rep/$reps] request/response ${wrap[*]:-unpinned}"
-    for side in kernel stack lwip floor floor_epoll; do
+    for side in kernel stack lwip "${floor_sides[@]}"; do
       case $side in
         kernel) ns=$ns_a ip=$veth_server_ip ;;
         stack) ns=$ns_t ip=$stack_ip ;;
         lwip) ns=$ns_t ip=$lwip_ip ;;
-        floor) ns=$ns_t ip=$floor_ip ;;
-        floor_epoll) ns=$ns_t ip=$floor_epoll_ip ;;
+        *) ns=$ns_t ip=${floor_ip[$side]} ;;
       esac
       rr_run "$metric-$side-$rep" "$ns" "${wrap[@]}" "$rr_tool" rr "$ip" 7 "$seconds"
       case $side in
-        floor) record "$floor_metric" floor "$rep" "${rr[per_second]}" ;;
-        floor_epoll) record "$floor_epoll_metric" floor "$rep" "${rr[per_second]}" ;;
+        floor*) record "${floor_metric/floor/$side}" floor "$rep" "${rr[per_second]}" ;;
         *)
           record "$metric" "$side" "$rep" "${rr[per_second]}"
           record "${metric}_p50" "$side" "$rep" "${rr[p50_us]}"
@@ -360,8 +368,7 @@ rr_phase() {
   stop "$echo_pid"
   stop "$server_pid"
   stop "$lwip_pid"
-  stop "$floor_pid"
-  stop "$floor_epoll_pid"
+  for pid in "${floor_pids[@]}"; do stop "$pid"; done
 }
 rr_phase rr rr_floor_unpinned
 rr_phase rr_pinned rr_floor_pinned taskset -c 0

@@ -65,6 +65,8 @@ METRICS = [
            beside="rr_pinned"),
     Metric("rr_floor_epoll_pinned", "  TAP floor (epoll_wait), pinned", "trans/s", lwip=False,
            subject="floor", beside="rr_pinned"),
+    Metric("rr_floor_uring_pinned", "  TAP floor (io_uring), pinned", "trans/s", lwip=False,
+           subject="floor", beside="rr_pinned", optional=True),
     Metric("rr", "1-byte req/resp, unpinned", "trans/s"),
     Metric("rr_p50", "  latency p50, unpinned", "us", higher_is_better=False),
     Metric("rr_p99", "  latency p99, unpinned", "us", higher_is_better=False),
@@ -72,6 +74,8 @@ METRICS = [
            beside="rr"),
     Metric("rr_floor_epoll_unpinned", "  TAP floor (epoll_wait), unpinned", "trans/s", lwip=False,
            subject="floor", beside="rr"),
+    Metric("rr_floor_uring_unpinned", "  TAP floor (io_uring), unpinned", "trans/s", lwip=False,
+           subject="floor", beside="rr", optional=True),
     Metric("crr", "connect+req/resp+close", "conn/s"),
     Metric("cpu_k2s", "CPU per GB, kernel->stack", "cpu s/GB", higher_is_better=False,
            kernel_note="iperf3 processes, both ends (reference only)"),
@@ -157,7 +161,7 @@ def summarize(raw):
         stack = sides.get(m.subject, [])
         kernel = sides.get("kernel", [])
         lwip = sides.get("lwip", [])
-        if m.beside is not None:
+        if m.beside is not None and stack:  # (a row left out shows no borrowed kernel figure either)
             kernel = raw.get(m.beside, {}).get("kernel", [])
         row = {
             "metric": m.key, "label": m.label, "unit": m.unit, "subject": m.subject,
@@ -315,8 +319,7 @@ def draw_chart(path, rows, info):
         ax.set_title(title, fontsize=10)
         ax.set_ylabel(unit)
 
-    floors = {r["beside"]: r for r in rows if r["subject"] == "floor" and r["metric"].startswith("rr_floor_")
-              and "epoll" not in r["metric"]}
+    floors = {r["beside"]: r for r in rows if r["metric"] in ("rr_floor_pinned", "rr_floor_unpinned")}
     for ax, (key, title) in zip(axes.flat, panels):
         r = by_key[key]
         if r["target"] is not None:

@@ -2,7 +2,7 @@
 // same clients as our stack. It is an upper bound for bench/e2e.sh's request/response rows, not a
 // stack: it keeps no state at all and answers every frame by swapping its headers around.
 //
-//   tap-floor --tap NAME --ip A.B.C.D [--mac XX:XX:XX:XX:XX:XX] [--epoll]
+//   tap-floor --tap NAME --ip A.B.C.D [--mac XX:XX:XX:XX:XX:XX] [--epoll | --uring]
 //
 // It attaches to the existing (persistent) TAP NAME (`ip tuntap add dev NAME mode tap`), takes the
 // address A.B.C.D on it, and loops: read one frame, write at most one frame back.
@@ -24,11 +24,14 @@
 // beat; our stack's figure over this one says how much of the floor's cost is ours, and the floor
 // over the kernel (over a veth pair) says what the TAP alone leaves for any user-space stack.
 //
-// How it waits. By default with a blocking read() on the TAP: the fewest system calls there can
-// be (one read and one write per transaction). A real stack has timers, so it must wait with a
-// timeout: --epoll makes the fd non-blocking and waits in epoll_wait() (a 1 s timeout, standing for
-// the next timer) before each read(), a third system call per transaction, as a stack's event loop
-// would. Level-triggered: a frame left in the queue wakes the next epoll_wait at once.
+// How it waits. By default with a blocking read() on the TAP: one read and one write per
+// transaction. A real stack has timers, so it must wait with a timeout: --epoll makes the fd
+// non-blocking and waits in epoll_wait() (a 1 s timeout, standing for the next timer) before each
+// read(), a third system call per transaction, as a stack's event loop would (level-triggered: a
+// frame left in the queue wakes the next epoll_wait at once). --uring asks whether fewer system
+// calls would lower the floor: through io_uring, the answer's write and the next read go in one
+// io_uring_enter() per transaction (which can also wait with a timeout). bench/e2e.sh measures all
+// three; on its machines the blocking read was the fastest of them (bench/README.md).
 //
 // It prints one line with "ready" once it is reading, and its frame counters when SIGTERM or
 // SIGINT stops it (exit status 0). A bad argument gets a one-line message and exit status 2; a TAP
@@ -38,10 +41,14 @@
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
+#include <linux/io_uring.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <csignal>
@@ -130,7 +137,7 @@ struct Config {
     std::string tap;
     std::uint8_t ip[4] = {};
     Mac mac = {0x02, 0x00, 0x00, 0x00, 0xf1, 0x00};  // locally administered, unicast
-    bool epoll = false;
+    enum class Wait { Read, Epoll, Uring } wait = Wait::Read;  // how it waits for the next frame
 };
 
 // ---- the answers: each builds the reply in `out` and returns its length, or 0 for no reply ----
@@ -316,7 +323,7 @@ std::size_t answer(std::span<const std::uint8_t> frame, std::uint8_t* out, const
 // ---- the command line, the TAP and the loop ----
 
 [[noreturn]] void usage_error(const std::string& message) {
-    std::fprintf(stderr, "tap-floor: %s (usage: tap-floor --tap NAME --ip A.B.C.D [--mac XX:XX:XX:XX:XX:XX] [--epoll])\n",
+    std::fprintf(stderr, "tap-floor: %s (usage: tap-floor --tap NAME --ip A.B.C.D [--mac XX:XX:XX:XX:XX:XX] [--epoll|--uring])\n",
                  message.c_str());
     std::exit(2);
 }
@@ -338,8 +345,9 @@ Config parse_args(int argc, char** argv) {
     bool have_ip = false;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
-        if (arg == "--epoll") {
-            config.epoll = true;
+        if (arg == "--epoll" || arg == "--uring") {
+            if (config.wait != Config::Wait::Read) usage_error("--epoll and --uring exclude each other");
+            config.wait = arg == "--epoll" ? Config::Wait::Epoll : Config::Wait::Uring;
             continue;
         }
         if (arg != "--tap" && arg != "--ip" && arg != "--mac") usage_error("unknown argument '" + arg + "'");
@@ -391,66 +399,245 @@ int open_tap(const std::string& name, bool nonblocking) {
 volatile std::sig_atomic_t stop_requested = 0;
 void on_signal(int) { stop_requested = 1; }
 
-}  // namespace
+// Each loop below: wait for a frame, read it, write the answer, until SIGTERM or SIGINT. They
+// return the exit status.
+static std::uint8_t in[kFrameMax], out[kFrameMax];
 
-int main(int argc, char** argv) {
-    const Config config = parse_args(argc, argv);
-    const int fd = open_tap(config.tap, config.epoll);
-    int epoll_fd = -1;
-    if (config.epoll) {
-        epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
-        epoll_event interest{};
-        interest.events = EPOLLIN;
-        if (epoll_fd < 0 || ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &interest) < 0) {
-            std::fprintf(stderr, "tap-floor: epoll: %s\n", std::strerror(errno));
+// Writes the answer to the frame `in[0, got)`, if it has one.
+void answer_frame(int fd, std::size_t got, const Config& config, Counters& counters) {
+    ++counters.frames_in;
+    const std::size_t len = answer({in, got}, out, config, counters);
+    if (len == 0) return;
+    if (::write(fd, out, len) == static_cast<ssize_t>(len)) {
+        ++counters.frames_out;
+    } else {
+        ++counters.write_errors;  // the kernel's queue is full: a lost frame, as on a wire
+    }
+}
+
+// The default: the read() itself waits. Two system calls per transaction.
+int run_blocking(int fd, const Config& config, Counters& counters) {
+    while (!stop_requested) {
+        const ssize_t got = ::read(fd, in, sizeof in);
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            std::fprintf(stderr, "tap-floor: read: %s\n", std::strerror(errno));
             return 1;
         }
+        answer_frame(fd, static_cast<std::size_t>(got), config, counters);
     }
-    // No SA_RESTART: a signal interrupts the blocking read() or epoll_wait() with EINTR.
-    struct sigaction action{};
-    action.sa_handler = on_signal;
-    sigemptyset(&action.sa_mask);
-    ::sigaction(SIGTERM, &action, nullptr);
-    ::sigaction(SIGINT, &action, nullptr);
+    return 0;
+}
 
-    static std::uint8_t in[kFrameMax], out[kFrameMax];
-    Counters counters;
-    char ip_text[INET_ADDRSTRLEN] = "";
-    ::inet_ntop(AF_INET, config.ip, ip_text, sizeof ip_text);
-    std::printf("tap-floor: ready on %s as %s (%02x:%02x:%02x:%02x:%02x:%02x), %s\n", config.tap.c_str(), ip_text,
-                config.mac[0], config.mac[1], config.mac[2], config.mac[3], config.mac[4], config.mac[5],
-                config.epoll ? "epoll_wait + non-blocking read" : "blocking read");
-    std::fflush(stdout);
-
+// --epoll: a stack's event loop, which must wake for its timers too: epoll_wait() with a timeout,
+// then a non-blocking read(). Three system calls per transaction.
+int run_epoll(int fd, const Config& config, Counters& counters) {
     constexpr int kEpollTimeoutMs = 1000;  // stands for a stack's next timer; nothing is due here
+    const int epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+    epoll_event interest{};
+    interest.events = EPOLLIN;
+    if (epoll_fd < 0 || ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &interest) < 0) {
+        std::fprintf(stderr, "tap-floor: epoll: %s\n", std::strerror(errno));
+        return 1;
+    }
     while (!stop_requested) {
-        if (config.epoll) {
-            epoll_event ready{};
-            const int n = ::epoll_wait(epoll_fd, &ready, 1, kEpollTimeoutMs);
-            if (n < 0 && errno != EINTR) {
-                std::fprintf(stderr, "tap-floor: epoll_wait: %s\n", std::strerror(errno));
-                return 1;
-            }
-            if (n <= 0) continue;
+        epoll_event ready{};
+        const int n = ::epoll_wait(epoll_fd, &ready, 1, kEpollTimeoutMs);
+        if (n < 0 && errno != EINTR) {
+            std::fprintf(stderr, "tap-floor: epoll_wait: %s\n", std::strerror(errno));
+            return 1;
         }
+        if (n <= 0) continue;
         const ssize_t got = ::read(fd, in, sizeof in);
         if (got < 0) {
             if (errno == EINTR || errno == EAGAIN) continue;
             std::fprintf(stderr, "tap-floor: read: %s\n", std::strerror(errno));
             return 1;
         }
-        ++counters.frames_in;
-        const std::size_t len = answer({in, static_cast<std::size_t>(got)}, out, config, counters);
-        if (len == 0) continue;
-        if (::write(fd, out, len) == static_cast<ssize_t>(len)) {
-            ++counters.frames_out;
-        } else {
-            ++counters.write_errors;  // the kernel's queue is full: a lost frame, as on a wire
+        answer_frame(fd, static_cast<std::size_t>(got), config, counters);
+    }
+    return 0;
+}
+
+// --uring: io_uring, through its system calls (no liburing). The answer's write and the next read
+// go to the kernel in one io_uring_enter(), which returns when both are complete: one system call
+// per transaction, the fewest there can be without busy polling. The ring is set up with
+// SINGLE_ISSUER and DEFER_TASKRUN (Linux 6.1), so the read's completion runs in that same call
+// rather than interrupting the process (without them where the kernel lacks them).
+class Uring {
+public:
+    bool open(std::string& error) {
+        io_uring_params params{};
+        params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+        fd_ = static_cast<int>(::syscall(__NR_io_uring_setup, 8, &params));
+        if (fd_ < 0 && errno == EINVAL) {
+            params = io_uring_params{};
+            fd_ = static_cast<int>(::syscall(__NR_io_uring_setup, 8, &params));
         }
+        if (fd_ < 0) {
+            error = std::string("io_uring_setup: ") + std::strerror(errno);
+            return false;
+        }
+        flags_ = params.flags;
+        const std::size_t sq_size = params.sq_off.array + params.sq_entries * sizeof(unsigned);
+        const std::size_t cq_size = params.cq_off.cqes + params.cq_entries * sizeof(io_uring_cqe);
+        const bool single = (params.features & IORING_FEAT_SINGLE_MMAP) != 0;
+        auto* sq = map(single ? std::max(sq_size, cq_size) : sq_size, IORING_OFF_SQ_RING);
+        auto* cq = single ? sq : map(cq_size, IORING_OFF_CQ_RING);
+        sqes_ = static_cast<io_uring_sqe*>(
+            static_cast<void*>(map(params.sq_entries * sizeof(io_uring_sqe), IORING_OFF_SQES)));
+        if (sq == nullptr || cq == nullptr || sqes_ == nullptr) {
+            error = std::string("mmap of the io_uring: ") + std::strerror(errno);
+            return false;
+        }
+        sq_head_ = reinterpret_cast<unsigned*>(sq + params.sq_off.head);
+        sq_tail_ = reinterpret_cast<unsigned*>(sq + params.sq_off.tail);
+        sq_mask_ = *reinterpret_cast<unsigned*>(sq + params.sq_off.ring_mask);
+        sq_array_ = reinterpret_cast<unsigned*>(sq + params.sq_off.array);
+        cq_head_ = reinterpret_cast<unsigned*>(cq + params.cq_off.head);
+        cq_tail_ = reinterpret_cast<unsigned*>(cq + params.cq_off.tail);
+        cq_mask_ = *reinterpret_cast<unsigned*>(cq + params.cq_off.ring_mask);
+        cqes_ = reinterpret_cast<io_uring_cqe*>(cq + params.cq_off.cqes);
+        return true;
+    }
+    bool deferred() const { return (flags_ & IORING_SETUP_DEFER_TASKRUN) != 0; }
+
+    // Queues a read or write of `buffer` on `fd`, tagged with `tag`.
+    void queue(std::uint8_t opcode, int fd, std::uint8_t* buffer, std::size_t len, std::uint64_t tag) {
+        const unsigned tail = *sq_tail_;  // only we write the tail
+        const unsigned index = tail & sq_mask_;
+        io_uring_sqe& sqe = sqes_[index];
+        sqe = io_uring_sqe{};
+        sqe.opcode = opcode;
+        sqe.fd = fd;
+        sqe.addr = reinterpret_cast<std::uint64_t>(buffer);
+        sqe.len = static_cast<std::uint32_t>(len);
+        sqe.off = static_cast<std::uint64_t>(-1);  // the file's position: a TAP has none
+        sqe.user_data = tag;
+        sq_array_[index] = index;
+        __atomic_store_n(sq_tail_, tail + 1, __ATOMIC_RELEASE);
+    }
+
+    // Submits what is queued and waits until `wait_for` completions are in the ring. Returns 0
+    // or an errno (EINTR when a signal came).
+    int enter(unsigned wait_for) {
+        const unsigned to_submit = *sq_tail_ - __atomic_load_n(sq_head_, __ATOMIC_ACQUIRE);
+        const long r = ::syscall(__NR_io_uring_enter, fd_, to_submit, wait_for, IORING_ENTER_GETEVENTS, nullptr, 0);
+        return r < 0 ? errno : 0;
+    }
+
+    // Calls f(tag, result) for every completion in the ring, and empties it.
+    template <class F>
+    void reap(F&& f) {
+        unsigned head = *cq_head_;
+        const unsigned tail = __atomic_load_n(cq_tail_, __ATOMIC_ACQUIRE);
+        for (; head != tail; ++head) {
+            const io_uring_cqe& cqe = cqes_[head & cq_mask_];
+            f(cqe.user_data, cqe.res);
+        }
+        __atomic_store_n(cq_head_, head, __ATOMIC_RELEASE);
+    }
+
+private:
+    std::uint8_t* map(std::size_t size, std::uint64_t offset) {
+        void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_,
+                         static_cast<off_t>(offset));
+        return p == MAP_FAILED ? nullptr : static_cast<std::uint8_t*>(p);
+    }
+
+    int fd_ = -1;
+    unsigned flags_ = 0;
+    unsigned *sq_head_ = nullptr, *sq_tail_ = nullptr, *sq_array_ = nullptr, sq_mask_ = 0;
+    unsigned *cq_head_ = nullptr, *cq_tail_ = nullptr, cq_mask_ = 0;
+    io_uring_sqe* sqes_ = nullptr;
+    io_uring_cqe* cqes_ = nullptr;
+};
+
+int run_uring(int fd, const Config& config, Counters& counters, Uring& ring) {
+    constexpr std::uint64_t kRead = 1, kWrite = 2;
+    ring.queue(IORING_OP_READ, fd, in, sizeof in, kRead);
+    unsigned writes_in_flight = 0;  // and always one read
+    while (!stop_requested) {
+        const int error = ring.enter(writes_in_flight + 1);  // returns when all of them are done
+        if (error != 0 && error != EINTR) {
+            std::fprintf(stderr, "tap-floor: io_uring_enter: %s\n", std::strerror(error));
+            return 1;
+        }
+        bool read_done = false;
+        std::size_t got = 0;
+        int read_error = 0;
+        ring.reap([&](std::uint64_t tag, int result) {
+            if (tag == kWrite) {
+                --writes_in_flight;
+                if (result > 0) {
+                    ++counters.frames_out;
+                } else {
+                    ++counters.write_errors;
+                }
+            } else if (result >= 0) {
+                read_done = true;
+                got = static_cast<std::size_t>(result);
+            } else {
+                read_done = true;
+                read_error = -result;
+            }
+        });
+        if (!read_done) continue;  // a signal, or only the write completed: the read is still queued
+        if (read_error != 0 && read_error != EINTR && read_error != EAGAIN) {
+            std::fprintf(stderr, "tap-floor: read: %s\n", std::strerror(read_error));
+            return 1;
+        }
+        if (read_error == 0) {
+            ++counters.frames_in;
+            const std::size_t len = answer({in, got}, out, config, counters);
+            if (len != 0) {  // the answer goes out in the same call that waits for the next frame
+                ring.queue(IORING_OP_WRITE, fd, out, len, kWrite);
+                ++writes_in_flight;
+            }
+        }
+        ring.queue(IORING_OP_READ, fd, in, sizeof in, kRead);
+    }
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const Config config = parse_args(argc, argv);
+    const int fd = open_tap(config.tap, config.wait == Config::Wait::Epoll);
+    Uring ring;
+    std::string error;
+    if (config.wait == Config::Wait::Uring && !ring.open(error)) {
+        std::fprintf(stderr, "tap-floor: %s\n", error.c_str());
+        return 1;
+    }
+    // No SA_RESTART: a signal interrupts the read(), epoll_wait() or io_uring_enter() with EINTR.
+    struct sigaction action{};
+    action.sa_handler = on_signal;
+    sigemptyset(&action.sa_mask);
+    ::sigaction(SIGTERM, &action, nullptr);
+    ::sigaction(SIGINT, &action, nullptr);
+
+    Counters counters;
+    char ip_text[INET_ADDRSTRLEN] = "";
+    ::inet_ntop(AF_INET, config.ip, ip_text, sizeof ip_text);
+    const char* how = config.wait == Config::Wait::Read    ? "blocking read"
+                      : config.wait == Config::Wait::Epoll ? "epoll_wait + non-blocking read"
+                      : ring.deferred()                    ? "io_uring (deferred task work)"
+                                                           : "io_uring";
+    std::printf("tap-floor: ready on %s as %s (%02x:%02x:%02x:%02x:%02x:%02x), %s\n", config.tap.c_str(), ip_text,
+                config.mac[0], config.mac[1], config.mac[2], config.mac[3], config.mac[4], config.mac[5], how);
+    std::fflush(stdout);
+
+    int status = 0;
+    switch (config.wait) {
+        case Config::Wait::Read: status = run_blocking(fd, config, counters); break;
+        case Config::Wait::Epoll: status = run_epoll(fd, config, counters); break;
+        case Config::Wait::Uring: status = run_uring(fd, config, counters, ring); break;
     }
     std::printf("tap-floor: frames_in=%lu frames_out=%lu arp=%lu icmp=%lu syn=%lu data=%lu fin=%lu ignored=%lu "
                 "malformed=%lu write_errors=%lu\n",
                 counters.frames_in, counters.frames_out, counters.arp, counters.icmp, counters.syn, counters.data,
                 counters.fin, counters.ignored, counters.malformed, counters.write_errors);
-    return 0;
+    return status;
 }

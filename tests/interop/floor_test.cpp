@@ -6,7 +6,7 @@
 //     the kernel expects;
 //   - the kernel counted no bad IPv4 header or TCP checksum (/proc/net/snmp in the namespace);
 //   - stopped by SIGTERM it exits 0 and its counters add up (nothing malformed, no write failed);
-// once waiting in a blocking read and once with --epoll. Bad arguments: one line, exit status 2.
+// waiting in a blocking read, with --epoll and with --uring. Bad arguments: one line, exit status 2.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -47,14 +47,14 @@ std::optional<long long> snmp_counter(const NetnsTap& env, const std::string& gr
 
 class TapFloorInterop : public AppInterop {
 protected:
-    void reflects_tcp(bool epoll);
+    void reflects_tcp(const std::string& flag);
 };
 
-void TapFloorInterop::reflects_tcp(bool epoll) {
+void TapFloorInterop::reflects_tcp(const std::string& flag) {
     const std::unique_ptr<NetnsTap>& env = env_;
     const std::string& ip = our_ip_;
     std::vector<std::string> argv = {floor_path(), "--tap", env->tap_name(), "--ip", ip};
-    if (epoll) argv.push_back("--epoll");
+    if (!flag.empty()) argv.push_back(flag);
     auto floor = env->exec_background(argv);
     ASSERT_TRUE(floor) << floor.error();
     bool up = false;
@@ -86,14 +86,17 @@ void TapFloorInterop::reflects_tcp(bool epoll) {
     EXPECT_GT(value_of(stopped.output, "data").value_or(0), value_of(rr.output, "count").value_or(0)) << stopped.output;
 }
 
-TEST_F(TapFloorInterop, KernelTcpRunsAgainstBlockingRead) { reflects_tcp(false); }
+TEST_F(TapFloorInterop, KernelTcpRunsAgainstBlockingRead) { reflects_tcp(""); }
 
-TEST_F(TapFloorInterop, KernelTcpRunsAgainstEpollWait) { reflects_tcp(true); }
+TEST_F(TapFloorInterop, KernelTcpRunsAgainstEpollWait) { reflects_tcp("--epoll"); }
+
+TEST_F(TapFloorInterop, KernelTcpRunsAgainstIoUring) { reflects_tcp("--uring"); }
 
 TEST(TapFloorArguments, BadArgumentsExitTwoWithOneLine) {
     for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
              {}, {"--tap"}, {"--tap", "tap0"}, {"--tap", "tap0", "--ip", "10.0.0"},
-             {"--tap", "tap0", "--ip", "10.0.0.2", "--mac", "01:00:00:00:00:01"}, {"--bogus"}}) {
+             {"--tap", "tap0", "--ip", "10.0.0.2", "--mac", "01:00:00:00:00:01"}, {"--bogus"},
+             {"--tap", "tap0", "--ip", "10.0.0.2", "--epoll", "--uring"}}) {
         std::vector<std::string> argv = {floor_path()};
         argv.insert(argv.end(), args.begin(), args.end());
         const CommandResult r = run_command(argv);
