@@ -10,8 +10,10 @@
 #
 # It builds build-release (scripts/setup.sh), then creates three network namespaces of its own,
 # named with this script's PID, and removes them when it ends, however it ends:
-#   tcpip-e2e-t-PID   a TAP: the kernel at 10.98.0.1/24, our stack (the apps) at 10.98.0.2; and a
-#                     second TAP for lwIP: the kernel at 10.98.1.1/24, bench/lwip-server at 10.98.1.2
+#   tcpip-e2e-t-PID   a TAP: the kernel at 10.98.0.1/24, our stack (the apps) at 10.98.0.2; a
+#                     second TAP for lwIP: the kernel at 10.98.1.1/24, bench/lwip-server at 10.98.1.2;
+#                     and three for the TAP floor (bench/tap-floor, below), the kernel at 10.98.N.1/24
+#                     and the floor at 10.98.N.2: tap2 (blocking read), tap3 (--epoll), tap4 (--uring)
 #   tcpip-e2e-a-PID   one end of a veth pair, 10.99.0.1/24: the kernel baseline's client side
 #   tcpip-e2e-b-PID   the other end, 10.99.0.2/24: the kernel baseline's server side
 # What it measures (the stack's figure, the kernel's over the veth pair, lwIP's on its TAP, and the
@@ -27,6 +29,14 @@
 #                           apps/tcpip-echo (ours) / tcp-rr server (kernel) / lwip-server's echo
 #                           (lwIP); once with client and server pinned to cpu 0 (taskset -c 0),
 #                           once unpinned
+#   the TAP floor           the same tcp-rr rr against bench/tap-floor, a stateless reflector that
+#                           answers each frame by swapping its headers (no stack at all): the most
+#                           any user-space stack could do through a TAP. Rows rr_floor_pinned and
+#                           rr_floor_unpinned (it waits in a blocking read), rr_floor_epoll_pinned
+#                           and rr_floor_epoll_unpinned (epoll_wait with a timeout, then read, as a
+#                           stack with timers must) and rr_floor_uring_pinned and _unpinned (io_uring:
+#                           one system call per transaction; left out where io_uring is disabled),
+#                           each beside the kernel's figure of the same runs
 #   connection rate         bench/tcp-rr crr: connect, 1-byte ping-pong, close, repeat
 #   idle CPU                utime+stime of an idle tcpip-echo, tcpip-perf -s and tcpip-httpd over
 #                           S seconds with no traffic, in % of one core (the kernel's: 0 by
@@ -81,9 +91,10 @@ if ! ninja -C build-release -t targets all 2>/dev/null | grep -q '^bench/lwip-se
   meson setup --reconfigure build-release >/dev/null || fail "could not reconfigure build-release"
 fi
 ninja -C build-release apps/tcpip-perf apps/tcpip-echo bench/tcp-rr apps/run/tcpip-run apps/run/libtcpip-preload.so \
-  apps/tcpip-httpd bench/alloc_count.so bench/lwip-server >/dev/null ||
-  fail "could not build apps/tcpip-perf, apps/tcpip-echo, apps/tcpip-httpd, bench/tcp-rr, apps/run/tcpip-run, bench/alloc_count.so and bench/lwip-server"
+  apps/tcpip-httpd bench/alloc_count.so bench/lwip-server bench/tap-floor >/dev/null ||
+  fail "could not build apps/tcpip-perf, apps/tcpip-echo, apps/tcpip-httpd, bench/tcp-rr, apps/run/tcpip-run, bench/alloc_count.so, bench/lwip-server and bench/tap-floor"
 perf=build-release/apps/tcpip-perf echo_app=build-release/apps/tcpip-echo rr_tool=build-release/bench/tcp-rr
+floor_tool=build-release/bench/tap-floor
 lwip_server=build-release/bench/lwip-server
 run_tool=build-release/apps/run/tcpip-run
 python=/usr/bin/python3  # Debian's, which sees python3-matplotlib (a pyenv python3 on PATH would not)
@@ -108,6 +119,13 @@ measurements=$raw_dir/measurements.tsv
 id=$$
 ns_t="tcpip-e2e-t-$id" ns_a="tcpip-e2e-a-$id" ns_b="tcpip-e2e-b-$id"
 stack_ip=10.98.0.2 lwip_ip=10.98.1.2 veth_server_ip=10.99.0.2
+# bench/tap-floor's variants: SIDE:TAP:ADDRESS[:FLAG], each on a TAP of its own (tapN, 10.98.N.0/24).
+floors=(floor:tap2:10.98.2.2 floor_epoll:tap3:10.98.3.2:--epoll)
+if [[ $(cat /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo 0) == 0 ]]; then
+  floors+=(floor_uring:tap4:10.98.4.2:--uring)
+else
+  echo "e2e: io_uring is disabled here (kernel.io_uring_disabled): rows rr_floor_uring_* left out" >&2
+fi
 started=()  # PIDs of the background processes this script started, and only those
 
 cleanup() {
@@ -130,10 +148,14 @@ ip -n "$ns_t" tuntap add dev tap0 mode tap
 ip -n "$ns_t" addr add 10.98.0.1/24 dev tap0
 ip -n "$ns_t" tuntap add dev tap1 mode tap
 ip -n "$ns_t" addr add 10.98.1.1/24 dev tap1
+for n in 2 3 4; do
+  ip -n "$ns_t" tuntap add dev "tap$n" mode tap
+  ip -n "$ns_t" addr add "10.98.$n.1/24" dev "tap$n"
+done
 ip -n "$ns_a" link add veth0 type veth peer name veth1 netns "$ns_b"
 ip -n "$ns_a" addr add 10.99.0.1/24 dev veth0
 ip -n "$ns_b" addr add "$veth_server_ip/24" dev veth1
-for link in "$ns_t tap0" "$ns_t tap1" "$ns_a veth0" "$ns_b veth1" "$ns_t lo" "$ns_a lo" "$ns_b lo"; do
+for link in "$ns_t tap0" "$ns_t tap1" "$ns_t tap2" "$ns_t tap3" "$ns_t tap4" "$ns_a veth0" "$ns_b veth1" "$ns_t lo" "$ns_a lo" "$ns_b lo"; do
   read -r ns dev <<<"$link"
   ip -n "$ns" link set "$dev" up
 done
@@ -296,11 +318,14 @@ stop "$run_pid"
 
 # ---- 2. request/response, unpinned and pinned to cpu 0 ----
 
-# rr_phase METRIC WRAPPER...: tcpip-echo, the kernel's tcp-rr server and lwip-server, all started
-# under WRAPPER (e.g. taskset -c 0), and the tcp-rr client under it too.
+# rr_phase METRIC FLOOR_METRIC WRAPPER...: tcpip-echo, the kernel's tcp-rr server, lwip-server and
+# the TAP floors, all started under WRAPPER (e.g. taskset -c 0), and the tcp-rr client under it too.
+# The floors' figures go in row FLOOR_METRIC (rr_floor_pinned) and its variants' rows (with the
+# side's name: rr_floor_epoll_pinned, ...); the report sets each beside the kernel's figure of
+# METRIC (the same runs).
 rr_phase() {
-  local metric=$1
-  shift
+  local metric=$1 floor_metric=$2
+  shift 2
   local wrap=("$@")
   start "$ns_t" "$raw_dir/tcpip-echo-$metric.log" "ready" "${wrap[@]}" "$echo_app" --tap tap0 --ip "$stack_ip/24" --port 7
   local echo_pid=$pid
@@ -310,27 +335,43 @@ rr_phase() {
   start "$ns_t" "$raw_dir/lwip-server-$metric.log" "ready" "${wrap[@]}" "$lwip_server" --tap tap1 --ip "$lwip_ip/24"
   local lwip_pid=$pid
   wait_for_lwip
-  local rep side ns ip
+  local floor side tap ip flag floor_pids=() floor_sides=()
+  local -A floor_ip=()
+  for floor in "${floors[@]}"; do
+    IFS=: read -r side tap ip flag <<<"$floor"
+    start "$ns_t" "$raw_dir/tap-$side-$metric.log" "ready" "${wrap[@]}" "$floor_tool" --tap "$tap" --ip "$ip" ${flag:+"$flag"}
+    floor_pids+=("$pid") floor_sides+=("$side")
+    floor_ip[$side]=$ip
+    wait_for_ping "$ip" "tap-floor $flag"
+  done
+  local rep ns
   for ((rep = 1; rep <= reps; rep++)); do
     echo "e2e: [$rep/$reps] request/response ${wrap[*]:-unpinned}"
-    for side in kernel stack lwip; do
+    for side in kernel stack lwip "${floor_sides[@]}"; do
       case $side in
         kernel) ns=$ns_a ip=$veth_server_ip ;;
         stack) ns=$ns_t ip=$stack_ip ;;
         lwip) ns=$ns_t ip=$lwip_ip ;;
+        *) ns=$ns_t ip=${floor_ip[$side]} ;;
       esac
       rr_run "$metric-$side-$rep" "$ns" "${wrap[@]}" "$rr_tool" rr "$ip" 7 "$seconds"
-      record "$metric" "$side" "$rep" "${rr[per_second]}"
-      record "${metric}_p50" "$side" "$rep" "${rr[p50_us]}"
-      record "${metric}_p99" "$side" "$rep" "${rr[p99_us]}"
+      case $side in
+        floor*) record "${floor_metric/floor/$side}" floor "$rep" "${rr[per_second]}" ;;
+        *)
+          record "$metric" "$side" "$rep" "${rr[per_second]}"
+          record "${metric}_p50" "$side" "$rep" "${rr[p50_us]}"
+          record "${metric}_p99" "$side" "$rep" "${rr[p99_us]}"
+          ;;
+      esac
     done
   done
   stop "$echo_pid"
   stop "$server_pid"
   stop "$lwip_pid"
+  for pid in "${floor_pids[@]}"; do stop "$pid"; done
 }
-rr_phase rr
-rr_phase rr_pinned taskset -c 0
+rr_phase rr rr_floor_unpinned
+rr_phase rr_pinned rr_floor_pinned taskset -c 0
 
 # ---- 3. connection rate ----
 # Each repetition gets a server port of its own: the previous repetition's connections still sit in

@@ -14,7 +14,10 @@
         OUT_DIR/results.png (the chart), then prints the table.
 
 Ratios are always of the medians of the same run: stack / kernel ("ratio") and stack / lwip
-("stack_lwip_ratio"), so for the latency and CPU rows a ratio below 1 is the good direction. Matplotlib is imported only to draw the chart (Debian's
+("stack_lwip_ratio"). The TAP floor rows (rr_floor_*: bench/tap-floor, a reflector that swaps
+headers and has no stack) hold the floor's figures in the stack column (their "subject" says so) and
+the kernel's of the same runs, so their "ratio" is floor / kernel; their "stack_floor_ratio" is our
+stack's figure of those runs over the floor's. So for the latency and CPU rows a ratio below 1 is the good direction. Matplotlib is imported only to draw the chart (Debian's
 python3-matplotlib; bench/e2e.sh installs it when missing), with the Agg backend: no display.
 """
 import csv
@@ -36,6 +39,14 @@ class Metric:
     lwip: bool = True  # whether lwIP (bench/lwip-server) is measured on this row
     target_on_stack: bool = False  # the target is for the stack's own figure (a ratio itself), not stack/kernel
     optional: bool = False  # may be absent (scale_*: left out on a machine with one CPU)
+    # What the first column holds: "stack" (our stack), or "floor" (bench/tap-floor, recorded as
+    # side "floor"); a floor row takes its kernel figures from the row `beside` (the same runs),
+    # and compares our stack's figure of that row with the floor's.
+    subject: str = "stack"
+    beside: Optional[str] = None
+
+
+FLOOR_NOTE = "bench/tap-floor: header-swapping reflector, no stack"
 
 
 # In the order of the table. The targets come from the issue that asked for this benchmark.
@@ -49,9 +60,22 @@ METRICS = [
     Metric("rr_pinned", "1-byte req/resp, pinned to cpu 0", "trans/s", target=1.0),
     Metric("rr_pinned_p50", "  latency p50, pinned", "us", higher_is_better=False),
     Metric("rr_pinned_p99", "  latency p99, pinned", "us", higher_is_better=False),
+    # The TAP floor beside them: nothing any stack on a TAP can beat (bench/tap_floor.cpp).
+    Metric("rr_floor_pinned", "  TAP floor, pinned", "trans/s", lwip=False, subject="floor",
+           beside="rr_pinned"),
+    Metric("rr_floor_epoll_pinned", "  TAP floor (epoll_wait), pinned", "trans/s", lwip=False,
+           subject="floor", beside="rr_pinned"),
+    Metric("rr_floor_uring_pinned", "  TAP floor (io_uring), pinned", "trans/s", lwip=False,
+           subject="floor", beside="rr_pinned", optional=True),
     Metric("rr", "1-byte req/resp, unpinned", "trans/s"),
     Metric("rr_p50", "  latency p50, unpinned", "us", higher_is_better=False),
     Metric("rr_p99", "  latency p99, unpinned", "us", higher_is_better=False),
+    Metric("rr_floor_unpinned", "  TAP floor, unpinned", "trans/s", lwip=False, subject="floor",
+           beside="rr"),
+    Metric("rr_floor_epoll_unpinned", "  TAP floor (epoll_wait), unpinned", "trans/s", lwip=False,
+           subject="floor", beside="rr"),
+    Metric("rr_floor_uring_unpinned", "  TAP floor (io_uring), unpinned", "trans/s", lwip=False,
+           subject="floor", beside="rr", optional=True),
     Metric("crr", "connect+req/resp+close", "conn/s"),
     Metric("cpu_k2s", "CPU per GB, kernel->stack", "cpu s/GB", higher_is_better=False,
            kernel_note="iperf3 processes, both ends (reference only)"),
@@ -134,11 +158,13 @@ def summarize(raw):
     rows = []
     for m in METRICS:
         sides = raw.get(m.key, {})
-        stack = sides.get("stack", [])
+        stack = sides.get(m.subject, [])
         kernel = sides.get("kernel", [])
         lwip = sides.get("lwip", [])
+        if m.beside is not None and stack:  # (a row left out shows no borrowed kernel figure either)
+            kernel = raw.get(m.beside, {}).get("kernel", [])
         row = {
-            "metric": m.key, "label": m.label, "unit": m.unit,
+            "metric": m.key, "label": m.label, "unit": m.unit, "subject": m.subject,
             "higher_is_better": m.higher_is_better, "target": m.target,
             "stack": stack, "kernel": kernel, "lwip": lwip,
             "stack_median": statistics.median(stack) if stack else None,
@@ -147,6 +173,11 @@ def summarize(raw):
             "kernel_note": m.kernel_note or None,
             "lwip_measured": m.lwip,
         }
+        if m.subject == "floor":
+            ours = raw.get(m.beside, {}).get("stack", [])
+            row["beside"] = m.beside
+            row["stack_floor_ratio"] = (statistics.median(ours) / row["stack_median"]
+                                        if ours and row["stack_median"] else None)
         ratio = None
         if row["stack_median"] is not None and row["kernel_median"]:
             ratio = row["stack_median"] / row["kernel_median"]
@@ -176,12 +207,12 @@ def write_csv(path, rows):
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["metric", "unit", "stack_median", "kernel_median", "ratio", "target", "met",
-                    "lwip_median", "stack_lwip_ratio"])
+                    "lwip_median", "stack_lwip_ratio", "subject"])
         for r in rows:
             met = "" if r["met"] is None else ("yes" if r["met"] else "no")
             w.writerow([r["metric"], r["unit"], fmt(r["stack_median"], 6), fmt(r["kernel_median"], 6),
                         fmt(r["ratio"], 4), "" if r["target"] is None else r["target"], met,
-                        fmt(r["lwip_median"], 6), fmt(r["stack_lwip_ratio"], 4)])
+                        fmt(r["lwip_median"], 6), fmt(r["stack_lwip_ratio"], 4), r["subject"]])
 
 
 def print_table(rows, info):
@@ -202,7 +233,20 @@ def print_table(rows, info):
     for note in notes:
         print(f"(CPU rows: the stack and lwip columns are the tcpip-perf and lwip-server processes; "
               f"the kernel column is {note})")
+    print_floor_notes(rows)
     print_cost_notes(rows)
+
+
+def print_floor_notes(rows):
+    """What the TAP floor rows are, and our stack's figure over the floor's."""
+    floors = [r for r in rows if r["subject"] == "floor" and r["stack_median"] is not None]
+    if not floors:
+        return
+    print(f"(TAP floor rows: the stack column is {FLOOR_NOTE}, on a TAP of its own: the most any "
+          f"user-space stack could do through a TAP; ratio = floor / kernel, the kernel's figure of the same runs)")
+    for r in floors:
+        if r["stack_floor_ratio"] is not None:
+            print(f"({r['label'].strip()}: our stack / floor = {r['stack_floor_ratio']:.2f})")
 
 
 def print_cost_notes(rows):
@@ -275,11 +319,18 @@ def draw_chart(path, rows, info):
         ax.set_title(title, fontsize=10)
         ax.set_ylabel(unit)
 
+    floors = {r["beside"]: r for r in rows if r["metric"] in ("rr_floor_pinned", "rr_floor_unpinned")}
     for ax, (key, title) in zip(axes.flat, panels):
         r = by_key[key]
         if r["target"] is not None:
             title += f" (target: ≥ {r['target']:g}× kernel)"
         bars(ax, [("", r)], title, r["unit"])
+        floor = floors.get(key)
+        if floor is not None and floor["stack_median"] is not None:  # the TAP floor as a dotted line
+            level = floor["stack_median"]
+            ax.axhline(level, color="black", linestyle=":", label="TAP floor (bench/tap-floor, no stack)")
+            ax.text(0.8, level, f"floor {fmt(level)}", ha="right", va="bottom", fontsize=7)
+            ax.set_ylim(0, max(ax.get_ylim()[1], level * 1.1))
     bars(axes.flat[5], [("kernel → stack", by_key["cpu_k2s"]), ("stack → kernel", by_key["cpu_s2k"])],
          "CPU seconds per GB moved", "cpu s/GB")
     # One legend for all panels: the labels repeat from panel to panel, so keep the first of each.
@@ -287,9 +338,9 @@ def draw_chart(path, rows, info):
     for ax in axes.flat:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             entries.setdefault(label, handle)
-    fig.legend(entries.values(), entries.keys(), loc="lower center", ncol=len(entries), fontsize=9,
+    fig.legend(entries.values(), entries.keys(), loc="lower center", ncol=(len(entries) + 1) // 2, fontsize=9,
                frameon=False)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
