@@ -6,7 +6,9 @@
 #                       [--out DIR] [--no-sim]
 #
 #   --runs N        runs of every measurement; medians are reported (default 3)
-#   --seconds S     length of each transfer (default 6)
+#   --seconds S     length of each transfer (default 6), and at least 100 round trips: a cell
+#                   with a 200 ms round trip runs 20 s (six seconds there are 30 round trips,
+#                   mostly slow start, and one early loss or timeout decides the whole run)
 #   --quick         a short grid: loss 0 and 1 %, delay 1 and 20 ms, 1 run of 3 s, a small simulation
 #   --losses LIST   loss percentages, comma-separated (default 0,0.1,1,5)
 #   --delays LIST   one-way delays in ms, comma-separated (default 1,20,100); the round trip is twice
@@ -196,7 +198,17 @@ wait_for_iperf3() {
 }
 
 failed_transfers=0
-client_timeout=$((seconds * 3 + 30))  # its own length, connection set-up over a lossy 200 ms path, reporting
+# run_seconds DELAY: a transfer's length at that one-way delay: --seconds, and at least 100 round
+# trips (2 x DELAY each).
+run_seconds() {
+  awk -v s="$seconds" -v d="$1" 'BEGIN { t = int((100 * 2 * d + 999) / 1000); print (t > s ? t : s) }'
+}
+max_seconds=$seconds
+for d in "${delay_list[@]}"; do
+  t=$(run_seconds "$d")
+  ((t > max_seconds)) && max_seconds=$t
+done
+client_timeout=$((max_seconds * 3 + 30))  # its own length, connection set-up over a lossy 200 ms path, reporting
 
 # measure NAME VARIANT CELL... RUN COMMAND_NS COMMAND...: one transfer; records its goodput.
 # The receiver's count (sum_received) is the goodput: bytes delivered to the application.
@@ -245,7 +257,7 @@ done
 
 # ---- the grid ----
 
-echo "paths: cells loss {$losses} % x delay {$delays} ms one way, $runs run(s) of $seconds s; results in $out"
+echo "paths: cells loss {$losses} % x delay {$delays} ms one way, $runs run(s) of $seconds s (at least 100 round trips); results in $out"
 start "$ns_a" "$raw_dir/tcpip-perf-server.log" "Server listening" \
   "$perf" -s --stats --tap st1 --ip "$stack_server/24" --mac 02:74:63:70:00:03
 perf_server_pid=$pid
@@ -255,6 +267,7 @@ for delay in "${delay_list[@]}"; do
   for loss in "${loss_list[@]}"; do
     cell=$((cell + 1))
     tag="loss${loss}-delay${delay}"
+    cell_seconds=$(run_seconds "$delay")
     start "$ns_a" "$raw_dir/relay-$tag.log" "relaying" \
       "$relay" --tap-a ra --tap-b rb --netns-b "$ns_b" --loss "$loss" --delay "$delay" --seed "$cell" --stats
     relay_pid=$pid
@@ -263,16 +276,16 @@ for delay in "${delay_list[@]}"; do
     for ((run = 1; run <= runs; run++)); do
       echo "paths: [cell $cell: loss $loss %, delay $delay ms] run $run/$runs"
       kernel_server
-      measure "a-$tag-$run" a "$loss" "$delay" "$run" "$ns_a" iperf3 -c "$kernel_b" -t "$seconds" -J -C "$kernel_cc"
+      measure "a-$tag-$run" a "$loss" "$delay" "$run" "$ns_a" iperf3 -c "$kernel_b" -t "$cell_seconds" -J -C "$kernel_cc"
       for variant in b "${variants[@]}"; do
         kernel_server
         # shellcheck disable=SC2086
         measure "$variant-$tag-$run" "$variant" "$loss" "$delay" "$run" "$ns_a" \
-          "$perf" -c "$kernel_b" -t "$seconds" -J --tap st2 --ip "$stack_client/24" --mac 02:74:63:70:00:04 \
+          "$perf" -c "$kernel_b" -t "$cell_seconds" -J --tap st2 --ip "$stack_client/24" --mac 02:74:63:70:00:04 \
           ${variant_flags[$variant]:-}
       done
       kill -0 "$perf_server_pid" 2>/dev/null || fail "tcpip-perf -s is no longer running (see $raw_dir/tcpip-perf-server.log)"
-      measure "c-$tag-$run" c "$loss" "$delay" "$run" "$ns_b" iperf3 -c "$stack_server" -t "$seconds" -J -C "$kernel_cc"
+      measure "c-$tag-$run" c "$loss" "$delay" "$run" "$ns_b" iperf3 -c "$stack_server" -t "$cell_seconds" -J -C "$kernel_cc"
     done
     stop "$relay_pid"
   done

@@ -125,7 +125,7 @@ def fmt(x):
 def print_tables(rows, info, sim, found_checks):
     variants = [v for v, _ in VARIANTS if any(v in r["median_mbits"] for r in rows)]
     print(f"\nGoodput in Mbit/s, medians of {info.get('runs', '?')} run(s) of {info.get('seconds', '?')} s "
-          f"through tcpip-relay; ratio = ours / kernel->kernel (a)")
+          f"(at least 100 round trips) through tcpip-relay; ratio = ours / kernel->kernel (a)")
     print("  a = kernel->kernel, b = stack->kernel, c = kernel->stack" +
           "".join(f", {v} = {LABELS[v].split(', ')[1]}" for v in variants if v.startswith("b_")))
     header = f"{'loss %':>6} {'delay ms':>8} " + " ".join(f"{v:>9}" for v in variants) + \
