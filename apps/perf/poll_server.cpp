@@ -75,7 +75,11 @@ std::string PollServer::open(std::uint16_t port) {
 }
 
 void PollServer::poll_set(std::vector<pollfd>& fds) const {
-    fds.push_back({listener_, POLLIN, 0});
+    // The listener only while accept_connections() would take a connection: one left waiting in
+    // the accept queue (a second client while the first says its parameters) would otherwise
+    // make every wait return at once.
+    const Phase phase = session_.phase();
+    if (control_ < 0 || phase == Phase::Streams || phase == Phase::Running) fds.push_back({listener_, POLLIN, 0});
     if (control_ >= 0) fds.push_back({control_, static_cast<short>(to_send_.empty() ? POLLIN : POLLIN | POLLOUT), 0});
     for (const Pending& p : pending_) fds.push_back({p.fd, POLLIN, 0});
     if (session_.phase() == Phase::Running) {
@@ -204,7 +208,7 @@ bool PollServer::read_cookies() {
 // TEST_RUNNING went: the clock of the test starts; a data connection still saying its cookie
 // is not one of this test's.
 void PollServer::start_test() {
-    started_ = clock_.now();
+    started_ = last_data_ = clock_.now();
     for (Stream& s : streams_) {
         s.retrans_base = total_retrans(s.fd);
         s.last_read = started_;
@@ -224,7 +228,7 @@ bool PollServer::move_data() {
                 const ssize_t n = tcpip::recv(s.fd, buffer_.data(), buffer_.size(), MSG_DONTWAIT);
                 if (n > 0) {
                     s.bytes += static_cast<std::uint64_t>(n);
-                    s.last_read = clock_.now();
+                    s.last_read = last_data_ = clock_.now();
                 } else if (n == 0 || !would_block()) {
                     s.eof = true;  // the client closed its side (or reset it)
                 } else {
@@ -246,7 +250,7 @@ bool PollServer::move_data() {
             if (n > 0) {
                 block_offset_ += static_cast<std::size_t>(n);
                 s.bytes += static_cast<std::uint64_t>(n);
-                s.last_read = clock_.now();
+                s.last_read = last_data_ = clock_.now();
                 progress = true;
             } else if (n < 0 && !would_block()) {
                 s.eof = true;
@@ -339,14 +343,38 @@ bool PollServer::write_control() {
 
 void PollServer::expire(Duration timeout) {
     const Phase phase = session_.phase();
-    if (control_ < 0 || phase == Phase::Running || phase == Phase::Done || phase == Phase::Failed) return;
-    if (clock_.now() - last_control_ > timeout) session_.fail("timed out waiting on the control connection");
+    if (control_ < 0 || phase == Phase::Done || phase == Phase::Failed) return;
+    const Instant now = clock_.now();
+    if (phase != Phase::Running) {
+        if (now - last_control_ > timeout) session_.fail("timed out waiting on the control connection");
+        return;
+    }
+    const int duration = session_.params().duration;
+    if ((duration > 0 && now - started_ > Duration::seconds(duration + 5)) || (duration == 0 && now - last_data_ > timeout)) {
+        session_.fail("the client never ended the test");
+    }
+}
+
+void PollServer::terminate() {
+    const Phase phase = session_.phase();
+    if (control_ >= 0 && phase != Phase::Done && phase != Phase::Failed) {
+        const std::uint8_t bye = iperf::state_byte(iperf::State::ServerTerminate);
+        tcpip::send(control_, &bye, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+        session_.fail("interrupted: SERVER_TERMINATE sent");
+        if (events_.failed) events_.failed(session_.error());
+    }
+    close_all();
+}
+
+void PollServer::progress(std::vector<StreamProgress>& out) const {
+    out.clear();
+    for (const Stream& s : streams_) out.push_back({s.fd, s.id, s.bytes});
 }
 
 void PollServer::finish_test(bool ok) {
     if (ok) {
         ++tests_done_;
-        if (events_.finished) events_.finished(results_);
+        if (events_.finished) events_.finished(we_send_, results_, session_.client_results());
         if (!session_.warning().empty() && events_.failed) events_.failed(session_.warning());
     } else {
         ++tests_failed_;

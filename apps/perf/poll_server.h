@@ -1,10 +1,11 @@
 // tcpip-perf's server in one thread: the iperf3 protocol of apps/perf/server_session.h driven
 // with non-blocking sockets, the data streams read (or written, with -R) in the same thread,
-// and every time it reports taken from the stack's clock. `tcpip-perf -s --one-thread` runs it in
-// a tcpip::poll loop with the stack inside that loop (run to completion), and tcpip-replay
-// --app perf-server runs it on a virtual clock: so a capture of one replays, as tcpip-echo's does.
-// (tcpip-perf -s without --one-thread gives each stream a thread; the stack's answers then depend
-// on how the threads interleave, which no capture holds.)
+// and every time it reports taken from the stack's clock. `tcpip-perf -s` runs it in a
+// tcpip::poll loop with the stack inside that loop (run to completion: a frame, the stack's work
+// and the server's read of the data without a thread hand-off), and tcpip-replay --app
+// perf-server runs it on a virtual clock: so a capture of one replays, as tcpip-echo's does.
+// (tcpip-perf -s --threads gives each stream a thread and the stack one of its own; the stack's
+// answers then depend on how the threads interleave, which no capture holds.)
 //
 // On the wire, the server's results message (send_results) carries two figures that are
 // measurements, not protocol:
@@ -55,7 +56,15 @@ public:
     struct Events {
         std::function<void(const std::string&)> accepted;  // the control connection's peer
         std::function<void(const std::string&)> failed;    // why a test ended badly
-        std::function<void(const iperf::TestResults&)> finished;
+        // A test completed: whether we sent, our results and the client's (matched by stream id).
+        std::function<void(bool we_sent, const iperf::TestResults& ours, const iperf::TestResults& client)> finished;
+    };
+    // A running test's stream, as interval reports need it: its descriptor (for TCP_INFO), its
+    // iperf3 id and the bytes it has moved so far.
+    struct StreamProgress {
+        int fd;
+        int id;
+        std::uint64_t bytes;
     };
 
     PollServer(const Clock& clock, Measure measure, Events events = {}, std::string fallback_congestion = {});
@@ -72,10 +81,21 @@ public:
     // When serve() has something to do at a time of its own (the end of a receiver's settling),
     // if it has: the caller's loop wakes then even if no socket does.
     std::optional<Instant> deadline() const { return settling_ ? std::optional(settle_until_) : std::nullopt; }
-    // A control connection silent for longer than `timeout` in the middle of its exchange (not
-    // while the data flows) ends that test.
+    // A control connection silent for longer than `timeout` in the middle of its exchange ends
+    // that test; so does a running test that the client never ends (iperf3's server gives up
+    // at the test's duration + 5 s; a test by size, when no byte has moved for `timeout`).
     void expire(Duration timeout);
+    // Stopping (a signal): a client whose test is under way is told so (SERVER_TERMINATE, as
+    // iperf3's server says it), then everything is closed.
+    void terminate();
     void close_all();
+
+    // While a test runs (its clock started at TEST_RUNNING): true, when it started, whether we
+    // send, and its streams' progress; false between tests.
+    bool running() const { return session_.phase() == iperf::ServerSession::Phase::Running; }
+    Instant started() const { return started_; }
+    bool we_send() const { return we_send_; }
+    void progress(std::vector<StreamProgress>& out) const;
 
     std::size_t tests_done() const { return tests_done_; }
     std::size_t tests_failed() const { return tests_failed_; }
@@ -122,7 +142,7 @@ private:
     std::size_t block_offset_ = 0, block_len_ = 0;
     std::uint64_t budget_ = 0;  // bytes left to send with -n/-k (0 and !budgeted_: by time)
     bool budgeted_ = false;
-    Instant started_, last_control_;
+    Instant started_, last_control_, last_data_;
     iperf::TestResults results_;  // measured at TEST_END, sent once the client's are in
     bool settling_ = false;       // TEST_END came; a receiver reads on until settle_until_
     Instant settle_until_, give_up_;

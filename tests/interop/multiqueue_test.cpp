@@ -70,7 +70,7 @@ protected:
 };
 
 TEST_F(MultiqueueInterop, Iperf3ParallelStreamsSpreadOverBothShards) {
-    auto server = start_app(*env_, "tcpip-perf", our_ip_, {"-s", "--queues", "2", "--stats"});
+    auto server = start_app(*env_, "tcpip-perf", our_ip_, {"-s", "--threads", "--queues", "2", "--stats"});
     ASSERT_TRUE(server) << server.error();
     const std::string json = "/tmp/tcpip-mq-test-" + std::to_string(::getpid()) + ".json";
     for (int run = 0; run < 3; ++run) {
