@@ -1,7 +1,7 @@
 // tcpip-perf: an iperf3-compatible throughput tester (TCP) on our stack. Stock iperf3 is its
 // peer both ways.
 //
-//   tcpip-perf -s [-p PORT] [-1] [-i SECS]                        server, one test after another
+//   tcpip-perf -s [-p PORT] [-1] [-i SECS] [--queues N]           server, one test after another
 //   tcpip-perf -s --threads [-p PORT] [-1] [-i SECS] [-J] [--queues N]   the same, a thread per stream
 //   tcpip-perf -c HOST [-p PORT] [-t SECS | -n BYTES | -k BLOCKS] [-l LEN] [-P N] [-R] [-C NAME] [-J] [-i SECS]
 //   the client and the threaded server with --tcp-log FILE.csv: the data connections' TCP event
@@ -16,15 +16,17 @@
 //     connection and the data streams, and the stack runs inside that poll. A frame, the stack's
 //     work and the server's recv of its data take no thread hand-off and no lock contention.
 //     Its capture replays (tcpip-replay --app perf-server). --one-thread names it too (the
-//     flag it had when it was not the default).
+//     flag it had when it was not the default). With --queues N, one such loop per shard, each
+//     in a thread on its shard's core (as tcpip-httpd), the test's shared state under a lock
+//     taken once per pass and never while data moves (poll_server.h says how).
 //   - --threads: the stack in a thread of its own; the main thread runs the control connection
 //     (a tcpip::poll over it, the listener, to turn away other clients with ACCESS_DENIED, and
 //     the signal pipe, with the interval reports as its timeout); each data stream has a thread
 //     of its own that only sends (or only receives) blocks with blocking calls: the hot loop is
 //     one tcpip::send or tcpip::recv and an atomic add. The block is allocated once;
-//     SO_SNDTIMEO/SO_RCVTIMEO (100 ms) let a blocked thread see the stop flag. It alone does -J,
-//     --tcp-log and --queues N (a listener on every shard, each stream's thread on its shard's
-//     core); the default server refuses those with a one-line message.
+//     SO_SNDTIMEO/SO_RCVTIMEO (100 ms) let a blocked thread see the stop flag. With --queues N,
+//     a listener on every shard and each stream's thread on its shard's core. It alone does -J
+//     and --tcp-log on the server; the default server refuses those with a one-line message.
 //
 // Robustness: every read on the control connection has a deadline (--control-timeout, default
 // 10 s, as iperf3's --rcv-timeout), every length is checked before anything is allocated, and any
@@ -32,11 +34,13 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -50,6 +54,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
@@ -1337,44 +1342,44 @@ void print_summary(bool we_sent, const iperf::TestResults& ours, const iperf::Te
 
 // Interval reports of a run-to-completion test, the threaded server's lines: every -i seconds
 // of the test, each stream's bytes since the last report (and with -R its TCP_INFO figures).
+// It is fed looks at the server (PollServer::progress), so it never calls into the server itself.
 class IntervalReports {
 public:
     explicit IntervalReports(double interval) : interval_(Duration::micros(static_cast<std::int64_t>(interval * 1e6))) {}
 
     // When the next report is due, if a test runs and reports are on.
-    std::optional<Instant> due(const PollServer& server) const {
-        if (!server.running() || interval_ == Duration::zero()) return std::nullopt;
-        return started_ == server.started() ? next_ : server.started() + interval_;
+    std::optional<Instant> due(const PollServer::Progress& test) const {
+        if (!test.running || interval_ == Duration::zero()) return std::nullopt;
+        return started_ == test.started ? next_ : test.started + interval_;
     }
 
     // Prints what is due at `now`.
-    void report(const PollServer& server, Instant now) {
-        if (!server.running() || interval_ == Duration::zero()) return;
-        if (started_ != server.started()) {  // a new test: its header, and counts from zero
-            started_ = server.started();
+    void report(const PollServer::Progress& test, Instant now) {
+        if (!test.running || interval_ == Duration::zero()) return;
+        if (started_ != test.started) {  // a new test: its header, and counts from zero
+            started_ = test.started;
             next_ = started_ + interval_;
             last_end_ = 0;
             base_.clear();
-            std::cout << interval_header(server.we_send()) << std::flush;
+            std::cout << interval_header(test.we_send) << std::flush;
         }
         if (now < next_) return;
-        server.progress(streams_);
-        print(server.we_send(), seconds(now - started_), [&](const PollServer::StreamProgress& s) { return s.bytes; });
+        print(test.we_send, seconds(now - started_), test.streams);
         next_ = std::max(next_ + interval_, now);
     }
 
     // The test ended: the last, partial interval, up to each stream's end, from its final count.
     void finish(const iperf::TestResults& ours, bool we_sent) {
         if (interval_ == Duration::zero() || base_.empty()) return;
-        streams_.clear();
+        std::vector<PollServer::StreamProgress> streams;
         double end = last_end_;
         for (const auto& r : ours.streams) {
-            streams_.push_back({-1, r.id, static_cast<std::uint64_t>(std::max<std::int64_t>(r.bytes, 0))});
+            streams.push_back({-1, r.id, static_cast<std::uint64_t>(std::max<std::int64_t>(r.bytes, 0))});
             end = std::max(end, r.end_time);
         }
         std::uint64_t moved = 0;
-        for (const auto& s : streams_) moved += s.bytes - base_of(s.id);
-        if (moved > 0 || end - last_end_ >= seconds(interval_) * 0.1) print(we_sent, end, [](const auto& s) { return s.bytes; });
+        for (const auto& s : streams) moved += s.bytes - base_of(s.id);
+        if (moved > 0 || end - last_end_ >= seconds(interval_) * 0.1) print(we_sent, end, streams);
         base_.clear();
     }
 
@@ -1382,20 +1387,15 @@ private:
     static double seconds(Duration d) { return static_cast<double>(d.total_micros()) / 1e6; }
 
     std::uint64_t base_of(int id) const {
-        for (const auto& [i, b] : base_) {
-            if (i == id) return b;
-        }
-        return 0;
+        const auto it = base_.find(id);
+        return it == base_.end() ? 0 : it->second;
     }
 
-    template <class Bytes>
-    void print(bool we_send, double end, Bytes bytes_of) {
+    void print(bool we_send, double end, const std::vector<PollServer::StreamProgress>& streams) {
         std::uint64_t sum = 0;
         std::optional<std::int64_t> retrans_sum;  // with -R, while the streams are open
-        for (const auto& s : streams_) {
-            const std::uint64_t now_bytes = bytes_of(s);
-            const std::uint64_t moved = now_bytes - base_of(s.id);
-            Line line{std::to_string(s.id), last_end_, end, moved, std::nullopt, std::nullopt, ""};
+        for (const auto& s : streams) {
+            Line line{std::to_string(s.id), last_end_, end, s.bytes - base_of(s.id), std::nullopt, std::nullopt, ""};
             if (we_send && s.fd >= 0) {
                 const TcpSample t = tcp_sample(s.fd);
                 auto& base = retrans_[s.id];
@@ -1405,16 +1405,10 @@ private:
                 retrans_sum = retrans_sum.value_or(0) + *line.retransmits;
             }
             std::cout << format_line(line);
-            sum += moved;
-            bool found = false;
-            for (auto& [i, b] : base_) {
-                if (i == s.id) b = now_bytes, found = true;
-            }
-            if (!found) base_.emplace_back(s.id, now_bytes);
+            sum += line.bytes;
+            base_[s.id] = s.bytes;
         }
-        if (streams_.size() > 1) {
-            std::cout << format_line({"SUM", last_end_, end, sum, retrans_sum, std::nullopt, ""});
-        }
+        if (streams.size() > 1) std::cout << format_line({"SUM", last_end_, end, sum, retrans_sum, std::nullopt, ""});
         std::cout << std::flush;
         last_end_ = end;
     }
@@ -1422,70 +1416,135 @@ private:
     Duration interval_;
     Instant started_, next_;
     double last_end_ = 0;
-    std::vector<PollServer::StreamProgress> streams_;
-    std::vector<std::pair<int, std::uint64_t>> base_;  // stream id -> bytes at the last report
-    std::map<int, std::uint32_t> retrans_;             // stream id -> TCP_INFO total_retrans then
+    std::map<int, std::uint64_t> base_;     // stream id -> bytes at the last report
+    std::map<int, std::uint32_t> retrans_;  // stream id -> TCP_INFO total_retrans then
 };
 
 // -s (the default server): apps/perf/poll_server.h in a tcpip::poll loop, the stack running
-// inside it (run to completion, as tcpip-echo's), so that a capture of it replays. Exit status
-// as the threaded server's: 1 if tests failed and none succeeded.
+// inside it (run to completion, as tcpip-echo's), so that a capture of it replays. With
+// --queues N, one such loop per shard, each in a thread pinned to its shard's core (as
+// tcpip-httpd's), each waiting on its own shard's sockets and an eventfd through which the
+// others wake it (PollServer::Events::changed). Exit status as the threaded server's: 1 if tests
+// failed and none succeeded.
 int serve_run_to_completion(const PerfOptions& perf, app::RuntimeHost& host) {
+    const std::size_t shards = host.shard_count();
+    std::mutex print_mutex;  // the shards' loops print: reports from shard 0's, the rest from the control's
     CpuMeter cpu;
     IntervalReports reports(perf.interval);
     PollServer::Events events;
     events.accepted = [&](const std::string& peer) {
+        std::lock_guard<std::mutex> lock(print_mutex);
         std::cout << "Accepted connection from " << peer << "\n" << std::flush;
         cpu.start();
     };
-    events.failed = [](const std::string& why) { std::cerr << "tcpip-perf: error - " << why << "\n"; };
+    events.failed = [&](const std::string& why) {
+        std::lock_guard<std::mutex> lock(print_mutex);
+        std::cerr << "tcpip-perf: error - " << why << "\n";
+    };
     events.finished = [&](bool we_sent, const iperf::TestResults& ours, const iperf::TestResults& client) {
+        std::lock_guard<std::mutex> lock(print_mutex);
         reports.finish(ours, we_sent);
         print_summary(we_sent, ours, client);
     };
+    // One eventfd per shard's loop (none with one shard: nothing else wakes it).
+    std::vector<int> wake;
+    for (std::size_t k = 0; shards > 1 && k < shards; ++k) {
+        const int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (fd < 0) {
+            std::cerr << "tcpip-perf: eventfd: " << std::strerror(errno) << "\n";
+            return 1;
+        }
+        wake.push_back(fd);
+    }
+    struct Closer {
+        std::vector<int>& fds;
+        ~Closer() {
+            for (int fd : fds) ::close(fd);
+        }
+    } closer{wake};
+    auto wake_all = [&] {
+        for (int fd : wake) ::eventfd_write(fd, 1);
+    };
+    if (shards > 1) events.changed = wake_all;
+
     PollServer server(Runtime::system_clock(), PollServer::Measure{[&] { return cpu.percent(); }}, events, perf.test.congestion);
-    if (const std::string error = server.open(perf.port); !error.empty()) {
+    std::vector<Runtime*> runtimes;
+    for (std::size_t k = 0; shards > 1 && k < shards; ++k) runtimes.push_back(&host.shard(k));
+    if (const std::string error = server.open(perf.port, runtimes); !error.empty()) {
         std::cerr << "tcpip-perf: " << error << "\n";
         return 1;
     }
-    auto banner = [&] {
+    auto banner = [&](std::size_t test) {
+        std::lock_guard<std::mutex> lock(print_mutex);
         std::cout << "-----------------------------------------------------------\n"
-                  << "Server listening on " << perf.port << " (test #" << server.tests_done() + server.tests_failed() + 1
-                  << ", run to completion)\n"
-                  << "-----------------------------------------------------------\n"
-                  << std::flush;
+                  << "Server listening on " << perf.port << " (test #" << test << ", run to completion";
+        if (shards > 1) std::cout << ", " << shards << " shards";
+        std::cout << ")\n-----------------------------------------------------------\n" << std::flush;
     };
-    banner();
+    banner(1);
     const Duration timeout = Duration::micros(static_cast<std::int64_t>(perf.control_timeout * 1e6));
-    std::vector<pollfd> fds;
-    std::size_t tests_seen = 0;
-    while (!host.stop_requested()) {
-        fds.clear();
-        fds.push_back({host.stop_fd(), POLLIN, 0});
-        server.poll_set(fds);
-        // Wake for the server's own deadline (a receiver settling), the next report, and at
-        // least every 250 ms for the control timeouts.
-        const Instant now = Runtime::system_clock().now();
-        Instant wake = now + Duration::millis(250);
-        for (const auto at : {server.deadline(), reports.due(server)}) {
-            if (at && *at < wake) wake = *at;
+    std::atomic<bool> done{false};  // -1: the test is over, every loop ends
+
+    auto loop = [&](std::size_t k) {
+        std::vector<pollfd> fds;
+        std::size_t tests_seen = 0;
+        while (!host.stop_requested() && !done.load()) {
+            fds.clear();
+            fds.push_back({host.stop_fd(), POLLIN, 0});
+            if (!wake.empty()) fds.push_back({wake[k], POLLIN, 0});
+            const std::size_t first_socket = fds.size();
+            server.poll_set(fds, k);
+            // Wake for the server's own deadline (a receiver settling), the next report (shard 0's
+            // loop prints them), and at least every 250 ms for the control timeouts.
+            const Instant now = Runtime::system_clock().now();
+            Instant wake_at = now + Duration::millis(250);
+            std::optional<PollServer::Progress> test;
+            if (k == 0) test = server.progress();
+            for (const auto at : {server.deadline(k), test ? reports.due(*test) : std::nullopt}) {
+                if (at && *at < wake_at) wake_at = *at;
+            }
+            const int timeout_ms = static_cast<int>(std::clamp<std::int64_t>(((wake_at - now).total_micros() + 999) / 1000, 0, 250));
+            const int n = tcpip::poll(fds.data(), fds.size(), timeout_ms);
+            if (n < 0 && errno != EINTR) {
+                std::cerr << "tcpip-perf: poll: " << std::strerror(errno) << "\n";
+                break;
+            }
+            if (n > 0 && fds[0].revents != 0) break;
+            if (first_socket > 1 && fds[1].revents != 0) {
+                eventfd_t count = 0;
+                ::eventfd_read(wake[k], &count);
+            }
+            server.serve(k);
+            server.expire(timeout);
+            server.serve(k);
+            if (k != 0) continue;
+            test = server.progress();
+            {
+                std::lock_guard<std::mutex> lock(print_mutex);
+                reports.report(*test, Runtime::system_clock().now());
+            }
+            if (const std::size_t seen = server.tests_done() + server.tests_failed(); seen != tests_seen) {
+                tests_seen = seen;
+                if (perf.one_off) {
+                    done = true;
+                    wake_all();
+                    break;
+                }
+                banner(seen + 1);
+            }
         }
-        const int timeout_ms = static_cast<int>(std::clamp<std::int64_t>(((wake - now).total_micros() + 999) / 1000, 0, 250));
-        const int n = tcpip::poll(fds.data(), fds.size(), timeout_ms);
-        if (n < 0 && errno != EINTR) {
-            std::cerr << "tcpip-perf: poll: " << std::strerror(errno) << "\n";
-            return 1;
+    };
+    if (shards == 1) {
+        loop(0);
+    } else {
+        std::vector<std::thread> threads;
+        for (std::size_t k = 0; k < shards; ++k) {
+            threads.emplace_back([&, k] {
+                host.pin_to_shard(k);
+                loop(k);
+            });
         }
-        if (n > 0 && fds[0].revents != 0) break;
-        server.serve();
-        server.expire(timeout);
-        server.serve();
-        reports.report(server, Runtime::system_clock().now());
-        if (const std::size_t seen = server.tests_done() + server.tests_failed(); seen != tests_seen) {
-            tests_seen = seen;
-            if (perf.one_off) break;
-            banner();
-        }
+        for (auto& t : threads) t.join();
     }
     server.terminate();
     return server.tests_failed() > 0 && server.tests_done() == 0 ? 1 : 0;
@@ -1495,7 +1554,7 @@ int main(int argc, char** argv) {
     PerfOptions perf;
     bool time_given = false;
     app::Args args("tcpip-perf",
-                   "-s [-p PORT] [-1] [-i SECS] [--threads [-J] [--queues N]] [shared options]\n"
+                   "-s [-p PORT] [-1] [-i SECS] [--queues N] [--threads [-J]] [shared options]\n"
                    "       tcpip-perf -c HOST [-p PORT] [-t SECS | -n BYTES | -k BLOCKS] [-l LEN] [-P N] [-R] [-C NAME] [-J] [-i SECS]\n\n"
                    "An iperf3-compatible TCP throughput tester on the tcpip stack (iperf 3.x protocol).\n"
                    "  -s                  server: serve iperf3 clients one after another, in one thread with the stack\n"
@@ -1514,11 +1573,12 @@ int main(int argc, char** argv) {
                    "  -C NAME             congestion control for the data streams: cubic (default) or reno\n"
                    "  --control-timeout SECS   how long to wait on the control connection (default 10)\n"
                    "  --threads           server: a thread per data stream and the stack in a thread of its own (what\n"
-                   "                      -s was before run to completion); needed for -J, --tcp-log and --queues N\n"
+                   "                      -s was before run to completion); needed for -J and --tcp-log on the server\n"
                    "  --one-thread        server: the default server, run to completion (accepted for old scripts)\n"
                    "  --stats             print the stack's statistics at exit\n"
-                   "  --queues N          server with --threads: a multiqueue TAP, one stack shard per queue, each on its\n"
-                   "                      own core (1..CPUs, default 1); with --stats, one line per shard at the end\n"
+                   "  --queues N          server: a multiqueue TAP, one stack shard per queue, each on its own core and,\n"
+                   "                      by default, with a server loop of its own (1..CPUs, default 1); with\n"
+                   "                      --stats, one line per shard at the end\n"
                    "  --tcp-log FILE.csv  write the data connections' TCP event logs (cwnd, RTT, windows, segments,\n"
                    "                      retransmissions and their causes) to FILE.csv; scripts/plot_tcp.py draws it\n"
                    "  --tcp-log-entries N the most events kept per connection, the latest (default 200000)\n");
@@ -1611,7 +1671,6 @@ int main(int argc, char** argv) {
 
     options.queues = queues;
     if (queues > 1 && !perf.server) args.fail("--queues is for the server (-s)");
-    if (queues > 1 && run_to_completion) args.fail("--queues N > 1 with -s needs --threads (the default server runs one stack)");
     if (auto e = app::check_queues(options); !e.empty()) args.fail(e);
     if (perf.tcp_log) options.stack.tcp_log_entries = perf.tcp_log_entries;
     app::RuntimeHost host("tcpip-perf", options,

@@ -536,7 +536,7 @@ CONF
       wrap=()
       ((q == 1)) && wrap=(taskset -c 0)
       start "$ns_t" "$raw_dir/scale-perf-${q}q-$rep.log" "Server listening" "${wrap[@]}" \
-        "$perf" -s --threads --stats --queues "$q" --tap tapmq --ip "$mq_ip/24"
+        "$perf" -s --stats --queues "$q" --tap tapmq --ip "$mq_ip/24"
       shard_pid=$pid
       ip netns exec "$ns_t" ping -c 1 -W 1 "$mq_ip" >/dev/null 2>&1 || fail "our stack at $mq_ip does not answer ping"
       iperf_run "scale_tput_${q}q-stack-$rep" "$ns_t" "$mq_ip" -P 4
