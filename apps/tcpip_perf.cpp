@@ -412,6 +412,15 @@ public:
         streams_.push_back(std::move(s));
     }
 
+    // With shards (--queues N), the accept loop takes the data connections from several listeners
+    // in no fixed order, but iperf3 numbers the streams in the order its client connected them
+    // and matches the results by number: renumbered by the peers' ports, which Linux gives
+    // consecutive connections to one destination in ascending order (as PollServer does).
+    void number_by_peer_port() {
+        std::stable_sort(streams_.begin(), streams_.end(), [](const auto& a, const auto& b) { return a->remote.port < b->remote.port; });
+        for (std::size_t i = 0; i < streams_.size(); ++i) streams_[i]->id = iperf::stream_id(i);
+    }
+
     // TEST_RUNNING: the clock starts and the data threads with it.
     void start() {
         if (we_send_) {
@@ -1012,6 +1021,7 @@ private:
             fail("cannot start the test");
             return false;
         }
+        if (host_.shard_count() > 1) test.number_by_peer_port();
         test.start();
         if (!run_test(control, session, test)) return failed();
         return end_test(control, session, test) || failed();
