@@ -1,22 +1,32 @@
 // tcpip-perf: an iperf3-compatible throughput tester (TCP) on our stack. Stock iperf3 is its
 // peer both ways.
 //
-//   tcpip-perf -s [-p PORT] [-1] [-i SECS] [-J]                   server, one test after another
-//   tcpip-perf -s --one-thread [-p PORT] [-1]                      the same in one thread (apps/perf/poll_server.h)
+//   tcpip-perf -s [-p PORT] [-1] [-i SECS] [--queues N]           server, one test after another
+//   tcpip-perf -s --threads [-p PORT] [-1] [-i SECS] [-J] [--queues N]   the same, a thread per stream
 //   tcpip-perf -c HOST [-p PORT] [-t SECS | -n BYTES | -k BLOCKS] [-l LEN] [-P N] [-R] [-C NAME] [-J] [-i SECS]
-//   either with --tcp-log FILE.csv: the data connections' TCP event logs (stack/tcp/tcp_log.h),
-//   written when the streams close; scripts/plot_tcp.py draws them
+//   the client and the threaded server with --tcp-log FILE.csv: the data connections' TCP event
+//   logs (stack/tcp/tcp_log.h), written when the streams close; scripts/plot_tcp.py draws them
 //
 // The protocol's messages are in apps/perf/iperf_protocol.h (read it first), and the server's
 // side of a test, phase by phase, in apps/perf/server_session.h; this file is the socket program
 // around them, written only against the BSD-like API (tcpip::socket, connect, accept, send, recv,
-// poll):
-//   - the main thread runs the control connection: a tcpip::poll over it, the listener (to turn
-//     away other clients with ACCESS_DENIED) and the signal pipe, with the interval reports as its
-//     timeout;
-//   - each data stream has a thread of its own that only sends (or only receives) blocks with
-//     blocking calls: the hot loop is one tcpip::send or tcpip::recv and an atomic add. The block
-//     is allocated once; SO_SNDTIMEO/SO_RCVTIMEO (100 ms) let a blocked thread see the stop flag.
+// poll). Two servers:
+//   - the default, run to completion (apps/perf/poll_server.h, serve_run_to_completion below):
+//     one thread, non-blocking sockets, one tcpip::poll loop over the listener, the control
+//     connection and the data streams, and the stack runs inside that poll. A frame, the stack's
+//     work and the server's recv of its data take no thread hand-off and no lock contention.
+//     Its capture replays (tcpip-replay --app perf-server). --one-thread names it too (the
+//     flag it had when it was not the default). With --queues N, one such loop per shard, each
+//     in a thread on its shard's core (as tcpip-httpd), the test's shared state under a lock
+//     taken once per pass and never while data moves (poll_server.h says how).
+//   - --threads: the stack in a thread of its own; the main thread runs the control connection
+//     (a tcpip::poll over it, the listener, to turn away other clients with ACCESS_DENIED, and
+//     the signal pipe, with the interval reports as its timeout); each data stream has a thread
+//     of its own that only sends (or only receives) blocks with blocking calls: the hot loop is
+//     one tcpip::send or tcpip::recv and an atomic add. The block is allocated once;
+//     SO_SNDTIMEO/SO_RCVTIMEO (100 ms) let a blocked thread see the stop flag. With --queues N,
+//     a listener on every shard and each stream's thread on its shard's core. It alone does -J
+//     and --tcp-log on the server; the default server refuses those with a one-line message.
 //
 // Robustness: every read on the control connection has a deadline (--control-timeout, default
 // 10 s, as iperf3's --rcv-timeout), every length is checked before anything is allocated, and any
@@ -24,11 +34,13 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -40,7 +52,9 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
@@ -81,7 +95,7 @@ struct PerfOptions {
     std::optional<std::string> tcp_log;       // --tcp-log FILE.csv
     std::size_t tcp_log_entries = 200000;     // --tcp-log-entries: the ring per connection
     iperf::TestParams test;        // client: what to ask for
-    bool one_thread = false;       // --one-thread (server)
+    bool threads = false;          // --threads (server): a thread per stream, the stack in its own
 };
 
 // ---- Small helpers over our sockets ----
@@ -396,6 +410,15 @@ public:
                       << " connected to " << s->remote.host << " port " << s->remote.port << "\n";
         }
         streams_.push_back(std::move(s));
+    }
+
+    // With shards (--queues N), the accept loop takes the data connections from several listeners
+    // in no fixed order, but iperf3 numbers the streams in the order its client connected them
+    // and matches the results by number: renumbered by the peers' ports, which Linux gives
+    // consecutive connections to one destination in ascending order (as PollServer does).
+    void number_by_peer_port() {
+        std::stable_sort(streams_.begin(), streams_.end(), [](const auto& a, const auto& b) { return a->remote.port < b->remote.port; });
+        for (std::size_t i = 0; i < streams_.size(); ++i) streams_[i]->id = iperf::stream_id(i);
     }
 
     // TEST_RUNNING: the clock starts and the data threads with it.
@@ -998,6 +1021,7 @@ private:
             fail("cannot start the test");
             return false;
         }
+        if (host_.shard_count() > 1) test.number_by_peer_port();
         test.start();
         if (!run_test(control, session, test)) return failed();
         return end_test(control, session, test) || failed();
@@ -1296,49 +1320,243 @@ std::string parse_size(std::string_view text, std::uint64_t& out) {
 
 }  // namespace
 
-// -s --one-thread: apps/perf/poll_server.h in a tcpip::poll loop, the stack running inside it
-// (as tcpip-echo's), so that a capture of it replays. Exit status as the threaded server's.
-int serve_one_thread(const PerfOptions& perf, app::RuntimeHost& host) {
+// The server's summary of a test, as the threaded server prints it (iperf3's layout): each
+// stream's sender and receiver lines, our side from `ours`, the other from the client's results.
+void print_summary(bool we_sent, const iperf::TestResults& ours, const iperf::TestResults& client) {
+    std::cout << kSeparator << summary_header(true);
+    Line sum_sent{"SUM", 0, 0, 0, std::nullopt, std::nullopt, "sender"};
+    Line sum_received{"SUM", 0, 0, 0, std::nullopt, std::nullopt, "receiver"};
+    for (const iperf::StreamResult& mine : ours.streams) {
+        iperf::StreamResult theirs;  // zero bytes if the client's results lack this stream
+        theirs.end_time = mine.end_time;
+        for (const iperf::StreamResult& c : client.streams) {
+            if (c.id == mine.id) theirs = c;
+        }
+        const iperf::StreamResult& sender = we_sent ? mine : theirs;
+        const iperf::StreamResult& receiver = we_sent ? theirs : mine;
+        const bool sender_retrans = (we_sent ? ours : client).sender_has_retransmits == 1 && sender.retransmits >= 0;
+        Line sent{std::to_string(mine.id), 0, sender.end_time - sender.start_time, static_cast<std::uint64_t>(std::max<std::int64_t>(sender.bytes, 0)),
+                  sender_retrans ? std::optional<std::int64_t>(sender.retransmits) : std::nullopt, std::nullopt, "sender"};
+        Line received{std::to_string(mine.id), 0, receiver.end_time - receiver.start_time,
+                      static_cast<std::uint64_t>(std::max<std::int64_t>(receiver.bytes, 0)), std::nullopt, std::nullopt, "receiver"};
+        std::cout << format_line(sent) << format_line(received);
+        for (auto [sum, line] : {std::pair{&sum_sent, &sent}, std::pair{&sum_received, &received}}) {
+            sum->bytes += line->bytes;
+            sum->end = std::max(sum->end, line->end);
+            if (line->retransmits) sum->retransmits = sum->retransmits.value_or(0) + *line->retransmits;
+        }
+    }
+    if (ours.streams.size() > 1) std::cout << format_line(sum_sent) << format_line(sum_received);
+    std::cout << std::flush;
+}
+
+// Interval reports of a run-to-completion test, the threaded server's lines: every -i seconds
+// of the test, each stream's bytes since the last report (and with -R its TCP_INFO figures).
+// It is fed looks at the server (PollServer::progress), so it never calls into the server itself.
+class IntervalReports {
+public:
+    explicit IntervalReports(double interval) : interval_(Duration::micros(static_cast<std::int64_t>(interval * 1e6))) {}
+
+    // When the next report is due, if a test runs and reports are on.
+    std::optional<Instant> due(const PollServer::Progress& test) const {
+        if (!test.running || interval_ == Duration::zero()) return std::nullopt;
+        return started_ == test.started ? next_ : test.started + interval_;
+    }
+
+    // Prints what is due at `now`.
+    void report(const PollServer::Progress& test, Instant now) {
+        if (!test.running || interval_ == Duration::zero()) return;
+        if (started_ != test.started) {  // a new test: its header, and counts from zero
+            started_ = test.started;
+            next_ = started_ + interval_;
+            last_end_ = 0;
+            base_.clear();
+            std::cout << interval_header(test.we_send) << std::flush;
+        }
+        if (now < next_) return;
+        print(test.we_send, seconds(now - started_), test.streams);
+        next_ = std::max(next_ + interval_, now);
+    }
+
+    // The test ended: the last, partial interval, up to each stream's end, from its final count.
+    void finish(const iperf::TestResults& ours, bool we_sent) {
+        if (interval_ == Duration::zero() || base_.empty()) return;
+        std::vector<PollServer::StreamProgress> streams;
+        double end = last_end_;
+        for (const auto& r : ours.streams) {
+            streams.push_back({-1, r.id, static_cast<std::uint64_t>(std::max<std::int64_t>(r.bytes, 0))});
+            end = std::max(end, r.end_time);
+        }
+        std::uint64_t moved = 0;
+        for (const auto& s : streams) moved += s.bytes - base_of(s.id);
+        if (moved > 0 || end - last_end_ >= seconds(interval_) * 0.1) print(we_sent, end, streams);
+        base_.clear();
+    }
+
+private:
+    static double seconds(Duration d) { return static_cast<double>(d.total_micros()) / 1e6; }
+
+    std::uint64_t base_of(int id) const {
+        const auto it = base_.find(id);
+        return it == base_.end() ? 0 : it->second;
+    }
+
+    void print(bool we_send, double end, const std::vector<PollServer::StreamProgress>& streams) {
+        std::uint64_t sum = 0;
+        std::optional<std::int64_t> retrans_sum;  // with -R, while the streams are open
+        for (const auto& s : streams) {
+            Line line{std::to_string(s.id), last_end_, end, s.bytes - base_of(s.id), std::nullopt, std::nullopt, ""};
+            if (we_send && s.fd >= 0) {
+                const TcpSample t = tcp_sample(s.fd);
+                auto& base = retrans_[s.id];
+                line.retransmits = static_cast<std::int64_t>(t.total_retrans - base);
+                line.cwnd_bytes = t.cwnd_bytes;
+                base = t.total_retrans;
+                retrans_sum = retrans_sum.value_or(0) + *line.retransmits;
+            }
+            std::cout << format_line(line);
+            sum += line.bytes;
+            base_[s.id] = s.bytes;
+        }
+        if (streams.size() > 1) std::cout << format_line({"SUM", last_end_, end, sum, retrans_sum, std::nullopt, ""});
+        std::cout << std::flush;
+        last_end_ = end;
+    }
+
+    Duration interval_;
+    Instant started_, next_;
+    double last_end_ = 0;
+    std::map<int, std::uint64_t> base_;     // stream id -> bytes at the last report
+    std::map<int, std::uint32_t> retrans_;  // stream id -> TCP_INFO total_retrans then
+};
+
+// -s (the default server): apps/perf/poll_server.h in a tcpip::poll loop, the stack running
+// inside it (run to completion, as tcpip-echo's), so that a capture of it replays. With
+// --queues N, one such loop per shard, each in a thread pinned to its shard's core (as
+// tcpip-httpd's), each waiting on its own shard's sockets and an eventfd through which the
+// others wake it (PollServer::Events::changed). Exit status as the threaded server's: 1 if tests
+// failed and none succeeded.
+int serve_run_to_completion(const PerfOptions& perf, app::RuntimeHost& host) {
+    const std::size_t shards = host.shard_count();
+    std::mutex print_mutex;  // the shards' loops print: reports from shard 0's, the rest from the control's
     CpuMeter cpu;
+    IntervalReports reports(perf.interval);
     PollServer::Events events;
     events.accepted = [&](const std::string& peer) {
+        std::lock_guard<std::mutex> lock(print_mutex);
         std::cout << "Accepted connection from " << peer << "\n" << std::flush;
         cpu.start();
     };
-    events.failed = [](const std::string& why) { std::cerr << "tcpip-perf: error - " << why << "\n"; };
-    events.finished = [](const iperf::TestResults& r) {
-        for (const auto& s : r.streams) {
-            std::cout << "stream " << s.id << ": " << s.bytes << " bytes in " << s.end_time << " s\n";
-        }
-        std::cout << std::flush;
+    events.failed = [&](const std::string& why) {
+        std::lock_guard<std::mutex> lock(print_mutex);
+        std::cerr << "tcpip-perf: error - " << why << "\n";
     };
+    events.finished = [&](bool we_sent, const iperf::TestResults& ours, const iperf::TestResults& client) {
+        std::lock_guard<std::mutex> lock(print_mutex);
+        reports.finish(ours, we_sent);
+        print_summary(we_sent, ours, client);
+    };
+    // One eventfd per shard's loop (none with one shard: nothing else wakes it).
+    std::vector<int> wake;
+    for (std::size_t k = 0; shards > 1 && k < shards; ++k) {
+        const int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (fd < 0) {
+            std::cerr << "tcpip-perf: eventfd: " << std::strerror(errno) << "\n";
+            return 1;
+        }
+        wake.push_back(fd);
+    }
+    struct Closer {
+        std::vector<int>& fds;
+        ~Closer() {
+            for (int fd : fds) ::close(fd);
+        }
+    } closer{wake};
+    auto wake_all = [&] {
+        for (int fd : wake) ::eventfd_write(fd, 1);
+    };
+    if (shards > 1) events.changed = wake_all;
+
     PollServer server(Runtime::system_clock(), PollServer::Measure{[&] { return cpu.percent(); }}, events, perf.test.congestion);
-    if (const std::string error = server.open(perf.port); !error.empty()) {
+    std::vector<Runtime*> runtimes;
+    for (std::size_t k = 0; shards > 1 && k < shards; ++k) runtimes.push_back(&host.shard(k));
+    if (const std::string error = server.open(perf.port, runtimes); !error.empty()) {
         std::cerr << "tcpip-perf: " << error << "\n";
         return 1;
     }
-    std::cout << "Server listening on " << perf.port << " (one thread)\n" << std::flush;
+    auto banner = [&](std::size_t test) {
+        std::lock_guard<std::mutex> lock(print_mutex);
+        std::cout << "-----------------------------------------------------------\n"
+                  << "Server listening on " << perf.port << " (test #" << test << ", run to completion";
+        if (shards > 1) std::cout << ", " << shards << " shards";
+        std::cout << ")\n-----------------------------------------------------------\n" << std::flush;
+    };
+    banner(1);
     const Duration timeout = Duration::micros(static_cast<std::int64_t>(perf.control_timeout * 1e6));
-    std::vector<pollfd> fds;
-    while (!host.stop_requested() && !(perf.one_off && server.tests_done() + server.tests_failed() > 0)) {
-        fds.clear();
-        fds.push_back({host.stop_fd(), POLLIN, 0});
-        server.poll_set(fds);
-        int timeout_ms = 250;
-        if (const auto at = server.deadline()) {
-            const Duration left = *at - Runtime::system_clock().now();
-            timeout_ms = static_cast<int>(std::clamp<std::int64_t>((left.total_micros() + 999) / 1000, 0, 250));
+    std::atomic<bool> done{false};  // -1: the test is over, every loop ends
+
+    auto loop = [&](std::size_t k) {
+        std::vector<pollfd> fds;
+        std::size_t tests_seen = 0;
+        while (!host.stop_requested() && !done.load()) {
+            fds.clear();
+            fds.push_back({host.stop_fd(), POLLIN, 0});
+            if (!wake.empty()) fds.push_back({wake[k], POLLIN, 0});
+            const std::size_t first_socket = fds.size();
+            server.poll_set(fds, k);
+            // Wake for the server's own deadline (a receiver settling), the next report (shard 0's
+            // loop prints them), and at least every 250 ms for the control timeouts.
+            const Instant now = Runtime::system_clock().now();
+            Instant wake_at = now + Duration::millis(250);
+            std::optional<PollServer::Progress> test;
+            if (k == 0) test = server.progress();
+            for (const auto at : {server.deadline(k), test ? reports.due(*test) : std::nullopt}) {
+                if (at && *at < wake_at) wake_at = *at;
+            }
+            const int timeout_ms = static_cast<int>(std::clamp<std::int64_t>(((wake_at - now).total_micros() + 999) / 1000, 0, 250));
+            const int n = tcpip::poll(fds.data(), fds.size(), timeout_ms);
+            if (n < 0 && errno != EINTR) {
+                std::cerr << "tcpip-perf: poll: " << std::strerror(errno) << "\n";
+                break;
+            }
+            if (n > 0 && fds[0].revents != 0) break;
+            if (first_socket > 1 && fds[1].revents != 0) {
+                eventfd_t count = 0;
+                ::eventfd_read(wake[k], &count);
+            }
+            server.serve(k);
+            server.expire(timeout);
+            server.serve(k);
+            if (k != 0) continue;
+            test = server.progress();
+            {
+                std::lock_guard<std::mutex> lock(print_mutex);
+                reports.report(*test, Runtime::system_clock().now());
+            }
+            if (const std::size_t seen = server.tests_done() + server.tests_failed(); seen != tests_seen) {
+                tests_seen = seen;
+                if (perf.one_off) {
+                    done = true;
+                    wake_all();
+                    break;
+                }
+                banner(seen + 1);
+            }
         }
-        const int n = tcpip::poll(fds.data(), fds.size(), timeout_ms);
-        if (n < 0 && errno != EINTR) {
-            std::cerr << "tcpip-perf: poll: " << std::strerror(errno) << "\n";
-            return 1;
+    };
+    if (shards == 1) {
+        loop(0);
+    } else {
+        std::vector<std::thread> threads;
+        for (std::size_t k = 0; k < shards; ++k) {
+            threads.emplace_back([&, k] {
+                host.pin_to_shard(k);
+                loop(k);
+            });
         }
-        if (n > 0 && fds[0].revents != 0) break;
-        server.serve();
-        server.expire(timeout);
-        server.serve();
+        for (auto& t : threads) t.join();
     }
+    server.terminate();
     return server.tests_failed() > 0 && server.tests_done() == 0 ? 1 : 0;
 }
 
@@ -1346,10 +1564,11 @@ int main(int argc, char** argv) {
     PerfOptions perf;
     bool time_given = false;
     app::Args args("tcpip-perf",
-                   "-s [-p PORT] [-1] [-i SECS] [-J] [shared options]\n"
+                   "-s [-p PORT] [-1] [-i SECS] [--queues N] [--threads [-J]] [shared options]\n"
                    "       tcpip-perf -c HOST [-p PORT] [-t SECS | -n BYTES | -k BLOCKS] [-l LEN] [-P N] [-R] [-C NAME] [-J] [-i SECS]\n\n"
                    "An iperf3-compatible TCP throughput tester on the tcpip stack (iperf 3.x protocol).\n"
-                   "  -s                  server: serve iperf3 clients one after another\n"
+                   "  -s                  server: serve iperf3 clients one after another, in one thread with the stack\n"
+                   "                      running inside its poll loop (run to completion, apps/perf/poll_server.h)\n"
                    "  -c HOST             client: test against an iperf3 server at HOST\n"
                    "  -p PORT             port (default 5201)\n"
                    "  -1                  server: serve one test, then exit\n"
@@ -1363,12 +1582,13 @@ int main(int argc, char** argv) {
                    "  -i SECS             interval between reports (default 1, 0 for none)\n"
                    "  -C NAME             congestion control for the data streams: cubic (default) or reno\n"
                    "  --control-timeout SECS   how long to wait on the control connection (default 10)\n"
-                   "  --one-thread        server: one thread, the stack inside its poll loop, the streams read\n"
-                   "                      there too (apps/perf/poll_server.h): what tcpip-replay --app perf-server\n"
-                   "                      replays; no interval reports, -J or --tcp-log\n"
+                   "  --threads           server: a thread per data stream and the stack in a thread of its own (what\n"
+                   "                      -s was before run to completion); needed for -J and --tcp-log on the server\n"
+                   "  --one-thread        server: the default server, run to completion (accepted for old scripts)\n"
                    "  --stats             print the stack's statistics at exit\n"
-                   "  --queues N          server: a multiqueue TAP, one stack shard per queue, each on its own core\n"
-                   "                      (1..CPUs, default 1); with --stats, one line per shard at the end\n"
+                   "  --queues N          server: a multiqueue TAP, one stack shard per queue, each on its own core and,\n"
+                   "                      by default, with a server loop of its own (1..CPUs, default 1); with\n"
+                   "                      --stats, one line per shard at the end\n"
                    "  --tcp-log FILE.csv  write the data connections' TCP event logs (cwnd, RTT, windows, segments,\n"
                    "                      retransmissions and their causes) to FILE.csv; scripts/plot_tcp.py draws it\n"
                    "  --tcp-log-entries N the most events kept per connection, the latest (default 200000)\n");
@@ -1389,7 +1609,9 @@ int main(int argc, char** argv) {
     args.add_flag({"-J", "--json"}, [&] { perf.json = true; });
     args.add_flag({"-R", "--reverse"}, [&] { perf.test.reverse = true; });
     args.add_flag({"--stats"}, [&] { perf.print_stats = true; });
-    args.add_flag({"--one-thread"}, [&] { perf.one_thread = true; });
+    bool one_thread = false;
+    args.add_flag({"--one-thread"}, [&] { one_thread = true; });
+    args.add_flag({"--threads"}, [&] { perf.threads = true; });
     std::size_t queues = 1;
     args.add_option({"--queues"}, [&](std::string_view v) { return app::parse_queues(v, queues); });
     args.add_option({"--tcp-log"}, [&](std::string_view v) {
@@ -1445,7 +1667,12 @@ int main(int argc, char** argv) {
     options.stdout_is_data = perf.json;  // -J: standard output is one JSON document; --trace writes on stderr
 
     if (perf.server == perf.host.has_value()) args.fail("give exactly one of -s and -c HOST");
-    if (perf.one_thread && (!perf.server || perf.json || perf.tcp_log)) args.fail("--one-thread is for -s, without -J or --tcp-log");
+    if ((one_thread || perf.threads) && !perf.server) args.fail(std::string(one_thread ? "--one-thread" : "--threads") + " is for the server (-s)");
+    if (one_thread && perf.threads) args.fail("give one of --one-thread and --threads");
+    // What only the threaded server does: refused, never quietly dropped.
+    const bool run_to_completion = perf.server && !perf.threads;
+    if (run_to_completion && perf.json) args.fail("-J with -s needs --threads (the default server prints text only)");
+    if (run_to_completion && perf.tcp_log) args.fail("--tcp-log with -s needs --threads");
     if (perf.test.bytes != 0 && perf.test.blocks != 0) args.fail("only one of -n and -k");
     if (perf.test.bytes != 0 || perf.test.blocks != 0) {
         if (time_given) args.fail("only one test end condition (-t, -n, -k) may be given");
@@ -1453,15 +1680,15 @@ int main(int argc, char** argv) {
     }
 
     options.queues = queues;
-    if (queues > 1 && (!perf.server || perf.one_thread)) args.fail("--queues is for the server (-s), without --one-thread");
+    if (queues > 1 && !perf.server) args.fail("--queues is for the server (-s)");
     if (auto e = app::check_queues(options); !e.empty()) args.fail(e);
     if (perf.tcp_log) options.stack.tcp_log_entries = perf.tcp_log_entries;
     app::RuntimeHost host("tcpip-perf", options,
-                          perf.one_thread ? app::RuntimeHost::StackThread::Caller : app::RuntimeHost::StackThread::OwnThread);
+                          run_to_completion ? app::RuntimeHost::StackThread::Caller : app::RuntimeHost::StackThread::OwnThread);
     host.stop_on_signals();
     int status = 0;
-    if (perf.one_thread) {
-        status = serve_one_thread(perf, host);
+    if (run_to_completion) {
+        status = serve_run_to_completion(perf, host);
     } else if (perf.server) {
         Server server(perf, host);
         if (!server.listen()) return 1;

@@ -26,7 +26,7 @@
 // --app echo runs apps/echo/echo_server.h; --app httpd runs apps/http/server.h on the built-in
 // page, its clocks taken from the capture (pages whose figures come from the real clock, /stats
 // and /connections, do not replay). --app perf-server runs apps/perf/poll_server.h, the server of
-// `tcpip-perf -s --one-thread` (the threaded server's streams interleave with the stack as the
+// `tcpip-perf -s`, run to completion (the threaded server's streams, --threads, interleave with the stack as the
 // host's scheduler decides, which no capture holds); its results' CPU figures are taken from the
 // capture (see PerfServerApp).
 #include <array>
@@ -120,7 +120,7 @@ private:
     std::optional<httpd::Server> server_;
 };
 
-// tcpip-perf -s --one-thread's server (apps/perf/poll_server.h) on the replay's clock. Its results
+// tcpip-perf -s's server (apps/perf/poll_server.h) on the replay's clock. Its results
 // carry the process's CPU use, a measurement no clock or seed reproduces: the replay hands it the
 // figures the capture's results messages hold, in order (the one thing it takes from the capture
 // rather than computes; poll_server.h lists what is on the wire).
@@ -453,7 +453,7 @@ int main(int argc, char** argv) {
                    "Exits 0 when they agree, 1 at the first difference (printed, with the TCP connections' state).\n"
                    "  --app NAME          the app that made the capture: echo, httpd (its built-in page; not\n"
                    "                      /stats or /connections, whose figures come from the real clock), or\n"
-                   "                      perf-server (tcpip-perf -s --one-thread; its CPU figures are read\n"
+                   "                      perf-server (tcpip-perf -s; its CPU figures are read\n"
                    "                      from the capture)\n"
                    "  --port N            its port (default: the app's own, 7 for echo, 80 for httpd, 5201 for\n"
                    "                      perf-server)\n"

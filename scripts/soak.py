@@ -178,7 +178,11 @@ def iperf(host, seconds, beat_path, reverse):
     import signal
     beat = Beat(beat_path)
     length = max(1, int(seconds) - 2)
-    args = ["iperf3", "-c", host, "-t", str(length), "-i", "1", "--forceflush", "-f", "g"]
+    # A fixed window (-w: SO_RCVBUF and SO_SNDBUF on both sides), so that our buffers do not
+    # auto-tune: auto-tuning may still grow a buffer late in the run, up to tcp_rmem_max (6 MiB),
+    # whenever a round trip delivers more than any before (bounded, not a leak, but in a short
+    # run it can come after the fifth of the run that the memory check starts from).
+    args = ["iperf3", "-c", host, "-t", str(length), "-i", "1", "--forceflush", "-f", "g", "-w", "4M"]
     # No progress for STUCK_SECONDS ends the run with an error, whichever way the data flows.
     args += ["-R", "--rcv-timeout", str(STUCK_SECONDS * 1000)] if reverse else ["--snd-timeout", str(STUCK_SECONDS * 1000)]
     child = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

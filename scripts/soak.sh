@@ -42,7 +42,10 @@
 # 60 s, and a TIME-WAIT socket still holds its send and receive buffers (stack/tcp), ~260 KiB of
 # RSS per bulk connection; in a 2-minute run that growth lasts past the fifth of the run and is
 # not a leak (it stops after 60 s). Until TIME-WAIT sockets give their buffers back, a load that
-# churns bulk connections would measure that, not leaks.
+# churns bulk connections would measure that, not leaks. The bulk runs fix their window (iperf3
+# -w 4M) for the same reason: receive-buffer auto-tuning may double a buffer whenever a round trip
+# delivers more than any before, late in a short run too (tcpip-perf -s, which reads in the
+# stack's thread, sees more per round trip than the threaded server did).
 set -euo pipefail
 caller_dir=$PWD
 cd "$(dirname "$0")/.."

@@ -1,5 +1,6 @@
 // tcpip-perf against stock iperf3 (3.12) in a fresh namespace: iperf3 -c against `tcpip-perf -s`
-// (normal, -R, -P 4, -n, -R -n), `tcpip-perf -c` against `iperf3 -s -1` (normal, -R, -J), and a
+// (run to completion: normal, -R, -P 4, -n, -R -n, -P 4 -n both ways; and the same against
+// `--threads`), `tcpip-perf -c` against `iperf3 -s -1` (normal, -R, -J), and a
 // server that survives broken control exchanges (garbage cookie, huge JSON length, JSON that does
 // not parse, a silent client, an unknown state byte, a client killed mid-test, a second client
 // while a test runs) and then serves a normal client.
@@ -9,6 +10,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -155,17 +157,52 @@ TEST_F(PerfInterop, Iperf3ByteCountBothWays) {
     EXPECT_EQ(value_of(out, "received"), 10 * 1024 * 1024) << out;
 }
 
-// The one-thread server (apps/perf/poll_server.h, what tcpip-replay --app perf-server runs)
-// speaks the same protocol: both directions, a byte count exact, several streams, and a second
-// client after the first.
-TEST_F(PerfInterop, Iperf3AgainstTheOneThreadServer) {
-    start_server({"--one-thread"});
+// The default server runs to completion (apps/perf/poll_server.h): its streams share one thread
+// with the stack. Several streams each way, every byte counted: with -n the client sends at least
+// its count and we receive all of it; reversed, the budget is shared by our streams and they send
+// exactly that many bytes between them.
+TEST_F(PerfInterop, Iperf3ParallelStreamsBothWaysByteExact) {
+    start_server();
+    std::string out = iperf3_client("-n 40M -P 4");
+    ASSERT_EQ(value_of(out, "rc"), 0) << out;
+    ASSERT_NE(out.find("json=ok"), std::string::npos) << out;
+    EXPECT_EQ(value_of(out, "streams"), 4) << out;
+    const long long sent = value_of(out, "sent").value_or(0);
+    EXPECT_GE(sent, 40 * 1024 * 1024) << out;
+    EXPECT_EQ(value_of(out, "received"), sent) << out;
+    out = iperf3_client("-n 30M -R -P 4 -l 100000");
+    ASSERT_EQ(value_of(out, "rc"), 0) << out;
+    ASSERT_NE(out.find("json=ok"), std::string::npos) << out;
+    EXPECT_EQ(value_of(out, "streams"), 4) << out;
+    EXPECT_EQ(value_of(out, "sent"), 30 * 1024 * 1024) << out;
+    EXPECT_EQ(value_of(out, "received"), 30 * 1024 * 1024) << out;
+    // By time, reversed, four streams: all of them carried data, and the client got what we sent.
+    out = iperf3_client("-t 2 -R -P 4");
+    ASSERT_EQ(value_of(out, "rc"), 0) << out;
+    ASSERT_NE(out.find("json=ok"), std::string::npos) << out;
+    EXPECT_EQ(value_of(out, "streams"), 4) << out;
+    EXPECT_GT(value_of(out, "received").value_or(0), 1'000'000) << out;
+    EXPECT_LE(value_of(out, "received"), value_of(out, "sent")) << out;
+    EXPECT_GE(value_of(out, "retransmits").value_or(-1), 0) << out;
+    const std::string log = stop_server();
+    EXPECT_EQ(log.find("error"), std::string::npos) << log;
+    // The server's own report: run to completion, interval lines and the summary of each test.
+    EXPECT_NE(log.find("run to completion"), std::string::npos) << log;
+    EXPECT_NE(log.find("[SUM]"), std::string::npos) << log;
+    EXPECT_NE(log.find("receiver"), std::string::npos) << log;
+}
+
+// The threaded server (--threads: a thread per stream, the stack in its own) speaks the same
+// protocol: both directions, a byte count exact, several streams, and a second client after the
+// first. --one-thread, the old name of the default server, is still accepted.
+TEST_F(PerfInterop, Iperf3AgainstTheThreadedServer) {
+    start_server({"--threads"});
     std::string out = iperf3_client("-n 20M");
     ASSERT_EQ(value_of(out, "rc"), 0) << out;
     ASSERT_NE(out.find("json=ok"), std::string::npos) << out;
     const long long sent = value_of(out, "sent").value_or(0);
     EXPECT_GE(sent, 20 * 1024 * 1024) << out;
-    EXPECT_EQ(value_of(out, "received"), sent) << out;  // it settles before counting, as the threaded one
+    EXPECT_EQ(value_of(out, "received"), sent) << out;  // it settles before counting, as the default one
     out = iperf3_client("-n 10M -R -l 100000");
     ASSERT_EQ(value_of(out, "rc"), 0) << out;
     EXPECT_EQ(value_of(out, "sent"), 10 * 1024 * 1024) << out;
@@ -175,8 +212,37 @@ TEST_F(PerfInterop, Iperf3AgainstTheOneThreadServer) {
     ASSERT_NE(out.find("json=ok"), std::string::npos) << out;
     EXPECT_EQ(value_of(out, "streams"), 3) << out;
     EXPECT_GT(value_of(out, "received").value_or(0), 1'000'000) << out;
-    const std::string log = stop_server();
+    std::string log = stop_server();
     EXPECT_EQ(log.find("error"), std::string::npos) << log;
+    EXPECT_EQ(log.find("run to completion"), std::string::npos) << log;
+
+    start_server({"--one-thread", "-1"});
+    out = iperf3_client("-n 10M");
+    ASSERT_EQ(value_of(out, "rc"), 0) << out;
+    EXPECT_EQ(value_of(out, "received"), value_of(out, "sent")) << out;
+    CommandResult done = server_->wait(Duration::seconds(10));
+    server_.reset();
+    EXPECT_EQ(done.exit_code, 0) << done.output;
+    EXPECT_NE(done.output.find("run to completion"), std::string::npos) << done.output;
+}
+
+// What only the threaded server does is refused without --threads, in one line with status 2,
+// rather than quietly not done.
+TEST_F(PerfInterop, TheDefaultServerRefusesWhatOnlyTheThreadedOneDoes) {
+    const std::string csv = "/tmp/tcpip-perf-refused-" + std::to_string(::getpid()) + ".csv";
+    const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+        {{"-s", "-J"}, "-J with -s needs --threads"},
+        {{"-s", "--tcp-log", csv}, "--tcp-log with -s needs --threads"},
+        {{"-c", kernel_ip_, "--threads"}, "--threads is for the server"},
+        {{"-s", "--threads", "--one-thread"}, "one of --one-thread and --threads"},
+    };
+    for (const auto& [args, message] : cases) {
+        CommandResult r = env_->exec(perf_argv(args), Duration::seconds(10));
+        EXPECT_EQ(r.exit_code, 2) << r.output;
+        EXPECT_NE(r.output.find(message), std::string::npos) << r.output;
+        EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+    }
+    std::remove(csv.c_str());
 }
 
 // ---- tcpip-perf -c against iperf3 -s ----

@@ -20,8 +20,8 @@
 #                      injector (5 % loss each way, 20 ms, its seed 12): SACK blocks, a
 #                      retransmission of ours, and TSvals from the recording host's clock with the
 #                      peer's echoes of them, which the replay shifts
-#   perf-server.pcap   seed 17, with TCP timestamps: tcpip-perf -s --one-thread (the server that
-#                      tcpip-replay --app perf-server runs) and the kernel's iperf3 -c sending
+#   perf-server.pcap   seed 17, with TCP timestamps: tcpip-perf -s (its default server, run to
+#                      completion, which tcpip-replay --app perf-server runs) and the kernel's iperf3 -c sending
 #                      300 KB (-n 300K), then the same reversed (-R -n 200K): the control
 #                      exchange, the data both ways, both results messages
 #   httpd-pages.pcap   seed 5: tcpip-httpd's built-in page: GET / and /index.html and a 404 on one
@@ -43,7 +43,7 @@ cleanup() {
 trap cleanup EXIT
 
 # record APP NAME SEED FAULTS TS CLIENT...: tcpip-APP with those (APP may carry the app's own
-# arguments after its name, "perf -s --one-thread"; TS: "ts" for TCP timestamps,
+# arguments after its name, "perf -s"; TS: "ts" for TCP timestamps,
 # "-" for --no-timestamps), then the client's command in the namespace (client.py's arguments,
 # or a shell command after "sh").
 record() {
@@ -82,4 +82,4 @@ record echo echo-faults 11 "drop=0.04,delay=20,seed=6" - bulk 10.0.0.2 40000
 record echo echo-faults-ts 13 "drop=0.05,delay=20,seed=12" ts bulk 10.0.0.2 60000
 record httpd httpd-pages 5 "" - sh "curl -sf -o /dev/null http://10.0.0.2/ -o /dev/null http://10.0.0.2/index.html;
     curl -s -o /dev/null http://10.0.0.2/nope; sleep 0.2; curl -sf -o /dev/null -H 'Connection: close' http://10.0.0.2/"
-record "perf -s --one-thread" perf-server 17 "" ts sh "iperf3 -c 10.0.0.2 -w 32K -n 300K >/dev/null && iperf3 -c 10.0.0.2 -w 32K -R -n 200K >/dev/null"
+record "perf -s" perf-server 17 "" ts sh "iperf3 -c 10.0.0.2 -w 32K -n 300K >/dev/null && iperf3 -c 10.0.0.2 -w 32K -R -n 200K >/dev/null"
