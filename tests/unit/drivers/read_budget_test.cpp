@@ -7,6 +7,14 @@
 namespace tcpip {
 namespace {
 
+// A budget whose last wake-up found one frame and then an empty queue.
+ReadBudget single_frame_budget() {
+    ReadBudget budget;
+    budget.limit(32);
+    budget.done(1, true);
+    return budget;
+}
+
 TEST(ReadBudget, BatchesUntilAWakeUpFindsOneFrameThenNothing) {
     ReadBudget budget;
     EXPECT_EQ(budget.limit(32), 32u);
@@ -20,9 +28,7 @@ TEST(ReadBudget, BatchesUntilAWakeUpFindsOneFrameThenNothing) {
 }
 
 TEST(ReadBudget, SinglyReadsOneFrameAndProbesEverySixteenthWakeUp) {
-    ReadBudget budget;
-    budget.limit(32);
-    budget.done(1, true);
+    ReadBudget budget = single_frame_budget();
     int probes = 0;
     for (unsigned wake = 1; wake <= 4 * ReadBudget::kProbeEvery; ++wake) {
         const std::size_t limit = budget.limit(32);
@@ -40,9 +46,7 @@ TEST(ReadBudget, SinglyReadsOneFrameAndProbesEverySixteenthWakeUp) {
 }
 
 TEST(ReadBudget, AProbeThatFindsABacklogReturnsToBatches) {
-    ReadBudget budget;
-    budget.limit(32);
-    budget.done(1, true);
+    ReadBudget budget = single_frame_budget();
     for (unsigned wake = 1; wake < ReadBudget::kProbeEvery; ++wake) {
         ASSERT_EQ(budget.limit(32), 1u);
         budget.done(1, false);
@@ -54,9 +58,7 @@ TEST(ReadBudget, AProbeThatFindsABacklogReturnsToBatches) {
 }
 
 TEST(ReadBudget, AnEmptyWakeUpChangesNothing) {
-    ReadBudget budget;
-    budget.limit(32);
-    budget.done(1, true);
+    ReadBudget budget = single_frame_budget();
     budget.limit(32);
     budget.done(0, true);  // woken for nothing (another reader took it)
     EXPECT_TRUE(budget.single());
