@@ -82,35 +82,29 @@ TEST_F(PmtuTest, FragmentationNeededLowersTheMssAndResendsWhatWasInFlight) {
 }
 
 // After the path MTU went down, the congestion controller counts in segments of the new MSS: slow
-// start grows cwnd by one MSS of 960 bytes for the ACK, not by the handshake's 1460.
-TEST_F(PmtuTest, CongestionControlCountsSegmentsOfTheNewMss) {
+// start grows cwnd by one MSS of 960 bytes for the ACK, not by the handshake's 1460. Both
+// algorithms (CUBIC's slow start, HyStart++'s, and its curve count segments too).
+class PmtuCongestionTest : public PmtuTest, public ::testing::WithParamInterface<CongestionAlgorithm> {};
+
+TEST_P(PmtuCongestionTest, CountsSegmentsOfTheNewMss) {
     config.tcp_pacing = false;
-    config.tcp_congestion = CongestionAlgorithm::NewReno;
+    config.tcp_congestion = GetParam();
     established();
     write(at(100), 20 * kMss);
     std::vector<Seg> sent;
     for (int i = 0; i < 10; ++i) sent.push_back(take_sent(at(100)));
     send_frame(at(120), frag_needed(sent[0], 1000));
     ASSERT_EQ(sock->mss, 960);
-    EXPECT_EQ(tcp().info(sock).cwnd, 10u * kMss);
+    if (GetParam() == CongestionAlgorithm::NewReno) {
+        EXPECT_EQ(tcp().info(sock).cwnd, 10u * kMss);
+    }
     send(at(130), seg().seq(peer()).ack(us(10 * kMss)));
     EXPECT_EQ(tcp().info(sock).cwnd, 10u * kMss + 960);
     sent_.clear();
 }
 
-// The same with CUBIC (its slow start, HyStart++'s, and its curve count segments too).
-TEST_F(PmtuTest, CubicCountsSegmentsOfTheNewMss) {
-    config.tcp_pacing = false;
-    established();
-    write(at(100), 20 * kMss);
-    std::vector<Seg> sent;
-    for (int i = 0; i < 10; ++i) sent.push_back(take_sent(at(100)));
-    send_frame(at(120), frag_needed(sent[0], 1000));
-    ASSERT_EQ(sock->mss, 960);
-    send(at(130), seg().seq(peer()).ack(us(10 * kMss)));
-    EXPECT_EQ(tcp().info(sock).cwnd, 10u * kMss + 960);
-    sent_.clear();
-}
+INSTANTIATE_TEST_SUITE_P(Both, PmtuCongestionTest,
+                         ::testing::Values(CongestionAlgorithm::NewReno, CongestionAlgorithm::Cubic));
 
 // RFC 5927: an attacker who guessed the ports still has to guess a sequence number in flight. A
 // forged ICMP quoting one outside SND.UNA..SND.NXT, or ports of no connection of ours, changes
