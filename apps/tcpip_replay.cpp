@@ -1,10 +1,11 @@
 // tcpip-replay: replays a capture against the stack and says whether the stack still does exactly
 // what it did when the capture was made.
 //
-//   tcpip-replay --app echo|httpd [--port N] [--seed N] [--ip ADDR/PREFIX] [--mac MAC] CAPTURE.pcap
+//   tcpip-replay --app echo|httpd|perf-server [--port N] [--seed N] [--no-pacing] [--trace]
+//                [--ip ADDR/PREFIX] [--mac MAC] CAPTURE.pcap
 //
-// The capture is one that an app wrote with --pcap (and --seed N, --no-offload), with a peer on the
-// other side of the TAP. The replay builds the same Stack, seeded the same, on a ManualClock and a
+// The capture is one that an app wrote with --pcap (and --seed N, --no-offload, and for TCP
+// transfers --no-pacing, given to the replay too), with a peer on the other side of the TAP. The replay builds the same Stack, seeded the same, on a ManualClock and a
 // QueueDevice (no TAP, no thread, no real time), runs the app's own logic on it (see App below),
 // and plays the capture: each frame of the peer's (any frame whose Ethernet source is
 // not --mac) goes in at its recorded time, every timer runs at its own deadline in between, and the
@@ -176,12 +177,13 @@ struct Expected {
 
 class Replay {
 public:
-    Replay(const app::CommonOptions& options, std::uint64_t seed, std::vector<replay::CapturedFrame> capture, App& app)
+    Replay(const app::CommonOptions& options, std::uint64_t seed, Tracer* tracer, std::vector<replay::CapturedFrame> capture,
+           App& app)
         : options_(options),
           capture_(std::move(capture)),
           clock_(Instant::from_micros(capture_.empty() ? 0 : capture_.front().micros)),
           device_(options.mac),
-          runtime_(device_, InterfaceConfig{options.ip, options.gateway}, config_of(options), seed, clock_),
+          runtime_(device_, InterfaceConfig{options.ip, options.gateway}, config_of(options, tracer), seed, clock_),
           driver_(device_, clock_, [this](Instant) { runtime_.poll(); },
                   [this] {
                       // The stack's next deadline, or the app's own if it comes first.
@@ -252,8 +254,9 @@ public:
     std::size_t tick_slips() const { return translation_.tick_slips(); }
 
 private:
-    static StackConfig config_of(const app::CommonOptions& options) {
+    static StackConfig config_of(const app::CommonOptions& options, Tracer* tracer) {
         StackConfig config = options.stack;
+        config.tracer = tracer;  // --trace: the replayed stack's decisions, as the app's own --trace shows them
         // The log changes nothing on the wire; at a difference it tells what led there.
         config.tcp_log_entries = std::max<std::size_t>(config.tcp_log_entries, 32);
         return config;
@@ -458,6 +461,10 @@ int main(int argc, char** argv) {
                    "  --port N            its port (default: the app's own, 7 for echo, 80 for httpd, 5201 for\n"
                    "                      perf-server)\n"
                    "  --seed N            the seed the app ran with (default 0)\n"
+                   "  --no-pacing         as the app ran: a capture of a TCP transfer replays only when it was\n"
+                   "                      recorded with --no-pacing (when a paced segment leaves depends on\n"
+                   "                      when its timer actually fired, which a capture does not hold)\n"
+                   "  --trace             the replayed stack's decisions, one line per layer, as the apps' --trace\n"
                    "  --ip, --mac         the app's address and MAC, as when it recorded (defaults as the apps')\n");
     args.add_option({"--app"}, [&](std::string_view v) {
         if (v != "echo" && v != "httpd" && v != "perf-server") return "'" + std::string(v) + "': expected echo, httpd or perf-server";
@@ -491,14 +498,20 @@ int main(int argc, char** argv) {
     if (app_name == "echo") app = std::make_unique<EchoApp>();
     else if (app_name == "perf-server") app = std::make_unique<PerfServerApp>(recorded_cpu(*capture, options.mac));
     else app = std::make_unique<HttpdApp>(options, phase);
-    Replay replay(options, options.seed.value_or(0), std::move(*capture), *app);
+    // The seed the recording ran with (0 unless given), said as every app says its seed.
+    options.seed = options.seed.value_or(0);
+    const std::uint64_t seed = app::stack_seed("tcpip-replay", options);
+    app::Tracing tracing("tcpip-replay", options);
+    Replay replay(options, seed, tracing.tracer(), std::move(*capture), *app);
     const std::uint16_t default_port = app_name == "echo" ? 7 : app_name == "httpd" ? 80 : perf::iperf::kDefaultPort;
     if (const std::string error = app->open(static_cast<std::uint16_t>(port.value_or(default_port)), replay.runtime(), replay.clock());
         !error.empty()) {
         std::cerr << "tcpip-replay: " << error << "\n";
         return 2;
     }
-    if (!replay.run()) return 1;
+    const bool agreed = replay.run();
+    tracing.flush();
+    if (!agreed) return 1;
     std::cout << "replay: " << replay.ours() + replay.theirs() << " frames agree (" << replay.ours() << " ours, "
               << replay.theirs() << " the peer's";
     if (replay.tick_slips() != 0) std::cout << "; " << replay.tick_slips() << " TSvals of ours one tick from the recorded ones";

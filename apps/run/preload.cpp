@@ -130,6 +130,7 @@ struct SocketInfo {
 
 struct State {
     app::DeviceChain* devices = nullptr;  // never freed: the program may still call in at exit
+    app::Tracing* tracing = nullptr;      // --trace, --trace-json, a .pcapng's comments (never freed, as devices)
     Runtime* runtime = nullptr;
     std::string stats_path;
     std::atomic<pid_t>* owner = nullptr;  // in a MAP_SHARED page: which process runs the stack (0: undecided)
@@ -414,6 +415,7 @@ void at_exit() {
     }
     write_stats();
     g.runtime->stop_thread();
+    g.tracing->flush();
 }
 
 void before_fork() {
@@ -465,12 +467,19 @@ void start() {
     for (auto& w : words) argv.push_back(w.data());
     argv.push_back(nullptr);
     app::Args parser("tcpip-run", "[shared options] [--stats FILE] -- PROGRAM [ARGS...]");
-    const app::CommonOptions options = parser.parse(static_cast<int>(words.size()), argv.data());
+    app::CommonOptions options = parser.parse(static_cast<int>(words.size()), argv.data());
+    // The program's standard output is its own: --trace writes to stderr, and the seed is said
+    // there only when asked for (--seed, a trace or a capture), as tcpip-nc does.
+    options.stdout_is_data = true;
     if (const char* stats = std::getenv("TCPIP_RUN_STATS")) g.stats_path = stats;
 
+    g.tracing = new app::Tracing("tcpip-run", options);
     g.devices = new app::DeviceChain("tcpip-run", options);  // prints why and exits if the TAP fails
-    g.runtime = new Runtime(g.devices->device(), InterfaceConfig{options.ip, options.gateway}, options.stack,
-                            app::random_seed());
+    g.tracing->comment(g.devices->pcap());
+    StackConfig config = options.stack;
+    config.tracer = g.tracing->tracer();
+    g.runtime = new Runtime(g.devices->device(), InterfaceConfig{options.ip, options.gateway}, config,
+                            app::stack_seed("tcpip-run", options));
     Runtime::set_default(g.runtime);
     set_kind(g.devices->device().wait_fd(), Kind::Internal);
     void* page = mmap(nullptr, sizeof(std::atomic<pid_t>), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
