@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "tests/interop/apps.h"
@@ -193,6 +195,122 @@ TEST_F(TraceInterop, TraceLayersChoosesTheLines) {
     EXPECT_FALSE(has_line(out, "   eth", "")) << out;
     EXPECT_FALSE(has_line(out, "rx eth", "")) << out;
     EXPECT_FALSE(has_line(out, "   arp", "")) << out;
+}
+
+// Every app takes --trace and --seed: each one here is traced through a TCP handshake (or a UDP
+// exchange) with the kernel and says the seed it was given. (tcpip-echo and tcpip-ping are traced
+// above, tcpip-run in interop/run, tcpip-replay below.)
+struct AppUnderTrace {
+    std::string name;                    // build/apps/NAME
+    std::vector<std::string> args;       // its own arguments, after the shared ones
+    std::string client;                  // python run in the namespace against it (OUR, KERNEL set)
+    std::string state_change;            // the TCP state change its trace must show ("" for UDP)
+};
+
+class EveryAppTraces : public TraceInterop, public ::testing::WithParamInterface<AppUnderTrace> {};
+
+TEST_P(EveryAppTraces, ShowsTheLayersAndItsSeed) {
+    const AppUnderTrace& a = GetParam();
+    std::vector<std::string> extra = {"--trace", "--seed", "4242"};
+    extra.insert(extra.end(), a.args.begin(), a.args.end());
+    std::optional<BackgroundCommand> app;
+    std::optional<CommandResult> client;
+    const std::string prelude = "import socket, time, subprocess\nOUR, KERNEL = '" + our_ip_ + "', '" + kernel_ip_ + "'\n";
+    if (a.name == "tcpip-udp-rtt") {
+        // A client: the kernel's UDP echo first (socat), then tcpip-udp-rtt to it, run to its end.
+        auto echo = env_->exec_background({"python3", "-c", prelude + "u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                                                                     "u.bind((KERNEL, 9007))\n"
+                                                                     "while True:\n"
+                                                                     "    data, peer = u.recvfrom(65536)\n"
+                                                                     "    u.sendto(data, peer)\n"});
+        ASSERT_TRUE(echo) << echo.error();
+        ASSERT_TRUE(env_->wait_for_port(NetnsTap::Transport::Udp, 9007));
+        std::vector<std::string> argv = {app_path(a.name), "--tap", env_->tap_name(), "--ip", our_ip_ + "/24"};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        argv.insert(argv.end(), {"-c", "3", kernel_ip_, "9007"});
+        client = env_->exec(argv, Duration::seconds(20));
+        EXPECT_EQ(client->exit_code, 0) << client->output;
+        echo->stop();
+    } else {
+        auto started = start_app(*env_, a.name, our_ip_, extra);
+        ASSERT_TRUE(started) << started.error();
+        app.emplace(std::move(*started));
+        client = env_->exec({"python3", "-c", prelude + a.client}, Duration::seconds(30));
+        EXPECT_TRUE(client->ok()) << client->output;
+    }
+    const std::string out = app ? app->stop().output : client->output;
+
+    EXPECT_NE(out.find(a.name + ": seed 4242"), std::string::npos) << out.substr(0, 3000);
+    EXPECT_LINE(out, "rx eth  ", "IPv4");
+    EXPECT_LINE(out, "   ip   " + kernel_ip_ + " > " + our_ip_, "");
+    EXPECT_LINE(out, "tx ", "");
+    EXPECT_LINE(out, "   eth  ", "");
+    if (!a.state_change.empty()) {
+        EXPECT_LINE(out, "   tcp  ", a.state_change);
+    } else {
+        EXPECT_LINE(out, "   udp  ", "");
+    }
+}
+
+// A TCP client in the namespace that retries its first connection (the app's sockets come up
+// just after its stack answers ping), sends `data` and reads until the app closes, a read times out,
+// or `check` (a python expression on `got`) holds; then asserts `check`.
+std::string tcp_client(const std::string& port, const std::string& data, const std::string& check) {
+    return "for attempt in range(50):\n"
+           "    try:\n"
+           "        s = socket.create_connection((OUR, " + port + "), timeout=3); break\n"
+           "    except OSError: time.sleep(0.1)\n"
+           "s.sendall(" + data + ")\n"
+           "got = b''\n"
+           "while True:\n"
+           "    try:\n"
+           "        chunk = s.recv(65536)\n"
+           "    except socket.timeout: break\n"
+           "    if not chunk: break\n"
+           "    got += chunk\n"
+           "    if " + check + ": break\n"
+           "s.close()\n"
+           "assert " + check + ", got[:200]\n";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Apps, EveryAppTraces,
+    ::testing::Values(
+        AppUnderTrace{"tcpip-httpd", {"--port", "80"},
+                      tcp_client("80", "b'GET / HTTP/1.0\\r\\n\\r\\n'", "b'200 OK' in got and got.endswith(b'</html>\\n')"),
+                      "LISTEN -> SYN-RECEIVED"},
+        AppUnderTrace{"tcpip-hello", {"--port", "7000"}, tcp_client("7000", "b''", "b'\\n' in got"), "LISTEN -> SYN-RECEIVED"},
+        AppUnderTrace{"tcpip-perf", {"-s"},
+                      "for attempt in range(20):\n"
+                      "    if subprocess.run(['iperf3', '-c', OUR, '-n', '200K'], timeout=20).returncode == 0: break\n"
+                      "    time.sleep(0.2)\n"
+                      "else: raise SystemExit('iperf3 never completed')\n",
+                      "LISTEN -> SYN-RECEIVED"},
+        AppUnderTrace{"tcpip-nc", {"-l", "9000"}, tcp_client("9000", "b'hi nc\\n'", "True"), "LISTEN -> SYN-RECEIVED"},
+        AppUnderTrace{"tcpip-udp-rtt", {}, "", ""}),
+    [](const ::testing::TestParamInfo<AppUnderTrace>& info) {
+        std::string name = info.param.name.substr(6);  // without "tcpip-"
+        name.erase(std::remove(name.begin(), name.end(), '-'), name.end());
+        return name;
+    });
+
+// tcpip-replay traces the replayed stack as the apps trace the live one, and says its seed. The
+// capture is the transfer through the fault injector: its trace must show our retransmissions
+// (a re-recorded capture without any would no longer test recovery in replay).
+TEST(ReplayTrace, TracesTheReplayedStackAndItsRetransmissions) {  // no TAP, no root: a capture and a virtual clock
+    const char* source = std::getenv("TCPIP_SOURCE_ROOT");
+    ASSERT_NE(source, nullptr) << "meson passes TCPIP_SOURCE_ROOT";
+    // As tests/replay/meson.build replays it.
+    CommandResult r = run_command({app_path("tcpip-replay"), "--app", "echo", "--seed", "11", "--no-timestamps", "--no-pacing",
+                                   "--trace", std::string(source) + "/tests/replay/echo-faults.pcap"},
+                                  Duration::seconds(60));
+    EXPECT_EQ(r.exit_code, 0) << r.output.substr(0, 3000);
+    EXPECT_NE(r.output.find("frames agree"), std::string::npos) << r.output.substr(0, 3000);
+    EXPECT_NE(r.output.find("tcpip-replay: seed 11"), std::string::npos) << r.output.substr(0, 3000);
+    EXPECT_LINE(r.output, "rx eth  ", "IPv4");
+    EXPECT_LINE(r.output, "   tcp  ", "LISTEN -> SYN-RECEIVED");
+    EXPECT_LINE(r.output, "tx tcp  7 > ", "[S.]");
+    EXPECT_LINE(r.output, "tx tcp  7 > ", "retransmission: sent before");
 }
 
 TEST_F(TraceInterop, BadTraceFlagsGetOneLineAndStatusTwo) {
