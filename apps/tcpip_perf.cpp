@@ -4,8 +4,8 @@
 //   tcpip-perf -s [-p PORT] [-1] [-i SECS] [--queues N]           server, one test after another
 //   tcpip-perf -s --threads [-p PORT] [-1] [-i SECS] [-J] [--queues N]   the same, a thread per stream
 //   tcpip-perf -c HOST [-p PORT] [-t SECS | -n BYTES | -k BLOCKS] [-l LEN] [-P N] [-R] [-C NAME] [-J] [-i SECS]
-//   the client and the threaded server with --tcp-log FILE.csv: the data connections' TCP event
-//   logs (stack/tcp/tcp_log.h), written when the streams close; scripts/plot_tcp.py draws them
+//   the client and both servers with --tcp-log FILE.csv: the data connections' TCP event logs
+//   (stack/tcp/tcp_log.h), written when the streams close; scripts/plot_tcp.py draws them
 //
 // The protocol's messages are in apps/perf/iperf_protocol.h (read it first), and the server's
 // side of a test, phase by phase, in apps/perf/server_session.h; this file is the socket program
@@ -25,8 +25,8 @@
 //     of its own that only sends (or only receives) blocks with blocking calls: the hot loop is
 //     one tcpip::send or tcpip::recv and an atomic add. The block is allocated once;
 //     SO_SNDTIMEO/SO_RCVTIMEO (100 ms) let a blocked thread see the stop flag. With --queues N,
-//     a listener on every shard and each stream's thread on its shard's core. It alone does -J
-//     and --tcp-log on the server; the default server refuses those with a one-line message.
+//     a listener on every shard and each stream's thread on its shard's core. It alone does -J on
+//     the server; the default server refuses it with a one-line message.
 //
 // Robustness: every read on the control connection has a deadline (--control-timeout, default
 // 10 s, as iperf3's --rcv-timeout), every length is checked before anything is allocated, and any
@@ -180,6 +180,20 @@ private:
     SteadyClock::time_point wall_;
     rusage usage_{};
 };
+
+// --tcp-log: the streams' TCP event logs as one CSV (tcp_log::write_csv), times from the first
+// entry of any of them.
+void write_tcp_log_csv(const std::string& path, const std::vector<TcpLogSnapshot>& logs) {
+    std::optional<Instant> start;
+    for (const auto& log : logs) {
+        if (!log.entries.empty() && (!start || log.entries.front().at < *start)) start = log.entries.front().at;
+    }
+    std::ofstream out(path, std::ios::trunc);
+    tcp_log::write_csv_header(out);
+    for (const auto& log : logs) tcp_log::write_csv(out, log, start.value_or(Instant::zero()));
+    out.flush();
+    if (!out) std::cerr << "tcpip-perf: cannot write " << path << "\n";
+}
 
 // ---- The control connection: reads with a deadline that the signal pipe can cut short ----
 
@@ -592,15 +606,7 @@ public:
                 if (auto log = runtime->tcp_log(s->fd)) logs.push_back(std::move(*log));
             }
         }
-        std::optional<Instant> start;
-        for (const auto& log : logs) {
-            if (!log.entries.empty() && (!start || log.entries.front().at < *start)) start = log.entries.front().at;
-        }
-        std::ofstream out(path, std::ios::trunc);
-        tcp_log::write_csv_header(out);
-        for (const auto& log : logs) tcp_log::write_csv(out, log, start.value_or(Instant::zero()));
-        out.flush();
-        if (!out) std::cerr << "tcpip-perf: cannot write " << path << "\n";
+        write_tcp_log_csv(path, logs);
     }
 
     // Keeps what finish() measured, so the streams can be closed before the results go out.
@@ -1451,10 +1457,26 @@ int serve_run_to_completion(const PerfOptions& perf, app::RuntimeHost& host) {
         std::lock_guard<std::mutex> lock(print_mutex);
         std::cerr << "tcpip-perf: error - " << why << "\n";
     };
+    // --tcp-log: each stream's log read as its test ends, written when the test is over. (As
+    // the threaded server's, except that a sender's log ends at the test's end with its last
+    // blocks possibly unacknowledged: here the stack runs in this loop, which cannot wait.)
+    std::vector<TcpLogSnapshot> logs;
+    if (perf.tcp_log) {
+        events.stream_ending = [&](int fd) {
+            std::lock_guard<std::mutex> lock(print_mutex);
+            if (Runtime* runtime = Runtime::owner(fd)) {
+                if (auto log = runtime->tcp_log(fd)) logs.push_back(std::move(*log));
+            }
+        };
+    }
     events.finished = [&](bool we_sent, const iperf::TestResults& ours, const iperf::TestResults& client) {
         std::lock_guard<std::mutex> lock(print_mutex);
         reports.finish(ours, we_sent);
         print_summary(we_sent, ours, client);
+        if (perf.tcp_log) {
+            write_tcp_log_csv(*perf.tcp_log, logs);
+            logs.clear();
+        }
     };
     // One eventfd per shard's loop (none with one shard: nothing else wakes it).
     std::vector<int> wake;
@@ -1583,7 +1605,7 @@ int main(int argc, char** argv) {
                    "  -C NAME             congestion control for the data streams: cubic (default) or reno\n"
                    "  --control-timeout SECS   how long to wait on the control connection (default 10)\n"
                    "  --threads           server: a thread per data stream and the stack in a thread of its own (what\n"
-                   "                      -s was before run to completion); needed for -J and --tcp-log on the server\n"
+                   "                      -s was before run to completion); needed for -J on the server\n"
                    "  --one-thread        server: the default server, run to completion (accepted for old scripts)\n"
                    "  --stats             print the stack's statistics at exit\n"
                    "  --queues N          server: a multiqueue TAP, one stack shard per queue, each on its own core and,\n"
@@ -1672,7 +1694,6 @@ int main(int argc, char** argv) {
     // What only the threaded server does: refused, never quietly dropped.
     const bool run_to_completion = perf.server && !perf.threads;
     if (run_to_completion && perf.json) args.fail("-J with -s needs --threads (the default server prints text only)");
-    if (run_to_completion && perf.tcp_log) args.fail("--tcp-log with -s needs --threads");
     if (perf.test.bytes != 0 && perf.test.blocks != 0) args.fail("only one of -n and -k");
     if (perf.test.bytes != 0 || perf.test.blocks != 0) {
         if (time_given) args.fail("only one test end condition (-t, -n, -k) may be given");

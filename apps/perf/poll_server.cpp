@@ -411,7 +411,10 @@ void PollServer::end_streams(Shard& shard) {
         sr.end_time = std::round(static_cast<double>((s.last_read - started_).total_micros()) / 1000.0) / 1000.0;
         results_.streams.push_back(sr);
     }
-    for (Stream& s : shard.streams) tcpip::close(s.fd);
+    for (Stream& s : shard.streams) {
+        if (events_.stream_ending) events_.stream_ending(s.fd);
+        tcpip::close(s.fd);
+    }
     shard.streams.clear();
     shard.settled = starts_;
 }

@@ -84,6 +84,10 @@ public:
         // With shards: something the other shards' loops must act on happened (see the top of
         // this file); the caller wakes them all. Called without the server's lock held.
         std::function<void()> changed;
+        // A data stream's test is over and its socket is about to be closed (still open: its
+        // TCP state can be read, as tcpip-perf --tcp-log does). From the loop of the stream's
+        // shard, with the server's lock held, before `finished`.
+        std::function<void(int fd)> stream_ending;
     };
     // A running test's stream, as interval reports need it: its descriptor (for TCP_INFO), its
     // iperf3 id and the bytes it has moved so far.

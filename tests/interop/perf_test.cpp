@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -229,10 +230,8 @@ TEST_F(PerfInterop, Iperf3AgainstTheThreadedServer) {
 // What only the threaded server does is refused without --threads, in one line with status 2,
 // rather than quietly not done.
 TEST_F(PerfInterop, TheDefaultServerRefusesWhatOnlyTheThreadedOneDoes) {
-    const std::string csv = "/tmp/tcpip-perf-refused-" + std::to_string(::getpid()) + ".csv";
     const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
         {{"-s", "-J"}, "-J with -s needs --threads"},
-        {{"-s", "--tcp-log", csv}, "--tcp-log with -s needs --threads"},
         {{"-c", kernel_ip_, "--threads"}, "--threads is for the server"},
         {{"-s", "--threads", "--one-thread"}, "one of --one-thread and --threads"},
     };
@@ -242,7 +241,49 @@ TEST_F(PerfInterop, TheDefaultServerRefusesWhatOnlyTheThreadedOneDoes) {
         EXPECT_NE(r.output.find(message), std::string::npos) << r.output;
         EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
     }
+}
+
+// The default server (run to completion) writes --tcp-log too: the data connection's log, from
+// our passive open to the test's end, with every byte iperf3 sent received, and the kernel's
+// retransmissions of what the fault injector dropped on the way in seen as out-of-order arrivals.
+TEST_F(PerfInterop, TheDefaultServerWritesTheTcpLog) {
+    const std::string csv = "/tmp/tcpip-perf-server-log-" + std::to_string(::getpid()) + ".csv";
+    start_server({"-1", "--no-offload", "--faults", "drop=0.02,direction=rx,seed=3", "--tcp-log", csv});
+    const std::string out = iperf3_client("-n 1M");
+    ASSERT_EQ(value_of(out, "rc"), 0) << out;
+    CommandResult done = server_->wait(Duration::seconds(10));
+    server_.reset();
+    EXPECT_EQ(done.exit_code, 0) << done.output;
+    std::ifstream in(csv);
+    std::string line;
+    ASSERT_TRUE(std::getline(in, line)) << "no " << csv << "\n" << done.output;
+    EXPECT_EQ(line.rfind("conn,time_s,event,state,", 0), 0u) << line;
+    std::set<std::string> connections;
+    std::size_t receives = 0, bad = 0;
+    std::uint64_t data = 0;
+    std::string first_state;
+    while (std::getline(in, line)) {
+        std::vector<std::string> f;
+        std::istringstream fields(line);
+        for (std::string x; std::getline(fields, x, ',');) f.push_back(x);
+        if (line.back() == ',') f.emplace_back();
+        if (f.size() != 19) {
+            ++bad;
+            continue;
+        }
+        if (first_state.empty()) first_state = f[3];
+        connections.insert(f[0]);
+        if (f[2] == "receive") {
+            ++receives;
+            data += std::strtoull(f[5].c_str(), nullptr, 10);
+        }
+    }
     std::remove(csv.c_str());
+    EXPECT_EQ(bad, 0u);
+    EXPECT_EQ(connections.size(), 1u);  // the data stream's (not the control connection's)
+    EXPECT_EQ(first_state, "LISTEN->SYN-RECEIVED") << "our passive open comes first";
+    EXPECT_GE(data, 1024u * 1024u) << "every byte of the megabyte was received (retransmissions counted again)";
+    EXPECT_GE(receives, 700u);  // segments of 1448 bytes at most
 }
 
 // ---- tcpip-perf -c against iperf3 -s ----
