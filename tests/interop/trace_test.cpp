@@ -181,6 +181,21 @@ TEST_F(TraceInterop, PingTraceShowsOurArpResolution) {
     EXPECT_LINE(r.output, "   icmp echo reply", "delivered to ping");
 }
 
+// On a terminal the trace is in colour (the layers' names); into a file or a pipe it is plain
+// (EchoTraceShowsEachLayersDecision). `script` gives tcpip-ping a pseudo-terminal.
+TEST_F(TraceInterop, TraceIsColouredOnATerminal) {
+    if (std::system("command -v script >/dev/null 2>&1") != 0) {
+        if (running_in_ci()) FAIL() << "script (bsdutils) is not installed, and CI=true requires this check";
+        GTEST_SKIP() << "script (bsdutils) is not installed";
+    }
+    const std::string ping = app_path("tcpip-ping") + " --tap " + env_->tap_name() + " --ip " + our_ip_ +
+                             "/24 --trace -c 1 -W 3 " + kernel_ip_;
+    CommandResult r = env_->exec({"script", "-qec", ping, "/dev/null"}, Duration::seconds(20));
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("\x1b["), std::string::npos) << "no colour escape on a terminal:\n" << r.output;
+    EXPECT_NE(r.output.find("icmp"), std::string::npos) << r.output;
+}
+
 TEST_F(TraceInterop, TraceLayersChoosesTheLines) {
     auto app = start_echo(*env_, our_ip_, {"--trace-layers", "tcp,ip"});
     ASSERT_TRUE(app) << app.error();
