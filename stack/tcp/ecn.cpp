@@ -13,7 +13,9 @@
 //                 first ACK goes at once, as Linux's quick ACK on CE.
 //   reaction      an ACK with ECE reduces the window (CongestionControl::on_ecn_echo) unless one
 //                 was reduced within the last window of data or a loss recovery is under way; the
-//                 next new data segment carries CWR (6.1.2).
+//                 next new data segment carries CWR (6.1.2). As Linux (CA_CWR), ssthresh is cut
+//                 at once and cwnd comes down to it by PRR over the next round trip, as in a
+//                 loss recovery, rather than at once.
 #include "stack/ipv4/header.h"
 #include "stack/tcp/tcp.h"
 
@@ -51,7 +53,7 @@ void TcpLayer::ecn_ack_arrived(TcpSocket* s, const Segment& seg) {
     if (!s->ecn.ok || !seg.header.flags.ece()) return;
     if (s->ecn.recover && s->snd.una < *s->ecn.recover) return;  // already reduced for this window
     if (s->snd.cc->in_recovery()) return;                         // a loss reduced it already
-    s->snd.cc->on_ecn_echo(s->snd.in_flight());
+    s->snd.cc->on_ecn_echo(s->snd.in_flight(), s->snd.max);
     s->ecn.recover = s->snd.max;
     s->ecn.send_cwr = true;
     ++stats_.ecn_reductions;

@@ -714,9 +714,11 @@ Verdict TcpLayer::process_ack(Instant now, TcpSocket* s, const Segment& seg) {
     if (s->rec.frto != 0 && ack == una_before && s->snd.una != s->snd.max && seg.payload.empty()) frto_dupack(s);
     // With SACK, loss is found from the blocks and the clock (RACK), not by counting duplicates.
     if (s->sack_ok && is_synchronized(s->state)) sack_input(now, s, seg);
+    // ECE: reduce the window, once per window of data (RFC 3168 6.1.2); PRR's first step is this
+    // ACK's, as Linux's tcp_enter_cwr comes before its tcp_cwnd_reduction.
+    ecn_ack_arrived(s, seg);
     prr_ack(s, una_before, sacked_before, lost_before, reno_delivered, reno_lost);
 
-    ecn_ack_arrived(s, seg);  // ECE: reduce the window, once per window of data (RFC 3168 6.1.2)
     update_window(s, seg);
     return Verdict::Continue;
 }

@@ -173,7 +173,7 @@ void TcpLayer::transmit(Instant now, TcpSocket* s, SeqNum seq, std::size_t lengt
     if (length > 0) {
         s->snd.last_send = now;
         pacing_sent(now, s, length);
-        if (s->snd.cc && s->snd.cc->in_recovery()) s->snd.cc->on_recovery_sent(static_cast<std::uint32_t>(length));  // PRR's prr_out
+        if (s->snd.cc && s->snd.cc->in_cwnd_reduction()) s->snd.cc->on_recovery_sent(static_cast<std::uint32_t>(length));  // PRR's prr_out
     }
     // The scoreboard keeps every data or FIN transmission of a connection that SACKs: new ones as
     // entries, retransmissions as marks (and, for the undo, counted with the TSval of the first).

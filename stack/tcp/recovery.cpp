@@ -178,14 +178,15 @@ bool TcpLayer::enter_recovery_if_lost(Instant now, TcpSocket* s) {
     return true;
 }
 
-// Proportional rate reduction (RFC 6937) after an ACK taken in during a loss recovery: what it
+// Proportional rate reduction (RFC 6937) after an ACK taken in during a loss recovery or ECN's
+// reduction (CongestionControl::in_cwnd_reduction): what it
 // delivered (DeliveredData: SND.UNA's advance plus the change in SACKed bytes; without SACK, as
 // Linux, what the duplicate ACKs had not counted already), and the pipe after it. Not in the
 // recovery after an RTO (the window is one segment, slow start from there: Linux's CA_Loss).
 void TcpLayer::prr_ack(TcpSocket* s, SeqNum una_before, std::uint32_t sacked_before, Counter lost_before,
                        std::uint32_t reno_delivered, bool reno_lost) {
     CongestionControl& cc = *s->snd.cc;
-    if (!cc.in_recovery() || s->rec.rto_high) return;
+    if (!cc.in_cwnd_reduction() || s->rec.rto_high) return;
     const bool una_advanced = una_before < s->snd.una;
     if (s->sack_ok) {
         const Scoreboard& sb = s->rec.scoreboard;

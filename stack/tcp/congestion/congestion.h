@@ -29,6 +29,10 @@ public:
     virtual std::uint32_t cwnd() const = 0;
     virtual std::uint32_t ssthresh() const = 0;
     virtual bool in_recovery() const = 0;
+    // Whether the window is being brought down by proportional rate reduction: in a loss recovery,
+    // or after an ECN echo (on_ecn_echo; Linux's CA_CWR state). The caller then reports each ACK
+    // to on_recovery_ack and what it sends to on_recovery_sent.
+    virtual bool in_cwnd_reduction() const { return in_recovery(); }
 
     // New data acknowledged at `now`: `acked` bytes, SND.UNA is now `snd_una`, and `in_flight`
     // bytes were outstanding before this ACK. Returns true if the ACK was partial during recovery
@@ -55,17 +59,17 @@ public:
     // if a recovery began.
     virtual bool on_loss(SeqNum snd_una, SeqNum snd_max, std::uint32_t in_flight) = 0;
     // Proportional rate reduction (RFC 6937, as Linux's tcp_cwnd_reduction), once per ACK during a
-    // loss recovery, after the ACK was taken in and what it let out at once was sent: `delivered`
+    // loss recovery or ECN's reduction (in_cwnd_reduction), after the ACK was taken in and what it let out at once was sent: `delivered`
     // bytes newly acknowledged or SACKed (without SACK, one MSS per duplicate ACK), `pipe` the bytes
     // in the network by RFC 6675's estimate (without SACK, in flight less one MSS per duplicate ACK),
     // `flight` what the sender's output compares cwnd with (pipe with SACK, SND.NXT - SND.UNA
     // without), `una_advanced` whether the ACK moved SND.UNA, `newly_lost` whether it found losses.
     // Sets cwnd = flight + what may be sent now: while pipe > ssthresh, ssthresh / prior_cwnd of what
     // was delivered in the recovery, less what was sent in it; below ssthresh, slow start back up to
-    // it, at most one MSS beyond what was delivered by this ACK (PRR-SSRB). Nothing outside a recovery.
+    // it, at most one MSS beyond what was delivered by this ACK (PRR-SSRB). Nothing outside a reduction.
     virtual void on_recovery_ack(std::uint32_t delivered, std::uint32_t pipe, std::uint32_t flight, bool una_advanced,
                                  bool newly_lost) = 0;
-    // `bytes` of data were sent (new or again) during a loss recovery: PRR's prr_out.
+    // `bytes` of data were sent (new or again) during a reduction (in_cwnd_reduction): PRR's prr_out.
     virtual void on_recovery_sent(std::uint32_t bytes) = 0;
     // Whether the window was the limit at some time in the last round trip (the sender's
     // tcp_cwnd_validate): a window filled then counts as used by the ACKs that follow, even if a
@@ -84,8 +88,12 @@ public:
     // that too; Linux's CUBIC restores only the window (tcp_reno_undo_cwnd).
     virtual void on_undo(std::uint32_t prior_cwnd, std::uint32_t prior_ssthresh) = 0;
     // A congestion signal without a loss: the peer echoed a CE mark (ECE, RFC 3168 6.1.2). The
-    // window is reduced as for a loss, but nothing is retransmitted and no recovery starts.
-    virtual void on_ecn_echo(std::uint32_t in_flight) = 0;
+    // window is reduced as for a loss, but nothing is retransmitted and no recovery starts: as
+    // Linux's tcp_enter_cwr, ssthresh is cut at once and cwnd comes down to it by PRR
+    // (in_cwnd_reduction, on_recovery_ack) until an ACK passes `snd_max`, the data sent before
+    // the signal; cwnd = ssthresh then. A loss found meanwhile turns it into a recovery without a
+    // second cut. `in_flight` is the FlightSize of RFC 5681.
+    virtual void on_ecn_echo(std::uint32_t in_flight, SeqNum snd_max) = 0;
     // The connection was idle longer than an RTO (RFC 5681 section 4.1): restart slowly.
     virtual void on_idle_restart() = 0;
     // A round-trip time measurement `sample`, and the smoothed RTT (RFC 6298) after it. Algorithms

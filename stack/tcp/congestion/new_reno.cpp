@@ -23,6 +23,15 @@ NewReno::NewReno(std::uint32_t mss)
 
 bool NewReno::on_ack(Instant now, std::uint32_t acked, SeqNum snd_una, std::uint32_t in_flight) {
     dup_acks_ = 0;
+    if (in_cwr_) {
+        // ECN's reduction: the window follows PRR and does not grow, until an ACK passes the data
+        // sent before the echo (beyond it, so that our CWR has reached the receiver: Linux's
+        // CA_CWR exit); then cwnd = ssthresh (tcp_end_cwnd_reduction).
+        if (snd_una <= cwr_end_) return false;
+        cwnd_ = ssthresh_;
+        in_cwr_ = false;
+        return false;
+    }
     if (in_recovery_ && sack_recovery_) {
         // RFC 6675: the window stays at ssthresh until the recovery point is acknowledged.
         if (snd_una < recover_) return false;
@@ -101,12 +110,19 @@ bool NewReno::on_loss(SeqNum snd_una, SeqNum snd_max, std::uint32_t in_flight) {
     return true;
 }
 
-void NewReno::begin_recovery(std::uint32_t in_flight, SeqNum snd_max, bool sack) {
+void NewReno::begin_reduction(std::uint32_t in_flight) {
     prior_cwnd_ = std::max(cwnd_, mss_);
     reduce(in_flight);    // ssthresh by the algorithm's rule (it sets cwnd = ssthresh too...)
-    cwnd_ = prior_cwnd_;  // ...which PRR reaches over the recovery instead (RFC 6937 section 3)
+    cwnd_ = prior_cwnd_;  // ...which PRR reaches over the reduction instead (RFC 6937 section 3)
     prr_delivered_ = 0;
     prr_out_ = 0;
+}
+
+void NewReno::begin_recovery(std::uint32_t in_flight, SeqNum snd_max, bool sack) {
+    // A loss during ECN's reduction: the window was cut for this window of data already, and PRR
+    // goes on from where it is (as Linux's tcp_enter_recovery in CA_CWR).
+    if (!in_cwr_) begin_reduction(in_flight);
+    in_cwr_ = false;
     recover_ = snd_max;
     in_recovery_ = true;
     sack_recovery_ = sack;
@@ -116,9 +132,16 @@ void NewReno::begin_recovery(std::uint32_t in_flight, SeqNum snd_max, bool sack)
 // RFC 6937 section 3.1, with Linux's rounding (whole segments, rounded up) and its reduction bound
 // (PRR-SSRB: one MSS beyond what this ACK delivered, and only when it moved SND.UNA without finding a
 // new loss; tcp_cwnd_reduction since Linux 5.12).
+void NewReno::on_ecn_echo(std::uint32_t in_flight, SeqNum snd_max) {
+    if (in_recovery_ || in_cwr_) return;  // a reduction is under way already
+    begin_reduction(in_flight);
+    in_cwr_ = true;
+    cwr_end_ = snd_max;
+}
+
 void NewReno::on_recovery_ack(std::uint32_t delivered, std::uint32_t pipe, std::uint32_t flight, bool una_advanced,
                               bool newly_lost) {
-    if (!in_recovery_ || delivered == 0) return;
+    if (!in_cwnd_reduction() || delivered == 0) return;
     prr_delivered_ += delivered;
     std::int64_t sndcnt = 0;
     if (pipe > ssthresh_) {
@@ -135,7 +158,8 @@ void NewReno::on_recovery_ack(std::uint32_t delivered, std::uint32_t pipe, std::
         if (una_advanced && !newly_lost) sndcnt += mss_;
         sndcnt = std::min<std::int64_t>(sndcnt, ssthresh_ - pipe);
     }
-    // The first transmission of a recovery goes whatever the proportion says (the fast retransmit).
+    // The first transmission of a reduction goes whatever the proportion says (in a recovery, the
+    // fast retransmit; Linux does the same in CA_CWR).
     sndcnt = std::max<std::int64_t>(sndcnt, prr_out_ == 0 ? mss_ : 0);
     cwnd_ = static_cast<std::uint32_t>(std::min<std::int64_t>(std::int64_t{flight} + sndcnt, 0x7fffffff));
 }
@@ -146,6 +170,7 @@ void NewReno::on_undo(std::uint32_t prior_cwnd, std::uint32_t prior_ssthresh) {
     cwnd_ = std::max(cwnd_, prior_cwnd);
     ssthresh_ = std::max(ssthresh_, prior_ssthresh);
     in_recovery_ = false;
+    in_cwr_ = false;
     dup_acks_ = 0;
     bytes_acked_ = 0;
 }
@@ -154,6 +179,7 @@ void NewReno::on_rto(std::uint32_t in_flight) {
     reduce(in_flight);  // ssthresh as after a loss (RFC 5681 equation 4; RFC 9438 4.8 for CUBIC)
     cwnd_ = mss_;       // loss window: one segment
     in_recovery_ = false;
+    in_cwr_ = false;
     dup_acks_ = 0;
     bytes_acked_ = 0;
 }

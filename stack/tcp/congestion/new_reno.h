@@ -22,6 +22,7 @@ public:
     std::uint32_t cwnd() const override { return cwnd_; }
     std::uint32_t ssthresh() const override { return ssthresh_; }
     bool in_recovery() const override { return in_recovery_; }
+    bool in_cwnd_reduction() const override { return in_recovery_ || in_cwr_; }
 
     bool on_ack(Instant now, std::uint32_t acked, SeqNum snd_una, std::uint32_t in_flight) override;
     bool on_dup_ack(SeqNum snd_una, SeqNum snd_max, std::uint32_t in_flight) override;
@@ -29,11 +30,11 @@ public:
     void on_undo(std::uint32_t prior_cwnd, std::uint32_t prior_ssthresh) override;
     void on_rto(std::uint32_t in_flight) override;
     void on_idle_restart() override;
-    void on_ecn_echo(std::uint32_t in_flight) override { reduce(in_flight); }
+    void on_ecn_echo(std::uint32_t in_flight, SeqNum snd_max) override;
     void on_recovery_ack(std::uint32_t delivered, std::uint32_t pipe, std::uint32_t flight, bool una_advanced,
                          bool newly_lost) override;
     void on_recovery_sent(std::uint32_t bytes) override {
-        if (in_recovery_) prr_out_ += bytes;
+        if (in_recovery_ || in_cwr_) prr_out_ += bytes;
     }
     void set_mss(std::uint32_t mss) override { mss_ = mss; }
     void on_cwnd_usage(bool limited) override { cwnd_limited_recently_ = limited; }
@@ -50,8 +51,11 @@ protected:
     // NewReno: ssthresh = max(FlightSize / 2, 2 * MSS) (RFC 5681 equation 4).
     virtual void reduce(std::uint32_t in_flight);
     // A loss recovery begins: ssthresh by reduce(), cwnd kept for PRR to bring down (RFC 6937's
-    // initialization, Linux's tcp_init_cwnd_reduction).
+    // initialization, Linux's tcp_init_cwnd_reduction), unless ECN's reduction is under way,
+    // which goes on as the recovery's.
     void begin_recovery(std::uint32_t in_flight, SeqNum snd_max, bool sack);
+    // PRR's start: ssthresh by reduce(), cwnd kept for PRR to bring down, its counts at zero.
+    void begin_reduction(std::uint32_t in_flight);
 
     std::uint32_t mss_;
     std::uint32_t cwnd_;
@@ -64,6 +68,8 @@ private:
     bool in_recovery_ = false;
     bool had_recovery_ = false;
     bool sack_recovery_ = false;    // the recovery was begun by on_loss(): RFC 6675's window rules
+    bool in_cwr_ = false;           // ECN's reduction (Linux's CA_CWR), until an ACK passes cwr_end_
+    SeqNum cwr_end_;                // SND.MAX when the peer's ECE came
     // PRR (RFC 6937): cwnd when the recovery began (Linux's prior_cwnd, where RFC 6937 takes
     // RecoverFS), bytes delivered to the receiver and bytes sent since (prr_delivered, prr_out).
     std::uint32_t prior_cwnd_ = 0;

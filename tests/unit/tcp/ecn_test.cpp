@@ -1,7 +1,7 @@
 // ECN (RFC 3168 section 6.1) in dialogues: the negotiation in each StackConfig::tcp_ecn mode (0
 // off, 1 ask and accept, 2 accept when asked: Linux's default), ECT(0) on new data only, the
 // receiver's echo of a CE mark until CWR, and the sender's reduction once per window without a
-// retransmission.
+// retransmission, by PRR as Linux's CA_CWR.
 #include <gtest/gtest.h>
 
 #include "tests/unit/tcp/harness.h"
@@ -193,6 +193,7 @@ TEST_F(EcnTest, CeWithoutEcnIsNotEchoed) {
 // ---- The sender: ECE reduces the window once per window, no retransmission; CWR (6.1.2) --------------
 
 TEST_F(EcnTest, SenderReducesOncePerWindowWithoutRetransmittingAndSetsCwr) {
+    config.tcp_pacing = false;  // the segments' order and count, all at once (pacing spreads them: pacing_test.cpp)
     accept_with(kEce | kCwr);
     ASSERT_TRUE(sock->ecn.ok);
     constexpr std::uint32_t kSeg = kMss;
@@ -201,30 +202,39 @@ TEST_F(EcnTest, SenderReducesOncePerWindowWithoutRetransmittingAndSetsCwr) {
         Seg s = expect_sent(at(100), seg().seq(us(i * kSeg)).ack(peer()).len(kSeg));
         EXPECT_EQ(ip_ecn(s), kEct0);
     }
-    // The peer saw a CE mark: its ACK of two segments carries ECE. CUBIC reduces to 0.7 of the
-    // 8 segments still in flight; that is less than what is in flight, so nothing leaves, and
-    // nothing is retransmitted.
+    // The peer saw a CE mark: its ACK of two segments carries ECE. CUBIC cuts ssthresh to 0.7 of
+    // the 8 segments still in flight at once; cwnd comes down to it by PRR (RFC 6937, as Linux's
+    // CA_CWR): of what each ACK delivers, ssthresh / prior_cwnd may be sent, in whole segments
+    // rounded up. Here ceil(5.6 x 2 / 10) = 2 segments of new data, the first with CWR. Nothing is
+    // retransmitted.
+    constexpr std::uint32_t kSsthresh = 8 * kSeg * 7 / 10;
     Seg echo = seg().seq(peer()).ack(us(2 * kSeg)).window(65535);
     echo.flag_bits |= kEce;
     send(at(110), echo);
-    EXPECT_EQ(tcp().info(sock).ssthresh, 8 * kSeg * 7 / 10);
-    EXPECT_EQ(tcp().info(sock).cwnd, 8 * kSeg * 7 / 10);
+    EXPECT_EQ(tcp().info(sock).ssthresh, kSsthresh);
+    EXPECT_EQ(tcp().info(sock).cwnd, 8 * kSeg + 2 * kSeg);
     EXPECT_EQ(stats().tcp.ecn_reductions, 1u);
+    Seg first = take_sent(at(110));
+    EXPECT_EQ(first.seq_no, us(10 * kSeg));
+    EXPECT_EQ(first.length, kSeg);
+    EXPECT_EQ(first.flag_bits, 0x10 | kCwr) << "CWR on the first new data segment: " << to_string(first);
+    EXPECT_EQ(ip_ecn(first), kEct0);
+    Seg second = expect_sent(at(110), seg().seq(us(11 * kSeg)).ack(peer()).len(kSeg));
+    EXPECT_EQ(second.flag_bits, 0x10) << "CWR only once: " << to_string(second);
     expect_nothing(at(110));
-    // More echoes from the same window: no second reduction. As the flight shrinks below the
-    // window, new data goes, the first segment with CWR.
+    // More echoes from the same window: no second reduction. PRR goes on: 6 segments delivered in
+    // all, ceil(5.6 x 6 / 10) = 4 segments may have been sent, 2 were: 2 more.
     Seg echo2 = seg().seq(peer()).ack(us(6 * kSeg)).window(65535);
     echo2.flag_bits |= kEce;
     send(at(120), echo2);
     EXPECT_EQ(stats().tcp.ecn_reductions, 1u);
-    EXPECT_EQ(tcp().info(sock).ssthresh, 8 * kSeg * 7 / 10);
-    Seg first = take_sent(at(120));
-    EXPECT_EQ(first.seq_no, us(10 * kSeg));
-    EXPECT_EQ(first.flag_bits, 0x10 | kCwr) << "CWR on the first new data segment: " << to_string(first);
-    EXPECT_EQ(ip_ecn(first), kEct0);
-    for (const Seg& s : sent_) EXPECT_EQ(s.flag_bits & kCwr, 0) << "CWR only once: " << to_string(s);
-    sent_.clear();
-    // Everything of that window acknowledged: the next ECE is a new congestion event.
+    EXPECT_EQ(tcp().info(sock).ssthresh, kSsthresh);
+    EXPECT_EQ(tcp().info(sock).cwnd, 6 * kSeg + 2 * kSeg);
+    expect_sent(at(120), seg().seq(us(12 * kSeg)).ack(peer()).len(kSeg));
+    expect_sent(at(120), seg().seq(us(13 * kSeg)).ack(peer()).len(kSeg));
+    expect_nothing(at(120));
+    // An ACK beyond what was sent before the echo (10 segments) ends the reduction: cwnd =
+    // ssthresh. Its ECE is a new congestion event: a second reduction.
     Seg echo3 = seg().seq(peer()).ack(us(11 * kSeg)).window(65535);
     echo3.flag_bits |= kEce;
     send(at(130), echo3);
@@ -234,17 +244,40 @@ TEST_F(EcnTest, SenderReducesOncePerWindowWithoutRetransmittingAndSetsCwr) {
     sent_.clear();
 }
 
-// NewReno's reaction halves the window, as after a loss (RFC 3168 6.1.2, RFC 5681 equation 4).
-TEST_F(EcnTest, NewRenoHalvesOnEce) {
-    config.tcp_congestion = CongestionAlgorithm::NewReno;
+// Without a second echo, the reduction ends at ssthresh: cwnd = ssthresh once an ACK passes the
+// data sent before the echo (Linux's tcp_end_cwnd_reduction), and nothing was lost or resent.
+TEST_F(EcnTest, ReductionEndsAtSsthresh) {
+    config.tcp_pacing = false;
     accept_with(kEce | kCwr);
     write(at(100), 10 * kMss);
     for (std::uint32_t i = 0; i < 10; ++i) take_sent(at(100));
     Seg echo = seg().seq(peer()).ack(us(2 * kMss)).window(65535);
     echo.flag_bits |= kEce;
     send(at(110), echo);
+    const std::uint32_t ssthresh = tcp().info(sock).ssthresh;
+    EXPECT_GT(tcp().info(sock).cwnd, ssthresh) << "PRR brings it down over the round trip, not at once";
+    send(at(120), seg().seq(peer()).ack(us(10 * kMss)).window(65535));
+    EXPECT_EQ(tcp().info(sock).cwnd, ssthresh);
+    EXPECT_EQ(stats().tcp.retransmitted_segments, 0u);
+    sent_.clear();
+}
+
+// NewReno's reaction halves ssthresh, as after a loss (RFC 3168 6.1.2, RFC 5681 equation 4); PRR
+// lets ceil(4 x 2 / 10) = 1 segment out of the 2 delivered.
+TEST_F(EcnTest, NewRenoHalvesOnEce) {
+    config.tcp_congestion = CongestionAlgorithm::NewReno;
+    config.tcp_pacing = false;
+    accept_with(kEce | kCwr);
+    write(at(100), 20 * kMss);
+    for (std::uint32_t i = 0; i < 10; ++i) take_sent(at(100));
+    Seg echo = seg().seq(peer()).ack(us(2 * kMss)).window(65535);
+    echo.flag_bits |= kEce;
+    send(at(110), echo);
     EXPECT_EQ(tcp().info(sock).ssthresh, 4u * kMss);
-    EXPECT_EQ(tcp().info(sock).cwnd, 4u * kMss);
+    EXPECT_EQ(tcp().info(sock).cwnd, 8u * kMss + kMss);
+    Seg first = take_sent(at(110));
+    EXPECT_EQ(first.seq_no, us(10 * kMss));
+    EXPECT_EQ(first.flag_bits, 0x10 | kCwr) << to_string(first);
     expect_nothing(at(110));
     sent_.clear();
 }
