@@ -262,6 +262,30 @@ TEST_F(EcnTest, ReductionEndsAtSsthresh) {
     sent_.clear();
 }
 
+// A loss found during ECN's reduction turns it into a loss recovery without a second cut: the
+// window was reduced for this window of data already (as Linux's tcp_enter_recovery from CA_CWR).
+TEST_F(EcnTest, ALossDuringTheReductionIsNotCutAgain) {
+    config.tcp_congestion = CongestionAlgorithm::NewReno;
+    config.tcp_pacing = false;
+    accept_with(kEce | kCwr);
+    write(at(100), 20 * kMss);
+    for (std::uint32_t i = 0; i < 10; ++i) take_sent(at(100));
+    Seg echo = seg().seq(peer()).ack(us(2 * kMss)).window(65535);
+    echo.flag_bits |= kEce;
+    send(at(110), echo);
+    ASSERT_EQ(tcp().info(sock).ssthresh, 4u * kMss);
+    sent_.clear();
+    // Segment 3 was lost: three duplicate ACKs (RFC 5681), the fast retransmit.
+    for (int i = 1; i <= 3; ++i) send(at(110 + i), seg().seq(peer()).ack(us(2 * kMss)).window(65535));
+    EXPECT_EQ(stats().tcp.fast_retransmits, 1u);
+    EXPECT_EQ(tcp().info(sock).ssthresh, 4u * kMss) << "no second cut";
+    EXPECT_TRUE(sock->snd.cc->in_recovery());
+    bool resent = false;
+    for (const Seg& s : sent_) resent = resent || s.seq_no == us(2 * kMss);
+    EXPECT_TRUE(resent) << "the lost segment is sent again";
+    sent_.clear();
+}
+
 // NewReno's reaction halves ssthresh, as after a loss (RFC 3168 6.1.2, RFC 5681 equation 4); PRR
 // lets ceil(4 x 2 / 10) = 1 segment out of the 2 delivered.
 TEST_F(EcnTest, NewRenoHalvesOnEce) {
