@@ -21,7 +21,7 @@
 # For the whole run, in parallel, each load bounded in time:
 #   bulk TCP both ways     iperf3 -c against one tcpip-perf and -R against the other, one run
 #                          each for the whole time (one connection each: runs one after another
-#                          would leave TIME-WAIT entries, which hold their buffers, see below)
+#                          would churn connections, whose buffers RSS would keep, see below)
 #   request/response       1-byte TCP round trips to tcpip-echo, every byte compared
 #   echo blocks            1..64 KiB TCP blocks echoed by tcpip-echo, compared
 #   short connections      GET of files from tcpip-httpd's --root, one connection each, sha256 compared
@@ -38,11 +38,11 @@
 # run: RSS breathes by a connection's 256 KiB buffers, 5 % of these small apps, as connections come
 # and go; see scripts/soak.py report). Exit 2: bad arguments.
 #
-# Why the bulk runs are not many short iperf3 tests: each test ends with our side in TIME-WAIT for
-# 60 s, and a TIME-WAIT socket still holds its send and receive buffers (stack/tcp), ~260 KiB of
-# RSS per bulk connection; in a 2-minute run that growth lasts past the fifth of the run and is
-# not a leak (it stops after 60 s). Until TIME-WAIT sockets give their buffers back, a load that
-# churns bulk connections would measure that, not leaks. The bulk runs fix their window (iperf3
+# Why the bulk runs are not many short iperf3 tests: each test grows its connection's buffers to
+# ~260 KiB. A connection gives them back when they drain (also on entering TIME-WAIT), but to the
+# TCP layer's BufferCache (up to its budget) and to the allocator, which keep the memory for the
+# next connection: RSS follows the most buffers ever in use at once, not the buffers in use now,
+# so a load that churns bulk connections would measure that, not leaks. The bulk runs fix their window (iperf3
 # -w 4M) for the same reason: receive-buffer auto-tuning may double a buffer whenever a round trip
 # delivers more than any before, late in a short run too (tcpip-perf -s, which reads in the
 # stack's thread, sees more per round trip than the threaded server did).
