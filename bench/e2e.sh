@@ -24,7 +24,8 @@
 #                           through the LD_PRELOAD shim) / the same kernel figure: beside the
 #                           tcpip-perf rows, the cost of the shim
 #   CPU per GB moved        utime+stime of the tcpip-perf (and lwip-server) process, before and
-#                           after each run
+#                           after each run; rows run_cpu_*: the same of iperf3 -s under tcpip-run
+#                           (the program, the shim and the stack's thread: one process)
 #   request/response        bench/tcp-rr rr: 1-byte ping-pong on one connection, against
 #                           apps/tcpip-echo (ours) / tcp-rr server (kernel) / lwip-server's echo
 #                           (lwIP); once with client and server pinned to cpu 0 (taskset -c 0),
@@ -278,6 +279,7 @@ for ((rep = 1; rep <= reps; rep++)); do
     record "tput_$direction" kernel "$rep" "$gbits"
     record "run_$direction" kernel "$rep" "$gbits"  # the tcpip-run rows share the kernel's figure
     record "cpu_$direction" kernel "$rep" "$(awk -v c="$cpu" -v b="$bytes" 'BEGIN { printf "%.6f", c / (b / 1e9) }')"
+    record "run_cpu_$direction" kernel "$rep" "$(awk -v c="$cpu" -v b="$bytes" 'BEGIN { printf "%.6f", c / (b / 1e9) }')"
 
     kill -0 "$perf_pid" 2>/dev/null || fail "tcpip-perf is no longer running (see $raw_dir/tcpip-perf.log)"
     before=$(cpu_ticks "$perf_pid")
@@ -310,8 +312,11 @@ for ((rep = 1; rep <= reps; rep++)); do
     [[ $direction == s2k ]] && flag=(-R)
     echo "e2e: [$rep/$reps] throughput $direction, stock iperf3 under tcpip-run"
     kill -0 "$run_pid" 2>/dev/null || fail "iperf3 under tcpip-run is no longer running (see $raw_dir/tcpip-run-iperf3.log)"
+    before=$(cpu_ticks "$run_pid")
     iperf_run "run_$direction-stack-$rep" "$ns_t" "$stack_ip" "${flag[@]}"
+    after=$(cpu_ticks "$run_pid")
     record "run_$direction" stack "$rep" "$gbits"
+    record "run_cpu_$direction" stack "$rep" "$(per_gb $((after - before)) "$bytes")"
   done
 done
 stop "$run_pid"

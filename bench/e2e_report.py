@@ -81,6 +81,10 @@ METRICS = [
            kernel_note="iperf3 processes, both ends (reference only)"),
     Metric("cpu_s2k", "CPU per GB, stack->kernel", "cpu s/GB", higher_is_better=False,
            kernel_note="iperf3 processes, both ends (reference only)"),
+    Metric("run_cpu_k2s", "CPU per GB, tcpip-run iperf3, kernel->stack", "cpu s/GB", higher_is_better=False,
+           lwip=False, kernel_note="iperf3 processes, both ends (reference only)"),
+    Metric("run_cpu_s2k", "CPU per GB, tcpip-run iperf3, stack->kernel", "cpu s/GB", higher_is_better=False,
+           lwip=False, kernel_note="iperf3 processes, both ends (reference only)"),
 ] + [
     # What idling and each request cost (issue 15). Idle: the share of one core an app uses with no
     # traffic; the kernel column is 0 by definition (its stack runs only when a packet or a call
