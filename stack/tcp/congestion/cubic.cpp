@@ -102,7 +102,7 @@ protected:
             h.current_round_min = Duration::max();
             h.samples = 0;
         }
-        const std::uint32_t growth = std::min(acked, mss_);
+        const std::uint32_t growth = slow_start_growth(acked);  // RFC 9406 4.2: min(N, L * SMSS)
         if (!h.in_css) {
             cwnd_ += growth;
             if (h.samples >= kNRttSample && h.current_round_min != Duration::max() &&

@@ -68,10 +68,15 @@ bool NewReno::on_ack(Instant now, std::uint32_t acked, SeqNum snd_una, std::uint
     return false;
 }
 
+std::uint32_t NewReno::slow_start_growth(std::uint32_t acked) const {
+    return std::min(acked, kSlowStartAckLimit * mss_);
+}
+
 void NewReno::slow_start(Instant /*now*/, std::uint32_t acked, SeqNum /*snd_una*/, SeqNum /*snd_max*/) {
-    // Grow by what was acknowledged, at most one MSS per ACK (RFC 5681 3.1, with RFC 3465's
-    // limit L = 1 SMSS): the window doubles every round trip.
-    cwnd_ += std::min(acked, mss_);
+    // Grow by what was acknowledged (slow_start_growth), up to ssthresh (as Linux's
+    // tcp_slow_start): the window doubles every round trip, whether the receiver acknowledges
+    // every segment or every second one.
+    cwnd_ = std::min(cwnd_ + slow_start_growth(acked), std::max(ssthresh_, cwnd_));
 }
 
 void NewReno::congestion_avoidance(Instant /*now*/, std::uint32_t acked) {

@@ -40,8 +40,17 @@ public:
     void on_cwnd_usage(bool limited) override { cwnd_limited_recently_ = limited; }
 
 protected:
+    // How far an ACK of `acked` new bytes grows the window in slow start: by what it acknowledged
+    // (RFC 3465's byte counting), at most kSlowStartAckLimit segments. RFC 5681 3.1's one MSS
+    // per ACK (L = 1) grows the window only 1.5 times per round trip when the receiver delays its
+    // ACKs to every second segment (RFC 9293 3.8.6.3), as Linux's does: slow start then needs
+    // about 70 % more round trips to any window. Linux counts every segment an ACK covers;
+    // RFC 9406 4.2 allows L = 8 segments for a sender that does not pace, which still cuts a
+    // burst after a stretch ACK.
+    static constexpr std::uint32_t kSlowStartAckLimit = 8;
+    std::uint32_t slow_start_growth(std::uint32_t acked) const;
     // Slow start (cwnd < ssthresh, not in recovery): `acked` new bytes; SND.UNA is now `snd_una`
-    // and SND.MAX is `snd_max`. NewReno: one MSS per ACK at most (RFC 5681 3.1, RFC 3465 L = 1).
+    // and SND.MAX is `snd_max`. NewReno: slow_start_growth, up to ssthresh.
     virtual void slow_start(Instant now, std::uint32_t acked, SeqNum snd_una, SeqNum snd_max);
     // Congestion avoidance (cwnd >= ssthresh, not in recovery): `acked` new bytes at `now`.
     // NewReno: about one MSS per window acknowledged (RFC 5681 3.1, byte counting).

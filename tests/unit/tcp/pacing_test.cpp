@@ -4,9 +4,10 @@
 // forgiven. The test device has no TSO, so each departure is one segment.
 //
 // The numbers of the dialogues: MSS 1460, a handshake RTT of 10 ms (SRTT = 10 ms), NewReno. The
-// initial window of ten segments leaves at 100 ms; the ACK of all ten at 110 ms grows cwnd to eleven
-// segments (16,060 bytes); the pacing rate is then 2 x 16,060 bytes / 10 ms = 3,212,000 bytes/s, and
-// one segment's time 1460 / 3,212,000 s = 454,545 ns.
+// initial window of ten segments leaves at 100 ms; the ACK of all ten at 110 ms grows cwnd by eight
+// segments (slow start's limit per ACK, RFC 9406's L) to eighteen (26,280 bytes); the pacing rate is
+// then 2 x 26,280 bytes / 10 ms = 5,256,000 bytes/s, and one segment's time 1460 / 5,256,000 s =
+// 277,777 ns.
 #include <gtest/gtest.h>
 
 #include "tests/unit/tcp/harness.h"
@@ -15,7 +16,8 @@ namespace tcpip::tcp_test {
 namespace {
 
 constexpr std::uint32_t kSeg = 1460;
-constexpr std::int64_t kSegmentNs = 454'545;  // 1460 bytes at 3,212,000 bytes/s
+constexpr std::uint32_t kWindow = 18;           // segments, after the ACK at 110 ms
+constexpr std::int64_t kSegmentNs = 277'777;  // 1460 bytes at 5,256,000 bytes/s
 
 class PacingTest : public TcpTest {
 protected:
@@ -38,26 +40,26 @@ protected:
 // up to the microsecond of the timer that sends it.
 TEST_F(PacingTest, InitialWindowAtOnceThenSegmentsSpacedByThePacingRate) {
     window_acknowledged();
-    EXPECT_EQ(tcp().info(sock).cwnd, 11 * kSeg);
-    EXPECT_EQ(tcp().info(sock).pacing_rate, 3'212'000u);
+    EXPECT_EQ(tcp().info(sock).cwnd, kWindow * kSeg);
+    EXPECT_EQ(tcp().info(sock).pacing_rate, 5'256'000u);
     expect_sent(at(110), seg().seq(us(10 * kSeg)).ack(peer()).len(kSeg));
     const std::int64_t first_ns = 110'000'000 + kSegmentNs - kSegmentNs / 2;
-    for (std::int64_t k = 1; k < 11; ++k) {
+    for (std::int64_t k = 1; k < kWindow; ++k) {
         const std::int64_t clock_ns = first_ns + (k - 1) * kSegmentNs;
         const Instant due = Instant::from_micros((clock_ns + 999) / 1000);
         expect_sent(due, seg().seq(us(static_cast<std::uint32_t>(10 + k) * kSeg)).ack(peer()).len(kSeg));
     }
     expect_nothing(at(130));  // cwnd is full
-    EXPECT_EQ(stats().tcp.pacing_waits, 10u);
+    EXPECT_EQ(stats().tcp.pacing_waits, kWindow - 1);
     EXPECT_TRUE(tcp().check_invariants().empty());
 }
 
-// The same dialogue with pacing off: the eleven segments leave in one burst.
+// The same dialogue with pacing off: the eighteen segments leave in one burst.
 TEST_F(PacingTest, OffTheWindowLeavesInOneBurst) {
     config.tcp_pacing = false;
     window_acknowledged();
     EXPECT_EQ(tcp().info(sock).pacing_rate, 0u);
-    for (std::uint32_t i = 10; i < 21; ++i) expect_sent(at(110), seg().seq(us(i * kSeg)).ack(peer()).len(kSeg));
+    for (std::uint32_t i = 10; i < 10 + kWindow; ++i) expect_sent(at(110), seg().seq(us(i * kSeg)).ack(peer()).len(kSeg));
     expect_nothing(at(130));
     EXPECT_EQ(stats().tcp.pacing_waits, 0u);
 }

@@ -82,8 +82,9 @@ TEST_F(PmtuTest, FragmentationNeededLowersTheMssAndResendsWhatWasInFlight) {
 }
 
 // After the path MTU went down, the congestion controller counts in segments of the new MSS: slow
-// start grows cwnd by one MSS of 960 bytes for the ACK, not by the handshake's 1460. Both
-// algorithms (CUBIC's slow start, HyStart++'s, and its curve count segments too).
+// start grows cwnd by at most 8 segments per ACK (RFC 9406's L), of 960 bytes now: the ACK of
+// 14,600 bytes adds 7,680, not 8 x 1460. Both algorithms (CUBIC's slow start, HyStart++'s, and its
+// curve count segments too).
 class PmtuCongestionTest : public PmtuTest, public ::testing::WithParamInterface<CongestionAlgorithm> {};
 
 TEST_P(PmtuCongestionTest, CountsSegmentsOfTheNewMss) {
@@ -99,7 +100,7 @@ TEST_P(PmtuCongestionTest, CountsSegmentsOfTheNewMss) {
         EXPECT_EQ(tcp().info(sock).cwnd, 10u * kMss);
     }
     send(at(130), seg().seq(peer()).ack(us(10 * kMss)));
-    EXPECT_EQ(tcp().info(sock).cwnd, 10u * kMss + 960);
+    EXPECT_EQ(tcp().info(sock).cwnd, 10u * kMss + 8 * 960);
     sent_.clear();
 }
 
