@@ -17,7 +17,9 @@
 #   A smoke test (one cell, one run): bench/paths.sh --quick --losses 1 --delays 20
 #
 # The path is bench/tcpip-relay: two TAPs joined through the fault injector, the same faults in
-# each direction (--delay is one way), so nothing here needs netem. Two namespaces of its own,
+# each direction (--delay is one way), so nothing here needs netem. It is started afresh for every
+# transfer, seeded with the cell and the run: the transfers of one run (kernel, ours, each variant)
+# meet the same losses at the same frames (fresh_path below). Two namespaces of its own,
 # named with this script's PID, removed when it ends, however it ends:
 #
 #   tcpip-paths-a-PID                                              tcpip-paths-b-PID
@@ -257,6 +259,23 @@ done
 
 # ---- the grid ----
 
+# fresh_path TAG RUN WHO: the cell's path made again for one transfer, its generators seeded with
+# the cell and the run alone: every transfer of a run (a, b and its variants, c) meets the same
+# losses at the same frames, from the same empty queue. (A sender's first loss in slow start decides
+# most of a run at low loss rates: with one generator running on from transfer to transfer, each
+# sender met other losses at other moments, and two medians of a few such runs differed by a factor
+# of 2 either way by chance; common random numbers compare the TCPs, not their luck.)
+relay_pid=""
+fresh_path() {
+  local tag=$1 run=$2 who=$3
+  if [[ -n $relay_pid ]]; then stop "$relay_pid"; fi
+  start "$ns_a" "$raw_dir/relay-$tag-$run-$who.log" "relaying" \
+    "$relay" --tap-a ra --tap-b rb --netns-b "$ns_b" --loss "$loss" --delay "$delay" --seed $((cell * 1000 + run)) --stats
+  relay_pid=$pid
+  reach "$ns_a" "$kernel_b"
+  reach "$ns_b" "$stack_server"
+}
+
 echo "paths: cells loss {$losses} % x delay {$delays} ms one way, $runs run(s) of $seconds s (at least 100 round trips); results in $out"
 start "$ns_a" "$raw_dir/tcpip-perf-server.log" "Server listening" \
   "$perf" -s --stats --tap st1 --ip "$stack_server/24" --mac 02:74:63:70:00:03
@@ -268,16 +287,13 @@ for delay in "${delay_list[@]}"; do
     cell=$((cell + 1))
     tag="loss${loss}-delay${delay}"
     cell_seconds=$(run_seconds "$delay")
-    start "$ns_a" "$raw_dir/relay-$tag.log" "relaying" \
-      "$relay" --tap-a ra --tap-b rb --netns-b "$ns_b" --loss "$loss" --delay "$delay" --seed "$cell" --stats
-    relay_pid=$pid
-    reach "$ns_a" "$kernel_b"
-    reach "$ns_b" "$stack_server"
     for ((run = 1; run <= runs; run++)); do
       echo "paths: [cell $cell: loss $loss %, delay $delay ms] run $run/$runs"
+      fresh_path "$tag" "$run" a
       kernel_server
       measure "a-$tag-$run" a "$loss" "$delay" "$run" "$ns_a" iperf3 -c "$kernel_b" -t "$cell_seconds" -J -C "$kernel_cc"
       for variant in b "${variants[@]}"; do
+        fresh_path "$tag" "$run" "$variant"
         kernel_server
         # shellcheck disable=SC2086
         measure "$variant-$tag-$run" "$variant" "$loss" "$delay" "$run" "$ns_a" \
@@ -285,9 +301,11 @@ for delay in "${delay_list[@]}"; do
           ${variant_flags[$variant]:-}
       done
       kill -0 "$perf_server_pid" 2>/dev/null || fail "tcpip-perf -s is no longer running (see $raw_dir/tcpip-perf-server.log)"
+      fresh_path "$tag" "$run" c
       measure "c-$tag-$run" c "$loss" "$delay" "$run" "$ns_b" iperf3 -c "$stack_server" -t "$cell_seconds" -J -C "$kernel_cc"
     done
     stop "$relay_pid"
+    relay_pid=""
   done
 done
 if [[ -n $kernel_server_pid ]]; then stop "$kernel_server_pid"; fi
