@@ -509,15 +509,40 @@ int millis(const timespec* ts) {
     return static_cast<int>(std::min<long long>(ms, INT_MAX));
 }
 
-// Runs `call` with `mask` as the thread's signal mask, as ppoll and epoll_pwait do (not atomically
-// with the wait: a signal that arrives just before it is taken before the wait, not during it).
+// Whether a signal that `mask` lets in is pending now, with a handler to run: the kernel's ppoll,
+// pselect and epoll_pwait swap the mask and check for signals in one step, so such a signal
+// interrupts them at once (EINTR) even when it came before the call (the race these calls exist
+// to close). A signal whose action is to be ignored is not counted: the kernel restarts the call.
+bool pending_signal_let_in(const sigset_t* mask) {
+    sigset_t pending;
+    if (sigpending(&pending) < 0) return false;
+    for (int sig = 1; sig < NSIG; ++sig) {
+        if (sigismember(&pending, sig) != 1 || sigismember(mask, sig) == 1) continue;
+        struct sigaction action;
+        if (sigaction(sig, nullptr, &action) == 0 && action.sa_handler != SIG_DFL && action.sa_handler != SIG_IGN) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// Runs `call` with `mask` as the thread's signal mask, as ppoll, pselect and epoll_pwait do. The
+// swap and the wait are two steps here: a signal already pending that the mask lets in is taken
+// when the mask is set, and the call returns EINTR without waiting, as the kernel's would; one that
+// comes during the wait interrupts it, the wait being the kernel's poll.
 template <class F>
-auto with_mask(const sigset_t* mask, F&& call) {
+int with_mask(const sigset_t* mask, F&& call) {
+    if (mask == nullptr) return call();
+    const bool interrupted = pending_signal_let_in(mask);
     sigset_t previous;
-    if (mask != nullptr) pthread_sigmask(SIG_SETMASK, mask, &previous);
-    auto result = call();
-    const int error = errno;
-    if (mask != nullptr) pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    pthread_sigmask(SIG_SETMASK, mask, &previous);  // a pending signal let in runs its handler here
+    int result = -1;
+    int error = EINTR;
+    if (!interrupted) {
+        result = call();
+        error = errno;
+    }
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     errno = error;
     return result;
 }
@@ -549,6 +574,55 @@ bool any_ours(int nfds, const fd_set* r, const fd_set* w, const fd_set* e) {
         }
     }
     return false;
+}
+
+// select over our sockets and the kernel's. tcpip::select knows a socket by its primary number, as
+// poll_ours does: a duplicate in a set is asked for under its primary and answered under its own.
+int select_ours(int nfds, fd_set* r, fd_set* w, fd_set* e, timeval* timeout) {
+    nfds = std::clamp(nfds, 0, FD_SETSIZE);
+    fd_set* given[3] = {r, w, e};
+    bool aliased = false;
+    for (int fd = 0; fd < nfds && !aliased; ++fd) {
+        if (kind_of(fd) != Kind::Alias) continue;
+        for (fd_set* set : given) aliased = aliased || (set != nullptr && FD_ISSET(fd, set));
+    }
+    if (!aliased) {
+        Inside in;
+        return tcpip::select(nfds, r, w, e, timeout);
+    }
+    fd_set asked[3];
+    int width = nfds;
+    for (int i = 0; i < 3; ++i) {
+        FD_ZERO(&asked[i]);
+        if (given[i] == nullptr) continue;
+        for (int fd = 0; fd < nfds; ++fd) {
+            if (!FD_ISSET(fd, given[i])) continue;
+            const int p = primary(fd);
+            if (p >= FD_SETSIZE) {
+                errno = EINVAL;  // a duplicate of a socket numbered past what an fd_set holds
+                return -1;
+            }
+            FD_SET(p, &asked[i]);
+            width = std::max(width, p + 1);
+        }
+    }
+    int n;
+    {
+        Inside in;
+        n = tcpip::select(width, given[0] ? &asked[0] : nullptr, given[1] ? &asked[1] : nullptr,
+                          given[2] ? &asked[2] : nullptr, timeout);
+    }
+    if (n <= 0) return n;
+    int ready = 0;
+    for (int i = 0; i < 3; ++i) {
+        if (given[i] == nullptr) continue;
+        for (int fd = 0; fd < nfds; ++fd) {
+            if (!FD_ISSET(fd, given[i])) continue;
+            if (FD_ISSET(primary(fd), &asked[i])) ++ready;
+            else FD_CLR(fd, given[i]);
+        }
+    }
+    return ready;
 }
 
 // Scatter/gather for readv/writev/recvmsg/sendmsg: the stack's calls take one buffer.
@@ -1156,8 +1230,7 @@ int ppoll(pollfd* fds, nfds_t n, const timespec* timeout, const sigset_t* mask) 
 int select(int nfds, fd_set* r, fd_set* w, fd_set* e, timeval* timeout) {
     if (t_inside || !any_ours(nfds, r, w, e)) return TCPIP_REAL(select)(nfds, r, w, e, timeout);
     if (!stack_here("select()")) return -1;
-    Inside in;
-    return tcpip::select(nfds, r, w, e, timeout);
+    return select_ours(nfds, r, w, e, timeout);
 }
 
 int pselect(int nfds, fd_set* r, fd_set* w, fd_set* e, const timespec* timeout, const sigset_t* mask) {
@@ -1168,10 +1241,7 @@ int pselect(int nfds, fd_set* r, fd_set* w, fd_set* e, const timespec* timeout, 
         tv.tv_sec = timeout->tv_sec;
         tv.tv_usec = (timeout->tv_nsec + 999) / 1000;
     }
-    return with_mask(mask, [&] {
-        Inside in;
-        return tcpip::select(nfds, r, w, e, timeout != nullptr ? &tv : nullptr);
-    });
+    return with_mask(mask, [&] { return select_ours(nfds, r, w, e, timeout != nullptr ? &tv : nullptr); });
 }
 
 int epoll_create1(int flags) {

@@ -470,6 +470,59 @@ TEST_F(RunInterop, EachCoveredCallWorksOnOurSockets) {
     EXPECT_GE(counter(s, "udp", "rx_datagrams"), 1u) << s;
 }
 
+// The calls that python does not reach, from a C++ program (tests/interop/run_calls.cpp, built by
+// meson): fcntl's O_NONBLOCK and FD_CLOEXEC, ioctl FIONBIO, getsockopt (SO_ERROR after a
+// non-blocking connect and after a refused one, SO_TYPE, TCP_NODELAY set and read back), ppoll,
+// pselect and epoll_pwait over our socket and a pipe (each readiness, a timeout, and the EINTR of a
+// pending signal that the call's mask lets in), dup3 with and without O_CLOEXEC, 256 KiB echoed
+// under epoll_pwait, and accept4 with and without SOCK_NONBLOCK | SOCK_CLOEXEC for two connections
+// from the kernel's nc.
+TEST_F(RunInterop, TheCallsOfACProgramWorkOnOurSockets) {
+    TCPIP_REQUIRE_PROGRAM("socat");
+    TCPIP_REQUIRE_PROGRAM("nc");
+    const char* given = std::getenv("TCPIP_RUN_CALLS");
+    const char* root = std::getenv("TCPIP_BUILD_ROOT");
+    const std::string program = given ? given : std::string(root ? root : "build") + "/tests/interop/run-calls";
+    ASSERT_EQ(::access(program.c_str(), X_OK), 0) << program << " is not built (ninja tests/interop/run-calls)";
+    auto echo = env_->exec_background({"socat", "TCP-LISTEN:9610,bind=" + kernel_ip_ + ",reuseaddr,fork", "EXEC:cat"});
+    ASSERT_TRUE(echo) << echo.error();
+    ASSERT_TRUE(env_->wait_for_port(NetnsTap::Transport::Tcp, 9610));
+    auto calls = env_->exec_background(under_run({program, kernel_ip_, "9610", "9611", "9612"}));
+    ASSERT_TRUE(calls) << calls.error();
+    // Two connections from the kernel's side, each answered with how accept4 made it.
+    auto first = until_ok({"nc", "-N", "-w", "5", our_ip_, "9612"}, 100);
+    EXPECT_EQ(first.output, "accepted nonblock cloexec\n");
+    auto second = until_ok({"nc", "-N", "-w", "5", our_ip_, "9612"});
+    EXPECT_EQ(second.output, "accepted block\n");
+    const CommandResult ended = calls->wait(Duration::seconds(30));
+    EXPECT_EQ(ended.exit_code, 0) << ended.output;
+    EXPECT_EQ(ended.output.find("FAIL"), std::string::npos) << ended.output;
+    for (const char* name :
+         {"fcntl F_GETFL blocking", "fcntl F_GETFD no FD_CLOEXEC", "fcntl F_SETFD FD_CLOEXEC", "fcntl F_SETFL O_NONBLOCK",
+          "connect EINPROGRESS", "pselect writable after connect", "getsockopt SO_ERROR 0", "getsockopt SO_TYPE SOCK_STREAM",
+          "getsockopt TCP_NODELAY 0", "TCP_NODELAY set 1, got 1", "TCP_NODELAY set 0, got 0", "recv EAGAIN when non-blocking",
+          "ioctl FIONBIO 0", "ioctl FIONBIO 1", "ppoll times out", "ppoll our socket readable", "ppoll's data",
+          "ppoll the pipe readable", "pselect our socket readable", "pselect's data", "pselect the pipe readable",
+          "epoll_create1 EPOLL_CLOEXEC", "epoll_ctl ADD", "epoll_pwait times out", "epoll_pwait our socket readable",
+          "epoll's data", "epoll_pwait the pipe readable", "ppoll EINTR from a signal its mask lets in",
+          "pselect EINTR from a signal its mask lets in", "epoll_pwait EINTR from a signal its mask lets in",
+          "dup3 O_CLOEXEC", "dup3 no flags", "dup3 onto itself EINVAL", "dup3 shares the flags", "dup3's copy sends",
+          "dup3's copy receives", "ppoll on a dup3 copy times out", "pselect on a dup3 copy times out",
+          "ppoll on a dup3 copy", "pselect on a dup3 copy", "the byte", "the original outlives its dup3 copies",
+          "256 KiB echoed byte-exact", "ppoll reports the refused connect", "getsockopt SO_ERROR ECONNREFUSED",
+          "getsockopt SO_ERROR cleared", "socket SOCK_NONBLOCK | SOCK_CLOEXEC", "bind and listen",
+          "accept4 EAGAIN with nobody waiting", "accept4 SOCK_NONBLOCK | SOCK_CLOEXEC", "accept4 without flags"}) {
+        EXPECT_NE(ended.output.find(std::string("ok ") + name + "\n"), std::string::npos)
+            << "missing 'ok " << name << "' in:\n" << ended.output;
+    }
+    // Every byte crossed our TAP: the 256 KiB each way, and connections of our TCP's.
+    const std::string s = stats();
+    EXPECT_EQ(counter(s, "tcp", "active_opens"), 2u) << s;  // the echo and the refused one
+    EXPECT_EQ(counter(s, "tcp", "passive_opens"), 2u) << s;
+    EXPECT_GT(counter(s, "tap", "tx_bytes"), 256u << 10) << s;
+    EXPECT_GT(counter(s, "tap", "rx_bytes"), 256u << 10) << s;
+}
+
 // ---- Loopback, fork --------------------------------------------------------------------------------
 
 // 127.0.0.0/8 and ::1 stay the kernel's: a listener and a client on 127.0.0.1 inside a program
