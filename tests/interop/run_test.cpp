@@ -202,6 +202,7 @@ TEST_F(RunInterop, NcSendsToTheKernelAndReceivesFromIt) {
         listener->wait(Duration::seconds(10));
         EXPECT_TRUE(read_file(out) == data) << "ours -> kernel: " << read_file(out).size() << " bytes";
         EXPECT_EQ(counter(stats(), "tcp", "active_opens"), 1u) << stats();
+        EXPECT_GT(counter(stats(), "tap", "tx_bytes"), data.size()) << stats();
     }
     // Kernel -> ours: ours listens, the kernel's nc connects and sends.
     {
@@ -212,6 +213,44 @@ TEST_F(RunInterop, NcSendsToTheKernelAndReceivesFromIt) {
         auto ended = listener->wait(Duration::seconds(10));
         EXPECT_TRUE(read_file(out + ".2") == data) << "kernel -> ours: " << read_file(out + ".2").size() << " bytes";
         EXPECT_EQ(counter(stats(), "tcp", "passive_opens"), 1u) << stats() << ended.output;
+        EXPECT_GT(counter(stats(), "tap", "rx_bytes"), data.size()) << stats();
+    }
+}
+
+// nc -u (Debian's netcat-openbsd) both ways: a datagram of random bytes from ours to the kernel's
+// nc, and one from the kernel's nc to ours (-W 1: it exits after one, writing the counters).
+TEST_F(RunInterop, NcCarriesUdpBothWays) {
+    TCPIP_REQUIRE_PROGRAM("nc");
+    const std::string in = dir_ + "/in.bin", out = dir_ + "/out.bin";
+    const std::string data = random_bytes(1200, 7);  // one datagram, one frame
+    write_file(in, data);
+    // Ours -> kernel (-q 1: ours quits a second after the end of its input).
+    {
+        auto listener = env_->exec_background({"sh", "-c", "exec nc -d -u -l -W 1 " + kernel_ip_ + " 9011 > " + out});
+        ASSERT_TRUE(listener) << listener.error();
+        ASSERT_TRUE(env_->wait_for_port(NetnsTap::Transport::Udp, 9011));
+        auto r = env_->exec(under_run_sh("nc -u -q 1 " + kernel_ip_ + " 9011 < " + in), Duration::seconds(30));
+        ASSERT_TRUE(r.ok()) << r.output;
+        auto got = listener->wait(Duration::seconds(10));
+        EXPECT_TRUE(read_file(out) == data) << "ours -> kernel: " << read_file(out).size() << " bytes " << got.output;
+        const std::string s = stats();
+        EXPECT_EQ(counter(s, "udp", "tx_datagrams"), 1u) << s;
+        EXPECT_GT(counter(s, "tap", "tx_bytes"), data.size()) << s;
+    }
+    // Kernel -> ours, sent again until ours has one (it may not be bound when the first arrives).
+    {
+        auto ours = env_->exec_background(under_run_sh("nc -d -u -l -W 1 9012 > " + out + ".2"));
+        ASSERT_TRUE(ours) << ours.error();
+        for (int i = 0; i < 50 && read_file(out + ".2").empty(); ++i) {
+            env_->exec({"sh", "-c", "nc -u -q 0 " + our_ip_ + " 9012 < " + in});
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        auto ended = ours->wait(Duration::seconds(10));
+        EXPECT_EQ(ended.exit_code, 0) << ended.output;
+        EXPECT_TRUE(read_file(out + ".2") == data) << "kernel -> ours: " << read_file(out + ".2").size() << " bytes";
+        const std::string s = stats();
+        EXPECT_GE(counter(s, "udp", "rx_datagrams"), 1u) << s;
+        EXPECT_GT(counter(s, "tap", "rx_bytes"), data.size()) << s;
     }
 }
 
@@ -229,6 +268,20 @@ TEST_F(RunInterop, SocatCarriesTcpAndUdpBothWays) {
         ours->wait(Duration::seconds(10));
         EXPECT_TRUE(read_file(dir_ + "/tcp.out") == data);
         EXPECT_EQ(counter(stats(), "tcp", "passive_opens"), 1u) << stats();
+        EXPECT_GT(counter(stats(), "tap", "rx_bytes"), data.size()) << stats();
+    }
+    // TCP, ours connecting: ours sends the file to the kernel's socat.
+    {
+        auto kernel = env_->exec_background({"socat", "-u", "TCP-LISTEN:9006,bind=" + kernel_ip_ + ",reuseaddr",
+                                             "OPEN:" + dir_ + "/tcp2.out,creat"});
+        ASSERT_TRUE(kernel) << kernel.error();
+        ASSERT_TRUE(env_->wait_for_port(NetnsTap::Transport::Tcp, 9006));
+        auto r = env_->exec(under_run({"socat", "-u", "OPEN:" + in, "TCP:" + kernel_ip_ + ":9006"}), Duration::seconds(30));
+        ASSERT_TRUE(r.ok()) << r.output;
+        kernel->wait(Duration::seconds(10));
+        EXPECT_TRUE(read_file(dir_ + "/tcp2.out") == data) << read_file(dir_ + "/tcp2.out").size() << " bytes";
+        EXPECT_EQ(counter(stats(), "tcp", "active_opens"), 1u) << stats();
+        EXPECT_GT(counter(stats(), "tap", "tx_bytes"), data.size()) << stats();
     }
     // UDP, ours sending to the kernel's socat.
     {
@@ -240,6 +293,7 @@ TEST_F(RunInterop, SocatCarriesTcpAndUdpBothWays) {
         for (int i = 0; i < 50 && read_file(dir_ + "/udp.out").empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
         EXPECT_EQ(read_file(dir_ + "/udp.out"), "over udp, from our stack\n");
         EXPECT_GE(counter(stats(), "udp", "tx_datagrams"), 1u) << stats();
+        EXPECT_GT(counter(stats(), "tap", "tx_bytes"), 25u) << stats();
     }
     // UDP, ours receiving from the kernel's socat (sent again until it is there: ours may not be
     // bound yet when the first one arrives).
@@ -253,6 +307,7 @@ TEST_F(RunInterop, SocatCarriesTcpAndUdpBothWays) {
         EXPECT_EQ(read_file(dir_ + "/udp2.out").substr(0, 13), "to our stack\n");
         stop(*ours, SIGTERM);
         EXPECT_GE(counter(stats(), "udp", "rx_datagrams"), 1u) << stats();
+        EXPECT_GT(counter(stats(), "tap", "rx_bytes"), 13u) << stats();
     }
 }
 
@@ -355,6 +410,9 @@ TEST_F(RunInterop, RedisServesTheKernelsBenchmark) {
     const CommandResult ended = stop(*server, SIGTERM);
     const std::string s = stats();
     EXPECT_GE(counter(s, "tcp", "passive_opens"), 100u) << s << ended.output;  // 50 per test, and the ping
+    // 4,000 requests of at least 30 bytes each ("*3\r\n$3\r\nSET\r\n$16\r\nkey:..."), and as many replies.
+    EXPECT_GT(counter(s, "tap", "rx_bytes"), 4000u * 30) << s;
+    EXPECT_GT(counter(s, "tap", "tx_bytes"), 4000u * 5) << s;
 }
 
 // wrk (two threads, 50 connections, epoll) on our stack against the kernel's nginx.
@@ -386,6 +444,9 @@ TEST_F(RunInterop, WrkLoadsAKernelServerFromTwoThreads) {
     EXPECT_EQ(r.output.find("Socket errors"), std::string::npos) << r.output;
     const std::string s = stats();
     EXPECT_GE(counter(s, "tcp", "active_opens"), 50u) << s;
+    // Each request "GET /index.html HTTP/1.1" and its headers went out, each 30-byte body came in.
+    EXPECT_GT(counter(s, "tap", "tx_bytes"), static_cast<std::uint64_t>(requests) * 40) << s;
+    EXPECT_GT(counter(s, "tap", "rx_bytes"), static_cast<std::uint64_t>(requests) * 30) << s;
 }
 
 // ---- The calls one by one, from python against the kernel's echo server --------------------------
