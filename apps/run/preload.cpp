@@ -22,7 +22,7 @@
 // AF_INET6. A dual-stack socket (bound to :: or an IPv4-mapped address) is an AF_INET socket of
 // ours; addresses are translated on the way in and mapped (::ffff:a.b.c.d) on the way out. A pure
 // IPv6 destination fails with ENETUNREACH (EADDRNOTAVAIL for bind); IPV6_V6ONLY sockets are handed
-// to the kernel. 127.0.0.0/8 and ::1 are the kernel's loopback: a socket that binds or connects
+// to the kernel, and one line says so (once), with what to do to have them on our stack. 127.0.0.0/8 and ::1 are the kernel's loopback: a socket that binds or connects
 // there is handed over to a kernel socket at the same number (the options set so far replayed).
 //
 // fork. Before fork the stack's thread stops; after it, the first of parent and child to make a
@@ -157,6 +157,15 @@ int unsupported(const std::string& call, const std::string& why = "is not suppor
     }
     errno = EOPNOTSUPP;
     return -1;
+}
+
+// A socket with IPV6_V6ONLY set is the kernel's: said once, with what to do instead.
+void tell_v6only() {
+    std::lock_guard<std::mutex> lock(g.mutex);
+    if (g.told.insert("v6only").second) {
+        say("an AF_INET6 socket with IPV6_V6ONLY set stays the kernel's (the user-space stack has no IPv6); "
+            "leave IPV6_V6ONLY off to serve IPv4 on the stack (nginx: listen [::]:PORT ipv6only=off)");
+    }
 }
 
 // The number the runtime knows a socket by (a duplicate's primary).
@@ -748,6 +757,7 @@ int bind(int fd, const sockaddr* addr, socklen_t len) {
     }
     Translated t = translate(is_v6(fd), addr, len, EADDRNOTAVAIL);
     if (v6only || t.route == Route::Loopback) {
+        if (v6only && t.route != Route::Loopback) tell_v6only();
         if (hand_over(fd) < 0) return -1;
         return TCPIP_REAL(bind)(fd, addr, len);
     }
@@ -769,6 +779,7 @@ int connect(int fd, const sockaddr* addr, socklen_t len) {
         v6only = tr::g.info[primary(fd)].v6only;
     }
     if (t.route == Route::Loopback || (v6only && t.route != Route::Fail)) {
+        if (t.route != Route::Loopback) tell_v6only();
         if (hand_over(fd) < 0) return -1;
         return TCPIP_REAL(connect)(fd, addr, len);
     }

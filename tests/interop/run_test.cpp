@@ -584,6 +584,75 @@ TEST_F(RunInterop, TheCallsOfACProgramWorkOnOurSockets) {
     EXPECT_GT(counter(s, "tap", "rx_bytes"), 256u << 10) << s;
 }
 
+// AF_INET6 as a dual-stack server uses it: a listener bound to our IPv4-mapped address serves the
+// kernel's nc over our stack (the kernel has no socket on that port); a pure IPv6 address cannot be
+// bound (EADDRNOTAVAIL); ::1 stays the kernel's loopback (a listener and a client there, in the
+// same program); and sockets with IPV6_V6ONLY go to the kernel, which one line says, once.
+TEST_F(RunInterop, Inet6MappedServesOverOursWhileV6OnlyAndLoopbackStayTheKernels) {
+    TCPIP_REQUIRE_PROGRAM("nc");
+    // The fixture turns IPv6 off in the namespace (no router solicitations on the TAP): on for
+    // the loopback interface alone, which then has ::1.
+    auto lo6 = env_->exec({"sh", "-c", "echo 0 > /proc/sys/net/ipv6/conf/lo/disable_ipv6"});
+    ASSERT_TRUE(lo6.ok()) << lo6.output;
+    const std::string data = random_bytes(200000, 8);
+    write_file(dir_ + "/data.bin", data);
+    auto server = env_->exec_background(under_run({"python3", "-c",
+        "import errno, socket\n"
+        "def kernel_ports():\n"  // the local ports of the kernel's TCP sockets
+        "    lines = open('/proc/net/tcp').readlines()[1:] + open('/proc/net/tcp6').readlines()[1:]\n"
+        "    return {int(line.split()[1].split(':')[1], 16) for line in lines}\n"
+        "srv = socket.socket(socket.AF_INET6)\n"
+        "srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+        "srv.bind(('::ffff:" + our_ip_ + "', 9700))\n"
+        "srv.listen()\n"
+        "print('mapped', srv.getsockname()[0], 9700 in kernel_ports(), flush=True)\n"
+        "try:\n"
+        "    socket.socket(socket.AF_INET6).bind(('2001:db8::2', 9701))\n"
+        "except OSError as e:\n"
+        "    print('pure v6 bind', errno.errorcode[e.errno], flush=True)\n"
+        "lo = socket.socket(socket.AF_INET6)\n"
+        "lo.bind(('::1', 0))\n"
+        "lo.listen()\n"
+        "client = socket.create_connection(('::1', lo.getsockname()[1]))\n"
+        "conn, peer = lo.accept()\n"
+        "client.sendall(b'over ::1')\n"
+        "print('loopback6', conn.recv(100).decode(), peer[0], lo.getsockname()[1] in kernel_ports(), flush=True)\n"
+        "for port in (9702, 9703):\n"
+        "    v = socket.socket(socket.AF_INET6)\n"
+        "    v.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)\n"
+        "    v.bind(('::', port))\n"
+        "    v.listen()\n"
+        "    print('v6only', port, port in kernel_ports(), flush=True)\n"
+        "srv.settimeout(20)\n"
+        "c, peer = srv.accept()\n"
+        "print('accepted', peer[0], flush=True)\n"
+        "c.sendall(open('" + dir_ + "/data.bin', 'rb').read())\n"
+        "c.close()\n"}));
+    ASSERT_TRUE(server) << server.error();
+    const std::string out = dir_ + "/got.bin";
+    auto got = until_ok({"sh", "-c", "nc -N -w 5 " + our_ip_ + " 9700 < /dev/null > " + out}, 50);
+    EXPECT_TRUE(got.ok()) << got.output;
+    const CommandResult ended = server->wait(Duration::seconds(20));
+    EXPECT_EQ(ended.exit_code, 0) << ended.output;
+    EXPECT_TRUE(read_file(out) == data) << read_file(out).size() << " bytes";
+    for (const std::string& line :
+         {"mapped ::ffff:" + our_ip_ + " False", std::string("pure v6 bind EADDRNOTAVAIL"),
+          std::string("loopback6 over ::1 ::1 True"), std::string("v6only 9702 True"), std::string("v6only 9703 True"),
+          "accepted ::ffff:" + kernel_ip_}) {
+        EXPECT_NE(ended.output.find(line + "\n"), std::string::npos) << "missing '" << line << "' in:\n" << ended.output;
+    }
+    // The line about IPV6_V6ONLY, once for the two sockets.
+    const std::string told = "tcpip-run: an AF_INET6 socket with IPV6_V6ONLY set stays the kernel's";
+    const auto first = ended.output.find(told);
+    EXPECT_NE(first, std::string::npos) << ended.output;
+    EXPECT_EQ(ended.output.find(told, first + 1), std::string::npos) << ended.output;
+    EXPECT_NE(ended.output.find("nginx: listen [::]:PORT ipv6only=off"), std::string::npos) << ended.output;
+    const std::string s = stats();
+    EXPECT_EQ(counter(s, "tcp", "passive_opens"), 1u) << s;  // the kernel's nc; ::1 was the kernel's
+    EXPECT_EQ(counter(s, "tcp", "active_opens"), 0u) << s;
+    EXPECT_GT(counter(s, "tap", "tx_bytes"), data.size()) << s;
+}
+
 // ---- Loopback, fork --------------------------------------------------------------------------------
 
 // 127.0.0.0/8 and ::1 stay the kernel's: a listener and a client on 127.0.0.1 inside a program
