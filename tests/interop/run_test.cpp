@@ -393,6 +393,44 @@ TEST_P(Nginx, ServesAFileTree) {
 INSTANTIATE_TEST_SUITE_P(RunInterop, Nginx, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "MasterAndOneWorker" : "OneProcess"; });
 
+// nginx's `listen [::]:PORT`: nginx sets IPV6_V6ONLY on such a socket unless told `ipv6only=off`.
+// With it off, the socket is dual-stack and ours: it serves the kernel's curl over our stack. A
+// second server left with nginx's default stays the kernel's, and the shim says so in one line.
+TEST_F(RunInterop, NginxListeningOnIpv6AnyWithIpv6onlyOffServesOverOurStack) {
+    TCPIP_REQUIRE_PROGRAM("nginx");
+    TCPIP_REQUIRE_PROGRAM("curl");
+    ASSERT_EQ(::mkdir((dir_ + "/www").c_str(), 0755), 0);
+    const std::string body = random_bytes(300000, 9);
+    write_file(dir_ + "/www/blob.bin", body);
+    for (const char* d : {"/body", "/proxy", "/fastcgi", "/uwsgi", "/scgi"}) ::mkdir((dir_ + d).c_str(), 0755);
+    write_file(dir_ + "/nginx.conf",
+               "daemon off;\nmaster_process off;\npid " + dir_ + "/nginx.pid;\nerror_log stderr;\n"
+               "events { worker_connections 64; }\n"
+               "http {\n  access_log off;\n  client_body_temp_path " + dir_ + "/body;\n"
+               "  proxy_temp_path " + dir_ + "/proxy;\n  fastcgi_temp_path " + dir_ + "/fastcgi;\n"
+               "  uwsgi_temp_path " + dir_ + "/uwsgi;\n  scgi_temp_path " + dir_ + "/scgi;\n"
+               "  server { listen [::]:8083 ipv6only=off; root " + dir_ + "/www; }\n"
+               "  server { listen [::]:8084; root " + dir_ + "/www; }\n}\n");
+    auto server = env_->exec_background(under_run({"nginx", "-p", dir_, "-c", dir_ + "/nginx.conf"}));
+    ASSERT_TRUE(server) << server.error();
+    const std::string out = dir_ + "/got.bin";
+    auto r = until_ok({"curl", "-sS", "-m", "10", "-o", out, "http://" + our_ip_ + ":8083/blob.bin"});
+    EXPECT_TRUE(r.ok()) << r.output;
+    EXPECT_TRUE(read_file(out) == body) << read_file(out).size() << " bytes";
+    // The kernel holds the V6ONLY socket of port 8084, and none of port 8083.
+    auto kernel = env_->exec({"ss", "-Hltn"});
+    EXPECT_NE(kernel.output.find(":8084"), std::string::npos) << kernel.output;
+    EXPECT_EQ(kernel.output.find(":8083"), std::string::npos) << kernel.output;
+    const CommandResult ended = stop(*server, SIGTERM);
+    const std::string told = "tcpip-run: an AF_INET6 socket with IPV6_V6ONLY set stays the kernel's";
+    const auto first = ended.output.find(told);
+    EXPECT_NE(first, std::string::npos) << ended.output;
+    EXPECT_EQ(ended.output.find(told, first + 1), std::string::npos) << ended.output;
+    const std::string s = stats();
+    EXPECT_EQ(counter(s, "tcp", "passive_opens"), 1u) << s;
+    EXPECT_GT(counter(s, "tap", "tx_bytes"), body.size()) << s;
+}
+
 // redis-server on our stack, the kernel's redis-benchmark against it (50 connections).
 TEST_F(RunInterop, RedisServesTheKernelsBenchmark) {
     TCPIP_REQUIRE_PROGRAM("redis-server");
