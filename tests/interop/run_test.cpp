@@ -162,6 +162,47 @@ TEST_F(KernelWeb, WgetFetchesAFileThroughOurStack) {
     EXPECT_GT(counter(s, "tap", "rx_bytes"), 1u << 20) << s;
 }
 
+// A name from /etc/hosts: `ip netns exec` bind-mounts /etc/netns/NAME/hosts over /etc/hosts, so
+// the namespace gets a hosts file of its own that names the kernel's address; it is removed when
+// the test ends, passed or failed. glibc's lookup reads the file (no socket): curl connects by name.
+class NamespaceHosts {
+public:
+    NamespaceHosts(const std::string& netns, const std::string& lines) : dir_("/etc/netns/" + netns) {
+        made_parent_ = ::mkdir("/etc/netns", 0755) == 0;
+        made_ = ::mkdir(dir_.c_str(), 0755) == 0;
+        if (made_) write_file(dir_ + "/hosts", "127.0.0.1 localhost\n" + lines);
+    }
+    ~NamespaceHosts() {
+        if (made_) run_command({"rm", "-rf", dir_});
+        if (made_parent_) ::rmdir("/etc/netns");  // only if no other namespace has a file there
+    }
+    NamespaceHosts(const NamespaceHosts&) = delete;
+    NamespaceHosts& operator=(const NamespaceHosts&) = delete;
+    bool made() const { return made_; }
+    const std::string& dir() const { return dir_; }
+
+private:
+    std::string dir_;
+    bool made_parent_ = false, made_ = false;
+};
+
+TEST_F(KernelWeb, CurlFetchesByANameFromEtcHosts) {
+    TCPIP_REQUIRE_PROGRAM("curl");
+    const std::string name = "peer-" + env_->netns() + ".test";  // unique: the namespace's name
+    NamespaceHosts hosts(env_->netns(), kernel_ip_ + " " + name + "\n");
+    ASSERT_TRUE(hosts.made()) << "cannot make " << hosts.dir();
+    const std::string out = dir_ + "/curl.out";
+    auto r = env_->exec(under_run({"curl", "-sS", "-m", "20", "-o", out, "http://" + name + ":8080/blob.bin"}),
+                        Duration::seconds(30));
+    ASSERT_TRUE(r.ok()) << r.output;
+    EXPECT_TRUE(read_file(out) == body_) << "the 1 MiB file differs";
+    const std::string s = stats();
+    EXPECT_EQ(counter(s, "tcp", "active_opens"), 1u) << s;
+    EXPECT_GT(counter(s, "tap", "rx_bytes"), 1u << 20) << s;
+    // Outside the namespace the name means nothing: the hosts file made it.
+    EXPECT_FALSE(run_command({"getent", "hosts", name}).ok());
+}
+
 // ---- Servers on our stack, clients on the kernel's ---------------------------------------------
 
 // python3 -m http.server, bound to :: (dual-stack: the client's address is seen mapped) and to the
