@@ -60,6 +60,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <ios>
 #include <mutex>
 #include <set>
 #include <string>
@@ -504,6 +505,12 @@ void start() {
     pthread_atfork(before_fork, after_fork_parent, after_fork_child);
     std::atexit(at_exit);
 }
+
+// start() may write to std::cerr (the seed's line with --seed, --trace or --pcap; the trace), and
+// with g++ 12's libstdc++ std::cerr exists once the first std::ios_base::Init has been made: in a
+// program without C++ streams of its own (curl, true), possibly not yet when start() runs, and
+// writing to it then crashes. This one is made first, being defined before the starter.
+std::ios_base::Init iostreams;
 
 // The shim starts when the library's globals are made, after `g` above (in the order of
 // definition), before the program's main().

@@ -78,17 +78,21 @@ protected:
         if (!dir_.empty()) run_command({"rm", "-rf", dir_});
     }
 
-    // tcpip-run's command line, with our address and --stats, before PROGRAM ARGS.
-    std::vector<std::string> under_run(const std::vector<std::string>& program) const {
+    // tcpip-run's command line, with our address, --stats and `flags`, before PROGRAM ARGS.
+    std::vector<std::string> under_run(const std::vector<std::string>& program,
+                                       const std::vector<std::string>& flags = {}) const {
         std::vector<std::string> argv = {app_path("run/tcpip-run"), "--tap", env_->tap_name(), "--ip", our_ip_ + "/24",
-                                         "--stats", stats_, "--"};
+                                         "--stats", stats_};
+        argv.insert(argv.end(), flags.begin(), flags.end());
+        argv.push_back("--");
         argv.insert(argv.end(), program.begin(), program.end());
         return argv;
     }
     // The same, as one shell command (for redirections); sh execs it, so tcpip-run keeps sh's pid.
-    std::vector<std::string> under_run_sh(const std::string& program_and_redirections) const {
+    std::vector<std::string> under_run_sh(const std::string& program_and_redirections,
+                                          const std::vector<std::string>& flags = {}) const {
         std::string line = "exec";
-        for (const auto& word : under_run({})) line += " '" + word + "'";
+        for (const auto& word : under_run({}, flags)) line += " '" + word + "'";
         return {"sh", "-c", line + " " + program_and_redirections};
     }
     std::string stats() const { return read_file(stats_); }
@@ -160,6 +164,79 @@ TEST_F(KernelWeb, WgetFetchesAFileThroughOurStack) {
     const std::string s = stats();
     EXPECT_EQ(counter(s, "tcp", "active_opens"), 1u) << s;
     EXPECT_GT(counter(s, "tap", "rx_bytes"), 1u << 20) << s;
+}
+
+// The shared flags under tcpip-run: --pcap captures the frames of the program's traffic (read back
+// with tshark: the frames the TAP counted, the file's bytes among them, our one SYN), and the seed is said
+// on stderr, since a capture was asked for.
+TEST_F(KernelWeb, PcapCapturesTheProgramsFrames) {
+    TCPIP_REQUIRE_PROGRAM("curl");
+    TCPIP_REQUIRE_PROGRAM("tshark");
+    const std::string pcap = dir_ + "/run.pcap", out = dir_ + "/curl.out";
+    auto r = env_->exec(under_run({"curl", "-sS", "-m", "20", "-o", out, url_}, {"--pcap", pcap}), Duration::seconds(30));
+    ASSERT_TRUE(r.ok()) << r.output;
+    EXPECT_TRUE(read_file(out) == body_) << "the 1 MiB file differs";
+    EXPECT_NE(r.output.find("tcpip-run: seed "), std::string::npos) << r.output;
+    const std::string capture = read_file(pcap);
+    ASSERT_GE(capture.size(), 24u);
+    EXPECT_EQ(capture.substr(0, 4), std::string("\xd4\xc3\xb2\xa1", 4)) << "not a pcap file";
+    // One line per frame: its length, and whether it is a SYN from ours to the server's port.
+    auto fields = run_command({"tshark", "-r", pcap, "-T", "fields", "-e", "frame.len", "-e", "tcp.dstport",
+                               "-e", "tcp.flags.syn", "-e", "tcp.flags.ack"}, Duration::seconds(60));
+    ASSERT_TRUE(fields.ok()) << fields.output;
+    std::uint64_t frames = 0, bytes = 0, syns = 0;
+    std::istringstream lines(fields.output);
+    for (std::string line; std::getline(lines, line);) {
+        std::istringstream words(line);
+        std::uint64_t length = 0;
+        std::string port, syn, ack;
+        words >> length >> port >> syn >> ack;
+        ++frames;
+        bytes += length;
+        if (port == "8080" && (syn == "1" || syn == "True") && (ack == "0" || ack == "False")) ++syns;
+    }
+    const std::string s = stats();
+    // Every frame the TAP counted (the counters are written at exit, while the stack still runs:
+    // the capture may hold a frame or two more).
+    EXPECT_GE(frames, counter(s, "tap", "rx_frames") + counter(s, "tap", "tx_frames")) << s;
+    EXPECT_GT(bytes, 1u << 20);
+    EXPECT_EQ(syns, 1u) << fields.output.substr(0, 2000);
+}
+
+// --trace and --seed: the trace goes to stderr (frames in and out, TCP's state changes), the seed
+// is said there, and curl's standard output is the body alone. Two runs with the same seed make
+// the same random choices (our ephemeral port, in the SYN's line).
+TEST_F(KernelWeb, TraceAndSeedGoToStderrAndCurlsOutputStaysTheBody) {
+    TCPIP_REQUIRE_PROGRAM("curl");
+    write_file(dir_ + "/www/small.txt", "a small body\n");
+    const std::string small = "http://" + kernel_ip_ + ":8080/small.txt";
+    std::string syn_lines[2];
+    for (int run = 0; run < 2; ++run) {
+        const std::string trace = dir_ + "/trace" + std::to_string(run) + ".txt";
+        auto r = env_->exec(under_run_sh("curl -sS -m 20 " + small + " 2> " + trace, {"--trace", "--seed", "7"}),
+                            Duration::seconds(30));
+        ASSERT_TRUE(r.ok()) << r.output << read_file(trace);
+        EXPECT_EQ(r.output, "a small body\n");
+        const std::string t = read_file(trace);
+        EXPECT_NE(t.find("tcpip-run: seed 7 ("), std::string::npos) << t;
+        EXPECT_NE(t.find("SYN-SENT -> ESTABLISHED"), std::string::npos) << t;
+        int rx = 0, tx = 0;
+        std::istringstream lines(t);
+        for (std::string line; std::getline(lines, line);) {
+            if (line.rfind("rx ", 0) == 0) ++rx;
+            if (line.rfind("tx ", 0) == 0) ++tx;
+            // Our SYN, in the lines of the connect() that sent it: "   tcp  PORT > 8080 [S] seq ...".
+            if (line.find("tcp  ") != std::string::npos && line.find(" > 8080 [S] ") != std::string::npos) {
+                syn_lines[run] = line;
+            }
+        }
+        EXPECT_GE(rx, 3) << t;
+        EXPECT_GE(tx, 3) << t;
+        EXPECT_FALSE(syn_lines[run].empty()) << t;
+    }
+    // The same port: the same random choice.
+    auto port_of = [](const std::string& line) { return line.substr(0, line.find(" > 8080")); };
+    EXPECT_EQ(port_of(syn_lines[0]), port_of(syn_lines[1])) << syn_lines[0] << "\n" << syn_lines[1];
 }
 
 // A name from /etc/hosts: `ip netns exec` bind-mounts /etc/netns/NAME/hosts over /etc/hosts, so
@@ -814,6 +891,29 @@ TEST_F(RunInterop, AParentThatUsesSocketsItsChildTookIsToldInOneLine) {
     EXPECT_NE(r.output.find("parent Bad file descriptor"), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("tcpip-run: getsockname() in process "), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("moved to process"), std::string::npos) << r.output;
+}
+
+// ---- tcpip-run's own arguments -------------------------------------------------------------------
+
+// A bad command line: one line naming what is wrong, and a non-zero exit (no namespace needed: it
+// fails before it opens anything).
+TEST(RunArguments, AreRefusedInOneLine) {
+    const std::string run = app_path("run/tcpip-run");
+    const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+        {{run, "--tap", "tap0"}, "tcpip-run: missing '--' before the program to run"},
+        {{run, "--"}, "tcpip-run: missing the program to run after '--'"},
+        {{run, "--bogus", "--", "true"}, "tcpip-run: unknown option '--bogus'"},
+        {{run, "--stats"}, "tcpip-run: option --stats needs a value"},
+        {{run, "--ip", "nope", "--", "true"}, "tcpip-run: --ip: 'nope'"},
+        {{run, "--seed", "x", "--", "true"}, "tcpip-run: --seed: 'x' is not a number"},
+        {{run, "--", "/nonexistent/program"}, "tcpip-run: cannot run /nonexistent/program"},
+    };
+    for (const auto& [argv, message] : cases) {
+        auto r = run_command(argv);
+        EXPECT_NE(r.exit_code, 0) << argv[1] << ": " << r.output;
+        EXPECT_EQ(r.output.rfind(message, 0), 0u) << argv[1] << ": " << r.output;
+        EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << argv[1] << ": " << r.output;
+    }
 }
 
 // ---- What tcpip-run refuses ----------------------------------------------------------------------
