@@ -233,6 +233,9 @@ TEST_F(KernelWeb, TraceAndSeedGoToStderrAndCurlsOutputStaysTheBody) {
         EXPECT_GE(rx, 3) << t;
         EXPECT_GE(tx, 3) << t;
         EXPECT_FALSE(syn_lines[run].empty()) << t;
+        const std::string s = stats();
+        EXPECT_EQ(counter(s, "tcp", "active_opens"), 1u) << s;
+        EXPECT_GT(counter(s, "tap", "rx_bytes"), 13u) << s;
     }
     // The same port: the same random choice.
     auto port_of = [](const std::string& line) { return line.substr(0, line.find(" > 8080")); };
@@ -282,25 +285,34 @@ TEST_F(KernelWeb, CurlFetchesByANameFromEtcHosts) {
 
 // ---- Servers on our stack, clients on the kernel's ---------------------------------------------
 
-// python3 -m http.server, bound to :: (dual-stack: the client's address is seen mapped) and to the
-// default address, serves the kernel's curl.
+// python3 -m http.server serves the kernel's curl, bound to :: (dual-stack: the client's address is
+// seen mapped in its log) and then to its default address (no --bind: python picks the wildcard of
+// the family getaddrinfo lists first; the log names the kernel's address either way).
 TEST_F(RunInterop, PythonHttpServerServesTheKernelsCurl) {
     TCPIP_REQUIRE_PROGRAM("curl");
     ASSERT_EQ(::mkdir((dir_ + "/www").c_str(), 0755), 0);
     const std::string body = random_bytes(1 << 20, 2);
     write_file(dir_ + "/www/blob.bin", body);
-    auto server = env_->exec_background(under_run({"python3", "-u", "-m", "http.server", "--bind", "::", "-d", dir_ + "/www", "8000"}));
-    ASSERT_TRUE(server) << server.error();
-    const std::string out = dir_ + "/got.bin";
-    auto r = until_ok({"curl", "-sS", "-m", "10", "-o", out, "http://" + our_ip_ + ":8000/blob.bin"});
-    EXPECT_TRUE(r.ok()) << r.output;
-    EXPECT_TRUE(read_file(out) == body) << "the 1 MiB file differs";
-    const CommandResult ended = stop(*server, SIGINT);
-    // The request log names the client by its IPv4-mapped address, as a dual-stack socket does.
-    EXPECT_NE(ended.output.find("::ffff:" + kernel_ip_), std::string::npos) << ended.output;
-    const std::string s = stats();
-    EXPECT_GE(counter(s, "tcp", "passive_opens"), 1u) << s;
-    EXPECT_GT(counter(s, "tap", "tx_bytes"), 1u << 20) << s;
+    for (const bool dual_stack : {true, false}) {
+        SCOPED_TRACE(dual_stack ? "--bind ::" : "the default address");
+        std::vector<std::string> argv = {"python3", "-u", "-m", "http.server", "-d", dir_ + "/www", "8000"};
+        if (dual_stack) argv.insert(argv.begin() + 4, {"--bind", "::"});
+        ::unlink(stats_.c_str());
+        auto server = env_->exec_background(under_run(argv));
+        ASSERT_TRUE(server) << server.error();
+        const std::string out = dir_ + "/got.bin";
+        ::unlink(out.c_str());
+        auto r = until_ok({"curl", "-sS", "-m", "10", "-o", out, "http://" + our_ip_ + ":8000/blob.bin"});
+        EXPECT_TRUE(r.ok()) << r.output;
+        EXPECT_TRUE(read_file(out) == body) << "the 1 MiB file differs";
+        const CommandResult ended = stop(*server, SIGINT);
+        // The request log names the client, by its IPv4-mapped address on a dual-stack socket.
+        EXPECT_NE(ended.output.find((dual_stack ? "::ffff:" : "") + kernel_ip_ + " - - ["), std::string::npos)
+            << ended.output;
+        const std::string s = stats();
+        EXPECT_GE(counter(s, "tcp", "passive_opens"), 1u) << s;
+        EXPECT_GT(counter(s, "tap", "tx_bytes"), 1u << 20) << s;
+    }
 }
 
 // ---- nc and socat, both ways, TCP and UDP ------------------------------------------------------
@@ -685,6 +697,8 @@ TEST_F(RunInterop, EachCoveredCallWorksOnOurSockets) {
     const std::string s = stats();
     EXPECT_EQ(counter(s, "tcp", "active_opens"), 2u) << s;
     EXPECT_GE(counter(s, "udp", "rx_datagrams"), 1u) << s;
+    EXPECT_GT(counter(s, "tap", "tx_bytes"), 100000u) << s;  // the file sent, and echoed back
+    EXPECT_GT(counter(s, "tap", "rx_bytes"), 100000u) << s;
 }
 
 // The calls that python does not reach, from a C++ program (tests/interop/run_calls.cpp, built by
@@ -837,6 +851,11 @@ TEST_F(RunInterop, LoopbackStaysTheKernelsWhileOtherTrafficUsesOurs) {
     const std::string s = stats();
     EXPECT_EQ(counter(s, "tcp", "active_opens"), 1u) << s;  // only the connection to the kernel's address
     EXPECT_EQ(counter(s, "tcp", "passive_opens"), 0u) << s;
+    // The kernel's line came through the TAP; the loopback's bytes did not (a handshake and the
+    // line are under 600 bytes).
+    const std::uint64_t rx = counter(s, "tap", "rx_bytes");
+    EXPECT_GT(rx, 22u) << s;
+    EXPECT_LT(rx, 600u) << s;
 }
 
 // A daemon: the parent makes the listener, forks and leaves; the child, alone, serves with it. A
@@ -869,6 +888,7 @@ TEST_F(RunInterop, ADaemonsChildServesWithTheParentsListener) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     EXPECT_EQ(counter(stats(), "tcp", "passive_opens"), 1u) << stats();
+    EXPECT_GT(counter(stats(), "tap", "tx_bytes"), 20u) << stats();  // "served by the child\n"
 }
 
 TEST_F(RunInterop, AParentThatUsesSocketsItsChildTookIsToldInOneLine) {
