@@ -4,8 +4,8 @@
 //
 // The program under tcpip-run runs in the same namespace as the kernel's end, where the kernel
 // could also reach its peer by itself (the peer's address is local there). So every test proves
-// from the counters tcpip-run writes at exit (--stats) that the traffic crossed our stack: TCP
-// connections opened and segments counted by our TCP, datagrams by our UDP.
+// from the counters tcpip-run writes at exit (--stats) that the traffic crossed our stack: the
+// TAP's bytes (at least what was sent), TCP connections opened by our TCP, datagrams by our UDP.
 //
 // The programs are installed by scripts/setup.sh (curl, wget, socat, netcat-openbsd, iperf3,
 // nginx, redis-server and redis-tools, wrk); one that is missing skips its test, except under
