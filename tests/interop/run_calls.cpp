@@ -3,11 +3,11 @@
 // shim, with a kernel descriptor (a pipe) in every wait beside them. tests/interop/run_test.cpp
 // runs it under tcpip-run:
 //
-//     run-calls KERNEL_IP ECHO_PORT CLOSED_PORT LISTEN_PORT
+//     run-calls KERNEL_IP ECHO_PORT CLOSED_PORT LISTEN_PORT READY_FILE
 //
 // ECHO_PORT is an echo server on the kernel's side (socat ... EXEC:cat), CLOSED_PORT a port where
-// nothing listens there. After the client part, it listens on LISTEN_PORT of our address (it says
-// "listening") and accepts two connections from the kernel's side: the first with accept4's
+// nothing listens there. After the client part, it listens on LISTEN_PORT of our address, makes
+// READY_FILE, and accepts two connections from the kernel's side: the first with accept4's
 // SOCK_NONBLOCK | SOCK_CLOEXEC, the second without flags; each is answered with one line.
 //
 // Each check prints "ok NAME" or "FAIL NAME: what was seen"; the test looks for every "ok" line it
@@ -88,8 +88,8 @@ void on_signal(int) { g_signals = g_signals + 1; }
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 5) {
-        std::fprintf(stderr, "usage: run-calls KERNEL_IP ECHO_PORT CLOSED_PORT LISTEN_PORT\n");
+    if (argc != 6) {
+        std::fprintf(stderr, "usage: run-calls KERNEL_IP ECHO_PORT CLOSED_PORT LISTEN_PORT READY_FILE\n");
         return 2;
     }
     const char* kernel = argv[1];
@@ -329,8 +329,7 @@ int main(int argc, char** argv) {
         const sockaddr_in any = address("0.0.0.0", listen_port);
         check("bind and listen", bind(l, reinterpret_cast<const sockaddr*>(&any), sizeof any) == 0 && listen(l, 8) == 0);
         check("accept4 EAGAIN with nobody waiting", accept4(l, nullptr, nullptr, 0) == -1 && errno == EAGAIN);
-        std::printf("listening\n");
-        std::fflush(stdout);
+        close(open(argv[5], O_WRONLY | O_CREAT, 0644));  // the kernel's side may connect now
         for (int flags : {SOCK_NONBLOCK | SOCK_CLOEXEC, 0}) {
             pollfd fds[2] = {{l, POLLIN, 0}, {pipe_in, POLLIN, 0}};
             const timespec thirty = in_ms(30000);

@@ -718,10 +718,15 @@ TEST_F(RunInterop, TheCallsOfACProgramWorkOnOurSockets) {
     auto echo = env_->exec_background({"socat", "TCP-LISTEN:9610,bind=" + kernel_ip_ + ",reuseaddr,fork", "EXEC:cat"});
     ASSERT_TRUE(echo) << echo.error();
     ASSERT_TRUE(env_->wait_for_port(NetnsTap::Transport::Tcp, 9610));
-    auto calls = env_->exec_background(under_run({program, kernel_ip_, "9610", "9611", "9612"}));
+    const std::string ready = dir_ + "/listening";
+    auto calls = env_->exec_background(under_run({program, kernel_ip_, "9610", "9611", "9612", ready}));
     ASSERT_TRUE(calls) << calls.error();
-    // Two connections from the kernel's side, each answered with how accept4 made it.
-    auto first = until_ok({"nc", "-N", "-w", "5", our_ip_, "9612"}, 100);
+    // Two connections from the kernel's side once it listens, each answered with how accept4 made it.
+    for (int i = 0; i < 300 && ::access(ready.c_str(), F_OK) != 0; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_EQ(::access(ready.c_str(), F_OK), 0) << "run-calls never listened: " << calls->stop().output;
+    auto first = until_ok({"nc", "-N", "-w", "5", our_ip_, "9612"});
     EXPECT_EQ(first.output, "accepted nonblock cloexec\n");
     auto second = until_ok({"nc", "-N", "-w", "5", our_ip_, "9612"});
     EXPECT_EQ(second.output, "accepted block\n");
