@@ -22,7 +22,7 @@
 // AF_INET6. A dual-stack socket (bound to :: or an IPv4-mapped address) is an AF_INET socket of
 // ours; addresses are translated on the way in and mapped (::ffff:a.b.c.d) on the way out. A pure
 // IPv6 destination fails with ENETUNREACH (EADDRNOTAVAIL for bind); IPV6_V6ONLY sockets are handed
-// to the kernel. 127.0.0.0/8 and ::1 are the kernel's loopback: a socket that binds or connects
+// to the kernel, and one line says so (once), with what to do to have them on our stack. 127.0.0.0/8 and ::1 are the kernel's loopback: a socket that binds or connects
 // there is handed over to a kernel socket at the same number (the options set so far replayed).
 //
 // fork. Before fork the stack's thread stops; after it, the first of parent and child to make a
@@ -60,6 +60,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <ios>
 #include <mutex>
 #include <set>
 #include <string>
@@ -157,6 +158,15 @@ int unsupported(const std::string& call, const std::string& why = "is not suppor
     }
     errno = EOPNOTSUPP;
     return -1;
+}
+
+// A socket with IPV6_V6ONLY set is the kernel's: said once, with what to do instead.
+void tell_v6only() {
+    std::lock_guard<std::mutex> lock(g.mutex);
+    if (g.told.insert("v6only").second) {
+        say("an AF_INET6 socket with IPV6_V6ONLY set stays the kernel's (the user-space stack has no IPv6); "
+            "leave IPV6_V6ONLY off to serve IPv4 on the stack (nginx: listen [::]:PORT ipv6only=off)");
+    }
 }
 
 // The number the runtime knows a socket by (a duplicate's primary).
@@ -496,6 +506,12 @@ void start() {
     std::atexit(at_exit);
 }
 
+// start() may write to std::cerr (the seed's line with --seed, --trace or --pcap; the trace), and
+// with g++ 12's libstdc++ std::cerr exists once the first std::ios_base::Init has been made: in a
+// program without C++ streams of its own (curl, true), possibly not yet when start() runs, and
+// writing to it then crashes. This one is made first, being defined before the starter.
+std::ios_base::Init iostreams;
+
 // The shim starts when the library's globals are made, after `g` above (in the order of
 // definition), before the program's main().
 struct Starter {
@@ -509,15 +525,40 @@ int millis(const timespec* ts) {
     return static_cast<int>(std::min<long long>(ms, INT_MAX));
 }
 
-// Runs `call` with `mask` as the thread's signal mask, as ppoll and epoll_pwait do (not atomically
-// with the wait: a signal that arrives just before it is taken before the wait, not during it).
+// Whether a signal that `mask` lets in is pending now, with a handler to run: the kernel's ppoll,
+// pselect and epoll_pwait swap the mask and check for signals in one step, so such a signal
+// interrupts them at once (EINTR) even when it came before the call (the race these calls exist
+// to close). A signal whose action is to be ignored is not counted: the kernel restarts the call.
+bool pending_signal_let_in(const sigset_t* mask) {
+    sigset_t pending;
+    if (sigpending(&pending) < 0) return false;
+    for (int sig = 1; sig < NSIG; ++sig) {
+        if (sigismember(&pending, sig) != 1 || sigismember(mask, sig) == 1) continue;
+        struct sigaction action;
+        if (sigaction(sig, nullptr, &action) == 0 && action.sa_handler != SIG_DFL && action.sa_handler != SIG_IGN) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// Runs `call` with `mask` as the thread's signal mask, as ppoll, pselect and epoll_pwait do. The
+// swap and the wait are two steps here: a signal already pending that the mask lets in is taken
+// when the mask is set, and the call returns EINTR without waiting, as the kernel's would; one that
+// comes during the wait interrupts it, the wait being the kernel's poll.
 template <class F>
-auto with_mask(const sigset_t* mask, F&& call) {
+int with_mask(const sigset_t* mask, F&& call) {
+    if (mask == nullptr) return call();
+    const bool interrupted = pending_signal_let_in(mask);
     sigset_t previous;
-    if (mask != nullptr) pthread_sigmask(SIG_SETMASK, mask, &previous);
-    auto result = call();
-    const int error = errno;
-    if (mask != nullptr) pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    pthread_sigmask(SIG_SETMASK, mask, &previous);  // a pending signal let in runs its handler here
+    int result = -1;
+    int error = EINTR;
+    if (!interrupted) {
+        result = call();
+        error = errno;
+    }
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     errno = error;
     return result;
 }
@@ -549,6 +590,55 @@ bool any_ours(int nfds, const fd_set* r, const fd_set* w, const fd_set* e) {
         }
     }
     return false;
+}
+
+// select over our sockets and the kernel's. tcpip::select knows a socket by its primary number, as
+// poll_ours does: a duplicate in a set is asked for under its primary and answered under its own.
+int select_ours(int nfds, fd_set* r, fd_set* w, fd_set* e, timeval* timeout) {
+    nfds = std::clamp(nfds, 0, FD_SETSIZE);
+    fd_set* given[3] = {r, w, e};
+    bool aliased = false;
+    for (int fd = 0; fd < nfds && !aliased; ++fd) {
+        if (kind_of(fd) != Kind::Alias) continue;
+        for (fd_set* set : given) aliased = aliased || (set != nullptr && FD_ISSET(fd, set));
+    }
+    if (!aliased) {
+        Inside in;
+        return tcpip::select(nfds, r, w, e, timeout);
+    }
+    fd_set asked[3];
+    int width = nfds;
+    for (int i = 0; i < 3; ++i) {
+        FD_ZERO(&asked[i]);
+        if (given[i] == nullptr) continue;
+        for (int fd = 0; fd < nfds; ++fd) {
+            if (!FD_ISSET(fd, given[i])) continue;
+            const int p = primary(fd);
+            if (p >= FD_SETSIZE) {
+                errno = EINVAL;  // a duplicate of a socket numbered past what an fd_set holds
+                return -1;
+            }
+            FD_SET(p, &asked[i]);
+            width = std::max(width, p + 1);
+        }
+    }
+    int n;
+    {
+        Inside in;
+        n = tcpip::select(width, given[0] ? &asked[0] : nullptr, given[1] ? &asked[1] : nullptr,
+                          given[2] ? &asked[2] : nullptr, timeout);
+    }
+    if (n <= 0) return n;
+    int ready = 0;
+    for (int i = 0; i < 3; ++i) {
+        if (given[i] == nullptr) continue;
+        for (int fd = 0; fd < nfds; ++fd) {
+            if (!FD_ISSET(fd, given[i])) continue;
+            if (FD_ISSET(primary(fd), &asked[i])) ++ready;
+            else FD_CLR(fd, given[i]);
+        }
+    }
+    return ready;
 }
 
 // Scatter/gather for readv/writev/recvmsg/sendmsg: the stack's calls take one buffer.
@@ -674,6 +764,7 @@ int bind(int fd, const sockaddr* addr, socklen_t len) {
     }
     Translated t = translate(is_v6(fd), addr, len, EADDRNOTAVAIL);
     if (v6only || t.route == Route::Loopback) {
+        if (v6only && t.route != Route::Loopback) tell_v6only();
         if (hand_over(fd) < 0) return -1;
         return TCPIP_REAL(bind)(fd, addr, len);
     }
@@ -695,6 +786,7 @@ int connect(int fd, const sockaddr* addr, socklen_t len) {
         v6only = tr::g.info[primary(fd)].v6only;
     }
     if (t.route == Route::Loopback || (v6only && t.route != Route::Fail)) {
+        if (t.route != Route::Loopback) tell_v6only();
         if (hand_over(fd) < 0) return -1;
         return TCPIP_REAL(connect)(fd, addr, len);
     }
@@ -1156,8 +1248,7 @@ int ppoll(pollfd* fds, nfds_t n, const timespec* timeout, const sigset_t* mask) 
 int select(int nfds, fd_set* r, fd_set* w, fd_set* e, timeval* timeout) {
     if (t_inside || !any_ours(nfds, r, w, e)) return TCPIP_REAL(select)(nfds, r, w, e, timeout);
     if (!stack_here("select()")) return -1;
-    Inside in;
-    return tcpip::select(nfds, r, w, e, timeout);
+    return select_ours(nfds, r, w, e, timeout);
 }
 
 int pselect(int nfds, fd_set* r, fd_set* w, fd_set* e, const timespec* timeout, const sigset_t* mask) {
@@ -1168,10 +1259,7 @@ int pselect(int nfds, fd_set* r, fd_set* w, fd_set* e, const timespec* timeout, 
         tv.tv_sec = timeout->tv_sec;
         tv.tv_usec = (timeout->tv_nsec + 999) / 1000;
     }
-    return with_mask(mask, [&] {
-        Inside in;
-        return tcpip::select(nfds, r, w, e, timeout != nullptr ? &tv : nullptr);
-    });
+    return with_mask(mask, [&] { return select_ours(nfds, r, w, e, timeout != nullptr ? &tv : nullptr); });
 }
 
 int epoll_create1(int flags) {

@@ -4,8 +4,8 @@
 //
 // The program under tcpip-run runs in the same namespace as the kernel's end, where the kernel
 // could also reach its peer by itself (the peer's address is local there). So every test proves
-// from the counters tcpip-run writes at exit (--stats) that the traffic crossed our stack: TCP
-// connections opened and segments counted by our TCP, datagrams by our UDP.
+// from the counters tcpip-run writes at exit (--stats) that the traffic crossed our stack: the
+// TAP's bytes (at least what was sent), TCP connections opened by our TCP, datagrams by our UDP.
 //
 // The programs are installed by scripts/setup.sh (curl, wget, socat, netcat-openbsd, iperf3,
 // nginx, redis-server and redis-tools, wrk); one that is missing skips its test, except under
@@ -78,17 +78,21 @@ protected:
         if (!dir_.empty()) run_command({"rm", "-rf", dir_});
     }
 
-    // tcpip-run's command line, with our address and --stats, before PROGRAM ARGS.
-    std::vector<std::string> under_run(const std::vector<std::string>& program) const {
+    // tcpip-run's command line, with our address, --stats and `flags`, before PROGRAM ARGS.
+    std::vector<std::string> under_run(const std::vector<std::string>& program,
+                                       const std::vector<std::string>& flags = {}) const {
         std::vector<std::string> argv = {app_path("run/tcpip-run"), "--tap", env_->tap_name(), "--ip", our_ip_ + "/24",
-                                         "--stats", stats_, "--"};
+                                         "--stats", stats_};
+        argv.insert(argv.end(), flags.begin(), flags.end());
+        argv.push_back("--");
         argv.insert(argv.end(), program.begin(), program.end());
         return argv;
     }
     // The same, as one shell command (for redirections); sh execs it, so tcpip-run keeps sh's pid.
-    std::vector<std::string> under_run_sh(const std::string& program_and_redirections) const {
+    std::vector<std::string> under_run_sh(const std::string& program_and_redirections,
+                                          const std::vector<std::string>& flags = {}) const {
         std::string line = "exec";
-        for (const auto& word : under_run({})) line += " '" + word + "'";
+        for (const auto& word : under_run({}, flags)) line += " '" + word + "'";
         return {"sh", "-c", line + " " + program_and_redirections};
     }
     std::string stats() const { return read_file(stats_); }
@@ -162,27 +166,153 @@ TEST_F(KernelWeb, WgetFetchesAFileThroughOurStack) {
     EXPECT_GT(counter(s, "tap", "rx_bytes"), 1u << 20) << s;
 }
 
+// The shared flags under tcpip-run: --pcap captures the frames of the program's traffic (read back
+// with tshark: the frames the TAP counted, the file's bytes among them, our one SYN), and the seed is said
+// on stderr, since a capture was asked for.
+TEST_F(KernelWeb, PcapCapturesTheProgramsFrames) {
+    TCPIP_REQUIRE_PROGRAM("curl");
+    TCPIP_REQUIRE_PROGRAM("tshark");
+    const std::string pcap = dir_ + "/run.pcap", out = dir_ + "/curl.out";
+    auto r = env_->exec(under_run({"curl", "-sS", "-m", "20", "-o", out, url_}, {"--pcap", pcap}), Duration::seconds(30));
+    ASSERT_TRUE(r.ok()) << r.output;
+    EXPECT_TRUE(read_file(out) == body_) << "the 1 MiB file differs";
+    EXPECT_NE(r.output.find("tcpip-run: seed "), std::string::npos) << r.output;
+    const std::string capture = read_file(pcap);
+    ASSERT_GE(capture.size(), 24u);
+    EXPECT_EQ(capture.substr(0, 4), std::string("\xd4\xc3\xb2\xa1", 4)) << "not a pcap file";
+    // One line per frame: its length, and whether it is a SYN from ours to the server's port.
+    auto fields = run_command({"tshark", "-r", pcap, "-T", "fields", "-e", "frame.len", "-e", "tcp.dstport",
+                               "-e", "tcp.flags.syn", "-e", "tcp.flags.ack"}, Duration::seconds(60));
+    ASSERT_TRUE(fields.ok()) << fields.output;
+    std::uint64_t frames = 0, bytes = 0, syns = 0;
+    std::istringstream lines(fields.output);
+    for (std::string line; std::getline(lines, line);) {
+        std::istringstream words(line);
+        std::uint64_t length = 0;
+        std::string port, syn, ack;
+        words >> length >> port >> syn >> ack;
+        ++frames;
+        bytes += length;
+        if (port == "8080" && (syn == "1" || syn == "True") && (ack == "0" || ack == "False")) ++syns;
+    }
+    const std::string s = stats();
+    // Every frame the TAP counted (the counters are written at exit, while the stack still runs:
+    // the capture may hold a frame or two more).
+    EXPECT_GE(frames, counter(s, "tap", "rx_frames") + counter(s, "tap", "tx_frames")) << s;
+    EXPECT_GT(bytes, 1u << 20);
+    EXPECT_EQ(syns, 1u) << fields.output.substr(0, 2000);
+}
+
+// --trace and --seed: the trace goes to stderr (frames in and out, TCP's state changes), the seed
+// is said there, and curl's standard output is the body alone. Two runs with the same seed make
+// the same random choices (our ephemeral port, in the SYN's line).
+TEST_F(KernelWeb, TraceAndSeedGoToStderrAndCurlsOutputStaysTheBody) {
+    TCPIP_REQUIRE_PROGRAM("curl");
+    write_file(dir_ + "/www/small.txt", "a small body\n");
+    const std::string small = "http://" + kernel_ip_ + ":8080/small.txt";
+    std::string syn_lines[2];
+    for (int run = 0; run < 2; ++run) {
+        const std::string trace = dir_ + "/trace" + std::to_string(run) + ".txt";
+        auto r = env_->exec(under_run_sh("curl -sS -m 20 " + small + " 2> " + trace, {"--trace", "--seed", "7"}),
+                            Duration::seconds(30));
+        ASSERT_TRUE(r.ok()) << r.output << read_file(trace);
+        EXPECT_EQ(r.output, "a small body\n");
+        const std::string t = read_file(trace);
+        EXPECT_NE(t.find("tcpip-run: seed 7 ("), std::string::npos) << t;
+        EXPECT_NE(t.find("SYN-SENT -> ESTABLISHED"), std::string::npos) << t;
+        int rx = 0, tx = 0;
+        std::istringstream lines(t);
+        for (std::string line; std::getline(lines, line);) {
+            if (line.rfind("rx ", 0) == 0) ++rx;
+            if (line.rfind("tx ", 0) == 0) ++tx;
+            // Our SYN, in the lines of the connect() that sent it: "   tcp  PORT > 8080 [S] seq ...".
+            if (line.find("tcp  ") != std::string::npos && line.find(" > 8080 [S] ") != std::string::npos) {
+                syn_lines[run] = line;
+            }
+        }
+        EXPECT_GE(rx, 3) << t;
+        EXPECT_GE(tx, 3) << t;
+        EXPECT_FALSE(syn_lines[run].empty()) << t;
+        const std::string s = stats();
+        EXPECT_EQ(counter(s, "tcp", "active_opens"), 1u) << s;
+        EXPECT_GT(counter(s, "tap", "rx_bytes"), 13u) << s;
+    }
+    // The same port: the same random choice.
+    auto port_of = [](const std::string& line) { return line.substr(0, line.find(" > 8080")); };
+    EXPECT_EQ(port_of(syn_lines[0]), port_of(syn_lines[1])) << syn_lines[0] << "\n" << syn_lines[1];
+}
+
+// A name from /etc/hosts: `ip netns exec` bind-mounts /etc/netns/NAME/hosts over /etc/hosts, so
+// the namespace gets a hosts file of its own that names the kernel's address; it is removed when
+// the test ends, passed or failed. glibc's lookup reads the file (no socket): curl connects by name.
+class NamespaceHosts {
+public:
+    NamespaceHosts(const std::string& netns, const std::string& lines) : dir_("/etc/netns/" + netns) {
+        made_parent_ = ::mkdir("/etc/netns", 0755) == 0;
+        made_ = ::mkdir(dir_.c_str(), 0755) == 0;
+        if (made_) write_file(dir_ + "/hosts", "127.0.0.1 localhost\n" + lines);
+    }
+    ~NamespaceHosts() {
+        if (made_) run_command({"rm", "-rf", dir_});
+        if (made_parent_) ::rmdir("/etc/netns");  // only if no other namespace has a file there
+    }
+    NamespaceHosts(const NamespaceHosts&) = delete;
+    NamespaceHosts& operator=(const NamespaceHosts&) = delete;
+    bool made() const { return made_; }
+    const std::string& dir() const { return dir_; }
+
+private:
+    std::string dir_;
+    bool made_parent_ = false, made_ = false;
+};
+
+TEST_F(KernelWeb, CurlFetchesByANameFromEtcHosts) {
+    TCPIP_REQUIRE_PROGRAM("curl");
+    const std::string name = "peer-" + env_->netns() + ".test";  // unique: the namespace's name
+    NamespaceHosts hosts(env_->netns(), kernel_ip_ + " " + name + "\n");
+    ASSERT_TRUE(hosts.made()) << "cannot make " << hosts.dir();
+    const std::string out = dir_ + "/curl.out";
+    auto r = env_->exec(under_run({"curl", "-sS", "-m", "20", "-o", out, "http://" + name + ":8080/blob.bin"}),
+                        Duration::seconds(30));
+    ASSERT_TRUE(r.ok()) << r.output;
+    EXPECT_TRUE(read_file(out) == body_) << "the 1 MiB file differs";
+    const std::string s = stats();
+    EXPECT_EQ(counter(s, "tcp", "active_opens"), 1u) << s;
+    EXPECT_GT(counter(s, "tap", "rx_bytes"), 1u << 20) << s;
+    // Outside the namespace the name means nothing: the hosts file made it.
+    EXPECT_FALSE(run_command({"getent", "hosts", name}).ok());
+}
+
 // ---- Servers on our stack, clients on the kernel's ---------------------------------------------
 
-// python3 -m http.server, bound to :: (dual-stack: the client's address is seen mapped) and to the
-// default address, serves the kernel's curl.
+// python3 -m http.server serves the kernel's curl, bound to :: (dual-stack: the client's address is
+// seen mapped in its log) and then to its default address (no --bind: python picks the wildcard of
+// the family getaddrinfo lists first; the log names the kernel's address either way).
 TEST_F(RunInterop, PythonHttpServerServesTheKernelsCurl) {
     TCPIP_REQUIRE_PROGRAM("curl");
     ASSERT_EQ(::mkdir((dir_ + "/www").c_str(), 0755), 0);
     const std::string body = random_bytes(1 << 20, 2);
     write_file(dir_ + "/www/blob.bin", body);
-    auto server = env_->exec_background(under_run({"python3", "-u", "-m", "http.server", "--bind", "::", "-d", dir_ + "/www", "8000"}));
-    ASSERT_TRUE(server) << server.error();
-    const std::string out = dir_ + "/got.bin";
-    auto r = until_ok({"curl", "-sS", "-m", "10", "-o", out, "http://" + our_ip_ + ":8000/blob.bin"});
-    EXPECT_TRUE(r.ok()) << r.output;
-    EXPECT_TRUE(read_file(out) == body) << "the 1 MiB file differs";
-    const CommandResult ended = stop(*server, SIGINT);
-    // The request log names the client by its IPv4-mapped address, as a dual-stack socket does.
-    EXPECT_NE(ended.output.find("::ffff:" + kernel_ip_), std::string::npos) << ended.output;
-    const std::string s = stats();
-    EXPECT_GE(counter(s, "tcp", "passive_opens"), 1u) << s;
-    EXPECT_GT(counter(s, "tap", "tx_bytes"), 1u << 20) << s;
+    for (const bool dual_stack : {true, false}) {
+        SCOPED_TRACE(dual_stack ? "--bind ::" : "the default address");
+        std::vector<std::string> argv = {"python3", "-u", "-m", "http.server", "-d", dir_ + "/www", "8000"};
+        if (dual_stack) argv.insert(argv.begin() + 4, {"--bind", "::"});
+        ::unlink(stats_.c_str());
+        auto server = env_->exec_background(under_run(argv));
+        ASSERT_TRUE(server) << server.error();
+        const std::string out = dir_ + "/got.bin";
+        ::unlink(out.c_str());
+        auto r = until_ok({"curl", "-sS", "-m", "10", "-o", out, "http://" + our_ip_ + ":8000/blob.bin"});
+        EXPECT_TRUE(r.ok()) << r.output;
+        EXPECT_TRUE(read_file(out) == body) << "the 1 MiB file differs";
+        const CommandResult ended = stop(*server, SIGINT);
+        // The request log names the client, by its IPv4-mapped address on a dual-stack socket.
+        EXPECT_NE(ended.output.find((dual_stack ? "::ffff:" : "") + kernel_ip_ + " - - ["), std::string::npos)
+            << ended.output;
+        const std::string s = stats();
+        EXPECT_GE(counter(s, "tcp", "passive_opens"), 1u) << s;
+        EXPECT_GT(counter(s, "tap", "tx_bytes"), 1u << 20) << s;
+    }
 }
 
 // ---- nc and socat, both ways, TCP and UDP ------------------------------------------------------
@@ -202,6 +332,7 @@ TEST_F(RunInterop, NcSendsToTheKernelAndReceivesFromIt) {
         listener->wait(Duration::seconds(10));
         EXPECT_TRUE(read_file(out) == data) << "ours -> kernel: " << read_file(out).size() << " bytes";
         EXPECT_EQ(counter(stats(), "tcp", "active_opens"), 1u) << stats();
+        EXPECT_GT(counter(stats(), "tap", "tx_bytes"), data.size()) << stats();
     }
     // Kernel -> ours: ours listens, the kernel's nc connects and sends.
     {
@@ -212,6 +343,44 @@ TEST_F(RunInterop, NcSendsToTheKernelAndReceivesFromIt) {
         auto ended = listener->wait(Duration::seconds(10));
         EXPECT_TRUE(read_file(out + ".2") == data) << "kernel -> ours: " << read_file(out + ".2").size() << " bytes";
         EXPECT_EQ(counter(stats(), "tcp", "passive_opens"), 1u) << stats() << ended.output;
+        EXPECT_GT(counter(stats(), "tap", "rx_bytes"), data.size()) << stats();
+    }
+}
+
+// nc -u (Debian's netcat-openbsd) both ways: a datagram of random bytes from ours to the kernel's
+// nc, and one from the kernel's nc to ours (-W 1: it exits after one, writing the counters).
+TEST_F(RunInterop, NcCarriesUdpBothWays) {
+    TCPIP_REQUIRE_PROGRAM("nc");
+    const std::string in = dir_ + "/in.bin", out = dir_ + "/out.bin";
+    const std::string data = random_bytes(1200, 7);  // one datagram, one frame
+    write_file(in, data);
+    // Ours -> kernel (-q 1: ours quits a second after the end of its input).
+    {
+        auto listener = env_->exec_background({"sh", "-c", "exec nc -d -u -l -W 1 " + kernel_ip_ + " 9011 > " + out});
+        ASSERT_TRUE(listener) << listener.error();
+        ASSERT_TRUE(env_->wait_for_port(NetnsTap::Transport::Udp, 9011));
+        auto r = env_->exec(under_run_sh("nc -u -q 1 " + kernel_ip_ + " 9011 < " + in), Duration::seconds(30));
+        ASSERT_TRUE(r.ok()) << r.output;
+        auto got = listener->wait(Duration::seconds(10));
+        EXPECT_TRUE(read_file(out) == data) << "ours -> kernel: " << read_file(out).size() << " bytes " << got.output;
+        const std::string s = stats();
+        EXPECT_EQ(counter(s, "udp", "tx_datagrams"), 1u) << s;
+        EXPECT_GT(counter(s, "tap", "tx_bytes"), data.size()) << s;
+    }
+    // Kernel -> ours, sent again until ours has one (it may not be bound when the first arrives).
+    {
+        auto ours = env_->exec_background(under_run_sh("nc -d -u -l -W 1 9012 > " + out + ".2"));
+        ASSERT_TRUE(ours) << ours.error();
+        for (int i = 0; i < 50 && read_file(out + ".2").empty(); ++i) {
+            env_->exec({"sh", "-c", "nc -u -q 0 " + our_ip_ + " 9012 < " + in});
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        auto ended = ours->wait(Duration::seconds(10));
+        EXPECT_EQ(ended.exit_code, 0) << ended.output;
+        EXPECT_TRUE(read_file(out + ".2") == data) << "kernel -> ours: " << read_file(out + ".2").size() << " bytes";
+        const std::string s = stats();
+        EXPECT_GE(counter(s, "udp", "rx_datagrams"), 1u) << s;
+        EXPECT_GT(counter(s, "tap", "rx_bytes"), data.size()) << s;
     }
 }
 
@@ -229,6 +398,20 @@ TEST_F(RunInterop, SocatCarriesTcpAndUdpBothWays) {
         ours->wait(Duration::seconds(10));
         EXPECT_TRUE(read_file(dir_ + "/tcp.out") == data);
         EXPECT_EQ(counter(stats(), "tcp", "passive_opens"), 1u) << stats();
+        EXPECT_GT(counter(stats(), "tap", "rx_bytes"), data.size()) << stats();
+    }
+    // TCP, ours connecting: ours sends the file to the kernel's socat.
+    {
+        auto kernel = env_->exec_background({"socat", "-u", "TCP-LISTEN:9006,bind=" + kernel_ip_ + ",reuseaddr",
+                                             "OPEN:" + dir_ + "/tcp2.out,creat"});
+        ASSERT_TRUE(kernel) << kernel.error();
+        ASSERT_TRUE(env_->wait_for_port(NetnsTap::Transport::Tcp, 9006));
+        auto r = env_->exec(under_run({"socat", "-u", "OPEN:" + in, "TCP:" + kernel_ip_ + ":9006"}), Duration::seconds(30));
+        ASSERT_TRUE(r.ok()) << r.output;
+        kernel->wait(Duration::seconds(10));
+        EXPECT_TRUE(read_file(dir_ + "/tcp2.out") == data) << read_file(dir_ + "/tcp2.out").size() << " bytes";
+        EXPECT_EQ(counter(stats(), "tcp", "active_opens"), 1u) << stats();
+        EXPECT_GT(counter(stats(), "tap", "tx_bytes"), data.size()) << stats();
     }
     // UDP, ours sending to the kernel's socat.
     {
@@ -240,6 +423,7 @@ TEST_F(RunInterop, SocatCarriesTcpAndUdpBothWays) {
         for (int i = 0; i < 50 && read_file(dir_ + "/udp.out").empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
         EXPECT_EQ(read_file(dir_ + "/udp.out"), "over udp, from our stack\n");
         EXPECT_GE(counter(stats(), "udp", "tx_datagrams"), 1u) << stats();
+        EXPECT_GT(counter(stats(), "tap", "tx_bytes"), 25u) << stats();
     }
     // UDP, ours receiving from the kernel's socat (sent again until it is there: ours may not be
     // bound yet when the first one arrives).
@@ -253,6 +437,7 @@ TEST_F(RunInterop, SocatCarriesTcpAndUdpBothWays) {
         EXPECT_EQ(read_file(dir_ + "/udp2.out").substr(0, 13), "to our stack\n");
         stop(*ours, SIGTERM);
         EXPECT_GE(counter(stats(), "udp", "rx_datagrams"), 1u) << stats();
+        EXPECT_GT(counter(stats(), "tap", "rx_bytes"), 13u) << stats();
     }
 }
 
@@ -338,6 +523,44 @@ TEST_P(Nginx, ServesAFileTree) {
 INSTANTIATE_TEST_SUITE_P(RunInterop, Nginx, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "MasterAndOneWorker" : "OneProcess"; });
 
+// nginx's `listen [::]:PORT`: nginx sets IPV6_V6ONLY on such a socket unless told `ipv6only=off`.
+// With it off, the socket is dual-stack and ours: it serves the kernel's curl over our stack. A
+// second server left with nginx's default stays the kernel's, and the shim says so in one line.
+TEST_F(RunInterop, NginxListeningOnIpv6AnyWithIpv6onlyOffServesOverOurStack) {
+    TCPIP_REQUIRE_PROGRAM("nginx");
+    TCPIP_REQUIRE_PROGRAM("curl");
+    ASSERT_EQ(::mkdir((dir_ + "/www").c_str(), 0755), 0);
+    const std::string body = random_bytes(300000, 9);
+    write_file(dir_ + "/www/blob.bin", body);
+    for (const char* d : {"/body", "/proxy", "/fastcgi", "/uwsgi", "/scgi"}) ::mkdir((dir_ + d).c_str(), 0755);
+    write_file(dir_ + "/nginx.conf",
+               "daemon off;\nmaster_process off;\npid " + dir_ + "/nginx.pid;\nerror_log stderr;\n"
+               "events { worker_connections 64; }\n"
+               "http {\n  access_log off;\n  client_body_temp_path " + dir_ + "/body;\n"
+               "  proxy_temp_path " + dir_ + "/proxy;\n  fastcgi_temp_path " + dir_ + "/fastcgi;\n"
+               "  uwsgi_temp_path " + dir_ + "/uwsgi;\n  scgi_temp_path " + dir_ + "/scgi;\n"
+               "  server { listen [::]:8083 ipv6only=off; root " + dir_ + "/www; }\n"
+               "  server { listen [::]:8084; root " + dir_ + "/www; }\n}\n");
+    auto server = env_->exec_background(under_run({"nginx", "-p", dir_, "-c", dir_ + "/nginx.conf"}));
+    ASSERT_TRUE(server) << server.error();
+    const std::string out = dir_ + "/got.bin";
+    auto r = until_ok({"curl", "-sS", "-m", "10", "-o", out, "http://" + our_ip_ + ":8083/blob.bin"});
+    EXPECT_TRUE(r.ok()) << r.output;
+    EXPECT_TRUE(read_file(out) == body) << read_file(out).size() << " bytes";
+    // The kernel holds the V6ONLY socket of port 8084, and none of port 8083.
+    auto kernel = env_->exec({"ss", "-Hltn"});
+    EXPECT_NE(kernel.output.find(":8084"), std::string::npos) << kernel.output;
+    EXPECT_EQ(kernel.output.find(":8083"), std::string::npos) << kernel.output;
+    const CommandResult ended = stop(*server, SIGTERM);
+    const std::string told = "tcpip-run: an AF_INET6 socket with IPV6_V6ONLY set stays the kernel's";
+    const auto first = ended.output.find(told);
+    EXPECT_NE(first, std::string::npos) << ended.output;
+    EXPECT_EQ(ended.output.find(told, first + 1), std::string::npos) << ended.output;
+    const std::string s = stats();
+    EXPECT_EQ(counter(s, "tcp", "passive_opens"), 1u) << s;
+    EXPECT_GT(counter(s, "tap", "tx_bytes"), body.size()) << s;
+}
+
 // redis-server on our stack, the kernel's redis-benchmark against it (50 connections).
 TEST_F(RunInterop, RedisServesTheKernelsBenchmark) {
     TCPIP_REQUIRE_PROGRAM("redis-server");
@@ -355,6 +578,9 @@ TEST_F(RunInterop, RedisServesTheKernelsBenchmark) {
     const CommandResult ended = stop(*server, SIGTERM);
     const std::string s = stats();
     EXPECT_GE(counter(s, "tcp", "passive_opens"), 100u) << s << ended.output;  // 50 per test, and the ping
+    // 4,000 requests of at least 30 bytes each ("*3\r\n$3\r\nSET\r\n$16\r\nkey:..."), and as many replies.
+    EXPECT_GT(counter(s, "tap", "rx_bytes"), 4000u * 30) << s;
+    EXPECT_GT(counter(s, "tap", "tx_bytes"), 4000u * 5) << s;
 }
 
 // wrk (two threads, 50 connections, epoll) on our stack against the kernel's nginx.
@@ -386,6 +612,9 @@ TEST_F(RunInterop, WrkLoadsAKernelServerFromTwoThreads) {
     EXPECT_EQ(r.output.find("Socket errors"), std::string::npos) << r.output;
     const std::string s = stats();
     EXPECT_GE(counter(s, "tcp", "active_opens"), 50u) << s;
+    // Each request "GET /index.html HTTP/1.1" and its headers went out, each 30-byte body came in.
+    EXPECT_GT(counter(s, "tap", "tx_bytes"), static_cast<std::uint64_t>(requests) * 40) << s;
+    EXPECT_GT(counter(s, "tap", "rx_bytes"), static_cast<std::uint64_t>(requests) * 30) << s;
 }
 
 // ---- The calls one by one, from python against the kernel's echo server --------------------------
@@ -468,6 +697,135 @@ TEST_F(RunInterop, EachCoveredCallWorksOnOurSockets) {
     const std::string s = stats();
     EXPECT_EQ(counter(s, "tcp", "active_opens"), 2u) << s;
     EXPECT_GE(counter(s, "udp", "rx_datagrams"), 1u) << s;
+    EXPECT_GT(counter(s, "tap", "tx_bytes"), 100000u) << s;  // the file sent, and echoed back
+    EXPECT_GT(counter(s, "tap", "rx_bytes"), 100000u) << s;
+}
+
+// The calls that python does not reach, from a C++ program (tests/interop/run_calls.cpp, built by
+// meson): fcntl's O_NONBLOCK and FD_CLOEXEC, ioctl FIONBIO, getsockopt (SO_ERROR after a
+// non-blocking connect and after a refused one, SO_TYPE, TCP_NODELAY set and read back), ppoll,
+// pselect and epoll_pwait over our socket and a pipe (each readiness, a timeout, and the EINTR of a
+// pending signal that the call's mask lets in), dup3 with and without O_CLOEXEC, 256 KiB echoed
+// under epoll_pwait, and accept4 with and without SOCK_NONBLOCK | SOCK_CLOEXEC for two connections
+// from the kernel's nc.
+TEST_F(RunInterop, TheCallsOfACProgramWorkOnOurSockets) {
+    TCPIP_REQUIRE_PROGRAM("socat");
+    TCPIP_REQUIRE_PROGRAM("nc");
+    const char* given = std::getenv("TCPIP_RUN_CALLS");
+    const char* root = std::getenv("TCPIP_BUILD_ROOT");
+    const std::string program = given ? given : std::string(root ? root : "build") + "/tests/interop/run-calls";
+    ASSERT_EQ(::access(program.c_str(), X_OK), 0) << program << " is not built (ninja tests/interop/run-calls)";
+    auto echo = env_->exec_background({"socat", "TCP-LISTEN:9610,bind=" + kernel_ip_ + ",reuseaddr,fork", "EXEC:cat"});
+    ASSERT_TRUE(echo) << echo.error();
+    ASSERT_TRUE(env_->wait_for_port(NetnsTap::Transport::Tcp, 9610));
+    const std::string ready = dir_ + "/listening";
+    auto calls = env_->exec_background(under_run({program, kernel_ip_, "9610", "9611", "9612", ready}));
+    ASSERT_TRUE(calls) << calls.error();
+    // Two connections from the kernel's side once it listens, each answered with how accept4 made it.
+    for (int i = 0; i < 300 && ::access(ready.c_str(), F_OK) != 0; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_EQ(::access(ready.c_str(), F_OK), 0) << "run-calls never listened: " << calls->stop().output;
+    auto first = until_ok({"nc", "-N", "-w", "5", our_ip_, "9612"});
+    EXPECT_EQ(first.output, "accepted nonblock cloexec\n");
+    auto second = until_ok({"nc", "-N", "-w", "5", our_ip_, "9612"});
+    EXPECT_EQ(second.output, "accepted block\n");
+    const CommandResult ended = calls->wait(Duration::seconds(30));
+    EXPECT_EQ(ended.exit_code, 0) << ended.output;
+    EXPECT_EQ(ended.output.find("FAIL"), std::string::npos) << ended.output;
+    for (const char* name :
+         {"fcntl F_GETFL blocking", "fcntl F_GETFD no FD_CLOEXEC", "fcntl F_SETFD FD_CLOEXEC", "fcntl F_SETFL O_NONBLOCK",
+          "connect EINPROGRESS", "pselect writable after connect", "getsockopt SO_ERROR 0", "getsockopt SO_TYPE SOCK_STREAM",
+          "getsockopt TCP_NODELAY 0", "TCP_NODELAY set 1, got 1", "TCP_NODELAY set 0, got 0", "recv EAGAIN when non-blocking",
+          "ioctl FIONBIO 0", "ioctl FIONBIO 1", "ppoll times out", "ppoll our socket readable", "ppoll's data",
+          "ppoll the pipe readable", "pselect our socket readable", "pselect's data", "pselect the pipe readable",
+          "epoll_create1 EPOLL_CLOEXEC", "epoll_ctl ADD", "epoll_pwait times out", "epoll_pwait our socket readable",
+          "epoll's data", "epoll_pwait the pipe readable", "ppoll EINTR from a signal its mask lets in",
+          "pselect EINTR from a signal its mask lets in", "epoll_pwait EINTR from a signal its mask lets in",
+          "dup3 O_CLOEXEC", "dup3 no flags", "dup3 onto itself EINVAL", "dup3 shares the flags", "dup3's copy sends",
+          "dup3's copy receives", "ppoll on a dup3 copy times out", "pselect on a dup3 copy times out",
+          "ppoll on a dup3 copy", "pselect on a dup3 copy", "the byte", "the original outlives its dup3 copies",
+          "256 KiB echoed byte-exact", "ppoll reports the refused connect", "getsockopt SO_ERROR ECONNREFUSED",
+          "getsockopt SO_ERROR cleared", "socket SOCK_NONBLOCK | SOCK_CLOEXEC", "bind and listen",
+          "accept4 EAGAIN with nobody waiting", "accept4 SOCK_NONBLOCK | SOCK_CLOEXEC", "accept4 without flags"}) {
+        EXPECT_NE(ended.output.find(std::string("ok ") + name + "\n"), std::string::npos)
+            << "missing 'ok " << name << "' in:\n" << ended.output;
+    }
+    // Every byte crossed our TAP: the 256 KiB each way, and connections of our TCP's.
+    const std::string s = stats();
+    EXPECT_EQ(counter(s, "tcp", "active_opens"), 2u) << s;  // the echo and the refused one
+    EXPECT_EQ(counter(s, "tcp", "passive_opens"), 2u) << s;
+    EXPECT_GT(counter(s, "tap", "tx_bytes"), 256u << 10) << s;
+    EXPECT_GT(counter(s, "tap", "rx_bytes"), 256u << 10) << s;
+}
+
+// AF_INET6 as a dual-stack server uses it: a listener bound to our IPv4-mapped address serves the
+// kernel's nc over our stack (the kernel has no socket on that port); a pure IPv6 address cannot be
+// bound (EADDRNOTAVAIL); ::1 stays the kernel's loopback (a listener and a client there, in the
+// same program); and sockets with IPV6_V6ONLY go to the kernel, which one line says, once.
+TEST_F(RunInterop, Inet6MappedServesOverOursWhileV6OnlyAndLoopbackStayTheKernels) {
+    TCPIP_REQUIRE_PROGRAM("nc");
+    // The fixture turns IPv6 off in the namespace (no router solicitations on the TAP): on for
+    // the loopback interface alone, which then has ::1.
+    auto lo6 = env_->exec({"sh", "-c", "echo 0 > /proc/sys/net/ipv6/conf/lo/disable_ipv6"});
+    ASSERT_TRUE(lo6.ok()) << lo6.output;
+    const std::string data = random_bytes(200000, 8);
+    write_file(dir_ + "/data.bin", data);
+    auto server = env_->exec_background(under_run({"python3", "-c",
+        "import errno, socket\n"
+        "def kernel_ports():\n"  // the local ports of the kernel's TCP sockets
+        "    lines = open('/proc/net/tcp').readlines()[1:] + open('/proc/net/tcp6').readlines()[1:]\n"
+        "    return {int(line.split()[1].split(':')[1], 16) for line in lines}\n"
+        "srv = socket.socket(socket.AF_INET6)\n"
+        "srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+        "srv.bind(('::ffff:" + our_ip_ + "', 9700))\n"
+        "srv.listen()\n"
+        "print('mapped', srv.getsockname()[0], 9700 in kernel_ports(), flush=True)\n"
+        "try:\n"
+        "    socket.socket(socket.AF_INET6).bind(('2001:db8::2', 9701))\n"
+        "except OSError as e:\n"
+        "    print('pure v6 bind', errno.errorcode[e.errno], flush=True)\n"
+        "lo = socket.socket(socket.AF_INET6)\n"
+        "lo.bind(('::1', 0))\n"
+        "lo.listen()\n"
+        "client = socket.create_connection(('::1', lo.getsockname()[1]))\n"
+        "conn, peer = lo.accept()\n"
+        "client.sendall(b'over ::1')\n"
+        "print('loopback6', conn.recv(100).decode(), peer[0], lo.getsockname()[1] in kernel_ports(), flush=True)\n"
+        "for port in (9702, 9703):\n"
+        "    v = socket.socket(socket.AF_INET6)\n"
+        "    v.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)\n"
+        "    v.bind(('::', port))\n"
+        "    v.listen()\n"
+        "    print('v6only', port, port in kernel_ports(), flush=True)\n"
+        "srv.settimeout(20)\n"
+        "c, peer = srv.accept()\n"
+        "print('accepted', peer[0], flush=True)\n"
+        "c.sendall(open('" + dir_ + "/data.bin', 'rb').read())\n"
+        "c.close()\n"}));
+    ASSERT_TRUE(server) << server.error();
+    const std::string out = dir_ + "/got.bin";
+    auto got = until_ok({"sh", "-c", "nc -N -w 5 " + our_ip_ + " 9700 < /dev/null > " + out}, 50);
+    EXPECT_TRUE(got.ok()) << got.output;
+    const CommandResult ended = server->wait(Duration::seconds(20));
+    EXPECT_EQ(ended.exit_code, 0) << ended.output;
+    EXPECT_TRUE(read_file(out) == data) << read_file(out).size() << " bytes";
+    for (const std::string& line :
+         {"mapped ::ffff:" + our_ip_ + " False", std::string("pure v6 bind EADDRNOTAVAIL"),
+          std::string("loopback6 over ::1 ::1 True"), std::string("v6only 9702 True"), std::string("v6only 9703 True"),
+          "accepted ::ffff:" + kernel_ip_}) {
+        EXPECT_NE(ended.output.find(line + "\n"), std::string::npos) << "missing '" << line << "' in:\n" << ended.output;
+    }
+    // The line about IPV6_V6ONLY, once for the two sockets.
+    const std::string told = "tcpip-run: an AF_INET6 socket with IPV6_V6ONLY set stays the kernel's";
+    const auto first = ended.output.find(told);
+    EXPECT_NE(first, std::string::npos) << ended.output;
+    EXPECT_EQ(ended.output.find(told, first + 1), std::string::npos) << ended.output;
+    EXPECT_NE(ended.output.find("nginx: listen [::]:PORT ipv6only=off"), std::string::npos) << ended.output;
+    const std::string s = stats();
+    EXPECT_EQ(counter(s, "tcp", "passive_opens"), 1u) << s;  // the kernel's nc; ::1 was the kernel's
+    EXPECT_EQ(counter(s, "tcp", "active_opens"), 0u) << s;
+    EXPECT_GT(counter(s, "tap", "tx_bytes"), data.size()) << s;
 }
 
 // ---- Loopback, fork --------------------------------------------------------------------------------
@@ -498,6 +856,11 @@ TEST_F(RunInterop, LoopbackStaysTheKernelsWhileOtherTrafficUsesOurs) {
     const std::string s = stats();
     EXPECT_EQ(counter(s, "tcp", "active_opens"), 1u) << s;  // only the connection to the kernel's address
     EXPECT_EQ(counter(s, "tcp", "passive_opens"), 0u) << s;
+    // The kernel's line came through the TAP; the loopback's bytes did not (a handshake and the
+    // line are under 600 bytes).
+    const std::uint64_t rx = counter(s, "tap", "rx_bytes");
+    EXPECT_GT(rx, 22u) << s;
+    EXPECT_LT(rx, 600u) << s;
 }
 
 // A daemon: the parent makes the listener, forks and leaves; the child, alone, serves with it. A
@@ -530,6 +893,7 @@ TEST_F(RunInterop, ADaemonsChildServesWithTheParentsListener) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     EXPECT_EQ(counter(stats(), "tcp", "passive_opens"), 1u) << stats();
+    EXPECT_GT(counter(stats(), "tap", "tx_bytes"), 20u) << stats();  // "served by the child\n"
 }
 
 TEST_F(RunInterop, AParentThatUsesSocketsItsChildTookIsToldInOneLine) {
@@ -552,6 +916,29 @@ TEST_F(RunInterop, AParentThatUsesSocketsItsChildTookIsToldInOneLine) {
     EXPECT_NE(r.output.find("parent Bad file descriptor"), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("tcpip-run: getsockname() in process "), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("moved to process"), std::string::npos) << r.output;
+}
+
+// ---- tcpip-run's own arguments -------------------------------------------------------------------
+
+// A bad command line: one line naming what is wrong, and a non-zero exit (no namespace needed: it
+// fails before it opens anything).
+TEST(RunArguments, AreRefusedInOneLine) {
+    const std::string run = app_path("run/tcpip-run");
+    const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+        {{run, "--tap", "tap0"}, "tcpip-run: missing '--' before the program to run"},
+        {{run, "--"}, "tcpip-run: missing the program to run after '--'"},
+        {{run, "--bogus", "--", "true"}, "tcpip-run: unknown option '--bogus'"},
+        {{run, "--stats"}, "tcpip-run: option --stats needs a value"},
+        {{run, "--ip", "nope", "--", "true"}, "tcpip-run: --ip: 'nope'"},
+        {{run, "--seed", "x", "--", "true"}, "tcpip-run: --seed: 'x' is not a number"},
+        {{run, "--", "/nonexistent/program"}, "tcpip-run: cannot run /nonexistent/program"},
+    };
+    for (const auto& [argv, message] : cases) {
+        auto r = run_command(argv);
+        EXPECT_NE(r.exit_code, 0) << argv[1] << ": " << r.output;
+        EXPECT_EQ(r.output.rfind(message, 0), 0u) << argv[1] << ": " << r.output;
+        EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << argv[1] << ": " << r.output;
+    }
 }
 
 // ---- What tcpip-run refuses ----------------------------------------------------------------------
