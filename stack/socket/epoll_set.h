@@ -13,6 +13,8 @@
 //              ready     the watches that may be ready: a socket's event (SocketEntry::notify) puts
 //                        its watches here; epoll_wait looks only at this list, so a wait costs
 //                        O(ready), not O(watched)
+//              sleepers  the threads asleep in epoll_wait on this instance that no event has woken
+//                        yet (Linux: the waiters on ep->wq); EPOLLEXCLUSIVE needs to know them
 //   EpollWatch one (set, socket) registration: the events asked for, the data to return, and
 //              whether it is queued, disarmed (EPOLLONESHOT fired) or removed.
 //
@@ -55,14 +57,29 @@ struct EpollSet {
     std::unordered_map<int, std::shared_ptr<EpollWatch>> watches;  // our descriptors, by number
     std::vector<std::shared_ptr<EpollWatch>> ready;                // in the order they became ready
     std::unordered_map<Runtime*, std::size_t> runtimes;             // how many watches per runtime
+    // The threads in epoll_wait's sleep: `sleepers` not yet woken by an event, `woken` woken by
+    // one (enqueue moved them over) but not yet back. A thread back from its sleep takes itself
+    // off `woken` if it is not zero, else off `sleepers`: threads are alike, so the counts stay
+    // right whichever of them the kernel actually woke.
+    std::size_t sleepers = 0;
+    std::size_t woken = 0;
 
     // The data the wake eventfd is registered under: the address of this object, which no data
     // an application registers for its own descriptors can equal unless it is this very pointer.
     std::uint64_t token() const { return reinterpret_cast<std::uintptr_t>(this); }
 
-    // Puts `watch` on the ready list (once), and wakes a waiter if the list was empty. Takes the
-    // set's mutex.
-    void enqueue(const std::shared_ptr<EpollWatch>& watch);
+    // An event of the watched socket (Linux's ep_poll_callback): puts `watch` on the ready list
+    // (once) and, if a thread sleeps in epoll_wait here, wakes one of them and returns true (what
+    // ends an EPOLLEXCLUSIVE walk). The wake eventfd is written then, and whenever the list
+    // becomes non-empty, so that a poll or epoll on the instance's own descriptor sees it
+    // readable. Takes the set's mutex.
+    bool enqueue(const std::shared_ptr<EpollWatch>& watch);
+    // epoll_wait about to sleep (ep_poll): counts the caller among the sleepers, unless the ready
+    // list is no longer empty (an event came since it looked: false, it must look again). Checked
+    // and counted under one lock, so an event either finds the sleeper or is found by it.
+    bool start_sleep();
+    // Back from the sleep, before looking at the ready list again.
+    void end_sleep();
 };
 
 }  // namespace tcpip

@@ -109,17 +109,20 @@ void SocketEntry::notify() {
         if (waiter == own) continue;
         [[maybe_unused]] auto r = ::write(waiter, &one, sizeof one);
     }
-    if (epoll_watches.empty()) return;
-    // Every epoll instance watching the socket, except that of those registered with
-    // EPOLLEXCLUSIVE only one is woken, each in turn (Linux wakes one or more of them).
-    const auto exclusive = static_cast<std::size_t>(std::count_if(
-        epoll_watches.begin(), epoll_watches.end(), [](const auto& w) { return w->exclusive; }));
-    const std::size_t chosen = exclusive > 0 ? exclusive_next++ % exclusive : 0;
-    std::size_t k = 0;
+    // Every epoll instance watching the socket gets the event, except that the walk over those
+    // registered with EPOLLEXCLUSIVE stops at the first one that woke a sleeping thread, as
+    // Linux's wake-up stops at the first exclusive waiter whose ep_poll_callback says it woke
+    // one (__wake_up_common; exclusive entries sit in the socket's wait queue in the order they
+    // were added, as the watches here). The instances before it have the socket on their ready
+    // lists all the same: no thread waits there, and their next epoll_wait reports it. Linux's
+    // wake-ups carry the event (EPOLLIN or EPOLLOUT) and a watch that did not ask for it neither
+    // queues nor ends the walk; ours carry none, as a device's keyless wake-up in Linux.
+    bool woke_exclusive = false;
     for (const auto& watch : epoll_watches) {
-        const bool wake = !watch->exclusive || k++ == chosen;
-        if (!wake) continue;
-        if (auto set = watch->set.lock()) set->enqueue(watch);
+        if (watch->exclusive && woke_exclusive) continue;
+        auto set = watch->set.lock();
+        if (!set) continue;
+        if (set->enqueue(watch) && watch->exclusive) woke_exclusive = true;
     }
 }
 

@@ -12,7 +12,10 @@
 //   EPOLLET           reported once per event: the watch leaves the list when reported
 //   EPOLLONESHOT      reported once, then disarmed until EPOLL_CTL_MOD
 //   EPOLLRDHUP        asked for like the other bits (tcp_poll's POLLRDHUP)
-//   EPOLLEXCLUSIVE    an event wakes one of the exclusive instances, in turn (SocketEntry::notify)
+//   EPOLLEXCLUSIVE    the instances watching exclusively are offered the event in the order they
+//                     registered; each queues the watch, and the first with a thread asleep in
+//                     epoll_wait wakes it and ends the walk (SocketEntry::notify): one sleeping
+//                     thread is woken, and an instance nobody waits on still reports the socket
 // A sleeping epoll_wait sleeps in the kernel's epoll_wait on the instance itself, in which the
 // set's wake eventfd is registered: our sockets' events and the kernel's wake it alike.
 //
@@ -63,14 +66,42 @@ constexpr std::uint32_t kExclusiveOk =
 
 }  // namespace
 
-void EpollSet::enqueue(const std::shared_ptr<EpollWatch>& watch) {
+bool EpollSet::enqueue(const std::shared_ptr<EpollWatch>& watch) {
     std::lock_guard<std::mutex> guard(mutex);
-    if (watch->queued || watch->disarmed || watch->removed) return;
-    watch->queued = true;
-    ready.push_back(watch);
-    if (ready.size() == 1) {
+    // A disarmed EPOLLONESHOT watch takes no event and wakes nobody (ep_poll_callback's "disabled").
+    if (watch->disarmed || watch->removed) return false;
+    bool write = false;
+    if (!watch->queued) {
+        watch->queued = true;
+        ready.push_back(watch);
+        write = ready.size() == 1;
+    }
+    const bool wakes = sleepers > 0;
+    if (wakes) {
+        --sleepers;
+        ++woken;
+        write = true;
+    }
+    if (write) {
         const std::uint64_t one = 1;
         [[maybe_unused]] auto r = ::write(wake_fd, &one, sizeof one);
+    }
+    return wakes;
+}
+
+bool EpollSet::start_sleep() {
+    std::lock_guard<std::mutex> guard(mutex);
+    if (!ready.empty()) return false;
+    ++sleepers;
+    return true;
+}
+
+void EpollSet::end_sleep() {
+    std::lock_guard<std::mutex> guard(mutex);
+    if (woken > 0) {
+        --woken;
+    } else {
+        --sleepers;
     }
 }
 
@@ -355,21 +386,33 @@ int Runtime::epoll_wait(int epfd, epoll_event* events, int maxevents, int timeou
             const int nap_ms = static_cast<int>(std::min<std::int64_t>((nap->total_micros() + 999) / 1000, INT_MAX));
             if (wait_ms < 0 || nap_ms < wait_ms) wait_ms = nap_ms;
         }
+        // ep_poll: a thread that is about to sleep counts as a sleeper (an exclusive event may
+        // then wake it, and not another instance), unless an event came since collect_ready
+        // looked: then it looks again instead.
+        const bool sleeps = wait_ms != 0;
+        if (sleeps && !set->start_sleep()) continue;
+        int k = 0;
         if (threadless && devices.size() > 1 && wait_ms != 0) {
-            if (::poll(devices.data(), devices.size(), wait_ms) < 0) return ours > 0 ? ours : -1;
+            k = ::poll(devices.data(), devices.size(), wait_ms);
             wait_ms = 0;  // what the instance has is collected below, without waiting again
         }
-        const int k = ::epoll_wait(set->fd, events + ours, maxevents - ours, wait_ms);
+        if (k >= 0) k = ::epoll_wait(set->fd, events + ours, maxevents - ours, wait_ms);
+        if (sleeps) set->end_sleep();
         if (k < 0) return ours > 0 ? ours : -1;  // EINTR and friends, as the kernel said
         int n = ours;
+        bool woken = false;
         for (int i = ours; i < ours + k; ++i) {
             if (events[i].data.u64 == set->token()) {
                 std::uint64_t count;
                 [[maybe_unused]] auto r = ::read(set->wake_fd, &count, sizeof count);
+                woken = true;
                 continue;
             }
             events[n++] = events[i];
         }
+        // Woken for our sockets beside the kernel's: report both now, since the event that woke
+        // this thread may have passed the other instances by (EPOLLEXCLUSIVE).
+        if (woken && sleeps && n > 0 && n < maxevents) n += collect_ready(*set, events + n, maxevents - n);
         if (n > 0 || last_pass) return n;
     }
 }

@@ -51,10 +51,10 @@ struct SocketEntry {
     std::condition_variable cv;           // blocked calls wait here, on the runtime's mutex
     std::vector<int> poll_waiters;        // eventfds of tcpip::poll calls waiting on this socket
     bool event_pending = false;           // in the runtime's list of entries to notify (see Runtime::on_stack_event)
-    // The epoll instances watching this socket (epoll_set.h); notify() queues each on its set's
-    // ready list. Those with EPOLLEXCLUSIVE are woken one at a time, in turn (exclusive_next).
+    // The epoll instances watching this socket (epoll_set.h), in the order they registered;
+    // notify() queues each on its set's ready list, and wakes at most one sleeping thread among
+    // the instances that registered with EPOLLEXCLUSIVE.
     std::vector<std::shared_ptr<EpollWatch>> epoll_watches;
-    std::size_t exclusive_next = 0;
 
     UdpSocket* udp() const {
         auto* p = std::get_if<UdpSocket*>(&transport);

@@ -11,10 +11,16 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <array>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <fstream>
 #include <future>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -295,21 +301,199 @@ TEST_F(Epoll, StreamEventsAndRdhupMatchTheKernels) {
     EXPECT_TRUE(ours.after_fin & EPOLLRDHUP);
 }
 
-// EPOLLEXCLUSIVE: of two instances watching one socket exclusively, one datagram wakes one.
-TEST_F(Epoll, ExclusiveWakesOneInstance) {
-    Udp u = our_udp();
-    const int ep1 = tcpip::epoll_create1(0), ep2 = tcpip::epoll_create1(0);
-    ASSERT_EQ(add(kOurs, ep1, u.rx, EPOLLIN | EPOLLEXCLUSIVE | EPOLLET, 1), 0);
-    ASSERT_EQ(add(kOurs, ep2, u.rx, EPOLLIN | EPOLLEXCLUSIVE | EPOLLET, 2), 0);
-    for (int i = 0; i < 4; ++i) {
-        ASSERT_EQ(tcpip::sendto(u.tx, "x", 1, 0, sa(u.to), sizeof u.to), 1);
-        const auto got1 = wait_events(kOurs, ep1, 200);
-        const auto got2 = wait_events(kOurs, ep2, got1.empty() ? 200 : 0);
-        EXPECT_EQ(got1.size() + got2.size(), 1u) << "datagram " << i;
+// ---- EPOLLEXCLUSIVE, compared with the kernel's ----
+// Linux (fs/eventpoll.c, ep_poll_callback) offers a socket's event to the instances that watch it
+// exclusively in the order they registered: each one puts the socket on its ready list, and the
+// first on which a thread is asleep in epoll_wait wakes that thread and ends the walk. So one
+// event wakes one sleeping thread (the man page says "one or more"), and an instance on which no
+// thread sleeps does not swallow the event: its next epoll_wait reports the socket. Both
+// scenarios use a TCP listener, which the kernel wakes once per connection queued for accept.
+
+// A listening TCP socket on the kernel's loopback or on our stack b, and clients of it (from the
+// kernel's loopback or from our stack a).
+struct Listener {
+    bool ours = false;
+    Runtime* server = nullptr;
+    Runtime* client_side = nullptr;
+    int fd = -1;
+    sockaddr_in at{};
+    std::vector<int> clients;
+
+    Listener(bool use_ours, Runtime& server_runtime, Runtime& client_runtime, std::uint16_t port)
+        : ours(use_ours), server(&server_runtime), client_side(&client_runtime) {
+        fd = ours ? server->socket(AF_INET, SOCK_STREAM, 0) : ::socket(AF_INET, SOCK_STREAM, 0);
+        at = ours ? addr(kIpB, port) : loopback(0);
+        EXPECT_EQ(ours ? server->bind(fd, sa(at), sizeof at) : ::bind(fd, sa(at), sizeof at), 0);
+        EXPECT_EQ(ours ? server->listen(fd, 8) : ::listen(fd, 8), 0);
+        if (!ours) at = loopback(kernel_port(fd));
     }
-    tcpip::close(ep1);
-    tcpip::close(ep2);
-    close_udp(u);
+    ~Listener() {
+        for (int c : clients) ours ? client_side->close(c) : ::close(c);
+        ours ? server->close(fd) : ::close(fd);
+    }
+    // A new connection, once the client's connect() has returned.
+    void connect() {
+        const int c = ours ? client_side->socket(AF_INET, SOCK_STREAM, 0) : ::socket(AF_INET, SOCK_STREAM, 0);
+        EXPECT_EQ(ours ? client_side->connect(c, sa(at), sizeof at) : ::connect(c, sa(at), sizeof at), 0);
+        clients.push_back(c);
+    }
+    // Waits (up to 2 s) until the listener has a connection to accept, without epoll.
+    bool readable() const {
+        pollfd p{fd, POLLIN, 0};
+        return (ours ? tcpip::poll(&p, 1, 2000) : ::poll(&p, 1, 2000)) == 1;
+    }
+};
+
+// Whether thread `tid` of this process is asleep (state S) in a system call that a wait sleeps in
+// (epoll_wait, epoll_pwait, poll, ppoll: ours sleeps in the kernel's epoll_wait on the instance).
+bool asleep_in_a_wait(pid_t tid) {
+    const std::string task = "/proc/self/task/" + std::to_string(tid);
+    std::ifstream syscall_file(task + "/syscall");
+    long number = -1;
+    if (!(syscall_file >> number)) return false;  // "running"
+    const bool waiting = number == SYS_epoll_pwait || number == SYS_ppoll
+#ifdef SYS_epoll_wait
+                         || number == SYS_epoll_wait
+#endif
+#ifdef SYS_poll
+                         || number == SYS_poll
+#endif
+        ;
+    std::ifstream stat_file(task + "/stat");
+    std::string stat;
+    std::getline(stat_file, stat);
+    const auto end_of_name = stat.rfind(')');
+    return waiting && end_of_name != std::string::npos && end_of_name + 2 < stat.size() && stat[end_of_name + 2] == 'S';
+}
+
+// Threads that each sleep in one epoll_wait (10 s at most), and the order in which they return.
+class Sleepers {
+public:
+    Sleepers(const Api& api, std::vector<int> instances) : api_(api) {
+        for (std::size_t i = 0; i < instances.size(); ++i) {
+            threads_.emplace_back([this, i, ep = instances[i]] {
+                tids_[i] = ::gettid();
+                Events got = wait_events(api_, ep, 10000);
+                std::lock_guard<std::mutex> guard(mutex_);
+                results_[i] = std::move(got);
+                returned_.push_back(i);
+                cv_.notify_all();
+            });
+        }
+    }
+    ~Sleepers() {
+        for (auto& t : threads_) t.join();
+    }
+    // Until every thread is asleep in its wait (the state is polled, up to 5 s).
+    bool all_asleep() const {
+        for (int i = 0; i < 500; ++i) {
+            bool all = true;
+            for (std::size_t k = 0; k < threads_.size(); ++k) all = all && tids_[k] != 0 && asleep_in_a_wait(tids_[k]);
+            if (all) return true;
+            std::this_thread::sleep_for(10ms);
+        }
+        return false;
+    }
+    // Until `n` threads have returned (up to 5 s); the order in which they did.
+    std::vector<std::size_t> returned(std::size_t n) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        cv_.wait_for(lock, 5s, [&] { return returned_.size() >= n; });
+        return returned_;
+    }
+    bool asleep(std::size_t i) const { return asleep_in_a_wait(tids_[i]); }
+    Events result(std::size_t i) {
+        std::lock_guard<std::mutex> guard(mutex_);
+        return results_[i];
+    }
+
+private:
+    const Api& api_;
+    std::array<std::atomic<pid_t>, 2> tids_{};
+    std::array<Events, 2> results_;
+    std::vector<std::size_t> returned_;
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::vector<std::thread> threads_;
+};
+
+// Two instances watch one listener with EPOLLEXCLUSIVE, one thread asleep on each: the first
+// connection wakes exactly one of them (the other is still asleep when it has returned), the
+// second connection wakes the other. Which instance wakes first must be the kernel's choice too
+// (the one registered first).
+TEST_F(Epoll, ExclusiveEventWakesOneSleepingThreadAsTheKernels) {
+    struct Result {
+        std::size_t first = 9, second = 9;
+        Events first_got, second_got;
+        bool other_still_asleep = false;
+    };
+    auto run = [&](bool ours) {
+        SCOPED_TRACE(ours ? "ours" : "kernel");
+        const Api& api = ours ? kOurs : kKernel;
+        Listener listener(ours, b, a, 8100);
+        const int ep0 = api.epoll_create1(0), ep1 = api.epoll_create1(0);
+        EXPECT_EQ(add(api, ep0, listener.fd, EPOLLIN | EPOLLEXCLUSIVE, 100), 0);
+        EXPECT_EQ(add(api, ep1, listener.fd, EPOLLIN | EPOLLEXCLUSIVE, 101), 0);
+        Result r;
+        {
+            Sleepers sleepers(api, {ep0, ep1});
+            EXPECT_TRUE(sleepers.all_asleep());
+            listener.connect();
+            auto returned = sleepers.returned(1);
+            EXPECT_GE(returned.size(), 1u) << "no thread woke for the first connection";
+            if (!returned.empty()) {
+                r.first = returned[0];
+                r.first_got = sleepers.result(r.first);
+                r.other_still_asleep = returned.size() == 1 && sleepers.asleep(1 - r.first);
+            }
+            listener.connect();
+            returned = sleepers.returned(2);
+            EXPECT_EQ(returned.size(), 2u) << "the second connection woke no other thread";
+            if (returned.size() == 2) {
+                r.second = returned[1];
+                r.second_got = sleepers.result(r.second);
+            }
+        }
+        api.close(ep0);
+        api.close(ep1);
+        return r;
+    };
+    const Result kernel = run(false), ours = run(true);
+    EXPECT_EQ(kernel.first, 0u);
+    EXPECT_TRUE(kernel.other_still_asleep);
+    EXPECT_EQ(kernel.first_got, (Events{{100, EPOLLIN}}));
+    EXPECT_EQ(kernel.second, 1u);
+    EXPECT_EQ(kernel.second_got, (Events{{101, EPOLLIN}}));
+    EXPECT_EQ(ours.first, kernel.first);
+    EXPECT_EQ(ours.other_still_asleep, kernel.other_still_asleep);
+    EXPECT_EQ(ours.first_got, kernel.first_got);
+    EXPECT_EQ(ours.second, kernel.second);
+    EXPECT_EQ(ours.second_got, kernel.second_got);
+}
+
+// No thread asleep on either instance: the event is on both ready lists, so a non-blocking
+// epoll_wait on either reports the listener (and again, level-triggered, until it is accepted).
+TEST_F(Epoll, ExclusiveInstancesWithNoSleeperBothReportTheEventAsTheKernels) {
+    for (bool ours : {false, true}) {
+        SCOPED_TRACE(ours ? "ours" : "kernel");
+        const Api& api = ours ? kOurs : kKernel;
+        Listener listener(ours, b, a, 8101);
+        const int ep0 = api.epoll_create1(0), ep1 = api.epoll_create1(0);
+        ASSERT_EQ(add(api, ep0, listener.fd, EPOLLIN | EPOLLEXCLUSIVE, 100), 0);
+        ASSERT_EQ(add(api, ep1, listener.fd, EPOLLIN | EPOLLEXCLUSIVE, 101), 0);
+        EXPECT_EQ(wait_events(api, ep0, 0), Events{});
+        listener.connect();
+        ASSERT_TRUE(listener.readable());
+        EXPECT_EQ(wait_events(api, ep1, 0), (Events{{101, EPOLLIN}}));
+        EXPECT_EQ(wait_events(api, ep0, 0), (Events{{100, EPOLLIN}}));
+        EXPECT_EQ(wait_events(api, ep1, 0), (Events{{101, EPOLLIN}}));  // level-triggered: again
+        const int accepted = ours ? b.accept(listener.fd, nullptr, nullptr) : ::accept(listener.fd, nullptr, nullptr);
+        ASSERT_GE(accepted, 0);
+        EXPECT_EQ(wait_events(api, ep0, 0), Events{});
+        EXPECT_EQ(wait_events(api, ep1, 0), Events{});
+        api.close(accepted);
+        api.close(ep0);
+        api.close(ep1);
+    }
 }
 
 // Many watched, one ready: with 500 sockets in the instance and one datagram, the wait reports
