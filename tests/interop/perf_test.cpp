@@ -18,12 +18,22 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "tests/interop/apps.h"
 #include "tests/interop/netns.h"
 
 namespace tcpip::interop {
 namespace {
+
+// The fields of a line of --tcp-log's CSV (none is quoted; an empty last field counts).
+std::vector<std::string> csv_fields(const std::string& line) {
+    std::vector<std::string> f;
+    std::istringstream fields(line);
+    for (std::string x; std::getline(fields, x, ',');) f.push_back(x);
+    if (!line.empty() && line.back() == ',') f.emplace_back();
+    return f;
+}
 
 
 // Reads an iperf3 -J document from FILE with python3 and prints what the tests check:
@@ -263,10 +273,7 @@ TEST_F(PerfInterop, TheDefaultServerWritesTheTcpLog) {
     std::uint64_t data = 0;
     std::string first_state;
     while (std::getline(in, line)) {
-        std::vector<std::string> f;
-        std::istringstream fields(line);
-        for (std::string x; std::getline(fields, x, ',');) f.push_back(x);
-        if (line.back() == ',') f.emplace_back();
+        const std::vector<std::string> f = csv_fields(line);
         if (f.size() != 19) {
             ++bad;
             continue;
@@ -333,10 +340,7 @@ TEST_F(PerfClientInterop, TcpLogCsvAndPlots) {
     std::string first_state;
     while (std::getline(in, line)) {
         ++rows;
-        std::vector<std::string> f;
-        std::istringstream fields(line);
-        for (std::string x; std::getline(fields, x, ',');) f.push_back(x);
-        if (line.back() == ',') f.emplace_back();
+        const std::vector<std::string> f = csv_fields(line);
         if (f.size() != 19) {
             ++bad;
             continue;

@@ -59,6 +59,16 @@ protected:
         EXPECT_EQ(state(), TcpState::Established);
         return syn;
     }
+    // ECN agreed; `written` bytes to send, the initial window of 10 segments out at 100 ms, and
+    // at 110 ms the peer's ACK of the first two carries ECE.
+    void initial_window_echoed(std::uint32_t written) {
+        accept_with(kEce | kCwr);
+        write(at(100), written);
+        for (std::uint32_t i = 0; i < 10; ++i) take_sent(at(100));
+        Seg echo = seg().seq(peer()).ack(us(2 * kMss)).window(65535);
+        echo.flag_bits |= kEce;
+        send(at(110), echo);
+    }
     // The ECN field of the data segment 100 bytes of application data leave in.
     std::uint8_t data_ecn(Instant t) {
         write(t, 100);
@@ -247,12 +257,7 @@ TEST_F(EcnTest, SenderReducesOncePerWindowWithoutRetransmittingAndSetsCwr) {
 // data sent before the echo (Linux's tcp_end_cwnd_reduction), and nothing was lost or resent.
 TEST_F(EcnTest, ReductionEndsAtSsthresh) {
     config.tcp_pacing = false;
-    accept_with(kEce | kCwr);
-    write(at(100), 10 * kMss);
-    for (std::uint32_t i = 0; i < 10; ++i) take_sent(at(100));
-    Seg echo = seg().seq(peer()).ack(us(2 * kMss)).window(65535);
-    echo.flag_bits |= kEce;
-    send(at(110), echo);
+    initial_window_echoed(10 * kMss);
     const std::uint32_t ssthresh = tcp().info(sock).ssthresh;
     EXPECT_GT(tcp().info(sock).cwnd, ssthresh) << "PRR brings it down over the round trip, not at once";
     send(at(120), seg().seq(peer()).ack(us(10 * kMss)).window(65535));
@@ -266,12 +271,7 @@ TEST_F(EcnTest, ReductionEndsAtSsthresh) {
 TEST_F(EcnTest, ALossDuringTheReductionIsNotCutAgain) {
     config.tcp_congestion = CongestionAlgorithm::NewReno;
     config.tcp_pacing = false;
-    accept_with(kEce | kCwr);
-    write(at(100), 20 * kMss);
-    for (std::uint32_t i = 0; i < 10; ++i) take_sent(at(100));
-    Seg echo = seg().seq(peer()).ack(us(2 * kMss)).window(65535);
-    echo.flag_bits |= kEce;
-    send(at(110), echo);
+    initial_window_echoed(20 * kMss);
     ASSERT_EQ(tcp().info(sock).ssthresh, 4u * kMss);
     sent_.clear();
     // Segment 3 was lost: three duplicate ACKs (RFC 5681), the fast retransmit.
@@ -290,12 +290,7 @@ TEST_F(EcnTest, ALossDuringTheReductionIsNotCutAgain) {
 TEST_F(EcnTest, NewRenoHalvesOnEce) {
     config.tcp_congestion = CongestionAlgorithm::NewReno;
     config.tcp_pacing = false;
-    accept_with(kEce | kCwr);
-    write(at(100), 20 * kMss);
-    for (std::uint32_t i = 0; i < 10; ++i) take_sent(at(100));
-    Seg echo = seg().seq(peer()).ack(us(2 * kMss)).window(65535);
-    echo.flag_bits |= kEce;
-    send(at(110), echo);
+    initial_window_echoed(20 * kMss);
     EXPECT_EQ(tcp().info(sock).ssthresh, 4u * kMss);
     EXPECT_EQ(tcp().info(sock).cwnd, 8u * kMss + kMss);
     Seg first = take_sent(at(110));
