@@ -525,40 +525,23 @@ int millis(const timespec* ts) {
     return static_cast<int>(std::min<long long>(ms, INT_MAX));
 }
 
-// Whether a signal that `mask` lets in is pending now, with a handler to run: the kernel's ppoll,
-// pselect and epoll_pwait swap the mask and check for signals in one step, so such a signal
-// interrupts them at once (EINTR) even when it came before the call (the race these calls exist
-// to close). A signal whose action is to be ignored is not counted: the kernel restarts the call.
-bool pending_signal_let_in(const sigset_t* mask) {
-    sigset_t pending;
-    if (sigpending(&pending) < 0) return false;
-    for (int sig = 1; sig < NSIG; ++sig) {
-        if (sigismember(&pending, sig) != 1 || sigismember(mask, sig) == 1) continue;
-        struct sigaction action;
-        if (sigaction(sig, nullptr, &action) == 0 && action.sa_handler != SIG_DFL && action.sa_handler != SIG_IGN) {
-            return true;
-        }
-    }
-    return false;
-}
-
-// Runs `call` with `mask` as the thread's signal mask, as ppoll, pselect and epoll_pwait do. The
-// swap and the wait are two steps here: a signal already pending that the mask lets in is taken
-// when the mask is set, and the call returns EINTR without waiting, as the kernel's would; one that
-// comes during the wait interrupts it, the wait being the kernel's poll.
+// The waits on our sockets take signals as the kernel's do: a signal that comes at any moment of
+// the call ends it with EINTR. Every signal is blocked while the call works in user space, and each
+// of its waits in the kernel sleeps with `mask` (ppoll's, pselect's, epoll_pwait's), or the
+// program's own mask, set and restored atomically by the kernel's ppoll and epoll_pwait
+// (Runtime::poll, select, epoll_wait take it): a signal that came while the call was working is
+// taken there, and ends the wait at once. A program that sets a flag in its handler and tests it
+// before waiting (nginx, told to stop) otherwise slept through a signal that came between its test
+// and the kernel's wait, a window the stack's work in the call widens. `call` is given the mask
+// to sleep with.
 template <class F>
-int with_mask(const sigset_t* mask, F&& call) {
-    if (mask == nullptr) return call();
-    const bool interrupted = pending_signal_let_in(mask);
-    sigset_t previous;
-    pthread_sigmask(SIG_SETMASK, mask, &previous);  // a pending signal let in runs its handler here
-    int result = -1;
-    int error = EINTR;
-    if (!interrupted) {
-        result = call();
-        error = errno;
-    }
-    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+int with_signals_at_the_wait(const sigset_t* mask, F&& call) {
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &previous);
+    const int result = call(mask != nullptr ? mask : &previous);
+    const int error = errno;
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);  // a signal still pending runs its handler here
     errno = error;
     return result;
 }
@@ -570,14 +553,15 @@ bool any_ours(const pollfd* fds, nfds_t n) {
     return false;
 }
 
-// poll over our sockets (duplicates named by their primary) and the kernel's.
-int poll_ours(pollfd* fds, nfds_t n, int timeout_ms) {
+// poll over our sockets (duplicates named by their primary) and the kernel's, asleep with `mask`
+// (with_signals_at_the_wait).
+int poll_ours(pollfd* fds, nfds_t n, int timeout_ms, const sigset_t* mask) {
     if (!stack_here("poll()")) return -1;
     thread_local std::vector<pollfd> copy;
     copy.assign(fds, fds + n);
     for (auto& p : copy) p.fd = primary(p.fd);
     Inside in;
-    const int r = tcpip::poll(copy.data(), n, timeout_ms);
+    const int r = Runtime::poll(copy.data(), n, timeout_ms, mask);
     for (nfds_t i = 0; i < n; ++i) fds[i].revents = copy[i].revents;
     return r;
 }
@@ -594,7 +578,7 @@ bool any_ours(int nfds, const fd_set* r, const fd_set* w, const fd_set* e) {
 
 // select over our sockets and the kernel's. tcpip::select knows a socket by its primary number, as
 // poll_ours does: a duplicate in a set is asked for under its primary and answered under its own.
-int select_ours(int nfds, fd_set* r, fd_set* w, fd_set* e, timeval* timeout) {
+int select_ours(int nfds, fd_set* r, fd_set* w, fd_set* e, timeval* timeout, const sigset_t* mask) {
     nfds = std::clamp(nfds, 0, FD_SETSIZE);
     fd_set* given[3] = {r, w, e};
     bool aliased = false;
@@ -604,7 +588,7 @@ int select_ours(int nfds, fd_set* r, fd_set* w, fd_set* e, timeval* timeout) {
     }
     if (!aliased) {
         Inside in;
-        return tcpip::select(nfds, r, w, e, timeout);
+        return Runtime::select(nfds, r, w, e, timeout, mask);
     }
     fd_set asked[3];
     int width = nfds;
@@ -625,8 +609,8 @@ int select_ours(int nfds, fd_set* r, fd_set* w, fd_set* e, timeval* timeout) {
     int n;
     {
         Inside in;
-        n = tcpip::select(width, given[0] ? &asked[0] : nullptr, given[1] ? &asked[1] : nullptr,
-                          given[2] ? &asked[2] : nullptr, timeout);
+        n = Runtime::select(width, given[0] ? &asked[0] : nullptr, given[1] ? &asked[1] : nullptr,
+                            given[2] ? &asked[2] : nullptr, timeout, mask);
     }
     if (n <= 0) return n;
     int ready = 0;
@@ -1233,7 +1217,7 @@ ssize_t sendfile64(int out, int in, off64_t* offset, size_t count) {
 
 int poll(pollfd* fds, nfds_t n, int timeout_ms) {
     if (t_inside || !any_ours(fds, n)) return TCPIP_REAL(poll)(fds, n, timeout_ms);
-    return poll_ours(fds, n, timeout_ms);
+    return with_signals_at_the_wait(nullptr, [&](const sigset_t* m) { return poll_ours(fds, n, timeout_ms, m); });
 }
 int __poll_chk(pollfd* fds, nfds_t n, int timeout_ms, size_t fds_len) {
     if (fds_len / sizeof(pollfd) < n) std::abort();
@@ -1242,13 +1226,13 @@ int __poll_chk(pollfd* fds, nfds_t n, int timeout_ms, size_t fds_len) {
 
 int ppoll(pollfd* fds, nfds_t n, const timespec* timeout, const sigset_t* mask) {
     if (t_inside || !any_ours(fds, n)) return TCPIP_REAL(ppoll)(fds, n, timeout, mask);
-    return with_mask(mask, [&] { return poll_ours(fds, n, millis(timeout)); });
+    return with_signals_at_the_wait(mask, [&](const sigset_t* m) { return poll_ours(fds, n, millis(timeout), m); });
 }
 
 int select(int nfds, fd_set* r, fd_set* w, fd_set* e, timeval* timeout) {
     if (t_inside || !any_ours(nfds, r, w, e)) return TCPIP_REAL(select)(nfds, r, w, e, timeout);
     if (!stack_here("select()")) return -1;
-    return select_ours(nfds, r, w, e, timeout);
+    return with_signals_at_the_wait(nullptr, [&](const sigset_t* m) { return select_ours(nfds, r, w, e, timeout, m); });
 }
 
 int pselect(int nfds, fd_set* r, fd_set* w, fd_set* e, const timespec* timeout, const sigset_t* mask) {
@@ -1259,7 +1243,8 @@ int pselect(int nfds, fd_set* r, fd_set* w, fd_set* e, const timespec* timeout, 
         tv.tv_sec = timeout->tv_sec;
         tv.tv_usec = (timeout->tv_nsec + 999) / 1000;
     }
-    return with_mask(mask, [&] { return select_ours(nfds, r, w, e, timeout != nullptr ? &tv : nullptr); });
+    return with_signals_at_the_wait(
+        mask, [&](const sigset_t* m) { return select_ours(nfds, r, w, e, timeout != nullptr ? &tv : nullptr, m); });
 }
 
 int epoll_create1(int flags) {
@@ -1294,14 +1279,16 @@ int epoll_wait(int epfd, epoll_event* events, int maxevents, int timeout_ms) {
     if (t_inside || kind_of(epfd) != Kind::Epoll) return TCPIP_REAL(epoll_wait)(epfd, events, maxevents, timeout_ms);
     // (An instance may hold only kernel descriptors: a process that does not run the stack may
     // wait on it all the same; our sockets in it are never ready there.)
-    claim();
-    Inside in;
-    return tcpip::epoll_wait(epfd, events, maxevents, timeout_ms);
+    return epoll_pwait(epfd, events, maxevents, timeout_ms, nullptr);
 }
 
 int epoll_pwait(int epfd, epoll_event* events, int maxevents, int timeout_ms, const sigset_t* mask) {
     if (t_inside || kind_of(epfd) != Kind::Epoll) return TCPIP_REAL(epoll_pwait)(epfd, events, maxevents, timeout_ms, mask);
-    return with_mask(mask, [&] { return epoll_wait(epfd, events, maxevents, timeout_ms); });
+    claim();
+    return with_signals_at_the_wait(mask, [&](const sigset_t* m) {
+        Inside in;
+        return tcpip::Runtime::epoll_wait(epfd, events, maxevents, timeout_ms, m);
+    });
 }
 
 }  // extern "C"

@@ -3,6 +3,9 @@
 // socket buffer arithmetic. Internal to stack/socket/: applications include socket.h.
 #pragma once
 
+#include <poll.h>
+#include <signal.h>
+
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -36,6 +39,14 @@ inline int fail(int error) {
 
 // API timeouts are real time, whatever clock the stack runs on (runtime.h).
 inline Instant wall_now() { return Runtime::system_clock().now(); }
+
+// The kernel's poll for a wait of `timeout_ms` (-1: forever) with `sigmask` as the thread's signal
+// mask while it sleeps, set and restored atomically (ppoll); null: the mask as it is (poll).
+inline int kernel_poll(pollfd* fds, nfds_t n, int timeout_ms, const sigset_t* sigmask) {
+    if (sigmask == nullptr) return ::poll(fds, n, timeout_ms);
+    timespec ts{timeout_ms / 1000, static_cast<long>(timeout_ms % 1000) * 1000000L};
+    return ::ppoll(fds, n, timeout_ms < 0 ? nullptr : &ts, sigmask);
+}
 
 inline std::chrono::microseconds to_chrono(Duration d) {
     return std::chrono::microseconds(std::max<std::int64_t>(d.total_micros(), 0));

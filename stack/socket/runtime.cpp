@@ -779,7 +779,7 @@ short Runtime::events_locked(SocketEntry& entry, short requested) {
 // the waiter; the call wakes and checks our sockets again. Threadless runtimes in the set are
 // run by the call itself: their devices' descriptors join the wait, which ends no later than the
 // earliest of their next deadlines (runtime.h).
-int Runtime::poll(pollfd* fds, nfds_t nfds, int timeout_ms) {
+int Runtime::poll(pollfd* fds, nfds_t nfds, int timeout_ms, const sigset_t* sigmask) {
     if (nfds > 0 && fds == nullptr) return fail(EFAULT);
     PollWaiter& waiter = this_thread_waiter();
     if (waiter.fd < 0) return fail(ENOMEM);
@@ -874,7 +874,7 @@ int Runtime::poll(pollfd* fds, nfds_t nfds, int timeout_ms) {
             break;
         }
 
-        const int n = ::poll(kernel.data(), kernel.size(), wait_ms);
+        const int n = kernel_poll(kernel.data(), kernel.size(), wait_ms, sigmask);
         waited = true;
         if (n < 0) {
             ready = -1;  // EINTR and friends, as the kernel said

@@ -133,15 +133,22 @@ public:
     int ioctl(int fd, unsigned long request, void* arg);
 
     // tcpip::poll: any mix of our descriptors (of any runtimes) and kernel descriptors.
-    static int poll(pollfd* fds, nfds_t nfds, int timeout_ms);
+    // `sigmask` (poll, select, epoll_wait): if given, the thread's signal mask while the call
+    // sleeps in the kernel, set and restored atomically with each wait (ppoll, epoll_pwait), as
+    // ppoll, pselect and epoll_pwait take theirs. A caller that blocks every signal around the
+    // call and passes the mask it had gets EINTR for a signal that came at any moment of it,
+    // also while the call was working in user space (apps/run/preload.cpp does, for programs
+    // that wait for a signal's flag in epoll_wait).
+    static int poll(pollfd* fds, nfds_t nfds, int timeout_ms, const sigset_t* sigmask = nullptr);
     // tcpip::select, over poll: the same mix.
-    static int select(int nfds, fd_set* readfds, fd_set* writefds, fd_set* exceptfds, timeval* timeout);
+    static int select(int nfds, fd_set* readfds, fd_set* writefds, fd_set* exceptfds, timeval* timeout,
+                      const sigset_t* sigmask = nullptr);
 
     // tcpip::epoll_* (runtime_epoll.cpp): an epoll instance is a kernel epoll descriptor, so it
     // watches kernel descriptors as the kernel does, plus a ready list for our sockets.
     static int epoll_create1(int flags);
     static int epoll_ctl(int epfd, int op, int fd, epoll_event* event);
-    static int epoll_wait(int epfd, epoll_event* events, int maxevents, int timeout_ms);
+    static int epoll_wait(int epfd, epoll_event* events, int maxevents, int timeout_ms, const sigset_t* sigmask = nullptr);
     // Whether `fd` is an epoll instance made by epoll_create1 above.
     static bool is_epoll(int fd);
     // Forgets the epoll instance `fd` and closes its descriptor (tcpip::close does this).

@@ -342,9 +342,9 @@ int Runtime::collect_ready(EpollSet& set, epoll_event* events, int maxevents) {
 // do_epoll_wait + ep_poll. Our ready sockets first; then the kernel's epoll_wait on the instance,
 // without waiting if some of ours were ready, else sleeping until the timeout, a kernel
 // descriptor's event, or the wake eventfd (one of ours became ready).
-int Runtime::epoll_wait(int epfd, epoll_event* events, int maxevents, int timeout_ms) {
+int Runtime::epoll_wait(int epfd, epoll_event* events, int maxevents, int timeout_ms, const sigset_t* sigmask) {
     auto set = find_set(epfd);
-    if (!set) return ::epoll_wait(epfd, events, maxevents, timeout_ms);  // the kernel's, or EBADF/EINVAL
+    if (!set) return ::epoll_pwait(epfd, events, maxevents, timeout_ms, sigmask);  // the kernel's, or EBADF/EINVAL
     if (maxevents <= 0) return fail(EINVAL);
     if (events == nullptr) return fail(EFAULT);
     const bool forever = timeout_ms < 0;
@@ -393,10 +393,10 @@ int Runtime::epoll_wait(int epfd, epoll_event* events, int maxevents, int timeou
         if (sleeps && !set->start_sleep()) continue;
         int k = 0;
         if (threadless && devices.size() > 1 && wait_ms != 0) {
-            k = ::poll(devices.data(), devices.size(), wait_ms);
+            k = kernel_poll(devices.data(), devices.size(), wait_ms, sigmask);
             wait_ms = 0;  // what the instance has is collected below, without waiting again
         }
-        if (k >= 0) k = ::epoll_wait(set->fd, events + ours, maxevents - ours, wait_ms);
+        if (k >= 0) k = ::epoll_pwait(set->fd, events + ours, maxevents - ours, wait_ms, sigmask);
         if (sleeps) set->end_sleep();
         if (k < 0) return ours > 0 ? ours : -1;  // EINTR and friends, as the kernel said
         int n = ours;
@@ -424,7 +424,8 @@ int Runtime::epoll_wait(int epfd, epoll_event* events, int maxevents, int timeou
 // readable is POLLIN_SET (POLLIN, POLLHUP, POLLERR), writable POLLOUT_SET (POLLOUT, POLLERR),
 // exceptional POLLEX_SET (POLLPRI). A descriptor that is not open fails the call with EBADF. The
 // timeout is updated with the time left, as Linux does.
-int Runtime::select(int nfds, fd_set* readfds, fd_set* writefds, fd_set* exceptfds, timeval* timeout) {
+int Runtime::select(int nfds, fd_set* readfds, fd_set* writefds, fd_set* exceptfds, timeval* timeout,
+                    const sigset_t* sigmask) {
     if (nfds < 0) return fail(EINVAL);
     nfds = std::min(nfds, FD_SETSIZE);
     int timeout_ms = -1;
@@ -444,7 +445,7 @@ int Runtime::select(int nfds, fd_set* readfds, fd_set* writefds, fd_set* exceptf
         if (asked != 0) fds.push_back(pollfd{fd, asked, 0});
     }
     const Instant start = wall_now();
-    const int n = poll(fds.data(), fds.size(), timeout_ms);
+    const int n = poll(fds.data(), fds.size(), timeout_ms, sigmask);
     if (n < 0) return -1;
     for (const pollfd& p : fds) {
         if (p.revents & POLLNVAL) return fail(EBADF);
