@@ -107,6 +107,8 @@ if ! "$python" -c 'import matplotlib' 2>/dev/null; then
     fail "could not install python3-matplotlib"
   fi
 fi
+# The commit the binaries were built from (HEAD may move while a long run goes on).
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 out=${out:-bench/results/$(date -u -d "$started_at" +%Y%m%d-%H%M%S)}
@@ -638,7 +640,6 @@ fi
 
 # ---- results ----
 
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 "$python" "$report" report "$measurements" "$out" \
   "date=$started_at" "commit=$commit" "kernel=$(uname -r)" "nproc=$(nproc)" \

@@ -101,6 +101,8 @@ python=/usr/bin/python3  # Debian's, which sees python3-matplotlib (a pyenv pyth
 report=bench/paths_report.py
 source scripts/packages.sh
 install_missing paths iperf3 iproute2 iputils-ping python3-matplotlib >/dev/null || exit 1
+# The commit the binaries were built from (HEAD may move while a long run goes on).
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 out=${out:-build-release/paths/$(date -u -d "$started_at" +%Y%m%d-%H%M%S)}
@@ -324,7 +326,6 @@ fi
 
 # ---- results ----
 
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 "$python" "$report" report "$measurements" "$out" "${sim_json:--}" \
   "date=$started_at" "commit=$commit" "kernel=$(uname -r)" "nproc=$(nproc)" \
