@@ -134,9 +134,6 @@ void NewReno::begin_recovery(std::uint32_t in_flight, SeqNum snd_max, bool sack)
     had_recovery_ = true;
 }
 
-// RFC 6937 section 3.1, with Linux's rounding (whole segments, rounded up) and its reduction bound
-// (PRR-SSRB: one MSS beyond what this ACK delivered, and only when it moved SND.UNA without finding a
-// new loss; tcp_cwnd_reduction since Linux 5.12).
 void NewReno::on_ecn_echo(std::uint32_t in_flight, SeqNum snd_max) {
     if (in_recovery_ || in_cwr_) return;  // a reduction is under way already
     begin_reduction(in_flight);
@@ -144,6 +141,9 @@ void NewReno::on_ecn_echo(std::uint32_t in_flight, SeqNum snd_max) {
     cwr_end_ = snd_max;
 }
 
+// RFC 6937 section 3.1, with Linux's rounding (whole segments, rounded up) and its reduction bound
+// (PRR-SSRB: one MSS beyond what this ACK delivered, and only when it moved SND.UNA without finding a
+// new loss; tcp_cwnd_reduction since Linux 5.12).
 void NewReno::on_recovery_ack(std::uint32_t delivered, std::uint32_t pipe, std::uint32_t flight, bool una_advanced,
                               bool newly_lost) {
     if (!in_cwnd_reduction() || delivered == 0) return;

@@ -34,7 +34,7 @@ public:
     void on_recovery_ack(std::uint32_t delivered, std::uint32_t pipe, std::uint32_t flight, bool una_advanced,
                          bool newly_lost) override;
     void on_recovery_sent(std::uint32_t bytes) override {
-        if (in_recovery_ || in_cwr_) prr_out_ += bytes;
+        if (in_cwnd_reduction()) prr_out_ += bytes;
     }
     void set_mss(std::uint32_t mss) override { mss_ = mss; }
     void on_cwnd_usage(bool limited) override { cwnd_limited_recently_ = limited; }
