@@ -79,7 +79,9 @@ void Stack::print_stats(std::ostream& os) const {
        << "    tcp_time_wait: " << tcp_.time_wait_count() << "\n"
        << "    udp_sockets: " << udp_.socket_count() << "\n"
        << "    arp_pending: " << arp_.pending_packets() << "\n"
-       << "    packet_buffers_in_use: " << pool_.buffers_in_use() << "\n";
+       << "    packet_buffers_in_use: " << pool_.buffers_in_use() << "\n"
+       << "    tcp_buffer_bytes: " << tcp_.buffer_bytes() << "\n"                           // in connections' buffers
+       << "    tcp_buffer_cache_bytes: " << tcp_.buffer_cache().cached_bytes() << "\n";   // kept for reuse (bounded)
 }
 
 }  // namespace tcpip
