@@ -218,7 +218,11 @@ TEST_F(HttpdInterop, FiftyConcurrentKeepAliveClientsBesideSlowOnes) {
          "s.sendall(b'GET /f/1.txt HTTP/1.1\\r\\nHost: x\\r\\n')\n"
          "time.sleep(60)\n"});
     ASSERT_TRUE(half_head) << half_head.error();
-    auto slow_reader = env_->exec_background({"curl", "-sS", "--limit-rate", "10k", "-o", "/dev/null", url("/mid.bin")});
+    // The slow reader's file is larger than any socket buffers between us (our send buffer grows
+    // to 4 MiB, the kernel's receive buffer to 6 MiB): a smaller one (mid.bin, 300 kB) can arrive
+    // whole in the first millisecond, before curl's rate limit takes hold, and curl is gone.
+    write_file(root_ + "/slow.bin", std::string(16 << 20, 's'));
+    auto slow_reader = env_->exec_background({"curl", "-sS", "--limit-rate", "10k", "-o", "/dev/null", url("/slow.bin")});
     ASSERT_TRUE(slow_reader) << slow_reader.error();
     // Both connected before the crowd comes (python and curl take a moment to start): /stats
     // lists them, beside the /stats request itself.
