@@ -286,7 +286,8 @@ TEST_F(EcnTest, ALossDuringTheReductionIsNotCutAgain) {
 }
 
 // NewReno's reaction halves ssthresh, as after a loss (RFC 3168 6.1.2, RFC 5681 equation 4); PRR
-// lets ceil(4 x 2 / 10) = 1 segment out of the 2 delivered.
+// lets ceil(4 x 2 / 12) = 1 segment out of the 2 delivered (slow start took the ACK of two first:
+// prior_cwnd is 12 segments).
 TEST_F(EcnTest, NewRenoHalvesOnEce) {
     config.tcp_congestion = CongestionAlgorithm::NewReno;
     config.tcp_pacing = false;
